@@ -1,0 +1,233 @@
+// TOML → EdgeConfig with file:line errors for unknown keys and wrong types.
+#include "edge/core/edge_config.h"
+
+#include <charconv>
+#include <set>
+#include <thread>
+
+#include <toml++/toml.h>
+
+namespace berth::edge {
+
+namespace {
+
+std::string at(const std::string &file, const toml::node &node)
+{
+    return file + ":" + std::to_string(node.source().begin.line);
+}
+
+[[noreturn]] void fail(const std::string &where, const std::string &what)
+{
+    throw ConfigError(where + ": " + what);
+}
+
+// Every key of a table must be known: a typo must not silently fall back to a default.
+void check_keys(const std::string &file, const toml::table &t, const std::string &section,
+                std::initializer_list<const char *> known)
+{
+    std::set<std::string_view> k(known.begin(), known.end());
+    for (auto &&[key, node] : t)
+        if (!k.count(key.str()))
+            fail(at(file, node), "unknown key \"" + std::string(key.str()) + "\" in [" + section + "]");
+}
+
+struct Reader {
+    const std::string &file;
+    const toml::table &t;
+
+    template <typename T> bool integer(const char *key, T &out, int64_t min, int64_t max)
+    {
+        const toml::node *n = t.get(key);
+        if (!n) return false;
+        auto v = n->value<int64_t>();
+        if (!n->is_integer() || !v) fail(at(file, *n), std::string(key) + " must be an integer");
+        if (*v < min || *v > max)
+            fail(at(file, *n), std::string(key) + " must be between " + std::to_string(min) +
+                                   " and " + std::to_string(max));
+        out = T(*v);
+        return true;
+    }
+    bool string(const char *key, std::string &out)
+    {
+        const toml::node *n = t.get(key);
+        if (!n) return false;
+        if (!n->is_string()) fail(at(file, *n), std::string(key) + " must be a string");
+        out = *n->value<std::string>();
+        return true;
+    }
+    bool boolean(const char *key, bool &out)
+    {
+        const toml::node *n = t.get(key);
+        if (!n) return false;
+        if (!n->is_boolean()) fail(at(file, *n), std::string(key) + " must be true or false");
+        out = *n->value<bool>();
+        return true;
+    }
+    void strings(const char *key, std::vector<std::string> &out)
+    {
+        const toml::node *n = t.get(key);
+        if (!n) return;
+        const toml::array *a = n->as_array();
+        if (!a) fail(at(file, *n), std::string(key) + " must be an array of strings");
+        for (const toml::node &e : *a) {
+            if (!e.is_string()) fail(at(file, e), std::string(key) + " entries must be strings");
+            out.push_back(*e.value<std::string>());
+        }
+    }
+};
+
+const toml::table *section(const std::string &file, const toml::table &root, const char *name)
+{
+    const toml::node *n = root.get(name);
+    if (!n) return nullptr;
+    if (!n->is_table()) fail(at(file, *n), std::string("[") + name + "] must be a table");
+    return n->as_table();
+}
+
+} // namespace
+
+ListenAddr parse_listen_addr(const std::string &spec, const std::string &where)
+{
+    ListenAddr a;
+    std::string_view s = spec;
+    std::string_view host, port;
+    if (!s.empty() && s.front() == '[') {
+        size_t close = s.find(']');
+        if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
+            fail(where, "listen address \"" + spec + "\" must look like [::1]:8080");
+        host = s.substr(1, close - 1);
+        port = s.substr(close + 2);
+    } else {
+        size_t colon = s.rfind(':');
+        if (colon == std::string_view::npos)
+            fail(where, "listen address \"" + spec + "\" needs a port, as in 127.0.0.1:8080");
+        host = s.substr(0, colon);
+        port = s.substr(colon + 1);
+    }
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p > 65535)
+        fail(where, "invalid port in listen address \"" + spec + "\"");
+    a.host = host.empty() ? "0.0.0.0" : std::string(host);
+    a.port = uint16_t(p);
+    return a;
+}
+
+EdgeConfig load_edge_config(const std::string &path)
+{
+    toml::table root;
+    try {
+        root = toml::parse_file(path);
+    } catch (const toml::parse_error &e) {
+        throw ConfigError(path + ":" + std::to_string(e.source().begin.line) + ": " +
+                          std::string(e.description()));
+    }
+    EdgeConfig c;
+    c.source = path;
+    check_keys(path, root, "top level",
+               {"edge", "listen", "tls", "limits", "cache", "admin", "log", "redis", "geoip"});
+
+    if (auto *t = section(path, root, "edge")) {
+        check_keys(path, *t, "edge",
+                   {"workers", "deployments_root", "base_domain", "state_dir", "routes_file", "spa"});
+        Reader r{path, *t};
+        r.integer("workers", c.workers, 0, 256);
+        r.string("deployments_root", c.deployments_root);
+        r.string("base_domain", c.base_domain);
+        r.string("state_dir", c.state_dir);
+        r.string("routes_file", c.routes_file);
+        r.boolean("spa", c.quick_spa);
+    }
+    if (const toml::node *n = root.get("listen")) {
+        const toml::array *arr = n->as_array();
+        if (!arr) fail(at(path, *n), "listen must be an array of tables: [[listen]]");
+        for (const toml::node &e : *arr) {
+            const toml::table *t = e.as_table();
+            if (!t) fail(at(path, e), "each [[listen]] must be a table");
+            check_keys(path, *t, "listen", {"addr", "tls"});
+            Reader r{path, *t};
+            std::string addr;
+            if (!r.string("addr", addr)) fail(at(path, e), "[[listen]] needs addr");
+            ListenAddr a = parse_listen_addr(addr, at(path, e));
+            r.boolean("tls", a.tls);
+            c.listen.push_back(a);
+        }
+    }
+    if (auto *t = section(path, root, "tls")) {
+        check_keys(path, *t, "tls", {"certs_dir", "default_cert", "hsts"});
+        Reader r{path, *t};
+        r.string("certs_dir", c.certs_dir);
+        r.string("default_cert", c.default_cert);
+        r.boolean("hsts", c.hsts);
+    }
+    if (auto *t = section(path, root, "limits")) {
+        check_keys(path, *t, "limits",
+                   {"header_timeout_ms", "idle_timeout_ms", "send_timeout_ms", "drain_timeout_ms",
+                    "max_header_bytes", "max_url_bytes", "max_header_count", "max_connections",
+                    "max_body_bytes"});
+        Reader r{path, *t};
+        r.integer("header_timeout_ms", c.header_timeout_ms, 1, 3600000);
+        r.integer("idle_timeout_ms", c.idle_timeout_ms, 1, 86400000);
+        r.integer("send_timeout_ms", c.send_timeout_ms, 1, 86400000);
+        r.integer("drain_timeout_ms", c.drain_timeout_ms, 1, 3600000);
+        r.integer("max_header_bytes", c.max_header_bytes, 1024, 1 << 20);
+        r.integer("max_url_bytes", c.max_url_bytes, 256, 1 << 20);
+        r.integer("max_header_count", c.max_header_count, 8, 100);
+        r.integer("max_connections", c.max_connections, 1, 10000000);
+        r.integer("max_body_bytes", c.max_body_bytes, 0, int64_t(1) << 40);
+    }
+    if (auto *t = section(path, root, "cache")) {
+        check_keys(path, *t, "cache", {"small_file_bytes", "revalidate_ms"});
+        Reader r{path, *t};
+        r.integer("small_file_bytes", c.small_file_bytes, 0, 64 << 20);
+        r.integer("revalidate_ms", c.revalidate_ms, 0, 86400000);
+    }
+    if (auto *t = section(path, root, "admin")) {
+        check_keys(path, *t, "admin", {"socket", "metrics_listen"});
+        Reader r{path, *t};
+        r.string("socket", c.admin_socket);
+        r.string("metrics_listen", c.metrics_listen);
+    }
+    if (auto *t = section(path, root, "log")) {
+        check_keys(path, *t, "log", {"access", "format", "level"});
+        Reader r{path, *t};
+        r.string("access", c.access_log);
+        std::string format;
+        if (r.string("format", format)) {
+            if (format == "combined") c.log_format = LogFormat::kCombined;
+            else if (format == "json") c.log_format = LogFormat::kJson;
+            else fail(at(path, *t->get("format")), "format must be \"combined\" or \"json\"");
+        }
+        r.string("level", c.error_log_level);
+    }
+    if (auto *t = section(path, root, "redis")) {
+        check_keys(path, *t, "redis", {"url"});
+        Reader{path, *t}.string("url", c.redis_url);
+    }
+    if (auto *t = section(path, root, "geoip")) {
+        check_keys(path, *t, "geoip", {"database", "trusted_proxies"});
+        Reader r{path, *t};
+        r.string("database", c.geoip_database);
+        r.strings("trusted_proxies", c.trusted_proxies);
+    }
+    return c;
+}
+
+void validate_edge_config(EdgeConfig &c)
+{
+    std::string where = c.source.empty() ? "command line" : c.source;
+    if (c.listen.empty()) c.listen.push_back(ListenAddr{"127.0.0.1", 8080, false});
+    if (c.workers == 0) c.workers = std::max(1u, std::thread::hardware_concurrency());
+    if (c.deployments_root.empty() && c.routes_file.empty() && c.state_dir.empty())
+        fail(where, "nothing to serve: set --deployments (with --base-domain) or --routes");
+    if (!c.base_domain.empty() && c.deployments_root.empty())
+        fail(where, "--base-domain needs --deployments");
+    if (c.tls_certs.size() != c.tls_keys.size())
+        fail(where, "--tls-cert and --tls-key must come in pairs");
+    for (char &ch : c.base_domain)
+        if (ch >= 'A' && ch <= 'Z') ch = char(ch | 0x20);
+    while (!c.base_domain.empty() && c.base_domain.back() == '.') c.base_domain.pop_back();
+    if (c.max_url_bytes > c.max_header_bytes) c.max_url_bytes = c.max_header_bytes;
+}
+
+} // namespace berth::edge

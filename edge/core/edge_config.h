@@ -1,0 +1,84 @@
+// berth-edge configuration: TOML file (conf/edge.toml) plus command-line overrides.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace berth::edge {
+
+// Thrown at startup only; what() is "file:line: message". main() prints it and exits 2.
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct ListenAddr {
+    std::string host; // "127.0.0.1", "::1", "0.0.0.0"
+    uint16_t port = 0;
+    bool tls = false;
+};
+
+// "127.0.0.1:8080", "[::1]:8443", ":8080" (all IPv4 interfaces). Throws ConfigError(where: ...).
+ListenAddr parse_listen_addr(const std::string &spec, const std::string &where);
+
+enum class LogFormat : uint8_t { kCombined, kJson };
+
+struct EdgeConfig {
+    // [edge]
+    unsigned workers = 0; // 0: one per core
+    std::string deployments_root;
+    std::string base_domain; // quick mode: NAME.<base_domain> → <deployments_root>/NAME/
+    std::string state_dir;   // last route table pushed, so a restart serves what it served
+    std::string routes_file;
+    bool quick_spa = true;
+
+    std::vector<ListenAddr> listen;
+
+    // [tls]
+    std::string certs_dir;
+    std::string default_cert;
+    bool hsts = false;
+    std::vector<std::string> tls_certs;
+    std::vector<std::string> tls_keys;
+
+    // [limits]
+    uint32_t header_timeout_ms = 10000;
+    uint32_t idle_timeout_ms = 60000;
+    uint32_t send_timeout_ms = 30000;
+    uint32_t drain_timeout_ms = 15000;
+    uint32_t max_header_bytes = 16 * 1024;
+    uint32_t max_url_bytes = 8 * 1024;
+    uint32_t max_header_count = 100;
+    uint32_t max_connections = 10000;
+    uint64_t max_body_bytes = 1 << 20;
+
+    // [cache]
+    uint64_t small_file_bytes = 64 * 1024;
+    uint64_t revalidate_ms = 1000;
+
+    // [admin]
+    std::string admin_socket;
+    std::string metrics_listen;
+
+    // [log]
+    std::string access_log; // path, "-" for stdout, "" for off
+    LogFormat log_format = LogFormat::kCombined;
+    std::string error_log_level = "info";
+
+    // [redis], [geoip]
+    std::string redis_url;
+    std::string geoip_database;
+    std::vector<std::string> trusted_proxies;
+
+    std::string source; // the config file, for messages
+};
+
+// Loads and validates a TOML file. Relative paths in it are resolved against the current
+// directory (the README runs from the checkout). Throws ConfigError.
+EdgeConfig load_edge_config(const std::string &path);
+
+// Checks the combination of settings (after CLI overrides). Throws ConfigError.
+void validate_edge_config(EdgeConfig &config);
+
+} // namespace berth::edge

@@ -1,0 +1,211 @@
+// Worker loop: accept on its own SO_REUSEPORT sockets, sweep deadlines, swap route tables,
+// and on stop drain its connections before the loop ends.
+#include "edge/core/worker.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "edge/http/connection.h"
+#include "edge/log/access_log.h"
+#include "shared/http/http_date.h"
+
+namespace berth::edge {
+
+namespace {
+
+CacheLimits cache_limits(const EdgeConfig &c)
+{
+    CacheLimits l;
+    l.small_body_bytes = c.small_file_bytes;
+    l.revalidate_ms = c.revalidate_ms;
+    return l;
+}
+
+uint64_t tick_interval(const EdgeConfig &c)
+{
+    uint64_t smallest = std::min({c.header_timeout_ms, c.idle_timeout_ms, c.send_timeout_ms});
+    return std::clamp<uint64_t>(smallest / 4, 10, 1000);
+}
+
+constexpr std::string_view k503 =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 34\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
+    "Too many connections; retry soon.\n";
+
+} // namespace
+
+Worker::Worker(int id, ServerShared &shared, std::vector<int> listen_fds,
+               std::shared_ptr<const shared::route::RouteTable> routes)
+    : id_(id), shared_(shared), routes_(std::move(routes)),
+      router_(shared.config->base_domain, shared.config->quick_spa),
+      cache_(shared.config->deployments_root, cache_limits(*shared.config))
+{
+    uv_loop_init(&loop_);
+    for (int fd : listen_fds) {
+        auto l = std::make_unique<Listener>();
+        l->worker = this;
+        l->fd = fd;
+        uv_poll_init(&loop_, &l->poll, fd);
+        l->poll.data = l.get();
+        listeners_.push_back(std::move(l));
+    }
+    uv_timer_init(&loop_, &tick_);
+    tick_.data = this;
+    uv_async_init(&loop_, &async_, [](uv_async_t *a) { static_cast<Worker *>(a->data)->on_async(); });
+    async_.data = this;
+    if (shared.access_log_fd >= 0)
+        access_log_ = std::make_unique<AccessLog>(&loop_, shared.access_log_fd, shared.config->log_format);
+}
+
+Worker::~Worker()
+{
+    join();
+    if (access_log_) access_log_->flush_blocking();
+    access_log_.reset();
+    // Close what is left (only at startup failures) and run the loop until it can close.
+    uv_walk(&loop_, [](uv_handle_t *h, void *) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+    }, nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+}
+
+void Worker::start()
+{
+    thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join()
+{
+    if (thread_.joinable()) thread_.join();
+}
+
+void Worker::request_stop()
+{
+    stop_requested_.store(true);
+    uv_async_send(&async_);
+}
+
+void Worker::install_routes(std::shared_ptr<const shared::route::RouteTable> routes)
+{
+    {
+        std::lock_guard<std::mutex> lock(pending_mutex_);
+        pending_routes_ = std::move(routes);
+    }
+    uv_async_send(&async_);
+}
+
+std::string_view Worker::date_header() noexcept
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec != date_second_) {
+        date_second_ = ts.tv_sec;
+        std::memcpy(date_buf_, "Date: ", 6);
+        shared::http::format_http_date(ts.tv_sec, date_buf_ + 6);
+        std::memcpy(date_buf_ + 6 + shared::http::kHttpDateLength, "\r\n", 2);
+        date_len_ = 6 + shared::http::kHttpDateLength + 2;
+    }
+    return std::string_view(date_buf_, date_len_);
+}
+
+void Worker::run()
+{
+    for (auto &l : listeners_) {
+        uv_poll_start(&l->poll, UV_READABLE, [](uv_poll_t *h, int status, int) {
+            auto *listener = static_cast<Listener *>(h->data);
+            if (status == 0) listener->worker->accept_ready(*listener);
+        });
+    }
+    uint64_t interval = tick_interval(config());
+    uv_timer_start(&tick_, [](uv_timer_t *t) { static_cast<Worker *>(t->data)->on_tick(); }, interval,
+                   interval);
+    if (stop_requested_.load()) begin_drain();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+void Worker::accept_ready(Listener &l)
+{
+    // Accept a batch per wake-up: one epoll round trip serves many connections.
+    for (int i = 0; i < 64 && !draining_; ++i) {
+        sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        int fd = accept4(l.fd, reinterpret_cast<sockaddr *>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            return; // EAGAIN, or EMFILE: the listener stays readable and we retry next round
+        }
+        ++stats_.accepted;
+        uint32_t n = shared_.connections.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (n > config().max_connections) {
+            shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+            ++stats_.rejected_over_cap;
+            (void)!::send(fd, k503.data(), k503.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            ::close(fd);
+            continue;
+        }
+        auto *c = new Connection(*this, fd, peer);
+        connections_.push_front(*c);
+        c->start();
+    }
+}
+
+void Worker::on_tick()
+{
+    uint64_t now = now_ms();
+    connections_.for_each([now](Connection &c) { c.on_tick(now); });
+    if (access_log_) access_log_->flush();
+    if (draining_ && now >= drain_deadline_) {
+        connections_.for_each([](Connection &c) { c.close(); });
+    }
+    maybe_finish();
+}
+
+void Worker::on_async()
+{
+    std::shared_ptr<const shared::route::RouteTable> next;
+    {
+        std::lock_guard<std::mutex> lock(pending_mutex_);
+        next = std::move(pending_routes_);
+    }
+    if (next) {
+        routes_ = std::move(next);
+        cache_.clear(); // entries belong to the old table's directories
+    }
+    if (stop_requested_.load() && !draining_) begin_drain();
+}
+
+void Worker::begin_drain()
+{
+    draining_ = true;
+    drain_deadline_ = now_ms() + config().drain_timeout_ms;
+    for (auto &l : listeners_) {
+        uv_poll_stop(&l->poll);
+        uv_close(reinterpret_cast<uv_handle_t *>(&l->poll), nullptr);
+        ::close(l->fd);
+        l->fd = -1;
+    }
+    connections_.for_each([](Connection &c) { c.drain(); });
+    maybe_finish();
+}
+
+void Worker::on_connection_closed(Connection &) noexcept
+{
+    if (draining_) maybe_finish();
+}
+
+void Worker::maybe_finish()
+{
+    if (!draining_ || finished_ || !connections_.empty()) return;
+    if (access_log_ && !access_log_->idle()) return; // the next tick checks again
+    finished_ = true;
+    if (access_log_) access_log_->flush_blocking();
+    uv_close(reinterpret_cast<uv_handle_t *>(&tick_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
+}
+
+} // namespace berth::edge

@@ -1,0 +1,109 @@
+// One worker thread: its own uv loop, SO_REUSEPORT listeners, connections, route snapshot,
+// file cache and access-log buffer. Nothing on the request path is shared with other workers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <uv.h>
+
+#include "edge/core/edge_config.h"
+#include "edge/route/router.h"
+#include "edge/static/file_cache.h"
+#include "shared/base/intrusive_list.h"
+#include "shared/route/route_table.h"
+
+namespace berth::edge {
+
+class Connection;
+class AccessLog;
+
+// State shared by all workers; touched per connection (not per request) or by the admin path.
+struct ServerShared {
+    const EdgeConfig *config = nullptr;
+    std::atomic<uint32_t> connections{0};
+    std::atomic<uint64_t> requests{0}; // summed from workers when stats are asked
+    int access_log_fd = -1;
+};
+
+struct WorkerStats {
+    uint64_t requests = 0;
+    uint64_t accepted = 0;
+    uint64_t rejected_over_cap = 0;
+    uint64_t bytes_out = 0;
+};
+
+class Worker {
+public:
+    Worker(int id, ServerShared &shared, std::vector<int> listen_fds,
+           std::shared_ptr<const shared::route::RouteTable> routes);
+    Worker(const Worker &) = delete;
+    Worker &operator=(const Worker &) = delete;
+    ~Worker();
+
+    void start();        // spawns the thread
+    void join();
+    void request_stop(); // any thread: drain and exit the loop
+    // Any thread: install a newer table; the worker swaps it between requests.
+    void install_routes(std::shared_ptr<const shared::route::RouteTable> routes);
+
+    // Loop-thread accessors for connections.
+    uv_loop_t *loop() noexcept { return &loop_; }
+    const EdgeConfig &config() const noexcept { return *shared_.config; }
+    ServerShared &shared() noexcept { return shared_; }
+    uint64_t now_ms() const noexcept { return uv_now(const_cast<uv_loop_t *>(&loop_)); }
+    // "Date: <IMF-fixdate>\r\n", refreshed when the second changes.
+    std::string_view date_header() noexcept;
+    const shared::route::RouteTable *routes() const noexcept { return routes_.get(); }
+    const Router &router() const noexcept { return router_; }
+    FileCache &cache() noexcept { return cache_; }
+    AccessLog *access_log() noexcept { return access_log_.get(); }
+    WorkerStats &stats() noexcept { return stats_; }
+    bool draining() const noexcept { return draining_; }
+
+    void on_connection_closed(Connection &c) noexcept;
+
+private:
+    struct Listener {
+        Worker *worker;
+        int fd;
+        uv_poll_t poll;
+    };
+    void run();
+    void accept_ready(Listener &l);
+    void on_tick();
+    void on_async();
+    void begin_drain();
+    void maybe_finish();
+
+    int id_;
+    ServerShared &shared_;
+    uv_loop_t loop_;
+    uv_timer_t tick_;
+    uv_async_t async_;
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    shared::IntrusiveList<Connection> connections_;
+    std::shared_ptr<const shared::route::RouteTable> routes_;
+    Router router_;
+    FileCache cache_;
+    std::unique_ptr<AccessLog> access_log_;
+    WorkerStats stats_;
+    std::thread thread_;
+    bool draining_ = false;
+    bool finished_ = false;
+    uint64_t drain_deadline_ = 0;
+    std::atomic<bool> stop_requested_{false};
+    std::mutex pending_mutex_; // guards pending_routes_ only (admin path, not per request)
+    std::shared_ptr<const shared::route::RouteTable> pending_routes_;
+
+    time_t date_second_ = 0;
+    char date_buf_[64];
+    size_t date_len_ = 0;
+};
+
+} // namespace berth::edge

@@ -1,0 +1,363 @@
+// Connection state machine: read → parse → respond (in order) → write → keep-alive or close.
+// Requests are answered as soon as their head is parsed; a body that follows (rare on static
+// routes) is consumed and dropped so the next pipelined request still parses.
+#include "edge/http/connection.h"
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <unistd.h>
+
+#include "edge/core/worker.h"
+#include "edge/http/exchange.h"
+#include "edge/log/access_log.h"
+#include "edge/redirect/redirect_handler.h"
+#include "edge/static/static_handler.h"
+#include "shared/http/host.h"
+
+namespace berth::edge {
+
+using shared::http::Method;
+using shared::http::ParseEvent;
+
+namespace {
+
+shared::http::ParserLimits limits_from(const EdgeConfig &c)
+{
+    shared::http::ParserLimits l;
+    l.max_head_bytes = c.max_header_bytes;
+    l.max_target_bytes = c.max_url_bytes;
+    l.max_header_count = c.max_header_count;
+    l.max_body_bytes = c.max_body_bytes;
+    return l;
+}
+
+constexpr uint64_t kLingerMs = 2000;
+
+} // namespace
+
+Connection::Connection(Worker &worker, int fd, const sockaddr_storage &peer)
+    : worker_(worker), fd_(fd), peer_(peer),
+      // The head must fit; a little slack lets a pipelined next request start behind it.
+      in_cap_(worker.config().max_header_bytes + 1024),
+      parser_(limits_from(worker.config()))
+{
+    in_.reset(new char[in_cap_]);
+    poll_.data = this;
+}
+
+Connection::~Connection()
+{
+    if (fd_ >= 0) ::close(fd_);
+    worker_.shared().connections.fetch_sub(1, std::memory_order_relaxed);
+    unlink();
+    worker_.on_connection_closed(*this);
+}
+
+void Connection::start()
+{
+    if (uv_poll_init(worker_.loop(), &poll_, fd_) != 0) {
+        delete this;
+        return;
+    }
+    deadline_kind_ = Deadline::kHeader;
+    deadline_ms_ = worker_.now_ms() + worker_.config().header_timeout_ms;
+    set_poll(UV_READABLE);
+}
+
+void Connection::close()
+{
+    if (state_ == State::kClosing) return;
+    state_ = State::kClosing;
+    out_.clear();
+    uv_close(reinterpret_cast<uv_handle_t *>(&poll_), on_closed); // stops polling now
+    ::close(fd_);
+    fd_ = -1;
+}
+
+void Connection::on_closed(uv_handle_t *handle)
+{
+    delete static_cast<Connection *>(handle->data);
+}
+
+void Connection::set_poll(int events)
+{
+    if (state_ == State::kClosing || events == poll_events_) return;
+    poll_events_ = events;
+    if (events == 0)
+        uv_poll_stop(&poll_);
+    else
+        uv_poll_start(&poll_, events, on_poll);
+}
+
+void Connection::on_poll(uv_poll_t *handle, int status, int events)
+{
+    auto *self = static_cast<Connection *>(handle->data);
+    if (status < 0) {
+        self->close();
+        return;
+    }
+    if (events & UV_WRITABLE) self->on_writable();
+    if ((events & UV_READABLE) && self->state_ != State::kClosing) self->on_readable();
+}
+
+bool Connection::idle() const noexcept
+{
+    return out_.empty() && !parser_.in_message() && in_pos_ == in_len_;
+}
+
+void Connection::drain()
+{
+    draining_ = true;
+    if (state_ == State::kOpen && idle()) close();
+}
+
+void Connection::on_readable()
+{
+    if (state_ == State::kLingering) {
+        // Discard what the client still sends so our response is not lost to a RST.
+        char sink[4096];
+        while (true) {
+            ssize_t n = ::read(fd_, sink, sizeof sink);
+            if (n > 0) continue;
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EAGAIN) return;
+            close();
+            return;
+        }
+    }
+    if (in_len_ == in_cap_) {
+        compact();
+        if (in_len_ == in_cap_) {
+            // A head larger than the buffer (the buffer is sized to the head limit).
+            bool in_target = parser_.head().header_count == 0;
+            fail(in_target ? 414 : 431, "request head exceeds the configured limit");
+            pump();
+            after_io();
+            return;
+        }
+    }
+    ssize_t n = ::read(fd_, in_.get() + in_len_, in_cap_ - in_len_);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) return;
+        close();
+        return;
+    }
+    if (n == 0)
+        read_eof_ = true; // answer what is complete, then close
+    else
+        in_len_ += uint32_t(n);
+    pump();
+    after_io();
+}
+
+void Connection::on_writable()
+{
+    pump();
+    after_io();
+}
+
+void Connection::pump()
+{
+    // Parse and answer, write, and go on while the socket keeps up with a pipeline.
+    for (int round = 0; round < 64 && state_ == State::kOpen; ++round) {
+        process();
+        if (!flush()) return;
+        if (!out_.empty() || close_after_flush_ || in_pos_ >= in_len_) return;
+    }
+}
+
+void Connection::after_io()
+{
+    if (state_ != State::kOpen) return;
+    if (!out_.empty()) {
+        set_poll(UV_WRITABLE);
+        rearm();
+        return;
+    }
+    if (close_after_flush_) {
+        if (read_eof_) close();
+        else begin_linger();
+        return;
+    }
+    if (read_eof_ || (draining_ && idle())) {
+        close();
+        return;
+    }
+    set_poll(UV_READABLE);
+    rearm();
+}
+
+void Connection::process()
+{
+    while (state_ == State::kOpen && !close_after_flush_ && in_pos_ < in_len_) {
+        if (!out_.has_room()) break; // let the socket drain before answering more
+        auto r = parser_.feed(in_.get() + in_pos_, in_len_ - in_pos_);
+        in_pos_ += uint32_t(r.consumed);
+        if (r.event == ParseEvent::kNeedMore) break;
+        if (r.event == ParseEvent::kError) {
+            fail(parser_.error_status(), parser_.error_reason());
+            break;
+        }
+        if (r.event == ParseEvent::kHeadComplete) {
+            respond(parser_.head());
+            responded_ = true;
+            continue;
+        }
+        if (!responded_) respond(parser_.head());
+        responded_ = false;
+        parser_.reset_message();
+        msg_start_ = in_pos_;
+    }
+    compact();
+}
+
+void Connection::compact()
+{
+    if (in_pos_ == in_len_ && !parser_.in_message()) {
+        in_pos_ = in_len_ = msg_start_ = 0; // the common case: no copy at all
+        return;
+    }
+    if (in_cap_ - in_len_ > in_cap_ / 4) return; // enough room left to read on
+    bool mid_head = parser_.in_message() && !parser_.head_complete();
+    uint32_t from = mid_head ? msg_start_ : in_pos_;
+    if (from == 0) return;
+    std::memmove(in_.get(), in_.get() + from, in_len_ - from);
+    if (mid_head) parser_.rebase(-std::ptrdiff_t(from));
+    in_len_ -= from;
+    in_pos_ -= from;
+    msg_start_ = msg_start_ >= from ? msg_start_ - from : 0;
+}
+
+void Connection::respond(const shared::http::RequestHead &head)
+{
+    uint64_t started = worker_.now_ms();
+    deadline_kind_ = Deadline::kNone; // each answered request restarts the idle/header clocks
+    Exchange ex{head, out_, worker_};
+    ex.head_only = head.method == Method::kHead;
+    ex.close = !head.keep_alive || draining_ || worker_.draining();
+    if (head.has_body && head.expect_continue &&
+        (head.method == Method::kGet || head.method == Method::kHead ||
+         head.method == Method::kOptions))
+        out_.buffer().append("HTTP/1.1 100 Continue\r\n\r\n");
+    dispatch(ex);
+    if (ex.close) close_after_flush_ = true;
+    ++worker_.stats().requests;
+    if (AccessLog *log = worker_.access_log()) {
+        char host_buf[shared::http::kMaxHostLength];
+        AccessRecord rec;
+        rec.peer = &peer_;
+        rec.req = &head;
+        rec.host = shared::http::normalize_host(head.host, host_buf, sizeof host_buf);
+        rec.status = ex.status;
+        rec.bytes = ex.body_bytes;
+        rec.duration_us = (worker_.now_ms() - started) * 1000;
+        log->log(rec);
+    }
+}
+
+void Connection::dispatch(Exchange &ex)
+{
+    const auto &head = ex.req;
+    if (head.target == "*") { // OPTIONS * : the server's own capabilities
+        ex.begin(204);
+        ex.writer().header("Allow", kStaticAllow);
+        ex.end_head();
+        return;
+    }
+    char host_buf[shared::http::kMaxHostLength];
+    std::string_view host = shared::http::normalize_host(head.host, host_buf, sizeof host_buf);
+    if (host.empty() && !head.host.empty()) {
+        ex.close = true;
+        send_error(ex, 400, "Bad Request", "The Host header is not a valid host name.");
+        return;
+    }
+    char scratch[512];
+    RouteTarget target = worker_.router().route(worker_.routes(), host, scratch, sizeof scratch);
+    switch (target.kind) {
+    case RouteTarget::Kind::kStatic: serve_static(ex, target); return;
+    case RouteTarget::Kind::kRedirect: serve_redirect(ex, *target.route); return;
+    case RouteTarget::Kind::kProxy:
+        send_error(ex, 502, "Bad Gateway", "Proxy routes are not served by this edge build yet.");
+        return;
+    case RouteTarget::Kind::kUnknownHost:
+        send_error(ex, 404, "Unknown host", "No deployment is served at this host name.");
+        return;
+    }
+}
+
+void Connection::fail(int status, std::string_view reason)
+{
+    close_after_flush_ = true;
+    in_pos_ = in_len_;
+    if (responded_ || status == 0) return; // the response already left; just close after it
+    Exchange ex{parser_.head(), out_, worker_};
+    ex.close = true;
+    send_error(ex, status, shared::http::reason_phrase(status), reason);
+    responded_ = true;
+}
+
+bool Connection::flush()
+{
+    if (state_ != State::kOpen) return false;
+    uint64_t written = 0;
+    OutputQueue::Flush r = out_.flush(fd_, written);
+    worker_.stats().bytes_out += written;
+    if (written && deadline_kind_ == Deadline::kSend)
+        deadline_ms_ = worker_.now_ms() + worker_.config().send_timeout_ms;
+    if (r == OutputQueue::Flush::kError) {
+        close();
+        return false;
+    }
+    return true;
+}
+
+void Connection::begin_linger()
+{
+    ::shutdown(fd_, SHUT_WR);
+    state_ = State::kLingering;
+    deadline_kind_ = Deadline::kLinger;
+    deadline_ms_ = worker_.now_ms() + kLingerMs;
+    set_poll(UV_READABLE);
+}
+
+void Connection::rearm()
+{
+    if (state_ != State::kOpen) return;
+    uint64_t now = worker_.now_ms();
+    const EdgeConfig &c = worker_.config();
+    if (!out_.empty()) {
+        if (deadline_kind_ != Deadline::kSend) {
+            deadline_kind_ = Deadline::kSend;
+            deadline_ms_ = now + c.send_timeout_ms;
+        }
+        return;
+    }
+    if (parser_.in_message() || in_pos_ < in_len_) {
+        if (deadline_kind_ != Deadline::kHeader) { // not extended by more bytes (slowloris)
+            deadline_kind_ = Deadline::kHeader;
+            deadline_ms_ = now + c.header_timeout_ms;
+        }
+        return;
+    }
+    if (deadline_kind_ != Deadline::kIdle) {
+        deadline_kind_ = Deadline::kIdle;
+        deadline_ms_ = now + c.idle_timeout_ms;
+    }
+}
+
+void Connection::on_tick(uint64_t now)
+{
+    if (state_ == State::kClosing || deadline_ms_ == 0 || now < deadline_ms_) return;
+    if (deadline_kind_ == Deadline::kHeader && state_ == State::kOpen && out_.empty() &&
+        (parser_.in_message() || in_len_ > 0)) {
+        fail(408, "The request head did not arrive in time.");
+        deadline_kind_ = Deadline::kNone;
+        pump();
+        after_io();
+        return;
+    }
+    close();
+}
+
+} // namespace berth::edge

@@ -1,0 +1,85 @@
+// Parse step: one client connection. Reads into a fixed head buffer, parses with llhttp,
+// answers each request in order, and writes through the OutputQueue. Keep-alive, pipelining,
+// timeouts (header, idle, send stall) and lingering close live here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <sys/socket.h>
+
+#include <uv.h>
+
+#include "edge/write/output_queue.h"
+#include "shared/base/intrusive_list.h"
+#include "shared/http/request_parser.h"
+
+namespace berth::edge {
+
+class Worker;
+struct Exchange;
+
+class Connection : public shared::IntrusiveHook<Connection> {
+public:
+    // Takes ownership of the accepted, non-blocking socket fd.
+    Connection(Worker &worker, int fd, const sockaddr_storage &peer);
+    Connection(const Connection &) = delete;
+    Connection &operator=(const Connection &) = delete;
+    ~Connection();
+
+    // Starts polling. On failure the connection closes itself (and is deleted in close_cb).
+    void start();
+    // Timer sweep from the worker: enforces the deadline of the current state.
+    void on_tick(uint64_t now_ms);
+    // Graceful stop: close when idle, otherwise after the response in progress.
+    void drain();
+    // Immediate close; the object is deleted from the uv close callback.
+    void close();
+
+private:
+    enum class State : uint8_t { kOpen, kLingering, kClosing };
+    enum class Deadline : uint8_t { kNone, kHeader, kIdle, kSend, kLinger };
+
+    static void on_poll(uv_poll_t *handle, int status, int events);
+    static void on_closed(uv_handle_t *handle);
+
+    void on_readable();
+    void on_writable();
+    void process();
+    void respond(const shared::http::RequestHead &head);
+    void dispatch(Exchange &ex);
+    void fail(int status, std::string_view reason);
+    void pump();
+    void after_io();
+    bool flush();
+    void compact();
+    void begin_linger();
+    void set_poll(int events);
+    void rearm();
+    bool idle() const noexcept;
+
+    Worker &worker_;
+    int fd_;
+    uv_poll_t poll_;
+    int poll_events_ = 0;
+    State state_ = State::kOpen;
+    sockaddr_storage peer_;
+
+    std::unique_ptr<char[]> in_;
+    uint32_t in_cap_;
+    uint32_t in_len_ = 0;   // bytes read into in_
+    uint32_t in_pos_ = 0;   // bytes consumed by the parser
+    uint32_t msg_start_ = 0; // where the current message's head begins
+
+    shared::http::RequestParser parser_;
+    OutputQueue out_;
+    bool responded_ = false;        // current message answered at head-complete
+    bool close_after_flush_ = false;
+    bool read_eof_ = false;
+    bool draining_ = false;
+
+    Deadline deadline_kind_ = Deadline::kNone;
+    uint64_t deadline_ms_ = 0;
+    uint64_t request_start_ms_ = 0;
+};
+
+} // namespace berth::edge

@@ -1,0 +1,124 @@
+// berth-edge command line → EdgeConfig → Server::run. Nothing else lives here.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "edge/core/edge_config.h"
+#include "edge/core/server.h"
+
+namespace {
+
+constexpr const char *kUsage = R"(usage:
+  berth-edge --config conf/edge.toml [flags]
+  berth-edge --listen 127.0.0.1:8080 --deployments DIR --base-domain localhost [flags]
+
+flags (override the config file):
+  --config FILE          TOML configuration (see conf/edge.toml)
+  --listen ADDR          listen address, repeatable (127.0.0.1:8080, [::1]:8080)
+  --listen-tls ADDR      TLS listen address, repeatable
+  --deployments DIR      deployments root
+  --base-domain DOMAIN   quick mode: Host NAME.DOMAIN serves DIR/NAME/ (SPA fallback on)
+  --routes FILE          route table JSON
+  --workers N            worker loops (default: number of cores)
+  --admin-socket PATH    operator admin socket
+  --state-dir DIR        where the last pushed route table is kept
+  --tls-cert FILE --tls-key FILE   certificate pair, repeatable
+  --geoip FILE           MaxMind database for route geo rules
+  --access-log PATH      access log file ("-" for stdout)
+  --log-format FORMAT    combined | json
+  --help
+)";
+
+[[noreturn]] void usage_error(const std::string &message)
+{
+    std::fprintf(stderr, "berth-edge: %s\n\n%s", message.c_str(), kUsage);
+    std::exit(2);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    using namespace berth::edge;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (!args.empty() && args[0] == "admin") {
+        std::fprintf(stderr, "berth-edge admin: the admin socket is not available in this build yet\n");
+        return 2;
+    }
+
+    // The config file first, so flags override it whatever their order.
+    EdgeConfig config;
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--config") {
+            if (i + 1 >= args.size()) usage_error("--config needs a file");
+            try {
+                config = load_edge_config(args[i + 1]);
+            } catch (const ConfigError &e) {
+                std::fprintf(stderr, "berth-edge: %s\n", e.what());
+                return 2;
+            }
+        }
+    }
+
+    bool listen_overridden = false;
+    try {
+        for (size_t i = 0; i < args.size(); ++i) {
+            const std::string &a = args[i];
+            auto value = [&]() -> const std::string & {
+                if (i + 1 >= args.size()) usage_error(a + " needs a value");
+                return args[++i];
+            };
+            if (a == "--help" || a == "-h") {
+                std::fputs(kUsage, stdout);
+                return 0;
+            } else if (a == "--config") {
+                ++i;
+            } else if (a == "--listen" || a == "--listen-tls") {
+                if (!listen_overridden) config.listen.clear();
+                listen_overridden = true;
+                ListenAddr addr = parse_listen_addr(value(), a);
+                addr.tls = a == "--listen-tls";
+                config.listen.push_back(addr);
+            } else if (a == "--deployments") {
+                config.deployments_root = value();
+            } else if (a == "--base-domain") {
+                config.base_domain = value();
+            } else if (a == "--routes") {
+                config.routes_file = value();
+            } else if (a == "--workers") {
+                const std::string &v = value();
+                char *end = nullptr;
+                long n = std::strtol(v.c_str(), &end, 10);
+                if (v.empty() || *end || n < 1 || n > 256) usage_error("--workers must be 1..256");
+                config.workers = unsigned(n);
+            } else if (a == "--admin-socket") {
+                config.admin_socket = value();
+            } else if (a == "--state-dir") {
+                config.state_dir = value();
+            } else if (a == "--tls-cert") {
+                config.tls_certs.push_back(value());
+            } else if (a == "--tls-key") {
+                config.tls_keys.push_back(value());
+            } else if (a == "--geoip") {
+                config.geoip_database = value();
+            } else if (a == "--access-log") {
+                config.access_log = value();
+            } else if (a == "--log-format") {
+                const std::string &v = value();
+                if (v == "combined") config.log_format = LogFormat::kCombined;
+                else if (v == "json") config.log_format = LogFormat::kJson;
+                else usage_error("--log-format must be combined or json");
+            } else {
+                usage_error("unknown argument \"" + a + "\"");
+            }
+        }
+        validate_edge_config(config);
+    } catch (const ConfigError &e) {
+        std::fprintf(stderr, "berth-edge: %s\n", e.what());
+        return 2;
+    }
+    Server server(std::move(config));
+    return server.run();
+}

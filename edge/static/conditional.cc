@@ -1,0 +1,119 @@
+// Validators and ranges are parsed from header views with no allocation.
+#include "edge/static/conditional.h"
+
+#include "shared/http/header_token.h"
+#include "shared/http/http_date.h"
+
+namespace berth::edge {
+
+namespace {
+
+std::string_view trim(std::string_view v)
+{
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+bool parse_u64(std::string_view s, uint64_t &out)
+{
+    if (s.empty() || s.size() > 19) return false;
+    uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + uint64_t(c - '0');
+    }
+    out = v;
+    return true;
+}
+
+std::string_view opaque(std::string_view tag)
+{
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    return tag;
+}
+
+} // namespace
+
+RangeKind parse_range(std::string_view header, uint64_t size, ByteRange &range) noexcept
+{
+    header = trim(header);
+    if (header.size() < 6 || !shared::http::iequals(header.substr(0, 6), "bytes=")) return RangeKind::kNone;
+    std::string_view specs = header.substr(6);
+    int satisfiable = 0;
+    bool any = false;
+    while (true) {
+        size_t comma = specs.find(',');
+        std::string_view spec = trim(specs.substr(0, comma));
+        if (!spec.empty()) {
+            any = true;
+            size_t dash = spec.find('-');
+            if (dash == std::string_view::npos) return RangeKind::kNone;
+            std::string_view a = trim(spec.substr(0, dash)), b = trim(spec.substr(dash + 1));
+            ByteRange r;
+            bool ok = false;
+            if (a.empty()) { // suffix: last N bytes
+                uint64_t n;
+                if (!parse_u64(b, n)) return RangeKind::kNone;
+                if (n > 0 && size > 0) {
+                    r.first = n >= size ? 0 : size - n;
+                    r.last = size - 1;
+                    ok = true;
+                }
+            } else {
+                uint64_t first, last = UINT64_MAX;
+                if (!parse_u64(a, first)) return RangeKind::kNone;
+                if (!b.empty() && !parse_u64(b, last)) return RangeKind::kNone;
+                if (last < first) return RangeKind::kNone; // invalid spec: ignore the header
+                if (first < size) {
+                    r.first = first;
+                    r.last = last >= size ? size - 1 : last;
+                    ok = true;
+                }
+            }
+            if (ok && ++satisfiable == 1) range = r;
+        }
+        if (comma == std::string_view::npos) break;
+        specs.remove_prefix(comma + 1);
+    }
+    if (!any) return RangeKind::kNone;
+    if (satisfiable == 0) return RangeKind::kUnsatisfiable;
+    return satisfiable == 1 ? RangeKind::kSingle : RangeKind::kMultiple;
+}
+
+bool etag_list_matches(std::string_view list, std::string_view etag) noexcept
+{
+    list = trim(list);
+    if (list == "*") return true;
+    std::string_view want = opaque(etag);
+    while (!list.empty()) {
+        size_t comma = list.find(',');
+        std::string_view tag = trim(list.substr(0, comma));
+        if (!tag.empty() && opaque(tag) == want) return true;
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+bool is_not_modified(std::string_view if_none_match, std::string_view if_modified_since,
+                     std::string_view etag, std::time_t last_modified) noexcept
+{
+    if (!if_none_match.empty()) return etag_list_matches(if_none_match, etag);
+    if (if_modified_since.empty()) return false;
+    auto since = shared::http::parse_http_date(trim(if_modified_since));
+    return since && last_modified <= *since;
+}
+
+bool if_range_matches(std::string_view if_range, std::string_view etag,
+                      std::time_t last_modified) noexcept
+{
+    if_range = trim(if_range);
+    if (if_range.empty()) return true;
+    if (if_range.front() == '"') return if_range == etag; // strong comparison only
+    if (if_range.starts_with("W/")) return false;
+    auto date = shared::http::parse_http_date(if_range);
+    return date && *date == last_modified;
+}
+
+} // namespace berth::edge

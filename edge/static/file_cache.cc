@@ -1,0 +1,322 @@
+// File cache fills: open beneath the deployment root, hash the content for the ETag, pre-build
+// the header lines. This is the cold path; the hot path is one hash-map lookup.
+#include "edge/static/file_cache.h"
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "edge/static/mime_types.h"
+#include "edge/static/path_normalizer.h"
+#include "shared/http/http_date.h"
+#include "shared/http/response_writer.h"
+
+namespace berth::edge {
+
+namespace {
+
+// "/a/b" → "a/b", "/" → "." (NUL-terminated in buf); false when it does not fit.
+bool relative_path(std::string_view path, char (&buf)[PATH_MAX])
+{
+    std::string_view rel = path.substr(path.find_first_not_of('/') == std::string_view::npos
+                                           ? path.size()
+                                           : path.find_first_not_of('/'));
+    if (rel.empty()) rel = ".";
+    if (rel.size() >= sizeof buf) return false;
+    std::memcpy(buf, rel.data(), rel.size());
+    buf[rel.size()] = '\0';
+    return true;
+}
+
+std::string hex(const unsigned char *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(n * 2);
+    for (size_t i = 0; i < n; ++i) {
+        s.push_back(digits[p[i] >> 4]);
+        s.push_back(digits[p[i] & 15]);
+    }
+    return s;
+}
+
+// The ETag is a digest of the bytes, so an unchanged file keeps it across redeploys.
+std::string content_etag(FileBody &body)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx) return {};
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    if (body.in_memory()) {
+        EVP_DigestUpdate(ctx, body.data.data(), body.data.size());
+    } else {
+        char buf[64 * 1024];
+        off_t off = 0;
+        while (true) {
+            ssize_t n = pread(body.fd, buf, sizeof buf, off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            EVP_DigestUpdate(ctx, buf, size_t(n));
+            off += n;
+        }
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    EVP_DigestFinal_ex(ctx, md, &len);
+    EVP_MD_CTX_free(ctx);
+    return "\"" + hex(md, 12) + "\"";
+}
+
+// Reads a regular file into body (small) or keeps its descriptor (large). Takes fd.
+bool fill_body(FileBody &body, int fd, uint64_t size, const CacheLimits &limits)
+{
+    body.size = size;
+    if (size <= limits.small_body_bytes) {
+        body.data.resize(size);
+        size_t got = 0;
+        while (got < size) {
+            ssize_t n = pread(fd, body.data.data() + got, size - got, off_t(got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            got += size_t(n);
+        }
+        close(fd);
+        if (got != size) return false;
+    } else {
+        body.fd = fd;
+    }
+    body.etag = content_etag(body);
+    return true;
+}
+
+void build_headers(FileBody &body, const FileEntry &entry, bool has_variants)
+{
+    shared::http::ResponseWriter w(body.headers);
+    w.header("Content-Type", entry.content_type);
+    w.header("Content-Length", body.size);
+    w.header("Last-Modified", entry.last_modified);
+    w.header("ETag", body.etag);
+    w.raw("Accept-Ranges: bytes\r\n");
+    if (!body.encoding.empty()) w.header("Content-Encoding", body.encoding);
+    if (has_variants) w.raw("Vary: Accept-Encoding\r\n");
+    w.raw("X-Content-Type-Options: nosniff\r\n");
+}
+
+// A precompressed sibling ("app.js.br"), when it is a regular file beneath the root.
+std::unique_ptr<FileBody> load_variant(int dir_fd, const char *rel, const char *suffix,
+                                       std::string_view encoding, const CacheLimits &limits)
+{
+    char name[PATH_MAX];
+    if (std::snprintf(name, sizeof name, "%s%s", rel, suffix) >= int(sizeof name)) return nullptr;
+    int fd = open_beneath(dir_fd, name, O_RDONLY | O_NOCTTY);
+    if (fd < 0) return nullptr;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return nullptr;
+    }
+    auto body = std::make_unique<FileBody>();
+    body->encoding = encoding;
+    if (!fill_body(*body, fd, uint64_t(st.st_size), limits)) return nullptr;
+    return body;
+}
+
+int open_fallback(int dir_fd, const char *rel, int flags)
+{
+    // Kernels without openat2: open, then check where the descriptor really points.
+    int fd = openat(dir_fd, rel, flags | O_CLOEXEC);
+    if (fd < 0) return fd;
+    char link[64], dir_path[PATH_MAX], file_path[PATH_MAX];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", dir_fd);
+    ssize_t dn = readlink(link, dir_path, sizeof dir_path - 1);
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t fn = readlink(link, file_path, sizeof file_path - 1);
+    if (dn <= 0 || fn <= 0) {
+        close(fd);
+        errno = EACCES;
+        return -1;
+    }
+    std::string_view d(dir_path, size_t(dn)), f(file_path, size_t(fn));
+    if (!(f == d || (f.starts_with(d) && (d == "/" || f[d.size()] == '/')))) {
+        close(fd);
+        errno = EXDEV;
+        return -1;
+    }
+    return fd;
+}
+
+} // namespace
+
+int open_beneath(int dir_fd, const char *rel, int flags) noexcept
+{
+    static bool have_openat2 = true;
+    if (have_openat2) {
+        struct open_how how{};
+        how.flags = uint64_t(flags | O_CLOEXEC);
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        long fd = syscall(SYS_openat2, dir_fd, rel, &how, sizeof how);
+        if (fd >= 0 || errno != ENOSYS) return int(fd);
+        have_openat2 = false;
+    }
+    return open_fallback(dir_fd, rel, flags);
+}
+
+bool is_content_hashed_name(std::string_view path) noexcept
+{
+    size_t slash = path.rfind('/');
+    std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+    size_t ext = name.rfind('.');
+    if (ext == std::string_view::npos || ext == 0) return false;
+    std::string_view stem = name.substr(0, ext);
+    // The last '.' or '-' separated token of the stem is the hash: 8+ chars, with a digit.
+    size_t sep = stem.find_last_of(".-");
+    if (sep == std::string_view::npos) return false;
+    std::string_view token = stem.substr(sep + 1);
+    if (token.size() < 8 || token.size() > 64) return false;
+    bool digit = false;
+    for (char c : token) {
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                     c == '_';
+        if (!alnum) return false;
+        digit |= (c >= '0' && c <= '9');
+    }
+    return digit;
+}
+
+FileBody::~FileBody()
+{
+    if (fd >= 0) close(fd);
+}
+
+Site::Site(std::string dir, int dir_fd) noexcept : dir_(std::move(dir)), dir_fd_(dir_fd) {}
+
+Site::~Site()
+{
+    if (dir_fd_ >= 0) close(dir_fd_);
+}
+
+bool Site::still_valid(const FileEntry &e, std::string_view path) const
+{
+    char rel[PATH_MAX];
+    if (!relative_path(path, rel)) return true;
+    struct stat st;
+    if (fstatat(dir_fd_, rel, &st, 0) != 0) return e.kind == FileEntry::Kind::kMissing;
+    if (e.kind == FileEntry::Kind::kMissing) return false;
+    return e.dev == st.st_dev && e.ino == st.st_ino && e.stat_size == st.st_size &&
+           e.stat_mtime_ns == st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLimits &limits)
+{
+    auto it = files_.find(path);
+    if (it != files_.end()) {
+        const FileEntry &e = *it->second;
+        if (limits.revalidate_ms == 0 || now_ms - e.checked_ms < limits.revalidate_ms)
+            return it->second;
+        if (still_valid(e, path)) {
+            const_cast<FileEntry &>(e).checked_ms = now_ms; // owned by this worker only
+            return it->second;
+        }
+    }
+    FileEntryRef fresh = load(path, now_ms, limits);
+    if (it != files_.end()) {
+        it->second = fresh;
+    } else {
+        if (files_.size() >= limits.max_entries_per_site) files_.clear();
+        files_.emplace(std::string(path), fresh);
+    }
+    return fresh;
+}
+
+FileEntryRef Site::load(std::string_view path, uint64_t now_ms, const CacheLimits &limits)
+{
+    auto entry = std::make_shared<FileEntry>();
+    entry->checked_ms = now_ms;
+    char rel[PATH_MAX];
+    if (!relative_path(path, rel)) return entry;
+    int fd = open_beneath(dir_fd_, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return entry;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return entry;
+    }
+    entry->dev = st.st_dev;
+    entry->ino = st.st_ino;
+    entry->stat_size = st.st_size;
+    entry->stat_mtime_ns = st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        entry->kind = FileEntry::Kind::kDirectory;
+        return entry;
+    }
+    if (!S_ISREG(st.st_mode)) { // fifos, devices, sockets: never served
+        close(fd);
+        return entry;
+    }
+    // Regular-file reads never block on O_NONBLOCK, but clear it for clarity of intent.
+    fcntl(fd, F_SETFL, 0);
+    entry->kind = FileEntry::Kind::kFile;
+    entry->content_type = content_type_for(path_extension(path));
+    entry->html = is_html_type(entry->content_type);
+    entry->hashed_name = is_content_hashed_name(path);
+    entry->mtime = st.st_mtim.tv_sec;
+    char date[shared::http::kHttpDateLength];
+    shared::http::format_http_date(entry->mtime, date);
+    entry->last_modified.assign(date, sizeof date);
+    if (!fill_body(entry->identity, fd, uint64_t(st.st_size), limits)) {
+        entry->kind = FileEntry::Kind::kMissing;
+        return entry;
+    }
+    entry->br = load_variant(dir_fd_, rel, ".br", "br", limits);
+    entry->gzip = load_variant(dir_fd_, rel, ".gz", "gzip", limits);
+    bool variants = entry->br || entry->gzip;
+    build_headers(entry->identity, *entry, variants);
+    if (entry->br) build_headers(*entry->br, *entry, true);
+    if (entry->gzip) build_headers(*entry->gzip, *entry, true);
+    return entry;
+}
+
+FileCache::FileCache(std::string deployments_root, CacheLimits limits)
+    : root_(std::move(deployments_root)), limits_(limits)
+{
+    root_fd_ = open(root_.empty() ? "." : root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+FileCache::~FileCache()
+{
+    if (root_fd_ >= 0) close(root_fd_);
+}
+
+void FileCache::clear() { sites_.clear(); }
+
+Site *FileCache::site(std::string_view rel_dir, uint64_t now_ms)
+{
+    auto it = sites_.find(rel_dir);
+    if (it != sites_.end()) {
+        SiteSlot &slot = it->second;
+        if (slot.site) return slot.site.get();
+        if (limits_.revalidate_ms != 0 && now_ms - slot.checked_ms < limits_.revalidate_ms)
+            return nullptr;
+    }
+    if (root_fd_ < 0 || rel_dir.empty() || rel_dir.size() >= PATH_MAX) return nullptr;
+    char rel[PATH_MAX];
+    std::memcpy(rel, rel_dir.data(), rel_dir.size());
+    rel[rel_dir.size()] = '\0';
+    int fd = open_beneath(root_fd_, rel, O_PATH | O_DIRECTORY);
+    SiteSlot slot;
+    slot.checked_ms = now_ms;
+    if (fd >= 0) slot.site = std::make_unique<Site>(root_ + "/" + std::string(rel_dir), fd);
+    if (sites_.size() >= 4096) sites_.clear(); // unknown names must not grow memory forever
+    Site *result = slot.site.get();
+    sites_.insert_or_assign(std::string(rel_dir), std::move(slot));
+    return result;
+}
+
+} // namespace berth::edge

@@ -1,0 +1,123 @@
+// Per-worker cache of file metadata, validators, pre-built headers and small bodies.
+//
+// Deployment directories are immutable once published (DESIGN.md), so an entry lives for the
+// life of the route table without re-checking the disk; a cheap fstatat() at most every
+// `revalidate_ms` protects quick mode, where an operator may still edit a directory by hand.
+// Each worker owns its own cache: no locks on the request path.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <unordered_map>
+
+#include "shared/route/route_table.h"
+
+namespace berth::edge {
+
+struct CacheLimits {
+    uint64_t small_body_bytes = 64 * 1024; // bodies up to this size are kept in memory
+    size_t max_entries_per_site = 20000;   // past this a site's entries are dropped and rebuilt
+    uint64_t revalidate_ms = 1000;         // 0: never re-check (immutable deployments)
+};
+
+// One representation of a file: the identity bytes or a precompressed sibling.
+struct FileBody {
+    FileBody() = default;
+    FileBody(const FileBody &) = delete;
+    FileBody &operator=(const FileBody &) = delete;
+    ~FileBody();
+
+    uint64_t size = 0;
+    std::string etag;     // quoted, derived from the content
+    std::string data;     // the whole body when size <= small_body_bytes
+    int fd = -1;          // otherwise an open descriptor, sent with sendfile
+    std::string headers;  // pre-built 200 header lines (type, length, validators, encoding)
+    std::string_view encoding; // "", "br" or "gzip"
+    bool in_memory() const noexcept { return fd < 0; }
+};
+
+struct FileEntry {
+    enum class Kind : uint8_t { kMissing, kFile, kDirectory };
+    Kind kind = Kind::kMissing;
+    std::string_view content_type;
+    bool html = false;
+    bool hashed_name = false; // content-hashed asset name: cache forever
+    std::time_t mtime = 0;
+    std::string last_modified; // IMF-fixdate of mtime
+    FileBody identity;
+    std::unique_ptr<FileBody> br;
+    std::unique_ptr<FileBody> gzip;
+
+    // For revalidation.
+    uint64_t checked_ms = 0;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t stat_size = 0;
+    std::time_t stat_mtime_ns = 0;
+};
+
+using FileEntryRef = std::shared_ptr<const FileEntry>;
+
+// The files of one deployment directory.
+class Site {
+public:
+    Site(std::string dir, int dir_fd) noexcept;
+    Site(const Site &) = delete;
+    Site &operator=(const Site &) = delete;
+    ~Site();
+
+    // `path` is a normalised request path ("/", "/a/b.js"). Never returns null.
+    // Symlinks that lead outside the directory count as missing.
+    FileEntryRef lookup(std::string_view path, uint64_t now_ms, const CacheLimits &limits);
+
+    const std::string &dir() const noexcept { return dir_; }
+
+private:
+    FileEntryRef load(std::string_view path, uint64_t now_ms, const CacheLimits &limits);
+    bool still_valid(const FileEntry &e, std::string_view path) const;
+
+    std::string dir_;
+    int dir_fd_;
+    std::unordered_map<std::string, FileEntryRef, shared::route::StringHash, std::equal_to<>> files_;
+};
+
+// All sites a worker has seen, by directory relative to the deployments root.
+class FileCache {
+public:
+    explicit FileCache(std::string deployments_root, CacheLimits limits);
+    FileCache(const FileCache &) = delete;
+    FileCache &operator=(const FileCache &) = delete;
+    ~FileCache();
+
+    // `rel_dir` is relative to the deployments root ("myapp/d-17", "demo"). Returns null when
+    // the directory does not exist (re-checked after revalidate_ms) or escapes the root.
+    Site *site(std::string_view rel_dir, uint64_t now_ms);
+
+    // Called when a new route table is installed: every entry may be stale.
+    void clear();
+
+    const CacheLimits &limits() const noexcept { return limits_; }
+    size_t site_count() const noexcept { return sites_.size(); }
+
+private:
+    struct SiteSlot {
+        std::unique_ptr<Site> site; // null: directory missing
+        uint64_t checked_ms = 0;
+    };
+    std::string root_;
+    int root_fd_ = -1;
+    CacheLimits limits_;
+    std::unordered_map<std::string, SiteSlot, shared::route::StringHash, std::equal_to<>> sites_;
+};
+
+// True for names like "app.3f9a1b2c.js", "index-BqRt3x_Z.css", "chunk.a1b2c3d4e5f6.mjs".
+bool is_content_hashed_name(std::string_view path) noexcept;
+
+// Opens `rel` beneath dir_fd; symlinks may not leave dir_fd (openat2 RESOLVE_BENEATH).
+int open_beneath(int dir_fd, const char *rel, int flags) noexcept;
+
+} // namespace berth::edge

@@ -1,0 +1,109 @@
+// Path normalisation by rejection: a request that needs resolving of dot segments is never served.
+#include "edge/static/path_normalizer.h"
+
+namespace berth::edge {
+
+namespace {
+
+int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
+bool valid_utf8(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        size_t len;
+        unsigned min;
+        unsigned cp;
+        if ((c & 0xE0) == 0xC0) {
+            len = 2, min = 0x80, cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3, min = 0x800, cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4, min = 0x10000, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > n) return false;
+        for (size_t k = 1; k < len; ++k) {
+            if ((s[i + k] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        i += len;
+    }
+    return true;
+}
+
+} // namespace
+
+NormalizedPath normalize_path(std::string_view raw, char *out, size_t cap) noexcept
+{
+    NormalizedPath result;
+    if (raw.empty() || raw.front() != '/' || cap < 1) return result;
+
+    // Pass 1: decode into out, refusing bytes that have no business in a file path.
+    size_t n = 0;
+    for (size_t i = 0; i < raw.size(); ++i) {
+        char c = raw[i];
+        if (c == '%') {
+            if (i + 2 >= raw.size()) return result;
+            int hi = hex_value(raw[i + 1]), lo = hex_value(raw[i + 2]);
+            if (hi < 0 || lo < 0) return result;
+            c = char(hi * 16 + lo);
+            i += 2;
+        }
+        unsigned char u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7F || c == '\\') return result;
+        if (n >= cap) return {PathVerdict::kTooLong, {}, false};
+        out[n++] = c;
+    }
+    if (!valid_utf8(reinterpret_cast<const unsigned char *>(out), n)) return result;
+    bool trailing_slash = out[n - 1] == '/';
+
+    // Pass 2: collapse repeated slashes in place and check every segment.
+    size_t w = 0;
+    size_t segment_index = 0;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && out[i] == '/') ++i;
+        if (i >= n) break;
+        size_t start = i;
+        while (i < n && out[i] != '/') ++i;
+        std::string_view seg(out + start, i - start);
+        if (seg.front() == '.') {
+            // ".", "..", ".env", ".git": never served. Only /.well-known/ is public.
+            if (!(segment_index == 0 && seg == ".well-known")) return result;
+        }
+        out[w++] = '/';
+        for (size_t k = start; k < i; ++k) out[w++] = out[k];
+        ++segment_index;
+    }
+    if (w == 0) out[w++] = '/';
+    result.verdict = PathVerdict::kOk;
+    result.path = std::string_view(out, w);
+    result.trailing_slash = trailing_slash && w > 1;
+    return result;
+}
+
+std::string_view path_extension(std::string_view path) noexcept
+{
+    size_t slash = path.rfind('/');
+    std::string_view last = slash == std::string_view::npos ? path : path.substr(slash + 1);
+    size_t dot = last.rfind('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 == last.size()) return {};
+    return last.substr(dot + 1);
+}
+
+} // namespace berth::edge

@@ -1,0 +1,264 @@
+// Static serving: resolve (cache), choose a representation, evaluate conditions and ranges,
+// then queue head + body. The order of checks follows RFC 9110 13.2.2.
+#include "edge/static/static_handler.h"
+
+#include <cstring>
+
+#include "edge/static/conditional.h"
+#include "edge/static/path_normalizer.h"
+
+namespace berth::edge {
+
+using shared::http::HeaderToken;
+using shared::http::Method;
+
+namespace {
+
+constexpr std::string_view kImmutable = "public, max-age=31536000, immutable";
+constexpr std::string_view kRevalidate = "public, max-age=0, must-revalidate";
+
+double qvalue(std::string_view params)
+{
+    // params: ";q=0.5" (possibly with spaces); default 1.
+    size_t q = params.find("q=");
+    if (q == std::string_view::npos) return 1.0;
+    std::string_view v = params.substr(q + 2);
+    double result = 0, scale = 1;
+    bool frac = false;
+    for (char c : v) {
+        if (c == '.') {
+            frac = true;
+            continue;
+        }
+        if (c < '0' || c > '9') break;
+        if (frac) {
+            scale /= 10;
+            result += (c - '0') * scale;
+        } else {
+            result = result * 10 + (c - '0');
+        }
+    }
+    return result;
+}
+
+// Cache-Control and route header rules, matched against the request path.
+void write_policy_headers(Exchange &ex, const FileEntry &entry, const RouteTarget &t,
+                          std::string_view req_path, bool not_found)
+{
+    auto w = ex.writer();
+    bool rule_sets_cache_control = false;
+    if (t.header_rules) {
+        for (const auto &rule : *t.header_rules) {
+            if (!rule.matches(req_path)) continue;
+            for (const auto &[name, value] : rule.headers) {
+                if (shared::http::iequals(name, "cache-control")) rule_sets_cache_control = true;
+                w.header(name, value);
+            }
+        }
+    }
+    if (rule_sets_cache_control) return;
+    if (entry.html || not_found)
+        w.raw("Cache-Control: no-cache\r\n");
+    else if (entry.hashed_name)
+        w.header("Cache-Control", kImmutable);
+    else
+        w.header("Cache-Control", kRevalidate);
+}
+
+const FileBody &choose_body(const Exchange &ex, const FileEntry &entry)
+{
+    if (!entry.br && !entry.gzip) return entry.identity;
+    std::string_view ae = ex.req.get(HeaderToken::kAcceptEncoding);
+    if (ae.empty()) return entry.identity;
+    if (entry.br && accepts_encoding(ae, "br")) return *entry.br;
+    if (entry.gzip && accepts_encoding(ae, "gzip")) return *entry.gzip;
+    return entry.identity;
+}
+
+void push_body(Exchange &ex, const FileEntryRef &ref, const FileBody &body, uint64_t offset,
+               uint64_t length)
+{
+    ex.body_bytes = length;
+    if (ex.head_only || length == 0) return;
+    if (body.in_memory())
+        ex.out.push_memory(body.data.data() + offset, size_t(length), ref);
+    else
+        ex.out.push_file(body.fd, offset, length, ref);
+}
+
+void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t, std::string_view req_path,
+                int status)
+{
+    const FileEntry &entry = *ref;
+    const FileBody &body = choose_body(ex, entry);
+    bool vary = entry.br || entry.gzip;
+    auto w = ex.writer();
+
+    if (status == 200) {
+        const auto &req = ex.req;
+        if (is_not_modified(req.get(HeaderToken::kIfNoneMatch), req.get(HeaderToken::kIfModifiedSince),
+                            body.etag, entry.mtime)) {
+            ex.begin(304);
+            w.header("ETag", body.etag);
+            w.header("Last-Modified", entry.last_modified);
+            if (vary) w.raw("Vary: Accept-Encoding\r\n");
+            write_policy_headers(ex, entry, t, req_path, false);
+            ex.end_head();
+            return;
+        }
+        std::string_view range_header = req.get(HeaderToken::kRange);
+        if (!range_header.empty() && req.method == Method::kGet &&
+            if_range_matches(req.get(HeaderToken::kIfRange), body.etag, entry.mtime)) {
+            ByteRange r;
+            switch (parse_range(range_header, body.size, r)) {
+            case RangeKind::kSingle: {
+                ex.begin(206);
+                w.header("Content-Type", entry.content_type);
+                w.header("Content-Length", r.length());
+                char cr[96];
+                int n = std::snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu",
+                                      (unsigned long long)r.first, (unsigned long long)r.last,
+                                      (unsigned long long)body.size);
+                w.header("Content-Range", std::string_view(cr, size_t(n)));
+                w.header("Last-Modified", entry.last_modified);
+                w.header("ETag", body.etag);
+                w.raw("Accept-Ranges: bytes\r\n");
+                if (!body.encoding.empty()) w.header("Content-Encoding", body.encoding);
+                if (vary) w.raw("Vary: Accept-Encoding\r\n");
+                write_policy_headers(ex, entry, t, req_path, false);
+                ex.end_head();
+                push_body(ex, ref, body, r.first, r.length());
+                return;
+            }
+            case RangeKind::kUnsatisfiable: {
+                char cr[48];
+                int n = std::snprintf(cr, sizeof cr, "Content-Range: bytes */%llu\r\n",
+                                      (unsigned long long)body.size);
+                send_error(ex, 416, "Range Not Satisfiable",
+                           "The requested range is outside the file.", std::string_view(cr, size_t(n)));
+                return;
+            }
+            case RangeKind::kMultiple: // answered with the whole representation
+            case RangeKind::kNone:
+                break;
+            }
+        }
+    }
+    ex.begin(status);
+    w.raw(body.headers);
+    write_policy_headers(ex, entry, t, req_path, status == 404);
+    ex.end_head();
+    push_body(ex, ref, body, 0, body.size);
+}
+
+void not_found(Exchange &ex, Site &site, const RouteTarget &t, std::string_view req_path)
+{
+    FileEntryRef page = site.lookup("/404.html", ex.worker.now_ms(), ex.worker.cache().limits());
+    if (page->kind == FileEntry::Kind::kFile) {
+        serve_file(ex, page, t, req_path, 404);
+        return;
+    }
+    send_error(ex, 404, "Not Found", "There is no file at this path.");
+}
+
+} // namespace
+
+bool accepts_encoding(std::string_view ae, std::string_view coding) noexcept
+{
+    double star = -1;
+    while (!ae.empty()) {
+        size_t comma = ae.find(',');
+        std::string_view item = ae.substr(0, comma);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        size_t semi = item.find(';');
+        std::string_view name = item.substr(0, semi);
+        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+        double q = semi == std::string_view::npos ? 1.0 : qvalue(item.substr(semi));
+        if (shared::http::iequals(name, coding)) return q > 0;
+        if (name == "*") star = q;
+        if (comma == std::string_view::npos) break;
+        ae.remove_prefix(comma + 1);
+    }
+    return star > 0;
+}
+
+void serve_static(Exchange &ex, const RouteTarget &t)
+{
+    const auto &req = ex.req;
+    if (req.method == Method::kOptions) {
+        ex.begin(204);
+        ex.writer().header("Allow", kStaticAllow);
+        ex.end_head();
+        return;
+    }
+    if (req.method != Method::kGet && req.method != Method::kHead) {
+        char allow[64];
+        int n = std::snprintf(allow, sizeof allow, "Allow: %.*s\r\n", int(kStaticAllow.size()),
+                              kStaticAllow.data());
+        if (req.has_body) ex.close = true; // do not read a body we will not use
+        send_error(ex, 405, "Method Not Allowed",
+                   "Static deployments answer GET, HEAD and OPTIONS only.",
+                   std::string_view(allow, size_t(n)));
+        return;
+    }
+    Worker &worker = ex.worker;
+    uint64_t now = worker.now_ms();
+    Site *site = worker.cache().site(t.site_dir, now);
+    if (!site) {
+        send_error(ex, 404, "Deployment not found", "No deployment is published at this host.");
+        return;
+    }
+    char buf[4096 + 16];
+    NormalizedPath np = normalize_path(req.path, buf, 4096);
+    if (np.verdict == PathVerdict::kTooLong) {
+        send_error(ex, 414, "URI Too Long", "The request path is too long.");
+        return;
+    }
+    if (np.verdict != PathVerdict::kOk) {
+        not_found(ex, *site, t, "/");
+        return;
+    }
+    const CacheLimits &limits = worker.cache().limits();
+    FileEntryRef entry = site->lookup(np.path, now, limits);
+    std::string_view path = np.path;
+
+    if (entry->kind == FileEntry::Kind::kDirectory) {
+        if (!np.trailing_slash && path != "/") {
+            // "/docs" → "/docs/" so relative links in its index resolve (as nginx does).
+            std::string location(req.path);
+            location += '/';
+            if (!req.query.empty()) location.append("?").append(req.query);
+            std::string extra = "Location: " + location + "\r\n";
+            send_error(ex, 301, "Moved Permanently", "This folder lives at its path with a trailing slash.", extra);
+            return;
+        }
+        // Append "/index.html" in place: buf has room beyond the 4096 bytes normalise used.
+        size_t len = path == "/" ? 0 : path.size();
+        static constexpr std::string_view kIndex = "/index.html";
+        if (len + kIndex.size() <= sizeof buf) {
+            std::memcpy(buf + len, kIndex.data(), kIndex.size());
+            entry = site->lookup(std::string_view(buf, len + kIndex.size()), now, limits);
+        }
+        if (entry->kind == FileEntry::Kind::kFile) {
+            serve_file(ex, entry, t, req.path, 200);
+            return;
+        }
+    } else if (entry->kind == FileEntry::Kind::kFile && !np.trailing_slash) {
+        serve_file(ex, entry, t, req.path, 200);
+        return;
+    }
+
+    // Nothing at this path. SPA: extension-less paths are client-side routes; assets never are.
+    if (t.spa && path_extension(path).empty()) {
+        for (std::string_view fallback : {"/200.html", "/index.html"}) {
+            FileEntryRef page = site->lookup(fallback, now, limits);
+            if (page->kind == FileEntry::Kind::kFile) {
+                serve_file(ex, page, t, req.path, 200);
+                return;
+            }
+        }
+    }
+    not_found(ex, *site, t, req.path);
+}
+
+} // namespace berth::edge

@@ -1,0 +1,143 @@
+// Output flushing: gather memory segments into one sendmsg, sendfile for file segments.
+#include "edge/write/output_queue.h"
+
+#include <cerrno>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+namespace berth::edge {
+
+OutputQueue::Segment &OutputQueue::push() noexcept
+{
+    Segment &s = segments_[(head_ + count_) % kMaxSegments];
+    ++count_;
+    return s;
+}
+
+void OutputQueue::pop() noexcept
+{
+    Segment &s = segments_[head_];
+    s.keep.reset();
+    head_ = (head_ + 1) % kMaxSegments;
+    --count_;
+}
+
+void OutputQueue::commit_buffer() noexcept
+{
+    if (committed_ == buf_.size()) return;
+    // Extend the previous buffer segment when it ends where this one starts.
+    if (count_ > 0) {
+        Segment &last = segments_[(head_ + count_ - 1) % kMaxSegments];
+        if (last.kind == Segment::Kind::kBuffer && last.offset + last.length == committed_) {
+            last.length += buf_.size() - committed_;
+            committed_ = buf_.size();
+            return;
+        }
+    }
+    Segment &s = push();
+    s.kind = Segment::Kind::kBuffer;
+    s.offset = committed_;
+    s.length = buf_.size() - committed_;
+    committed_ = buf_.size();
+}
+
+void OutputQueue::push_memory(const char *data, size_t len, FileEntryRef keep) noexcept
+{
+    commit_buffer();
+    if (len == 0) return;
+    Segment &s = push();
+    s.kind = Segment::Kind::kMemory;
+    s.data = data;
+    s.offset = 0;
+    s.length = len;
+    s.keep = std::move(keep);
+}
+
+void OutputQueue::push_file(int fd, uint64_t offset, uint64_t len, FileEntryRef keep) noexcept
+{
+    commit_buffer();
+    if (len == 0) return;
+    Segment &s = push();
+    s.kind = Segment::Kind::kFile;
+    s.fd = fd;
+    s.offset = offset;
+    s.length = len;
+    s.keep = std::move(keep);
+}
+
+void OutputQueue::clear() noexcept
+{
+    while (count_) pop();
+    buf_.clear();
+    committed_ = 0;
+    head_ = 0;
+}
+
+OutputQueue::Flush OutputQueue::flush(int fd, uint64_t &bytes_written) noexcept
+{
+    commit_buffer();
+    while (count_ > 0) {
+        Segment &first = segments_[head_];
+        if (first.kind == Segment::Kind::kFile) {
+            off_t off = off_t(first.offset);
+            size_t want = first.length > (1u << 30) ? (1u << 30) : size_t(first.length);
+            ssize_t n = sendfile(fd, first.fd, &off, want);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return errno == EAGAIN ? Flush::kBlocked : Flush::kError;
+            }
+            if (n == 0) return Flush::kError; // file shorter than promised
+            bytes_written += uint64_t(n);
+            first.offset += uint64_t(n);
+            first.length -= uint64_t(n);
+            if (first.length == 0) pop();
+            continue;
+        }
+        // Gather consecutive memory segments.
+        struct iovec iov[kMaxSegments];
+        size_t n_iov = 0;
+        bool file_follows = false;
+        for (size_t i = 0; i < count_; ++i) {
+            Segment &s = segments_[(head_ + i) % kMaxSegments];
+            if (s.kind == Segment::Kind::kFile) {
+                file_follows = true;
+                break;
+            }
+            const char *base = s.kind == Segment::Kind::kBuffer ? buf_.data() + s.offset : s.data;
+            iov[n_iov++] = {const_cast<char *>(base), size_t(s.length)};
+        }
+        struct msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = n_iov;
+        // MSG_MORE lets the kernel put a head and the start of a sendfile body in one packet.
+        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | (file_follows ? MSG_MORE : 0));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno == EAGAIN ? Flush::kBlocked : Flush::kError;
+        }
+        bytes_written += uint64_t(n);
+        size_t left = size_t(n);
+        while (left > 0 && count_ > 0) {
+            Segment &s = segments_[head_];
+            if (s.length <= left) {
+                left -= size_t(s.length);
+                pop();
+            } else {
+                if (s.kind == Segment::Kind::kBuffer)
+                    s.offset += left;
+                else
+                    s.data += left;
+                s.length -= left;
+                left = 0;
+            }
+        }
+        if (count_ > 0 && segments_[head_].kind != Segment::Kind::kFile) return Flush::kBlocked;
+    }
+    buf_.clear();
+    committed_ = 0;
+    head_ = 0;
+    return Flush::kDone;
+}
+
+} // namespace berth::edge

@@ -1,0 +1,60 @@
+// Per-connection output: response heads in one reusable buffer, bodies by reference, in order.
+//
+// Heads and small cached bodies leave in one sendmsg() (writev); large files go by sendfile()
+// from the cached descriptor, so their bytes never cross user space. Segments keep the cache
+// entry that owns their bytes alive until they are written.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "edge/static/file_cache.h"
+
+namespace berth::edge {
+
+class OutputQueue {
+public:
+    static constexpr size_t kMaxSegments = 32;
+
+    enum class Flush : uint8_t { kDone, kBlocked, kError };
+
+    OutputQueue() { buf_.reserve(4096); }
+
+    // Bytes copied into the head buffer (status line, headers, generated bodies).
+    std::string &buffer() noexcept { return buf_; }
+    // Marks buffer bytes appended since the last mark as the next segment.
+    void commit_buffer() noexcept;
+    // A body owned by a cache entry.
+    void push_memory(const char *data, size_t len, FileEntryRef keep) noexcept;
+    void push_file(int fd, uint64_t offset, uint64_t len, FileEntryRef keep) noexcept;
+
+    // Writes as much as the socket takes. kBlocked: wait for POLLOUT and call again.
+    Flush flush(int fd, uint64_t &bytes_written) noexcept;
+
+    bool empty() const noexcept { return count_ == 0 && committed_ == buf_.size(); }
+    // Room for one more response (head + body segment)?
+    bool has_room() const noexcept { return count_ + 3 <= kMaxSegments && buf_.size() < 256 * 1024; }
+    void clear() noexcept;
+
+private:
+    struct Segment {
+        enum class Kind : uint8_t { kBuffer, kMemory, kFile };
+        Kind kind = Kind::kBuffer;
+        int fd = -1;
+        const char *data = nullptr; // kMemory
+        uint64_t offset = 0;        // kBuffer: into buf_; kFile: file offset
+        uint64_t length = 0;
+        FileEntryRef keep;
+    };
+    Segment &push() noexcept;
+    void pop() noexcept;
+
+    std::string buf_;
+    size_t committed_ = 0; // buf_ bytes already described by segments
+    Segment segments_[kMaxSegments];
+    size_t head_ = 0;
+    size_t count_ = 0;
+};
+
+} // namespace berth::edge

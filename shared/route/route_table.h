@@ -1,0 +1,93 @@
+// The route table: a whole, versioned, immutable snapshot of host → static | proxy | redirect.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace berth::shared::route {
+
+enum class RouteType : uint8_t { kStatic, kProxy, kRedirect };
+
+// Extra response headers for request paths matching `pattern`: an exact path, or a prefix
+// when the pattern ends in '*' ("/assets/*").
+struct HeaderRule {
+    std::string pattern;
+    bool prefix = false;
+    std::vector<std::pair<std::string, std::string>> headers;
+
+    bool matches(std::string_view path) const noexcept
+    {
+        return prefix ? path.substr(0, pattern.size()) == pattern : path == pattern;
+    }
+};
+
+struct Upstream {
+    std::string addr; // "host:port" as given
+    std::string host;
+    uint16_t port = 0;
+    uint32_t weight = 1;
+};
+
+struct ProxyTimeouts {
+    uint32_t connect_ms = 2000;
+    uint32_t response_header_ms = 30000;
+    uint32_t idle_ms = 60000;
+};
+
+struct Route {
+    std::string host; // lower-case; "*.suffix" for a wildcard
+    RouteType type = RouteType::kStatic;
+
+    // static
+    std::string root; // relative to the deployments root
+    bool root_from_label = false;
+    bool spa = false;
+    std::vector<HeaderRule> header_rules;
+
+    // proxy
+    std::vector<Upstream> upstreams;
+    bool websocket = false;
+    ProxyTimeouts timeouts;
+    std::vector<std::string> deny_countries;
+    std::vector<std::string> allow_countries;
+
+    // redirect
+    std::string to;
+    int code = 308;
+};
+
+// Transparent hashing so lookups take a string_view without building a std::string.
+struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+class RouteTable {
+public:
+    RouteTable() = default;
+    RouteTable(uint64_t version, std::vector<Route> routes);
+
+    uint64_t version() const noexcept { return version_; }
+    const std::vector<Route> &routes() const noexcept { return routes_; }
+
+    struct Match {
+        const Route *route = nullptr;
+        std::string_view label; // the part of the host a wildcard matched
+    };
+    // host must already be normalised (lower-case, no port, no trailing dot).
+    // Exact matches win over wildcards; among wildcards the longest suffix wins.
+    Match match(std::string_view host) const noexcept;
+
+private:
+    uint64_t version_ = 0;
+    std::vector<Route> routes_;
+    std::unordered_map<std::string, size_t, StringHash, std::equal_to<>> exact_;
+    std::vector<std::pair<std::string, size_t>> wildcards_; // ".suffix", longest first
+};
+
+} // namespace berth::shared::route
