@@ -11,10 +11,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "edge/static/mime_types.h"
 #include "edge/static/path_normalizer.h"
+#include "shared/base/content_hash.h"
 #include "shared/http/http_date.h"
 #include "shared/http/response_writer.h"
 
@@ -35,26 +35,12 @@ bool relative_path(std::string_view path, char (&buf)[PATH_MAX])
     return true;
 }
 
-std::string hex(const unsigned char *p, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    std::string s;
-    s.reserve(n * 2);
-    for (size_t i = 0; i < n; ++i) {
-        s.push_back(digits[p[i] >> 4]);
-        s.push_back(digits[p[i] & 15]);
-    }
-    return s;
-}
-
 // The ETag is a digest of the bytes, so an unchanged file keeps it across redeploys.
 std::string content_etag(FileBody &body)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx) return {};
-    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    shared::ContentHash hash;
     if (body.in_memory()) {
-        EVP_DigestUpdate(ctx, body.data.data(), body.data.size());
+        hash.update(body.data.data(), body.data.size());
     } else {
         char buf[64 * 1024];
         off_t off = 0;
@@ -62,15 +48,11 @@ std::string content_etag(FileBody &body)
             ssize_t n = pread(body.fd, buf, sizeof buf, off);
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) break;
-            EVP_DigestUpdate(ctx, buf, size_t(n));
+            hash.update(buf, size_t(n));
             off += n;
         }
     }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    EVP_DigestFinal_ex(ctx, md, &len);
-    EVP_MD_CTX_free(ctx);
-    return "\"" + hex(md, 12) + "\"";
+    return "\"" + hash.hex() + "\"";
 }
 
 // Reads a regular file into body (small) or keeps its descriptor (large). Takes fd.

@@ -1,6 +1,8 @@
 // Path normalisation by rejection: a request that needs resolving of dot segments is never served.
 #include "edge/static/path_normalizer.h"
 
+#include <cstring>
+
 namespace berth::edge {
 
 namespace {
@@ -52,6 +54,28 @@ NormalizedPath normalize_path(std::string_view raw, char *out, size_t cap) noexc
 {
     NormalizedPath result;
     if (raw.empty() || raw.front() != '/' || cap < 1) return result;
+
+    // Fast path: plain ASCII with no escapes, no dot-leading segment and no "//" is already
+    // normal; copy it as it is (the common case for every asset request).
+    if (raw.size() <= cap) {
+        bool plain = true;
+        char prev = 0;
+        for (char c : raw) {
+            unsigned char u = static_cast<unsigned char>(c);
+            if (u <= 0x20 || u >= 0x7F || c == '%' || c == '\\' || (prev == '/' && (c == '.' || c == '/'))) {
+                plain = false;
+                break;
+            }
+            prev = c;
+        }
+        if (plain) {
+            std::memcpy(out, raw.data(), raw.size());
+            result.verdict = PathVerdict::kOk;
+            result.trailing_slash = raw.size() > 1 && raw.back() == '/';
+            result.path = std::string_view(out, raw.size() - (result.trailing_slash ? 1 : 0));
+            return result;
+        }
+    }
 
     // Pass 1: decode into out, refusing bytes that have no business in a file path.
     size_t n = 0;

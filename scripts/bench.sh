@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: berth-edge vs nginx, h2o and lighttpd on the same static fixture.
+# Each server runs one worker pinned to CPU 0; wrk (one thread) runs on CPU 1. The figure that
+# decides is requests per server CPU second (wrk saturates before a fast server does), reported
+# with the ratio against nginx measured in the same run. Loopback only; every server is our
+# own instance on a free port with its own config (system services are never touched).
+#
+# usage: scripts/bench.sh [seconds per workload, default 8]   (BENCH_SERVERS="berth nginx" to pick)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-8}
+CONNS=${BENCH_CONNS:-64}
+SERVERS=${BENCH_SERVERS:-"berth nginx h2o lighttpd"}
+BERTH=${BERTH_EDGE:-build/bin/berth-edge}
+[[ -x $BERTH ]] || { echo "build first: cmake --build build" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk missing: run scripts/setup.sh" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/berth-bench.XXXXXX)
+chmod 755 "$WORK"  # nginx and h2o workers drop privileges and must read the fixture
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Fixture: deployments/site with a 1 KiB file, a 100 KiB file and an SPA index.
+SITE=$WORK/deployments/site
+mkdir -p "$SITE/assets"
+head -c 1024 /dev/urandom | base64 -w 76 | head -c 1024 > "$SITE/1k.txt"
+head -c 102400 /dev/urandom > "$SITE/100k.bin"
+printf '<!doctype html><html><head><title>app</title></head><body><div id="root"></div><script src="/assets/app.js"></script></body></html>\n' > "$SITE/index.html"
+echo 'console.log("app")' > "$SITE/assets/app.js"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "server on port $1 did not start" >&2; return 1; }
+
+# Server pid whose CPU we count: the one worker (nginx/h2o fork one, berth and lighttpd are one process).
+start_berth() {
+  local port=$1
+  taskset -c 0 "$BERTH" --listen 127.0.0.1:$port --deployments "$WORK/deployments" \
+    --base-domain bench.test --workers 1 >"$WORK/berth.log" 2>&1 &
+  PIDS+=($!); SERVER_PID=$!; wait_port $port
+}
+start_nginx() {
+  local port=$1 dir=$WORK/nginx; mkdir -p $dir
+  cat > $dir/nginx.conf <<CONF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log crit;
+events { worker_connections 4096; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  open_file_cache max=10000 inactive=60s; open_file_cache_valid 3600s; open_file_cache_errors on;
+  keepalive_requests 100000000;
+  client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir; uwsgi_temp_path $dir; scgi_temp_path $dir;
+  server {
+    listen 127.0.0.1:$port reuseport;
+    root $SITE;
+    location / { try_files \$uri \$uri/ /index.html; }
+    location ~ \.[A-Za-z0-9]+\$ { try_files \$uri =404; }
+  }
+}
+CONF
+  taskset -c 0 nginx -c $dir/nginx.conf -p $dir >/dev/null 2>&1 &
+  PIDS+=($!); wait_port $port
+  SERVER_PID=$(pgrep -P "${PIDS[-1]}" | head -1)
+}
+start_h2o() {
+  local port=$1 dir=$WORK/h2o; mkdir -p $dir
+  cat > $dir/h2o.conf <<CONF
+num-threads: 1
+listen: { host: 127.0.0.1, port: $port }
+error-log: $dir/error.log
+pid-file: $dir/h2o.pid
+file.send-compressed: OFF
+http1-request-timeout: 60
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $SITE
+CONF
+  taskset -c 0 h2o -m master -c $dir/h2o.conf >/dev/null 2>&1 &
+  PIDS+=($!); wait_port $port
+  SERVER_PID=$(pgrep -P "${PIDS[-1]}" | head -1)
+  [[ -n $SERVER_PID ]] || SERVER_PID=${PIDS[-1]}
+}
+start_lighttpd() {
+  local port=$1 dir=$WORK/lighttpd; mkdir -p $dir
+  cat > $dir/lighttpd.conf <<CONF
+server.document-root = "$SITE"
+server.bind = "127.0.0.1"
+server.port = $port
+server.errorlog = "$dir/error.log"
+server.max-keep-alive-requests = 100000000
+server.max-worker = 0
+server.network-backend = "sendfile"
+server.stat-cache-engine = "simple"
+server.modules = ( "mod_rewrite" )
+url.rewrite-if-not-file = ( "^/[^.]*$" => "/index.html" )
+include_shell "/usr/share/lighttpd/create-mime.conf.pl"
+CONF
+  taskset -c 0 lighttpd -D -f $dir/lighttpd.conf >/dev/null 2>&1 &
+  PIDS+=($!); SERVER_PID=$!; wait_port $port
+}
+
+cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+rss_peak_kb() { awk '/VmHWM/{print $2}' /proc/$1/status; }
+
+# workload name, path, extra wrk header args
+WORKLOADS=(
+  "1k|/1k.txt|"
+  "100k|/100k.bin|"
+  "spa|/dashboard/settings|"
+  "404|/assets/app.3f9a.js|"
+  "newconn|/1k.txt|Connection: close"
+)
+
+RESULTS=$WORK/results.tsv
+: > $RESULTS
+HZ=$(getconf CLK_TCK)
+for server in $SERVERS; do
+  port=$(free_port)
+  start_$server $port
+  for w in "${WORKLOADS[@]}"; do
+    IFS='|' read -r name path extra <<<"$w"
+    if [[ $server == h2o && $name == spa ]]; then echo -e "$server\t$name\tn/a" >> $RESULTS; continue; fi
+    hdr=(-H "Host: site.bench.test")
+    [[ -n $extra ]] && hdr+=(-H "$extra")
+    # warm-up (fills caches), then the measured run
+    taskset -c 1 wrk -t1 -c$CONNS -d1s "${hdr[@]}" http://127.0.0.1:$port$path >/dev/null 2>&1 || true
+    t0=$(cpu_ticks $SERVER_PID)
+    out=$(taskset -c 1 wrk -t1 -c$CONNS -d${DUR}s --latency "${hdr[@]}" http://127.0.0.1:$port$path 2>&1)
+    t1=$(cpu_ticks $SERVER_PID)
+    reqs=$(awk '/requests in/{print $1}' <<<"$out")
+    rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+    p50=$(awk '$1=="50%"{print $2}' <<<"$out")
+    p99=$(awk '$1=="99%"{print $2}' <<<"$out")
+    non2xx=$(awk '/Non-2xx/{print $NF}' <<<"$out")
+    cpu=$(awk -v a=$t0 -v b=$t1 -v hz=$HZ 'BEGIN{printf "%.2f", (b-a)/hz}')
+    per_cpu=$(awk -v r=$reqs -v c=$cpu 'BEGIN{ if (c>0) printf "%.0f", r/c; else print "inf"}')
+    rss=$(rss_peak_kb $SERVER_PID)
+    echo -e "$server\t$name\t$rps\t$per_cpu\t$cpu\t$p50\t$p99\t$rss\t${non2xx:-0}" >> $RESULTS
+  done
+  kill ${PIDS[-1]} 2>/dev/null || true; wait ${PIDS[-1]} 2>/dev/null || true
+done
+
+python3 - "$RESULTS" <<'PY'
+import sys, collections
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+data = collections.defaultdict(dict)
+for r in rows:
+    data[r[1]][r[0]] = r
+print(f"{'workload':9} {'server':9} {'req/s':>10} {'req/CPU-s':>10} {'vs nginx':>8} {'p50':>9} {'p99':>9} {'peakRSS':>9} {'non2xx':>7}")
+for wl, servers in data.items():
+    base = servers.get("nginx")
+    for s, r in servers.items():
+        if len(r) < 4:
+            print(f"{wl:9} {s:9} {'n/a':>10}"); continue
+        ratio = ""
+        if base and len(base) > 3 and base[3] not in ("inf", "0") and r[3] != "inf":
+            ratio = f"{float(r[3]) / float(base[3]):.2f}x"
+        print(f"{wl:9} {s:9} {r[2]:>10} {r[3]:>10} {ratio:>8} {r[5]:>9} {r[6]:>9} {r[7]+'k':>9} {r[8]:>7}")
+PY
