@@ -1,0 +1,213 @@
+// End-to-end: timeouts, connection cap, graceful stop, access log, startup errors.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <poll.h>
+#include <sstream>
+#include <sys/socket.h>
+#include <thread>
+
+#include "tests/e2e/edge_fixture.h"
+
+using namespace berth::test;
+
+namespace {
+
+struct SmallSite {
+    TempTree tree;
+    std::string big = pattern_bytes(8 * 1024 * 1024, 5);
+    SmallSite()
+    {
+        tree.write("deployments/demo/index.html", "<h1>hi</h1>\n");
+        tree.write("deployments/demo/big.bin", big);
+    }
+    std::unique_ptr<EdgeProcess> start(const std::string &toml, std::vector<std::string> extra = {})
+    {
+        std::string conf = write_config(tree, "edge.toml", toml);
+        std::vector<std::string> args{"--config", conf, "--listen", "127.0.0.1:0", "--deployments",
+                                      tree.path("deployments"), "--base-domain", "localhost",
+                                      "--workers", "1"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return std::make_unique<EdgeProcess>(args);
+    }
+};
+
+std::string slurp(const std::string &path)
+{
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+} // namespace
+
+TEST_CASE("a slow request head gets 408 after header_timeout_ms (slowloris)", "[e2e][timeouts]")
+{
+    SmallSite site;
+    auto edge = site.start("[limits]\nheader_timeout_ms = 300\nidle_timeout_ms = 60000\n");
+    RawClient c(edge->port());
+    auto start = std::chrono::steady_clock::now();
+    c.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n");
+    c.send("X-Slow: 1\r\n"); // more bytes must not extend the deadline
+    auto r = c.read_response(false, 5000);
+    REQUIRE(r);
+    CHECK(r->status == 408);
+    CHECK(c.wait_closed(3000));
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
+}
+
+TEST_CASE("an idle keep-alive connection is closed after idle_timeout_ms", "[e2e][timeouts]")
+{
+    SmallSite site;
+    auto edge = site.start("[limits]\nidle_timeout_ms = 300\nheader_timeout_ms = 60000\n");
+    RawClient c(edge->port());
+    c.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
+    REQUIRE(c.read_response());
+    CHECK(c.wait_closed(5000));
+    CHECK(c.pending().empty()); // closed silently, no 408 for an idle connection
+}
+
+TEST_CASE("a client that stops reading is dropped after send_timeout_ms", "[e2e][timeouts]")
+{
+    SmallSite site;
+    auto edge = site.start("[limits]\nsend_timeout_ms = 300\n");
+    RawClient c(edge->port(), 4096);
+    c.send("GET /big.bin HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
+    // Do not read; the server's send stalls and it must give up.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000)); // the stall is the stimulus
+    CHECK(c.wait_closed(10000));
+    CHECK(c.pending().size() < site.big.size()); // cut off, not completed
+}
+
+TEST_CASE("connections above max_connections are refused with 503", "[e2e][limits]")
+{
+    SmallSite site;
+    auto edge = site.start("[limits]\nmax_connections = 2\n");
+    RawClient b(edge->port());
+    b.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
+    REQUIRE(b.read_response());
+    {
+        RawClient a(edge->port());
+        a.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
+        REQUIRE(a.read_response());
+        RawClient c(edge->port());
+        auto r = c.read_response();
+        REQUIRE(r);
+        CHECK(r->status == 503);
+        CHECK(c.wait_closed());
+    } // a closes: its slot frees up once the server sees the FIN
+    bool served = false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!served && std::chrono::steady_clock::now() < deadline) {
+        auto again = get(edge->port(), "demo.localhost", "/");
+        served = again && again->status == 200;
+    }
+    CHECK(served);
+}
+
+TEST_CASE("SIGTERM finishes the response in flight and exits 0", "[e2e][lifecycle]")
+{
+    SmallSite site;
+    auto edge = site.start("");
+    RawClient idle(edge->port());
+    idle.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
+    REQUIRE(idle.read_response());
+    RawClient busy(edge->port(), 16 * 1024);
+    busy.send("GET /big.bin HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
+    // The head arrives first: the response is in flight, far from complete.
+    pollfd p{busy.fd(), POLLIN, 0};
+    REQUIRE(poll(&p, 1, 5000) == 1);
+    kill(edge->pid(), SIGTERM);
+    CHECK(idle.wait_closed(5000)); // idle keep-alive connections close at once
+    auto r = busy.read_response(false, 20000);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body.size() == site.big.size());
+    CHECK(r->body == site.big);
+    CHECK(edge->wait_exit(10000) == 0);
+    // New connections are no longer accepted.
+    CHECK_THROWS(RawClient(edge->port()));
+}
+
+TEST_CASE("access log: combined and JSON lines", "[e2e][log]")
+{
+    SmallSite site;
+    std::string log = site.tree.path("access.log");
+    {
+        auto edge = site.start("[log]\naccess = \"" + log + "\"\nformat = \"combined\"\n");
+        REQUIRE(get(edge->port(), "demo.localhost", "/", "User-Agent: test-agent\r\n"));
+        REQUIRE(get(edge->port(), "demo.localhost", "/missing.js"));
+        CHECK(edge->stop() == 0);
+    }
+    std::string text = slurp(log);
+    CHECK(text.find("\"GET / HTTP/1.1\" 200 12 \"-\" \"test-agent\"") != std::string::npos);
+    CHECK(text.find("\"GET /missing.js HTTP/1.1\" 404") != std::string::npos);
+    CHECK(text.rfind("127.0.0.1 - - [", 0) == 0);
+
+    std::string jlog = site.tree.path("access.json");
+    {
+        auto edge = site.start("[log]\naccess = \"" + jlog + "\"\nformat = \"json\"\n");
+        REQUIRE(get(edge->port(), "demo.localhost", "/?q=\"x\"", "User-Agent: a\"b\r\n"));
+        CHECK(edge->stop() == 0);
+    }
+    std::string j = slurp(jlog);
+    CHECK(j.find("\"status\":200") != std::string::npos);
+    CHECK(j.find("\"host\":\"demo.localhost\"") != std::string::npos);
+    CHECK(j.find("\"user_agent\":\"a\\\"b\"") != std::string::npos);
+}
+
+TEST_CASE("config errors name file and line and exit 2", "[e2e][config]")
+{
+    TempTree t;
+    std::string conf = write_config(t, "bad.toml", "[edge]\nworkers = 2\n[limits]\nheader_timeout = 5\n");
+    auto [rc, err] = run_edge({"--config", conf, "--listen", "127.0.0.1:0"});
+    CHECK(rc == 2);
+    CHECK(err.find("bad.toml:4") != std::string::npos);
+    CHECK(err.find("header_timeout") != std::string::npos);
+
+    std::string syntax = write_config(t, "syntax.toml", "[edge\nworkers = 2\n");
+    auto [rc2, err2] = run_edge({"--config", syntax});
+    CHECK(rc2 == 2);
+    CHECK(err2.find("syntax.toml:1") != std::string::npos);
+
+    auto [rc3, err3] = run_edge({"--listen", "127.0.0.1:0"});
+    CHECK(rc3 == 2);
+    CHECK(err3.find("nothing to serve") != std::string::npos);
+
+    auto [rc4, err4] = run_edge({"--bogus"});
+    CHECK(rc4 == 2);
+    CHECK(err4.find("unknown argument") != std::string::npos);
+}
+
+TEST_CASE("a routes file whose root escapes the deployments root is refused", "[e2e][config]")
+{
+    TempTree t;
+    t.write("routes.json", R"({"version":1,"routes":[{"host":"a.test","type":"static","root":"../etc"}]})");
+    auto [rc, err] = run_edge({"--listen", "127.0.0.1:0", "--deployments", t.path("."), "--routes", t.path("routes.json")});
+    CHECK(rc == 1);
+    CHECK(err.find("routes[0].root") != std::string::npos);
+    CHECK(err.find("escapes") != std::string::npos);
+
+    t.write("broken.json", "{\"version\": 1, \"routes\": [");
+    auto [rc2, err2] = run_edge({"--listen", "127.0.0.1:0", "--deployments", t.path("."), "--routes", t.path("broken.json")});
+    CHECK(rc2 == 1);
+    CHECK(err2.find("invalid JSON") != std::string::npos);
+}
+
+TEST_CASE("quick mode picks up a deployment published after startup", "[e2e][routing]")
+{
+    SmallSite site;
+    auto edge = site.start("[cache]\nrevalidate_ms = 50\n");
+    CHECK(get(edge->port(), "late.localhost", "/")->status == 404);
+    site.tree.write("deployments/late/index.html", "<h1>late</h1>\n");
+    bool served = false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!served && std::chrono::steady_clock::now() < deadline) {
+        auto r = get(edge->port(), "late.localhost", "/");
+        served = r && r->status == 200 && r->body == "<h1>late</h1>\n";
+    }
+    CHECK(served);
+}

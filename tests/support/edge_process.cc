@@ -1,0 +1,135 @@
+// Process control for end-to-end tests: fork/exec, a pipe for stdout, stderr to a temp file.
+#include "tests/support/edge_process.h"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <sstream>
+#include <stdexcept>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace berth::test {
+
+std::string edge_binary() { return std::string(BERTH_BINARY_DIR) + "/bin/berth-edge"; }
+
+namespace {
+// Waits on a pidfd, so the test wakes the moment the child exits.
+bool wait_pid(pid_t pid, int timeout_ms, int &status)
+{
+    int pidfd = int(syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd >= 0) {
+        pollfd p{pidfd, POLLIN, 0};
+        int r = poll(&p, 1, timeout_ms);
+        ::close(pidfd);
+        if (r <= 0) return false;
+    }
+    return waitpid(pid, &status, 0) == pid;
+}
+} // namespace
+
+EdgeProcess::EdgeProcess(std::vector<std::string> args, bool expect_listen)
+{
+    char tmpl[] = "/tmp/berth-edge-stderr.XXXXXX";
+    int err_fd = mkstemp(tmpl);
+    if (err_fd < 0) throw std::runtime_error("mkstemp failed");
+    err_path_ = tmpl;
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    pid_ = fork();
+    if (pid_ == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        dup2(err_fd, STDERR_FILENO);
+        std::vector<char *> argv;
+        std::string bin = edge_binary();
+        argv.push_back(bin.data());
+        for (auto &a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        execv(bin.c_str(), argv.data());
+        _exit(127);
+    }
+    ::close(out[1]);
+    ::close(err_fd);
+    out_fd_ = out[0];
+    if (!expect_listen) return;
+    // Read stdout until "listening on http://HOST:PORT".
+    std::string text;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (port_ == 0) {
+        int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           deadline - std::chrono::steady_clock::now())
+                           .count());
+        if (left <= 0) break;
+        pollfd p{out_fd_, POLLIN, 0};
+        if (poll(&p, 1, left) <= 0) break;
+        char buf[512];
+        ssize_t n = read(out_fd_, buf, sizeof buf);
+        if (n <= 0) break;
+        text.append(buf, size_t(n));
+        size_t at = text.find("listening on http://");
+        if (at != std::string::npos) {
+            size_t nl = text.find('\n', at);
+            if (nl == std::string::npos) continue;
+            std::string line = text.substr(at, nl - at);
+            port_ = std::atoi(line.substr(line.rfind(':') + 1).c_str());
+        }
+    }
+    if (port_ == 0) {
+        stop(2000);
+        throw std::runtime_error("berth-edge did not start: " + stderr_text());
+    }
+}
+
+EdgeProcess::~EdgeProcess()
+{
+    if (!exited_) stop(5000);
+    if (out_fd_ >= 0) ::close(out_fd_);
+    if (!err_path_.empty()) unlink(err_path_.c_str());
+}
+
+int EdgeProcess::wait_exit(int timeout_ms)
+{
+    if (exited_) return status_;
+    int status = 0;
+    if (!wait_pid(pid_, timeout_ms, status)) return -1;
+    exited_ = true;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status_;
+}
+
+int EdgeProcess::stop(int timeout_ms)
+{
+    if (exited_) return status_;
+    kill(pid_, SIGTERM);
+    int rc = wait_exit(timeout_ms);
+    if (rc == -1) {
+        kill(pid_, SIGKILL);
+        wait_exit(5000);
+        return -1;
+    }
+    return rc;
+}
+
+std::string EdgeProcess::stderr_text()
+{
+    std::ifstream in(err_path_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::pair<int, std::string> run_edge(std::vector<std::string> args, int timeout_ms)
+{
+    EdgeProcess p(std::move(args), false);
+    int rc = p.wait_exit(timeout_ms);
+    return {rc, p.stderr_text()};
+}
+
+} // namespace berth::test

@@ -1,0 +1,42 @@
+// Test support: the real berth-edge binary on 127.0.0.1:0, its port read from stdout,
+// stopped by PID (SIGTERM, then SIGKILL only if it hangs).
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace berth::test {
+
+class EdgeProcess {
+public:
+    // Starts build/bin/berth-edge with args and waits for its "listening on" line.
+    explicit EdgeProcess(std::vector<std::string> args, bool expect_listen = true);
+    EdgeProcess(const EdgeProcess &) = delete;
+    EdgeProcess &operator=(const EdgeProcess &) = delete;
+    ~EdgeProcess();
+
+    int port() const { return port_; }
+    pid_t pid() const { return pid_; }
+    // Sends SIGTERM and waits up to timeout_ms; returns the exit status (-1 on timeout).
+    int stop(int timeout_ms = 10000);
+    // Waits for exit without signalling (for startup failures); returns the exit status.
+    int wait_exit(int timeout_ms = 10000);
+    // Everything the process wrote to stderr so far (after it exited: all of it).
+    std::string stderr_text();
+
+private:
+    pid_t pid_ = -1;
+    int port_ = 0;
+    int out_fd_ = -1;
+    std::string err_path_;
+    int status_ = -1;
+    bool exited_ = false;
+};
+
+// Runs berth-edge to completion (for config errors) and returns {exit status, stderr}.
+std::pair<int, std::string> run_edge(std::vector<std::string> args, int timeout_ms = 10000);
+
+std::string edge_binary();
+
+} // namespace berth::test

@@ -1,0 +1,57 @@
+// Test support: a raw HTTP/1.1 client over a real loopback socket. Sends exact bytes and
+// parses responses itself, so tests see precisely what the server wrote.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace berth::test {
+
+struct Response {
+    std::string version;
+    int status = 0;
+    std::string reason;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+
+    // First value of a header (case-insensitive name), or "" when absent.
+    std::string header(std::string_view name) const;
+    bool has_header(std::string_view name) const;
+    size_t count_header(std::string_view name) const;
+};
+
+class RawClient {
+public:
+    // rcvbuf > 0 shrinks the receive buffer before connecting (to make the server stall).
+    explicit RawClient(int port, int rcvbuf = 0);
+    RawClient(const RawClient &) = delete;
+    RawClient &operator=(const RawClient &) = delete;
+    ~RawClient();
+
+    void send(std::string_view bytes);
+    // One response; `no_body` for HEAD requests. nullopt on timeout or close before a full response.
+    std::optional<Response> read_response(bool no_body = false, int timeout_ms = 5000);
+    // True when the server closes the connection (EOF or reset) within the timeout.
+    bool wait_closed(int timeout_ms = 5000);
+    // Bytes received and not yet parsed into a response.
+    const std::string &pending() const { return buf_; }
+    void shutdown_write();
+    int fd() const { return fd_; }
+
+private:
+    bool fill(int timeout_ms);
+    int fd_ = -1;
+    std::string buf_;
+    bool eof_ = false;
+};
+
+// Opens a connection, sends `raw`, reads one response.
+std::optional<Response> request(int port, std::string_view raw, bool no_body = false);
+// GET path with Host, "Connection: close" not set; extra header lines end in "\r\n".
+std::optional<Response> get(int port, std::string_view host, std::string_view path,
+                            std::string_view extra_headers = {});
+
+} // namespace berth::test

@@ -1,0 +1,94 @@
+// redis-server with --save "" and no AOF: tests own the whole lifetime of its data.
+#include "tests/support/redis_instance.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <hiredis/hiredis.h>
+
+#include "tests/support/pg_instance.h"
+
+namespace berth::testing
+{
+
+RedisInstance::RedisInstance()
+{
+    dir_ = make_temp_dir("berth-redis");
+    port_ = free_loopback_port();
+    try {
+        start();
+    } catch (...) {
+        remove_tree(dir_);
+        throw;
+    }
+}
+
+RedisInstance::~RedisInstance()
+{
+    stop();
+    remove_tree(dir_);
+}
+
+void RedisInstance::start()
+{
+    if (pid_ > 0) return;
+    const char *bin = std::getenv("BERTH_REDIS_SERVER");
+    std::string server = bin ? bin : "/usr/bin/redis-server";
+    std::string log = dir_ + "/redis.log";
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+        int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        std::string port = std::to_string(port_);
+        execl(server.c_str(), server.c_str(), "--port", port.c_str(), "--bind", "127.0.0.1",
+              "--dir", dir_.c_str(), "--save", "", "--appendonly", "no", "--daemonize", "no",
+              "--protected-mode", "yes", static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (std::chrono::steady_clock::now() < deadline) {
+        timeval tv{0, 200000};
+        redisContext *c = redisConnectWithTimeout("127.0.0.1", port_, tv);
+        if (c && !c->err) {
+            auto *r = static_cast<redisReply *>(redisCommand(c, "PING"));
+            bool ok = r && r->type == REDIS_REPLY_STATUS;
+            if (r) freeReplyObject(r);
+            redisFree(c);
+            if (ok) return;
+        } else if (c) {
+            redisFree(c);
+        }
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            throw std::runtime_error("redis-server exited early (see " + log + ")");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20)); // bounded poll on readiness
+    }
+    stop();
+    throw std::runtime_error("redis-server did not answer PING");
+}
+
+void RedisInstance::stop()
+{
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+}
+
+} // namespace berth::testing
