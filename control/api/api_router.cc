@@ -1,0 +1,350 @@
+// Route table, Token auth and the exception boundary of every request (#3).
+#include "control/api/api_router.h"
+
+#include <array>
+#include <cstdio>
+
+#include "control/api/request_body.h"
+#include "control/queue/job_queue.h"
+#include "control/queue/redis_conn.h"
+#include "control/store/audit_log.h"
+#include "control/store/db.h"
+#include "control/store/deployments_store.h"
+
+namespace berth::control
+{
+
+using shared::http::Method;
+
+namespace
+{
+
+using Handler = ApiResponse (*)(RequestCtx &);
+
+struct Route {
+    Method method;
+    const char *pattern; // segments after /api/v1/; "*" captures one segment
+    Handler handler;
+    bool auth = true;
+};
+
+const std::array<Route, 27> kRoutes = {{
+    {Method::kGet, "projects", projects_list},
+    {Method::kPost, "projects", projects_create},
+    {Method::kGet, "projects/*", projects_get},
+    {Method::kPatch, "projects/*", projects_patch},
+    {Method::kDelete, "projects/*", projects_delete},
+    {Method::kGet, "services", services_list},
+    {Method::kPost, "services", services_create},
+    {Method::kGet, "services/*", services_get},
+    {Method::kPatch, "services/*", services_patch},
+    {Method::kDelete, "services/*", services_delete},
+    {Method::kPost, "services/*/instant-rollback", services_instant_rollback},
+    {Method::kPost, "services/*/health/webhook", services_health_webhook, false},
+    {Method::kPost, "services/*/recheck-health", services_recheck_health},
+    {Method::kGet, "services/*/env-vars", env_vars_list},
+    {Method::kPost, "services/*/env-vars", env_vars_create},
+    {Method::kGet, "services/*/env-vars/*", env_vars_get},
+    {Method::kPatch, "services/*/env-vars/*", env_vars_patch},
+    {Method::kDelete, "services/*/env-vars/*", env_vars_delete},
+    {Method::kGet, "deployments", deployments_list},
+    {Method::kPost, "deployments/trigger", deployments_trigger},
+    {Method::kGet, "deployments/*", deployments_get},
+    {Method::kGet, "deployments/*/build-logs", deployments_build_logs},
+    {Method::kPost, "deployments/*/cancel", deployments_cancel},
+    {Method::kPost, "deployments/*/approve", deployments_approve},
+    {Method::kPost, "deployments/*/rollback", deployments_rollback},
+    {Method::kPost, "system/route-recheck", system_route_recheck},
+    {Method::kPost, "webhooks/*", webhooks_receive, false},
+}};
+
+std::vector<std::string> split_path(std::string_view p)
+{
+    std::vector<std::string> out;
+    while (!p.empty()) {
+        size_t slash = p.find('/');
+        std::string_view seg = p.substr(0, slash);
+        if (!seg.empty()) out.emplace_back(seg);
+        if (slash == std::string_view::npos) break;
+        p.remove_prefix(slash + 1);
+    }
+    return out;
+}
+
+bool match(const char *pattern, const std::vector<std::string> &segs,
+           std::vector<std::string> &params)
+{
+    auto pat = split_path(pattern);
+    if (pat.size() != segs.size()) return false;
+    std::vector<std::string> caught;
+    for (size_t i = 0; i < pat.size(); ++i) {
+        if (pat[i] == "*")
+            caught.push_back(segs[i]);
+        else if (pat[i] != segs[i])
+            return false;
+    }
+    params = std::move(caught);
+    return true;
+}
+
+const char *method_name(Method m)
+{
+    switch (m) {
+    case Method::kGet:
+        return "GET";
+    case Method::kPost:
+        return "POST";
+    case Method::kPatch:
+        return "PATCH";
+    case Method::kDelete:
+        return "DELETE";
+    case Method::kPut:
+        return "PUT";
+    default:
+        return "";
+    }
+}
+
+ApiResponse error_response(int status, const std::string &code, const std::string &message,
+                           const Json &extra = Json::object())
+{
+    Json body = {{"code", code}, {"error", message}};
+    for (auto it = extra.begin(); it != extra.end(); ++it)
+        body[it.key()] = it.value();
+    ApiResponse r = json_response(status, body);
+    if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Token");
+    if (status == 429 && extra.contains("retry_after"))
+        r.headers.emplace_back("Retry-After", std::to_string(extra["retry_after"].get<int64_t>()));
+    return r;
+}
+
+int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string percent_decode(std::string_view s)
+{
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
+            hex_value(s[i + 2]) >= 0) {
+            out.push_back(char(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(s[i] == '+' ? ' ' : s[i]);
+        }
+    }
+    return out;
+}
+
+std::optional<User> authenticate(const ApiContext &api, const ApiRequest &req)
+{
+    std::string_view auth = req.header("Authorization");
+    if (auth.empty())
+        throw ApiError(401, "not_authenticated", "Authorization: Token <token> is required");
+    constexpr std::string_view scheme = "Token ";
+    if (auth.size() <= scheme.size() ||
+        !shared::http::iequals(auth.substr(0, scheme.size()), scheme))
+        throw ApiError(401, "invalid_token", "Authorization must use the Token scheme");
+    std::string token(auth.substr(scheme.size()));
+    auto user = api.db.transact([&](pqxx::work &w) { return authenticate_token(w, token); });
+    if (!user) throw ApiError(401, "invalid_token", "invalid or revoked token");
+    return user;
+}
+
+} // namespace
+
+Json RequestCtx::body() const
+{
+    return parse_body_object(req.body);
+}
+
+std::string RequestCtx::query_param(std::string_view name) const
+{
+    std::string_view q = req.query;
+    while (!q.empty()) {
+        size_t amp = q.find('&');
+        std::string_view pair = q.substr(0, amp);
+        size_t eq = pair.find('=');
+        if (percent_decode(pair.substr(0, eq)) == name)
+            return eq == std::string_view::npos ? std::string()
+                                                : percent_decode(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        q.remove_prefix(amp + 1);
+    }
+    return {};
+}
+
+ApiResponse json_response(int status, const Json &body)
+{
+    ApiResponse r;
+    r.status = status;
+    r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+    return r;
+}
+
+ApiResponse empty_response(int status)
+{
+    ApiResponse r;
+    r.status = status;
+    return r;
+}
+
+Page page_from(const RequestCtx &ctx)
+{
+    Page p;
+    p.size = ctx.api.config.page_size_default;
+    auto number = [](const std::string &s, const char *name) -> int64_t {
+        if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoll(s) < 1)
+            throw ApiError(400, "invalid_query", std::string(name) + " must be a positive integer");
+        return std::stoll(s);
+    };
+    if (auto s = ctx.query_param("page"); !s.empty()) p.page = number(s, "page");
+    if (auto s = ctx.query_param("page_size"); !s.empty()) p.size = number(s, "page_size");
+    if (p.size > ctx.api.config.page_size_max) p.size = ctx.api.config.page_size_max;
+    return p;
+}
+
+Json page_body(const Page &p, int64_t count, Json results)
+{
+    auto link = [&](int64_t page) {
+        return "?page=" + std::to_string(page) + "&page_size=" + std::to_string(p.size);
+    };
+    return {{"count", count},
+            {"page", p.page},
+            {"page_size", p.size},
+            {"next", p.offset() + p.size < count ? Json(link(p.page + 1)) : Json(nullptr)},
+            {"previous", p.page > 1 ? Json(link(p.page - 1)) : Json(nullptr)},
+            {"results", std::move(results)}};
+}
+
+void throw_not_found(const std::string &what)
+{
+    throw ApiError(404, "not_found", what + " not found");
+}
+
+void require_project(pqxx::transaction_base &w, const RequestCtx &ctx,
+                     const std::string &project_id)
+{
+    if (!is_uuid(project_id)) throw_not_found("project");
+    auto r = w.exec_params("SELECT 1 FROM projects WHERE id = $1 AND owner_id = $2", project_id,
+                           ctx.user->id);
+    if (r.empty()) throw_not_found("project");
+}
+
+Json require_service(pqxx::transaction_base &w, const RequestCtx &ctx,
+                     const std::string &service_id)
+{
+    if (!is_uuid(service_id)) throw_not_found("service");
+    auto row =
+        json_row(w,
+                 "SELECT (to_jsonb(s) - 'health_webhook_token_hash')::text FROM services s"
+                 " JOIN projects p ON p.id = s.project_id WHERE s.id = $1 AND p.owner_id = $2",
+                 service_id, ctx.user->id);
+    if (!row) throw_not_found("service");
+    return *row;
+}
+
+Json require_deployment(pqxx::transaction_base &w, const RequestCtx &ctx,
+                        const std::string &deployment_id)
+{
+    if (!is_uuid(deployment_id)) throw_not_found("deployment");
+    auto r =
+        w.exec_params("SELECT 1 FROM deployments d JOIN services s ON s.id = d.service_id"
+                      " JOIN projects p ON p.id = s.project_id WHERE d.id = $1 AND p.owner_id = $2",
+                      deployment_id, ctx.user->id);
+    if (r.empty()) throw_not_found("deployment");
+    return *load_deployment(w, deployment_id);
+}
+
+ApiResponse delete_unless_in_flight(pqxx::transaction_base &w, const RequestCtx &ctx,
+                                    const std::string &kind, const std::string &id)
+{
+    bool project = kind == "project";
+    auto busy = w.exec_params(
+        std::string("SELECT d.id FROM deployments d JOIN services s ON s.id = d.service_id"
+                    " WHERE ") +
+            (project ? "s.project_id" : "s.id") + " = $1 AND d.status IN " + kInFlightStatusesSql +
+            " LIMIT 1",
+        id);
+    if (!busy.empty())
+        throw ApiError(409, "deployment_in_progress",
+                       "a deployment of this " + kind + " is in progress; cancel it first",
+                       Json{{"deployment_id", busy[0][0].as<std::string>()}});
+    w.exec_params(
+        std::string("DELETE FROM ") + (project ? "projects" : "services") + " WHERE id = $1", id);
+    std::string action = project ? "PROJECT_DELETE" : "SERVICE_DELETE";
+    audit_append(w, {ctx.actor(), action, kind, id, Json::object()});
+    return empty_response(204);
+}
+
+void enqueue_after_commit(const ApiContext &api, const std::string &deployment_id)
+{
+    try {
+        api.redis.with([&](RedisConn &r) {
+            JobQueue(r, api.config.redis_prefix, api.config.visibility_timeout_s * 1000)
+                .push(deployment_id);
+            return 0;
+        });
+    } catch (const std::exception &e) {
+        std::fprintf(stderr,
+                     "berth-control: enqueue %s failed (%s); the recovery sweep will retry\n",
+                     deployment_id.c_str(), e.what());
+    }
+}
+
+ApiResponse handle_api_request(const ApiContext &api, const ApiRequest &req)
+{
+    try {
+        constexpr std::string_view prefix = "/api/v1/";
+        std::string_view path = req.path;
+        if (path.substr(0, prefix.size()) != prefix && path != "/api/v1")
+            throw ApiError(404, "not_found", "no such endpoint; the API is under /api/v1/");
+        auto segs = split_path(path.substr(std::min(path.size(), prefix.size())));
+        std::string allowed;
+        for (const Route &r : kRoutes) {
+            std::vector<std::string> params;
+            if (!match(r.pattern, segs, params)) continue;
+            if (r.method != req.method) {
+                allowed += (allowed.empty() ? "" : ", ") + std::string(method_name(r.method));
+                continue;
+            }
+            RequestCtx ctx{api, req, std::nullopt, std::move(params)};
+            if (r.auth) ctx.user = authenticate(api, req);
+            return r.handler(ctx);
+        }
+        if (!allowed.empty()) {
+            ApiResponse resp =
+                error_response(405, "method_not_allowed", req.method_name + " is not allowed here");
+            resp.headers.emplace_back("Allow", allowed);
+            return resp;
+        }
+        throw ApiError(404, "not_found", "no such endpoint");
+    } catch (const ApiError &e) {
+        return error_response(e.status, e.code, e.what(), e.extra);
+    } catch (const DbUnavailable &e) {
+        return error_response(503, "database_unavailable",
+                              std::string("the database is unavailable; retry later (") + e.what() +
+                                  ")");
+    } catch (const pqxx::broken_connection &e) {
+        return error_response(503, "database_unavailable",
+                              std::string("the database is unavailable; retry later (") + e.what() +
+                                  ")");
+    } catch (const RedisUnavailable &e) {
+        return error_response(
+            503, "queue_unavailable",
+            std::string("the job queue (Redis) is unavailable; nothing was created (") + e.what() +
+                ")");
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "berth-control: %s %s: internal error: %s\n", req.method_name.c_str(),
+                     req.path.c_str(), e.what());
+        return error_response(500, "internal_error", "internal error; see the server log");
+    }
+}
+
+} // namespace berth::control

@@ -1,0 +1,128 @@
+// /api/v1 routing, authentication and the error boundary; the handlers live in *_api.cc.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "control/api/api_error.h"
+#include "control/api/http_server.h"
+#include "control/base/crypto.h"
+#include "control/base/json_util.h"
+#include "control/config/control_config.h"
+#include "control/store/tokens.h"
+
+namespace berth::control
+{
+
+class Db;
+class RedisPool;
+
+// Everything a handler may use. Shared by all threadpool threads: each member is thread-safe.
+struct ApiContext {
+    const ControlConfig &config;
+    Db &db;
+    RedisPool &redis;
+    SecretBox secrets;
+    std::function<int64_t()> now_ms; // wall clock in ms (throttle windows, queue leases)
+};
+
+struct RequestCtx {
+    const ApiContext &api;
+    const ApiRequest &req;
+    std::optional<User> user;        // set on authenticated routes
+    std::vector<std::string> params; // path parameters in order ({id}, {key}, {provider})
+    Json body() const;               // parse_body_object(req.body)
+    std::string query_param(std::string_view name) const; // percent-decoded, "" if absent
+    std::string actor() const { return user ? "user:" + user->name : "anonymous"; }
+};
+
+// Routes one request and never throws: ApiError → its status and {"code","error",...};
+// DbUnavailable → 503 database_unavailable; RedisUnavailable → 503 queue_unavailable; any
+// other exception → 500 internal_error (logged to stderr).
+ApiResponse handle_api_request(const ApiContext &api, const ApiRequest &req);
+
+ApiResponse json_response(int status, const Json &body);
+ApiResponse empty_response(int status);
+
+// Pagination from ?page=N&page_size=M (defaults and maximum from [api]).
+struct Page {
+    int64_t page = 1, size = 20;
+    int64_t offset() const { return (page - 1) * size; }
+};
+Page page_from(const RequestCtx &ctx);
+// {"count","page","page_size","next","previous","results"}; next/previous are the query
+// strings of the neighbouring pages, or null.
+Json page_body(const Page &p, int64_t count, Json results);
+
+// Rows of `sql` whose first column is JSON text, as one array.
+template <class... Args>
+Json json_rows(pqxx::transaction_base &w, const std::string &sql, Args &&...args)
+{
+    Json out = Json::array();
+    for (const auto &row : w.exec_params(sql, std::forward<Args>(args)...))
+        out.push_back(Json::parse(row[0].c_str()));
+    return out;
+}
+template <class... Args>
+std::optional<Json> json_row(pqxx::transaction_base &w, const std::string &sql, Args &&...args)
+{
+    auto r = w.exec_params(sql, std::forward<Args>(args)...);
+    if (r.empty()) return std::nullopt;
+    return Json::parse(r[0][0].c_str());
+}
+
+[[noreturn]] void throw_not_found(const std::string &what);
+
+// Ownership checks: throw 404 `not_found` when the row does not exist or belongs to another
+// user (404 rather than 403, so ids of other users' resources are not confirmed to exist).
+void require_project(pqxx::transaction_base &w, const RequestCtx &ctx,
+                     const std::string &project_id);
+Json require_service(pqxx::transaction_base &w, const RequestCtx &ctx,
+                     const std::string &service_id);
+Json require_deployment(pqxx::transaction_base &w, const RequestCtx &ctx,
+                        const std::string &deployment_id);
+
+// Deletes project or service `id` (kind "project" | "service") with an audit row and answers
+// 204, unless one of its deployments is in flight: 409 `deployment_in_progress`.
+ApiResponse delete_unless_in_flight(pqxx::transaction_base &w, const RequestCtx &ctx,
+                                    const std::string &kind, const std::string &id);
+
+// Handlers (one file per resource).
+ApiResponse projects_list(RequestCtx &ctx);
+ApiResponse projects_create(RequestCtx &ctx);
+ApiResponse projects_get(RequestCtx &ctx);
+ApiResponse projects_patch(RequestCtx &ctx);
+ApiResponse projects_delete(RequestCtx &ctx);
+ApiResponse services_list(RequestCtx &ctx);
+ApiResponse services_create(RequestCtx &ctx);
+ApiResponse services_get(RequestCtx &ctx);
+ApiResponse services_patch(RequestCtx &ctx);
+ApiResponse services_delete(RequestCtx &ctx);
+ApiResponse services_health_webhook(RequestCtx &ctx);
+ApiResponse services_recheck_health(RequestCtx &ctx);
+ApiResponse system_route_recheck(RequestCtx &ctx);
+ApiResponse env_vars_list(RequestCtx &ctx);
+ApiResponse env_vars_create(RequestCtx &ctx);
+ApiResponse env_vars_get(RequestCtx &ctx);
+ApiResponse env_vars_patch(RequestCtx &ctx);
+ApiResponse env_vars_delete(RequestCtx &ctx);
+ApiResponse deployments_list(RequestCtx &ctx);
+ApiResponse deployments_trigger(RequestCtx &ctx);
+ApiResponse deployments_get(RequestCtx &ctx);
+ApiResponse deployments_build_logs(RequestCtx &ctx);
+ApiResponse deployments_cancel(RequestCtx &ctx);
+ApiResponse deployments_approve(RequestCtx &ctx);
+ApiResponse deployments_rollback(RequestCtx &ctx);
+ApiResponse services_instant_rollback(RequestCtx &ctx);
+ApiResponse webhooks_receive(RequestCtx &ctx);
+
+// Enqueues a deployment job; a Redis failure is logged, not thrown: the row stays QUEUED and
+// the worker's recovery sweep enqueues it again (the row is the truth, #3).
+void enqueue_after_commit(const ApiContext &api, const std::string &deployment_id);
+
+} // namespace berth::control

@@ -1,0 +1,78 @@
+// The /api/v1 HTTP/1.1 server: libuv on one loop thread, the shared RequestParser and
+// ResponseWriter for the wire, and handlers run on libuv's threadpool so the loop never waits
+// on PostgreSQL or Redis.
+#pragma once
+
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <uv.h>
+
+#include "shared/http/request_parser.h"
+
+namespace berth::control
+{
+
+// One request, copied out of the connection buffer (handlers run on another thread, and the
+// buffer is reused for the next request meanwhile).
+struct ApiRequest {
+    shared::http::Method method = shared::http::Method::kOther;
+    std::string method_name;
+    std::string path;  // percent-encoded, without the query
+    std::string query; // without '?'
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+
+    // First value of a header (case-insensitive name), empty if absent.
+    std::string_view header(std::string_view name) const noexcept;
+};
+
+struct ApiResponse {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers; // extra, e.g. Retry-After
+};
+
+// Called on a threadpool thread; must not throw (the router catches at its boundary).
+using ApiHandler = std::function<ApiResponse(const ApiRequest &)>;
+
+class HttpServer
+{
+public:
+    HttpServer(uv_loop_t *loop, ApiHandler handler, shared::http::ParserLimits limits);
+    ~HttpServer();
+    HttpServer(const HttpServer &) = delete;
+    HttpServer &operator=(const HttpServer &) = delete;
+
+    // Binds and listens on host:port (port 0: any free port). Returns 0 or a libuv error code;
+    // on error nothing is left open.
+    int listen(const std::string &host, int port);
+    int bound_port() const noexcept { return port_; }
+
+    // Stops accepting and closes every connection; requests already running finish on the
+    // threadpool and their connections are freed afterwards. The loop then runs dry.
+    void close();
+
+    size_t connection_count() const noexcept { return conns_.size(); }
+
+private:
+    struct Connection;
+    static void on_connection(uv_stream_t *server, int status);
+    void on_conn_closed(Connection *c);
+
+    uv_loop_t *loop_;
+    ApiHandler handler_;
+    shared::http::ParserLimits limits_;
+    uv_tcp_t listener_{};
+    bool listening_ = false;
+    int port_ = 0;
+    std::list<std::unique_ptr<Connection>> conns_;
+};
+
+} // namespace berth::control

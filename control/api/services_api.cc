@@ -1,0 +1,216 @@
+// services/ CRUD, the container health webhook, recheck-health and route-recheck (#3).
+#include <filesystem>
+
+#include "control/api/api_router.h"
+#include "control/api/request_body.h"
+#include "control/pipeline/publish.h"
+#include "control/store/audit_log.h"
+#include "control/store/db.h"
+
+namespace berth::control
+{
+
+namespace
+{
+
+constexpr const char *kServiceJson =
+    "SELECT (to_jsonb(s) - 'health_webhook_token_hash')::text FROM services s WHERE ";
+
+// "a, b, c" and "r.a, r.b, r.c" for the validated (whitelisted) column names.
+std::pair<std::string, std::string> column_lists(const Json &fields)
+{
+    std::string cols, vals;
+    for (auto it = fields.begin(); it != fields.end(); ++it) {
+        cols += (cols.empty() ? "" : ", ") + it.key();
+        vals += (vals.empty() ? "r." : ", r.") + it.key();
+    }
+    return {cols, vals};
+}
+
+[[noreturn]] void rethrow_service_conflict(const pqxx::sql_error &e)
+{
+    throw ApiError(409, "service_name_taken",
+                   "a service with this name exists (names are global: they are host labels)",
+                   Json{{"detail", e.what()}});
+}
+
+} // namespace
+
+ApiResponse services_list(RequestCtx &ctx)
+{
+    Page page = page_from(ctx);
+    std::string project = ctx.query_param("project_id");
+    if (!project.empty() && !is_uuid(project))
+        throw ApiError(400, "invalid_query", "project_id must be a UUID");
+    return ctx.api.db.transact([&](pqxx::work &w) {
+        const char *where = " FROM services s JOIN projects p ON p.id = s.project_id"
+                            " WHERE p.owner_id = $1 AND ($2 = '' OR s.project_id::text = $2)";
+        int64_t count =
+            w.exec_params1(std::string("SELECT count(*)") + where, ctx.user->id, project)[0]
+                .as<int64_t>();
+        Json rows =
+            json_rows(w,
+                      std::string("SELECT (to_jsonb(s) - 'health_webhook_token_hash')::text") +
+                          where + " ORDER BY s.created_at, s.id LIMIT $3 OFFSET $4",
+                      ctx.user->id, project, page.size, page.offset());
+        return json_response(200, page_body(page, count, std::move(rows)));
+    });
+}
+
+ApiResponse services_create(RequestCtx &ctx)
+{
+    Json fields = validate_service(ctx.body(), true);
+    std::string token = "hwt_" + random_hex(20);
+    fields["health_webhook_token_hash"] = sha256_hex(token);
+    return ctx.api.db.transact([&](pqxx::work &w) {
+        require_project(w, ctx, fields["project_id"].get<std::string>());
+        auto [cols, vals] = column_lists(fields);
+        std::string id;
+        try {
+            pqxx::subtransaction sub(w, "create_service");
+            id = sub.exec_params1(
+                        "INSERT INTO services (" + cols + ") SELECT " + vals +
+                            " FROM jsonb_populate_record(NULL::services, $1::jsonb) r RETURNING id",
+                        fields.dump())[0]
+                     .as<std::string>();
+            sub.commit();
+        } catch (const pqxx::unique_violation &e) {
+            rethrow_service_conflict(e);
+        }
+        Json audit = fields;
+        audit.erase("health_webhook_token_hash");
+        audit_append(w, {ctx.actor(), "SERVICE_CREATE", "service", id, audit});
+        Json out = *json_row(w, std::string(kServiceJson) + "id = $1", id);
+        // Shown once, like an API token: only its hash is stored.
+        out["health_webhook_token"] = token;
+        return json_response(201, out);
+    });
+}
+
+ApiResponse services_get(RequestCtx &ctx)
+{
+    return ctx.api.db.transact(
+        [&](pqxx::work &w) { return json_response(200, require_service(w, ctx, ctx.params[0])); });
+}
+
+ApiResponse services_patch(RequestCtx &ctx)
+{
+    Json fields = validate_service(ctx.body(), false);
+    return ctx.api.db.transact([&](pqxx::work &w) {
+        require_service(w, ctx, ctx.params[0]);
+        if (!fields.empty()) {
+            auto [cols, vals] = column_lists(fields);
+            // Row syntax needs ROW() for a single column.
+            std::string set = fields.size() == 1 ? cols + " = (SELECT " + vals
+                                                 : "(" + cols + ") = (SELECT " + vals;
+            try {
+                pqxx::subtransaction sub(w, "patch_service");
+                sub.exec_params("UPDATE services SET " + set +
+                                    " FROM jsonb_populate_record(NULL::services, $2::jsonb) r),"
+                                    " updated_at = now() WHERE id = $1",
+                                ctx.params[0], fields.dump());
+                sub.commit();
+            } catch (const pqxx::unique_violation &e) {
+                rethrow_service_conflict(e);
+            }
+            audit_append(w, {ctx.actor(), "SERVICE_UPDATE", "service", ctx.params[0], fields});
+        }
+        return json_response(200,
+                             *json_row(w, std::string(kServiceJson) + "id = $1", ctx.params[0]));
+    });
+}
+
+ApiResponse services_delete(RequestCtx &ctx)
+{
+    return ctx.api.db.transact([&](pqxx::work &w) {
+        require_service(w, ctx, ctx.params[0]);
+        return delete_unless_in_flight(w, ctx, "service", ctx.params[0]);
+    });
+}
+
+// Called by the app's own container with X-Health-Webhook-Token; no user token. 401 when the
+// header is missing, 403 when it does not match (the caller is identified but not allowed).
+ApiResponse services_health_webhook(RequestCtx &ctx)
+{
+    std::string_view token = ctx.req.header("X-Health-Webhook-Token");
+    if (token.empty())
+        throw ApiError(401, "missing_health_token", "X-Health-Webhook-Token is required");
+    if (!is_uuid(ctx.params[0])) throw_not_found("service");
+    HealthReport report = parse_health_report(ctx.body());
+    return ctx.api.db.transact([&](pqxx::work &w) {
+        auto r = w.exec_params(
+            "SELECT health_webhook_token_hash, health_status FROM services WHERE id = $1",
+            ctx.params[0]);
+        if (r.empty()) throw_not_found("service");
+        if (!constant_time_equal(sha256_hex(token), r[0][0].as<std::string>()))
+            throw ApiError(403, "invalid_health_token", "X-Health-Webhook-Token does not match");
+        std::string before = r[0][1].as<std::string>();
+        w.exec_params("UPDATE services SET health_status = $2, health_details = $3::jsonb,"
+                      " health_updated_at = now() WHERE id = $1",
+                      ctx.params[0], report.status, report.details.dump());
+        if (before != report.status)
+            audit_append(w, {"health-webhook", "SERVICE_HEALTH", "service", ctx.params[0],
+                             Json{{"from", before}, {"to", report.status}}});
+        return json_response(200,
+                             Json{{"service_id", ctx.params[0]}, {"health_status", report.status}});
+    });
+}
+
+// Static services are healthy when their ACTIVE deployment directory is in place; other
+// runtimes have no prober yet and report "unknown".
+ApiResponse services_recheck_health(RequestCtx &ctx)
+{
+    return ctx.api.db.transact([&](pqxx::work &w) {
+        Json svc = require_service(w, ctx, ctx.params[0]);
+        auto r = w.exec_params("SELECT id, artifact_path FROM deployments WHERE service_id = $1"
+                               " AND status = 'ACTIVE'",
+                               ctx.params[0]);
+        std::string status = "unknown", reason = "no ACTIVE deployment";
+        Json details = Json::object();
+        if (!r.empty()) {
+            details["deployment_id"] = r[0][0].as<std::string>();
+            if (svc["buildpack"] == "STATIC" && !r[0][1].is_null()) {
+                std::filesystem::path dir = std::filesystem::path(ctx.api.config.deployments_root) /
+                                            r[0][1].as<std::string>();
+                std::error_code ec;
+                bool ok =
+                    std::filesystem::is_directory(dir, ec) && !std::filesystem::is_empty(dir, ec);
+                status = ok ? "healthy" : "unhealthy";
+                reason =
+                    ok ? "deployment directory present" : "deployment directory missing or empty";
+            } else {
+                reason = "no prober for buildpack " + svc["buildpack"].get<std::string>();
+            }
+        }
+        details["reason"] = reason;
+        w.exec_params("UPDATE services SET health_status = $2, health_details = $3::jsonb,"
+                      " health_updated_at = now() WHERE id = $1",
+                      ctx.params[0], status, details.dump());
+        if (svc["health_status"] != status)
+            audit_append(w, {ctx.actor(), "SERVICE_HEALTH", "service", ctx.params[0],
+                             Json{{"from", svc["health_status"]}, {"to", status}}});
+        return json_response(200, Json{{"service_id", ctx.params[0]},
+                                       {"health_status", status},
+                                       {"health_details", details}});
+    });
+}
+
+// Rebuilds the whole route table from the ACTIVE deployments and pushes it to every edge.
+// Admin only: it affects every user's routes (403 for other users).
+ApiResponse system_route_recheck(RequestCtx &ctx)
+{
+    if (!ctx.user->is_admin)
+        throw ApiError(403, "admin_required", "route-recheck is for administrators");
+    Json table = ctx.api.db.transact([&](pqxx::work &w) {
+        Json t = build_route_table(w, ctx.api.config);
+        audit_append(w, {ctx.actor(), "ROUTE_RECHECK", "system", "routes",
+                         Json{{"version", t["version"]}, {"routes", t["routes"].size()}}});
+        return t;
+    });
+    Json edges = push_route_table(ctx.api.config, table);
+    return json_response(
+        200,
+        Json{{"version", table["version"]}, {"routes", table["routes"].size()}, {"edges", edges}});
+}
+
+} // namespace berth::control

@@ -1,0 +1,75 @@
+// conf/control.toml → ControlConfig; every error is `file:line: message` (exit 2 in main).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace berth::control
+{
+
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct ControlConfig {
+    std::string path; // the file this came from (for messages)
+
+    // [api]
+    std::string api_listen = "127.0.0.1:8700";
+    int api_threads = 4;        // DB/Redis work threads (libuv threadpool size)
+    int trigger_per_minute = 3; // per-user trigger throttle windows
+    int trigger_per_hour = 10;
+    int page_size_default = 20;
+    int page_size_max = 100;
+    uint64_t max_body_bytes = 1 << 20;
+
+    // [database]
+    std::string database_url = "postgresql://berth@127.0.0.1:54329/berth";
+    int database_pool = 8;
+
+    // [redis]
+    std::string redis_url = "redis://127.0.0.1:63799";
+    std::string redis_prefix = "berth";
+
+    // [deploy]
+    std::string deployments_root = ".berth/deployments";
+    std::string base_domain = "localhost";
+    std::string builds_dir = ".berth/builds";
+    int keep_deployments = 5;
+    int workers = 1;
+    int visibility_timeout_s = 300;
+    int recover_queued_after_s = 30;
+
+    // [edges]
+    std::vector<std::string> edge_admin_sockets;
+
+    // [security]
+    std::string encryption_key_env = "BERTH_ENCRYPTION_KEY";
+    std::string encryption_key_file; // used when the environment variable is unset
+    std::vector<std::string> allowed_repo_hosts;
+    bool allow_file_urls = false;
+
+    // [webhooks]: secrets by environment variable name (preferred) or inline.
+    std::string github_secret_env = "BERTH_GITHUB_WEBHOOK_SECRET";
+    std::string gitlab_secret_env = "BERTH_GITLAB_WEBHOOK_SECRET";
+    std::string bitbucket_secret_env = "BERTH_BITBUCKET_WEBHOOK_SECRET";
+    std::string github_secret;
+    std::string gitlab_secret;
+    std::string bitbucket_secret;
+};
+
+// Throws ConfigError("file:line: message") on a syntax error, an unknown key, a wrong type or an
+// out-of-range value. Relative paths are kept as written (resolved against the working
+// directory, which is the repository root in every documented command).
+ControlConfig load_control_config(const std::string &path);
+
+// The webhook secret for a provider ("github"...): the environment variable if set, else the
+// inline value; empty when neither is configured (deliveries are then refused).
+std::string webhook_secret(const ControlConfig &config, const std::string &provider);
+
+// The 64-hex-digit AES-256 key: from the environment variable, else from the key file.
+// Throws ConfigError naming both places when neither holds a valid key.
+std::string encryption_key_hex(const ControlConfig &config);
+
+} // namespace berth::control

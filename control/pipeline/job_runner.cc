@@ -1,0 +1,372 @@
+// The pipeline (#3). Each stage is a guarded transition (store/deployments_store.cc), so a
+// cancel from the API between stages wins and the runner stops at the next step.
+#include "control/pipeline/job_runner.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "control/pipeline/git_checkout.h"
+#include "control/pipeline/publish.h"
+#include "control/queue/job_queue.h"
+#include "control/queue/redis_conn.h"
+#include "control/store/db.h"
+#include "control/store/deployments_store.h"
+
+namespace berth::control
+{
+
+namespace fs = std::filesystem;
+using S = DeployStatus;
+
+int64_t wall_clock_ms()
+{
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+namespace
+{
+
+constexpr const char *kActor = "pipeline";
+
+struct Row {
+    std::string service_id, service_name, repo_url, branch, commit, root_directory, buildpack,
+        artifact_path;
+    bool require_approval = false, approved = false;
+};
+
+Row load_row(Db &db, const std::string &id)
+{
+    return db.transact([&](pqxx::work &w) {
+        auto r = w.exec_params1(
+            "SELECT d.service_id, s.name, s.repo_url, d.branch, d.commit_hash, s.root_directory,"
+            " s.buildpack, COALESCE(d.artifact_path, ''), s.require_approval, d.approved"
+            " FROM deployments d JOIN services s ON s.id = d.service_id WHERE d.id = $1",
+            id);
+        return Row{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                   r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>(),
+                   r[6].as<std::string>(), r[7].as<std::string>(), r[8].as<bool>(),
+                   r[9].as<bool>()};
+    });
+}
+
+// Review summary: what the scan found, the seed's "Analyze" phase.
+Json scan_tree(const fs::path &root)
+{
+    Json files = Json::array();
+    for (const char *f : {"package.json", "pyproject.toml", "requirements.txt", "Dockerfile",
+                          "nixpacks.toml", "index.html", "go.mod", "Cargo.toml"})
+        if (fs::exists(root / f)) files.push_back(f);
+    std::string framework = "static";
+    if (fs::exists(root / "package.json"))
+        framework = "node";
+    else if (fs::exists(root / "pyproject.toml") || fs::exists(root / "requirements.txt"))
+        framework = "python";
+    else if (fs::exists(root / "go.mod"))
+        framework = "go";
+    else if (fs::exists(root / "Cargo.toml"))
+        framework = "rust";
+    else if (fs::exists(root / "Dockerfile"))
+        framework = "docker";
+    return {{"files_detected", files}, {"framework", framework}};
+}
+
+} // namespace
+
+void JobRunner::log(const std::string &id, const std::string &line)
+{
+    db_.transact([&](pqxx::work &w) {
+        append_build_log(w, id, line);
+        return 0;
+    });
+}
+
+bool JobRunner::step(const std::string &id, int from, int to)
+{
+    return db_.transact([&](pqxx::work &w) { return transition(w, id, S(from), S(to), kActor); });
+}
+
+void JobRunner::fail(const std::string &id, const std::string &message)
+{
+    try {
+        db_.transact([&](pqxx::work &w) {
+            append_build_log(w, id, "error: " + message);
+            for (int i = 0; i < 4; ++i) {
+                auto st = current_status(w, id);
+                if (!st || is_terminal(*st)) return 0;
+                if (transition(w, id, *st, S::kFailed, kActor, message)) return 0;
+            }
+            return 0;
+        });
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "berth-control: cannot mark %s FAILED: %s\n", id.c_str(), e.what());
+    }
+}
+
+void JobRunner::run(const std::string &id)
+{
+    auto [status, stale] = db_.transact([&](pqxx::work &w) {
+        auto r = w.exec_params(
+            "SELECT status, updated_at < now() - make_interval(secs => $2) FROM deployments"
+            " WHERE id = $1",
+            id, config_.visibility_timeout_s);
+        if (r.empty()) return std::pair<std::string, bool>{"", false};
+        return std::pair<std::string, bool>{r[0][0].as<std::string>(), r[0][1].as<bool>()};
+    });
+    auto st = parse_status(status);
+    if (!st) return; // deleted
+    try {
+        switch (*st) {
+        case S::kQueued:
+            run_from_queued(id);
+            break;
+        case S::kBuilding: {
+            // Only an approval's job resumes a build, and only once: the claim clears the flag
+            // so a duplicate job cannot build the same deployment twice.
+            bool claimed = db_.transact([&](pqxx::work &w) {
+                return !w.exec_params("UPDATE deployments SET approved = false WHERE id = $1 AND"
+                                      " status = 'BUILDING' AND approved RETURNING id",
+                                      id)
+                            .empty();
+            });
+            if (claimed) run_build(id);
+            break;
+        }
+        case S::kRollingBack:
+            run_rollback(id);
+            break;
+        case S::kCloning:
+        case S::kScanning:
+        case S::kReview:
+        case S::kDeploying:
+        case S::kHealthCheck:
+            // Requeued after its worker died (lease expired): the stage's side effects are
+            // unknown, so fail clearly rather than guess. A fresh row is another live worker's.
+            if (stale) fail(id, "interrupted: the worker stopped during " + status);
+            break;
+        default:
+            break; // terminal or waiting for approval: nothing to do
+        }
+    } catch (const DbUnavailable &) {
+        throw;
+    } catch (const std::exception &e) {
+        fail(id, e.what());
+    }
+}
+
+void JobRunner::run_from_queued(const std::string &id)
+{
+    if (!step(id, int(S::kQueued), int(S::kCloning))) return;
+    Row row = load_row(db_, id);
+    log(id, "cloning " + row.repo_url + " branch " + row.branch +
+                (row.commit.empty() ? "" : " at " + row.commit));
+    check_repo_url(row.repo_url, config_);
+    fs::path build = fs::path(config_.builds_dir) / id;
+    fs::remove_all(build);
+    fs::create_directories(build.parent_path());
+    std::string commit = clone_checkout(row.repo_url, row.branch, row.commit, build);
+    db_.transact([&](pqxx::work &w) {
+        w.exec_params("UPDATE deployments SET commit_hash = $2 WHERE id = $1", id, commit);
+        return 0;
+    });
+    log(id, "checked out " + commit);
+    if (!step(id, int(S::kCloning), int(S::kScanning))) {
+        fs::remove_all(build);
+        return;
+    }
+    fs::path root = build / row.root_directory;
+    if (!fs::is_directory(root))
+        throw std::runtime_error("root_directory " + row.root_directory + " not found");
+    Json summary = scan_tree(root);
+    summary["buildpack"] = row.buildpack;
+    db_.transact([&](pqxx::work &w) {
+        w.exec_params("UPDATE deployments SET review_summary = $2::jsonb WHERE id = $1", id,
+                      summary.dump());
+        return 0;
+    });
+    log(id, "scan: " + summary.dump());
+    if (!step(id, int(S::kScanning), int(S::kReview))) {
+        fs::remove_all(build);
+        return;
+    }
+    if (row.require_approval && !row.approved) {
+        if (step(id, int(S::kReview), int(S::kAwaitingApproval)))
+            log(id, "waiting for approval: POST /api/v1/deployments/" + id + "/approve/");
+        return; // the checkout stays for the build after approval
+    }
+    if (!step(id, int(S::kReview), int(S::kBuilding))) {
+        fs::remove_all(build);
+        return;
+    }
+    run_build(id);
+}
+
+void JobRunner::run_build(const std::string &id)
+{
+    Row row = load_row(db_, id);
+    fs::path build = fs::path(config_.builds_dir) / id;
+    if (!fs::is_directory(build)) {
+        log(id, "checkout missing; cloning again");
+        check_repo_url(row.repo_url, config_);
+        clone_checkout(row.repo_url, row.branch, row.commit, build);
+    }
+    struct Cleanup {
+        fs::path p;
+        ~Cleanup()
+        {
+            std::error_code ec;
+            fs::remove_all(p, ec);
+        }
+    } cleanup{build};
+    if (row.buildpack != "STATIC")
+        throw std::runtime_error("buildpack " + row.buildpack +
+                                 " is not supported by this build agent yet (only STATIC)");
+    fs::path root = fs::weakly_canonical(build / row.root_directory);
+    if (root.string().rfind(fs::weakly_canonical(build).string(), 0) != 0 ||
+        !fs::is_directory(root))
+        throw std::runtime_error("root_directory " + row.root_directory +
+                                 " is not a directory in the repository");
+    log(id, "publishing " + (row.root_directory.empty() ? std::string("/") : row.root_directory));
+    std::string artifact = publish_static(root, config_.deployments_root, row.service_name, id);
+    db_.transact([&](pqxx::work &w) {
+        w.exec_params("UPDATE deployments SET artifact_path = $2 WHERE id = $1", id, artifact);
+        return 0;
+    });
+    auto unpublish = [&] {
+        std::error_code ec;
+        fs::remove_all(fs::path(config_.deployments_root) / artifact, ec);
+    };
+    if (!step(id, int(S::kBuilding), int(S::kDeploying))) return unpublish();
+    if (!step(id, int(S::kDeploying), int(S::kHealthCheck))) return unpublish();
+    fs::path dir = fs::path(config_.deployments_root) / artifact;
+    if (fs::is_empty(dir))
+        throw std::runtime_error("health check: the published directory is empty");
+    log(id, "health check: " + std::string(fs::exists(dir / "index.html") ? "index.html present"
+                                                                          : "files present"));
+    Json table = db_.transact([&](pqxx::work &w) {
+        // Demote first: at most one ACTIVE per service is a unique index.
+        auto prev =
+            w.exec_params("SELECT id FROM deployments WHERE service_id = $1 AND status = 'ACTIVE'",
+                          row.service_id);
+        for (const auto &p : prev)
+            transition(w, p[0].as<std::string>(), S::kActive, S::kInactive, kActor);
+        if (!transition(w, id, S::kHealthCheck, S::kActive, kActor))
+            throw std::runtime_error("deployment left HEALTH_CHECK unexpectedly");
+        return config_.edge_admin_sockets.empty() ? Json() : build_route_table(w, config_);
+    });
+    log(id, "ACTIVE at " + row.service_name + "." + config_.base_domain);
+    if (!table.is_null()) log(id, "route push: " + push_route_table(config_, table).dump());
+}
+
+void JobRunner::run_rollback(const std::string &id)
+{
+    Row row = load_row(db_, id);
+    if (row.artifact_path.empty() ||
+        !fs::is_directory(fs::path(config_.deployments_root) / row.artifact_path))
+        throw std::runtime_error("rollback target directory " + row.artifact_path + " is gone");
+    Json table = db_.transact([&](pqxx::work &w) {
+        auto prev =
+            w.exec_params("SELECT id FROM deployments WHERE service_id = $1 AND status = 'ACTIVE'",
+                          row.service_id);
+        for (const auto &p : prev)
+            transition(w, p[0].as<std::string>(), S::kActive, S::kRolledBack, kActor);
+        if (!transition(w, id, S::kRollingBack, S::kActive, kActor))
+            throw std::runtime_error("rollback left ROLLING_BACK unexpectedly");
+        append_build_log(w, id,
+                         "rolled back to " + row.artifact_path + " (route swap, no rebuild)");
+        return config_.edge_admin_sockets.empty() ? Json() : build_route_table(w, config_);
+    });
+    if (!table.is_null()) log(id, "route push: " + push_route_table(config_, table).dump());
+}
+
+PipelineWorkers::PipelineWorkers(const ControlConfig &config, Db &db)
+    : config_(config), db_(db), runner_(config, db)
+{
+}
+
+PipelineWorkers::~PipelineWorkers()
+{
+    stop();
+}
+
+void PipelineWorkers::start(int n)
+{
+    for (int i = 0; i < n; ++i)
+        threads_.emplace_back([this, i] { loop(i); });
+}
+
+void PipelineWorkers::stop()
+{
+    stopping_ = true;
+    cv_.notify_all();
+    for (auto &t : threads_)
+        t.join();
+    threads_.clear();
+}
+
+void PipelineWorkers::pause_ms(int ms)
+{
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_.load(); });
+}
+
+void PipelineWorkers::sweep(JobQueue &queue)
+{
+    int requeued = queue.requeue_expired(wall_clock_ms());
+    if (requeued) std::fprintf(stderr, "berth-control: requeued %d expired job(s)\n", requeued);
+    auto ids = db_.transact([&](pqxx::work &w) {
+        std::vector<std::string> out;
+        for (const auto &r :
+             w.exec_params("SELECT id FROM deployments WHERE status = 'QUEUED' AND"
+                           " updated_at < now() - make_interval(secs => $1) LIMIT 1000",
+                           config_.recover_queued_after_s))
+            out.push_back(r[0].as<std::string>());
+        return out;
+    });
+    for (const auto &id : ids)
+        if (!queue.contains(id)) {
+            std::fprintf(stderr, "berth-control: recovering lost job %s\n", id.c_str());
+            queue.push(id);
+        }
+}
+
+void PipelineWorkers::loop(int index)
+{
+    RedisConn redis(config_.redis_url);
+    JobQueue queue(redis, config_.redis_prefix, config_.visibility_timeout_s * 1000);
+    int64_t next_sweep = 0;
+    while (!stopping_) {
+        try {
+            if (index == 0 && wall_clock_ms() >= next_sweep) {
+                next_sweep = wall_clock_ms() + 2000;
+                sweep(queue);
+            }
+            auto job = queue.take(1000, wall_clock_ms());
+            if (!job) continue;
+            try {
+                runner_.run(*job);
+            } catch (const DbUnavailable &e) {
+                // Put it back now rather than wait for the lease; back off while the DB is down.
+                std::fprintf(stderr, "berth-control: job %s: %s; requeued\n", job->c_str(),
+                             e.what());
+                queue.push(*job);
+                queue.ack(*job);
+                pause_ms(1000);
+                continue;
+            }
+            queue.ack(*job);
+        } catch (const RedisUnavailable &e) {
+            std::fprintf(stderr, "berth-control: worker %d: %s; retrying\n", index, e.what());
+            pause_ms(1000);
+        } catch (const DbUnavailable &e) {
+            std::fprintf(stderr, "berth-control: worker %d: %s; retrying\n", index, e.what());
+            pause_ms(1000);
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "berth-control: worker %d: %s\n", index, e.what());
+            pause_ms(1000);
+        }
+    }
+}
+
+} // namespace berth::control

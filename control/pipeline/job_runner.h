@@ -1,0 +1,70 @@
+// Runs one deployment job through the state machine: clone → scan → review → (approval) →
+// build → deploy → health check → ACTIVE, or FAILED with error_message. Also the worker
+// threads that feed it from the Redis queue.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "control/config/control_config.h"
+
+namespace berth::control
+{
+
+class Db;
+
+class JobRunner
+{
+public:
+    JobRunner(const ControlConfig &config, Db &db) : config_(config), db_(db) {}
+
+    // Advances deployment `id` as far as it goes now. Reads the row first: a job whose row is
+    // no longer in a runnable status (cancelled, already done) is a no-op. Any error except
+    // DbUnavailable ends in FAILED with error_message; DbUnavailable propagates so the caller
+    // requeues the job.
+    void run(const std::string &id);
+
+private:
+    void run_from_queued(const std::string &id);
+    void run_build(const std::string &id);
+    void run_rollback(const std::string &id);
+    void fail(const std::string &id, const std::string &message);
+    void log(const std::string &id, const std::string &line);
+    bool step(const std::string &id, int from, int to);
+
+    const ControlConfig &config_;
+    Db &db_;
+};
+
+// N threads: take a job (BLMOVE with a 1 s wait so stop() is prompt), run it, ack it. Worker 0
+// also sweeps every 2 s: requeues jobs whose lease expired and re-enqueues deployments still
+// QUEUED after recover_queued_after_s that are in neither list (a lost queue entry).
+class PipelineWorkers
+{
+public:
+    PipelineWorkers(const ControlConfig &config, Db &db);
+    ~PipelineWorkers();
+    void start(int n);
+    void stop(); // joins; a running job finishes its current stage first
+
+private:
+    void loop(int index);
+    void sweep(class JobQueue &queue);
+    void pause_ms(int ms);
+
+    const ControlConfig &config_;
+    Db &db_;
+    JobRunner runner_;
+    std::vector<std::thread> threads_;
+    std::atomic<bool> stopping_{false};
+    std::mutex mu_;
+    std::condition_variable cv_;
+};
+
+int64_t wall_clock_ms();
+
+} // namespace berth::control

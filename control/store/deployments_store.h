@@ -1,0 +1,59 @@
+// Deployment rows: creation, guarded status transitions (state machine + audit), build logs.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <pqxx/pqxx>
+
+#include "control/base/json_util.h"
+#include "control/pipeline/state_machine.h"
+
+namespace berth::control
+{
+
+// The non-terminal statuses as an SQL list; the same list as the partial unique index in
+// 0001_init.sql and is_terminal() in state_machine.cc.
+inline constexpr const char *kInFlightStatusesSql =
+    "('QUEUED','CLONING','SCANNING','REVIEW','AWAITING_APPROVAL','BUILDING','DEPLOYING',"
+    "'HEALTH_CHECK','ROLLING_BACK')";
+
+// The deployment as the API returns it, or nullopt.
+std::optional<Json> load_deployment(pqxx::transaction_base &w, const std::string &id);
+
+struct NewDeployment {
+    std::string service_id;
+    std::string branch;
+    std::string commit_hash;
+    std::string trigger_source = "api"; // api | webhook:<provider> | rollback
+    std::string triggered_by;           // user id, may be empty
+    std::string actor;                  // for the audit row
+    std::string audit_action = "DEPLOYMENT_TRIGGER";
+    bool is_rollback = false;
+    std::string rollback_of;
+    std::string artifact_path; // rollbacks reuse the target's directory
+    DeployStatus status = DeployStatus::kQueued;
+};
+
+// Inserts the row and its audit entry. Throws pqxx::unique_violation when the service already
+// has a deployment in flight (the partial unique index); the caller's transaction is then
+// aborted, so it answers 409 from a fresh one (find_in_flight).
+Json insert_deployment(pqxx::transaction_base &w, const NewDeployment &d);
+
+// The service's non-terminal deployment, if any.
+std::optional<Json> find_in_flight(pqxx::transaction_base &w, const std::string &service_id);
+
+// Moves the deployment from `from` to `to` if and only if the state machine allows it and the
+// row is still in `from` (another actor may have cancelled it). Appends `to` to
+// pipeline_stages, writes an audit row, and sets error_message when given. Returns false
+// (changing nothing) when the row is not in `from`.
+bool transition(pqxx::transaction_base &w, const std::string &id, DeployStatus from,
+                DeployStatus to, const std::string &actor, const std::string &error_message = {});
+
+// The current status of a deployment, or nullopt if it does not exist.
+std::optional<DeployStatus> current_status(pqxx::transaction_base &w, const std::string &id);
+
+void append_build_log(pqxx::transaction_base &w, const std::string &deployment_id,
+                      const std::string &line, const std::string &stream = "build");
+
+} // namespace berth::control

@@ -1,0 +1,40 @@
+# Control-plane tests (issue #3): unit tests of the pure code, store/queue tests against real
+# PostgreSQL and Redis, and end-to-end tests of the real berth-control binary over loopback.
+# Included from tests/CMakeLists.txt.
+pkg_check_modules(BERTH_TEST_PQXX REQUIRED IMPORTED_TARGET libpqxx)
+pkg_check_modules(BERTH_TEST_HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+
+add_library(berth_control_test_support STATIC
+  ${CMAKE_SOURCE_DIR}/tests/support/pg_instance.cc
+  ${CMAKE_SOURCE_DIR}/tests/support/redis_instance.cc
+  ${CMAKE_SOURCE_DIR}/tests/control/support/control_env.cc
+  ${CMAKE_SOURCE_DIR}/tests/control/support/http_client.cc
+)
+target_include_directories(berth_control_test_support PUBLIC ${CMAKE_SOURCE_DIR})
+target_compile_definitions(berth_control_test_support PUBLIC BERTH_BINARY_DIR="${CMAKE_BINARY_DIR}")
+target_link_libraries(berth_control_test_support PUBLIC PkgConfig::BERTH_TEST_PQXX
+  PkgConfig::BERTH_TEST_HIREDIS nlohmann_json::nlohmann_json Threads::Threads PRIVATE berth_warnings)
+
+berth_add_test(control_unit_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/unit_test.cc
+  LIBS berth_control_core
+  LABELS "control;unit")
+
+berth_add_test(control_store_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/store_test.cc
+  LIBS berth_control_lib berth_control_test_support
+  LABELS "control;store")
+
+berth_add_test(control_api_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/api_test.cc
+  LIBS berth_control_core berth_control_test_support
+  LABELS "control;e2e")
+
+berth_add_test(control_pipeline_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/pipeline_test.cc
+  LIBS berth_control_core berth_control_test_support
+  LABELS "control;e2e")
+
+# The e2e tests run the real binary.
+add_dependencies(control_api_test berth-control)
+add_dependencies(control_pipeline_test berth-control)

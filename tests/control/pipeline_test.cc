@@ -1,0 +1,2 @@
+// End-to-end pipeline tests (#3).
+#include <catch2/catch.hpp>

@@ -1,0 +1,88 @@
+// A whole control plane for e2e tests: throwaway PostgreSQL and Redis, a config file, the
+// real berth-control binary (migrate, token create, serve on 127.0.0.1:0), HTTP clients.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "tests/control/support/http_client.h"
+#include "tests/support/pg_instance.h"
+#include "tests/support/redis_instance.h"
+
+namespace berth::testing
+{
+
+struct CommandResult {
+    int exit_code = -1;
+    std::string out, err;
+};
+
+struct ControlOptions {
+    int trigger_per_minute = 1000; // tests of the throttle itself lower these
+    int trigger_per_hour = 100000;
+    int workers = 1; // 0: no pipeline (the API alone)
+    int visibility_timeout_s = 300;
+    int recover_queued_after_s = 30;
+    std::string extra_toml; // appended to the config
+};
+
+class ControlEnv
+{
+public:
+    explicit ControlEnv(ControlOptions opts = {});
+    ~ControlEnv();
+
+    PgInstance pg;
+    RedisInstance redis;
+    std::string dir; // temp dir: config, deployments, builds
+    std::string config_path;
+
+    // Runs `berth-control --config <config> args...` to completion.
+    CommandResult run(const std::vector<std::string> &args) const;
+    std::string create_token(const std::string &user, bool admin = false) const;
+
+    ControlOptions &options() noexcept { return opts_; }
+    void write_config() const; // (re)writes config_path from options()
+
+    void start_server(); // serve; waits for "listening on" and reads the port
+    void stop_server();  // SIGTERM by PID; waits for exit (REQUIREs a clean exit code 0)
+    int port() const noexcept { return port_; }
+    std::unique_ptr<HttpClient> client() const { return std::make_unique<HttpClient>(port_); }
+    std::string server_log() const;
+
+    std::string deployments_root() const { return dir + "/deployments"; }
+
+private:
+    ControlOptions opts_;
+    pid_t server_pid_ = -1;
+    int port_ = 0;
+    std::string log_path_;
+};
+
+// Runs fn on n threads, each with its own connection, released together; the responses in
+// thread order.
+std::vector<HttpResponse> concurrently(int port, int n,
+                                       const std::function<HttpResponse(HttpClient &)> &fn);
+
+// Polls cond every 20 ms until it holds or timeout_ms passes; returns whether it held.
+bool wait_until(const std::function<bool()> &cond, int timeout_ms = 20000);
+
+std::string berth_control_binary();
+
+// POST projects/ and services/ as `token`; REQUIRE 201 and return the body.
+nlohmann::json create_project(HttpClient &c, const std::string &token, const std::string &name);
+nlohmann::json create_service(HttpClient &c, const std::string &token,
+                              const std::string &project_id, const std::string &name,
+                              const nlohmann::json &extra = nlohmann::json::object());
+
+// A git repository at dir with files (path → content) committed on `branch`; returns the
+// commit id. Uses the git CLI with a fixed identity.
+std::string make_git_repo(const std::string &dir,
+                          const std::vector<std::pair<std::string, std::string>> &files,
+                          const std::string &branch = "main");
+
+} // namespace berth::testing
