@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
+#include <pthread.h>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -188,32 +189,26 @@ int Server::run()
         return 1;
     }
 
+    // Signals go to no thread but this one: block them before the workers inherit the mask,
+    // then wait for them synchronously. The workers never see a signal handler run.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
     for (unsigned w = 0; w < config_.workers; ++w) {
         workers_.push_back(std::make_unique<Worker>(int(w), shared_, std::move(listen_fds_[w]), routes));
         listen_fds_[w].clear();
     }
     for (auto &w : workers_) w->start();
 
-    // The main thread only waits for signals.
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    uv_signal_t sig_term, sig_int;
-    uv_signal_init(&loop, &sig_term);
-    uv_signal_init(&loop, &sig_int);
-    sig_term.data = sig_int.data = this;
-    auto on_signal = [](uv_signal_t *s, int signum) {
-        auto *self = static_cast<Server *>(s->data);
-        std::fprintf(stderr, "berth-edge: %s received, draining connections\n",
-                     signum == SIGTERM ? "SIGTERM" : "SIGINT");
-        for (auto &w : self->workers_) w->request_stop();
-        uv_walk(s->loop, [](uv_handle_t *h, void *) {
-            if (!uv_is_closing(h)) uv_close(h, nullptr);
-        }, nullptr);
-    };
-    uv_signal_start(&sig_term, on_signal, SIGTERM);
-    uv_signal_start(&sig_int, on_signal, SIGINT);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    int signum = 0;
+    while (sigwait(&stop_signals, &signum) != 0) {
+    }
+    std::fprintf(stderr, "berth-edge: %s received, draining connections\n",
+                 signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    for (auto &w : workers_) w->request_stop();
 
     for (auto &w : workers_) w->join();
     workers_.clear();
