@@ -151,7 +151,8 @@ std::optional<User> authenticate(const ApiContext &api, const ApiRequest &req)
         !shared::http::iequals(auth.substr(0, scheme.size()), scheme))
         throw ApiError(401, "invalid_token", "Authorization must use the Token scheme");
     std::string token(auth.substr(scheme.size()));
-    auto user = api.db.transact([&](pqxx::work &w) { return authenticate_token(w, token); });
+    auto user =
+        api.db.read([&](pqxx::transaction_base &w) { return authenticate_token(w, token); });
     if (!user) throw ApiError(401, "invalid_token", "invalid or revoked token");
     return user;
 }
@@ -254,12 +255,9 @@ Json require_deployment(pqxx::transaction_base &w, const RequestCtx &ctx,
                         const std::string &deployment_id)
 {
     if (!is_uuid(deployment_id)) throw_not_found("deployment");
-    auto r =
-        w.exec_params("SELECT 1 FROM deployments d JOIN services s ON s.id = d.service_id"
-                      " JOIN projects p ON p.id = s.project_id WHERE d.id = $1 AND p.owner_id = $2",
-                      deployment_id, ctx.user->id);
-    if (r.empty()) throw_not_found("deployment");
-    return *load_deployment(w, deployment_id);
+    auto dep = load_deployment_owned(w, deployment_id, ctx.user->id);
+    if (!dep) throw_not_found("deployment");
+    return *dep;
 }
 
 ApiResponse delete_unless_in_flight(pqxx::transaction_base &w, const RequestCtx &ctx,

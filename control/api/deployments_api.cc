@@ -114,7 +114,7 @@ ApiResponse deployments_trigger(RequestCtx &ctx)
 
 ApiResponse deployments_get(RequestCtx &ctx)
 {
-    return ctx.api.db.transact([&](pqxx::work &w) {
+    return ctx.api.db.read([&](pqxx::transaction_base &w) {
         return json_response(200, require_deployment(w, ctx, ctx.params[0]));
     });
 }

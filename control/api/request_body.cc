@@ -104,7 +104,9 @@ Json parse_body_object(std::string_view body)
 {
     if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Json::object();
     Json j = parse_json_or_discarded(body);
-    if (j.is_discarded()) throw ApiError(400, "invalid_json", "request body is not valid JSON");
+    if (j.is_discarded())
+        throw ApiError(400, "invalid_json",
+                       "request body is not valid JSON (or nests deeper than 64 levels)");
     if (!j.is_object()) throw ApiError(400, "invalid_body", "request body must be a JSON object");
     return j;
 }

@@ -15,7 +15,14 @@ using Json = nlohmann::json;
 // The audit hash chain hashes this form, so it must never change for a given value.
 std::string canonical_json(const Json &value);
 
-// Parses text; nullopt-like: returns a discarded value on malformed input (never throws).
+// Nesting deeper than this is refused: no API body or webhook payload needs more.
+inline constexpr int kMaxJsonDepth = 64;
+
+// True when no array/object in text nests deeper than max_depth (a scan, no parse).
+bool json_depth_within(std::string_view text, int max_depth) noexcept;
+
+// Parses text; returns a discarded value on malformed or too deeply nested input (never
+// throws).
 Json parse_json_or_discarded(std::string_view text);
 
 } // namespace berth::control

@@ -256,7 +256,33 @@ void JobRunner::run_build(const std::string &id)
         return config_.edge_admin_sockets.empty() ? Json() : build_route_table(w, config_);
     });
     log(id, "ACTIVE at " + row.service_name + "." + config_.base_domain);
+    prune(row.service_id);
     if (!table.is_null()) log(id, "route push: " + push_route_table(config_, table).dump());
+}
+
+void JobRunner::prune(const std::string &service_id)
+{
+    // Keeps the newest keep_deployments directories of formerly ACTIVE deployments; a pruned
+    // one can no longer be rolled back to (its artifact_path is cleared, so the API says so).
+    auto victims = db_.transact([&](pqxx::work &w) {
+        std::vector<std::string> paths;
+        for (const auto &r : w.exec_params(
+                 "UPDATE deployments SET artifact_path = NULL WHERE id IN (SELECT id FROM "
+                 "deployments"
+                 " WHERE service_id = $1 AND status IN ('INACTIVE', 'ROLLED_BACK') AND NOT "
+                 "is_rollback"
+                 " AND artifact_path IS NOT NULL ORDER BY updated_at DESC OFFSET $2)"
+                 " AND artifact_path NOT IN (SELECT artifact_path FROM deployments WHERE "
+                 "service_id = $1"
+                 " AND status = 'ACTIVE' AND artifact_path IS NOT NULL) RETURNING artifact_path",
+                 service_id, config_.keep_deployments - 1))
+            paths.push_back(r[0].as<std::string>());
+        return paths;
+    });
+    for (const auto &p : victims) {
+        std::error_code ec;
+        fs::remove_all(fs::path(config_.deployments_root) / p, ec);
+    }
 }
 
 void JobRunner::run_rollback(const std::string &id)

@@ -32,6 +32,7 @@ private:
     void run_from_queued(const std::string &id);
     void run_build(const std::string &id);
     void run_rollback(const std::string &id);
+    void prune(const std::string &service_id);
     void fail(const std::string &id, const std::string &message);
     void log(const std::string &id, const std::string &line);
     bool step(const std::string &id, int from, int to);

@@ -31,12 +31,21 @@ public:
     // rolls back and propagates. A connection found broken before commit is discarded and fn
     // is retried once on a fresh one (the server may have restarted since it was pooled); if
     // that fails too, DbUnavailable. Safe from any thread.
-    template <class F> auto transact(F &&fn)
+    template <class F> auto transact(F &&fn) { return run<pqxx::work>(std::forward<F>(fn)); }
+
+    // Like transact, for reads that need no transaction: each statement runs on its own
+    // (no BEGIN/COMMIT round trips). fn receives a pqxx::nontransaction.
+    template <class F> auto read(F &&fn) { return run<pqxx::nontransaction>(std::forward<F>(fn)); }
+
+    const std::string &url() const noexcept { return url_; }
+
+private:
+    template <class Tx, class F> auto run(F &&fn)
     {
         for (int attempt = 0;; ++attempt) {
             auto conn = acquire();
             try {
-                pqxx::work w(*conn);
+                Tx w(*conn);
                 auto result = fn(w);
                 w.commit();
                 release(std::move(conn));
@@ -54,9 +63,6 @@ public:
         }
     }
 
-    const std::string &url() const noexcept { return url_; }
-
-private:
     std::unique_ptr<pqxx::connection> acquire();
     void release(std::unique_ptr<pqxx::connection> conn);
 

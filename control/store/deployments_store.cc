@@ -22,6 +22,18 @@ std::optional<Json> load_deployment(pqxx::transaction_base &w, const std::string
     return Json::parse(r[0][0].as<std::string>());
 }
 
+std::optional<Json> load_deployment_owned(pqxx::transaction_base &w, const std::string &id,
+                                          const std::string &owner_id)
+{
+    auto r =
+        w.exec_params(std::string(kDeploymentJson) +
+                          "id = $1 AND service_id IN (SELECT s.id FROM services s JOIN projects p"
+                          " ON p.id = s.project_id WHERE p.owner_id = $2)) d",
+                      id, owner_id);
+    if (r.empty()) return std::nullopt;
+    return Json::parse(r[0][0].as<std::string>());
+}
+
 std::optional<Json> find_in_flight(pqxx::transaction_base &w, const std::string &service_id)
 {
     auto r = w.exec_params(std::string(kDeploymentJson) + "service_id = $1 AND status IN " +

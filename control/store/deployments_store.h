@@ -40,6 +40,10 @@ struct NewDeployment {
 // aborted, so it answers 409 from a fresh one (find_in_flight).
 Json insert_deployment(pqxx::transaction_base &w, const NewDeployment &d);
 
+// The deployment if its service's project belongs to owner_id (one query), else nullopt.
+std::optional<Json> load_deployment_owned(pqxx::transaction_base &w, const std::string &id,
+                                          const std::string &owner_id);
+
 // The service's non-terminal deployment, if any.
 std::optional<Json> find_in_flight(pqxx::transaction_base &w, const std::string &service_id);
 

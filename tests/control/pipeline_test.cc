@@ -1,2 +1,317 @@
-// End-to-end pipeline tests (#3).
+// End-to-end pipeline tests: trigger or push → clone (libgit2, file:// repo) → STATIC publish
+// → ACTIVE, rollbacks as route swaps, approvals, failures, and queue recovery (#3).
 #include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "control/base/crypto.h"
+#include "tests/control/support/control_env.h"
+
+using namespace berth::testing;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_file(const fs::path &p)
+{
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// GET deployments/{id}/ until its status is `want` (or a terminal one that is not). Returns it.
+json wait_status(HttpClient &c, const std::string &token, const std::string &id, const std::string &want)
+{
+    json dep;
+    bool done = wait_until([&] {
+        dep = c.call("GET", "deployments/" + id + "/", token).json();
+        std::string s = dep.value("status", "");
+        return s == want || s == "FAILED" || s == "CANCELLED" || s == "ACTIVE" || s == "AWAITING_APPROVAL";
+    });
+    INFO(dep.dump());
+    REQUIRE(done);
+    REQUIRE(dep["status"] == want);
+    return dep;
+}
+
+std::string trigger(HttpClient &c, const std::string &token, const std::string &sid)
+{
+    auto r = c.call("POST", "deployments/trigger/", token, {{"service_id", sid}});
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return r.json()["id"];
+}
+
+// A stand-in edge admin socket: answers every line with {"ok":true} and keeps the requests.
+class FakeEdge {
+public:
+    explicit FakeEdge(const std::string &path) : path_(path)
+    {
+        fd_ = socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+        REQUIRE(bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+        REQUIRE(listen(fd_, 8) == 0);
+        thread_ = std::thread([this] {
+            while (true) {
+                int c = accept(fd_, nullptr, nullptr);
+                if (c < 0) return;
+                std::string line;
+                char buf[4096];
+                ssize_t n;
+                while (line.find('\n') == std::string::npos && (n = read(c, buf, sizeof buf)) > 0)
+                    line.append(buf, size_t(n));
+                {
+                    std::lock_guard lock(mu_);
+                    lines_.push_back(line.substr(0, line.find('\n')));
+                }
+                const char reply[] = "{\"ok\":true}\n";
+                (void)!write(c, reply, sizeof reply - 1);
+                close(c);
+            }
+        });
+    }
+    ~FakeEdge()
+    {
+        shutdown(fd_, SHUT_RDWR);
+        close(fd_);
+        thread_.join();
+        unlink(path_.c_str());
+    }
+    std::vector<std::string> lines()
+    {
+        std::lock_guard lock(mu_);
+        return lines_;
+    }
+
+private:
+    std::string path_;
+    int fd_;
+    std::thread thread_;
+    std::mutex mu_;
+    std::vector<std::string> lines_;
+};
+
+} // namespace
+
+TEST_CASE("trigger to ACTIVE: an immutable static directory, route pushes, rollbacks as swaps, audit",
+          "[control][pipeline]")
+{
+    std::string sock_dir = make_temp_dir("berth-edge-sock");
+    struct RemoveDir {
+        std::string d;
+        ~RemoveDir() { remove_tree(d); }
+    } remove_sock_dir{sock_dir};
+    std::string edge_sock = sock_dir + "/admin.sock";
+    FakeEdge edge(edge_sock);
+    ControlOptions o;
+    o.extra_toml = "[edges]\nadmin_sockets = [\"" + edge_sock + "\"]\n";
+    ControlEnv env(o);
+    std::string repo = env.dir + "/repo";
+    std::string v1 = make_git_repo(repo, {{"site/index.html", "v1"}, {"site/app.js", "js"}, {"README", "r"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice"), admin = env.create_token("root", true);
+    std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "site",
+                                     {{"repo_url", "file://" + repo}, {"root_directory", "site"}})["id"];
+
+    std::string d1 = trigger(*c, token, sid);
+    json dep1 = wait_status(*c, token, d1, "ACTIVE");
+    CHECK(dep1["commit_hash"] == v1);
+    CHECK(dep1["artifact_path"] == "site/" + d1);
+    CHECK(dep1["review_summary"]["framework"] == "static");
+    fs::path dir1 = fs::path(env.deployments_root()) / "site" / d1;
+    CHECK(read_file(dir1 / "index.html") == "v1");
+    CHECK_FALSE(fs::exists(dir1 / "README")); // only root_directory is published
+    CHECK_FALSE(fs::exists(dir1 / ".git"));
+    CHECK((fs::status(dir1 / "index.html").permissions() & fs::perms::owner_write) == fs::perms::none);
+    json stages = dep1["pipeline_stages"];
+    std::vector<std::string> seen;
+    for (const auto &s : stages) seen.push_back(s["status"]);
+    CHECK(seen == std::vector<std::string>{"QUEUED", "CLONING", "SCANNING", "REVIEW", "BUILDING", "DEPLOYING",
+                                           "HEALTH_CHECK", "ACTIVE"});
+    auto logs = c->call("GET", "deployments/" + d1 + "/build-logs/", token).json()["lines"];
+    REQUIRE(logs.size() >= 3);
+    CHECK(logs[0]["line"].get<std::string>().rfind("cloning file://", 0) == 0);
+    // The route push reached the edge with the new deployment's root.
+    REQUIRE(wait_until([&] { return !edge.lines().empty(); }));
+    json put = json::parse(edge.lines().back());
+    CHECK(put["cmd"] == "routes.put");
+    CHECK(put["table"]["routes"][0]["host"] == "site.localhost");
+    CHECK(put["table"]["routes"][0]["root"] == "site/" + d1);
+
+    std::string v2 = make_git_repo(repo, {{"site/index.html", "v2"}});
+    std::string d2 = trigger(*c, token, sid);
+    CHECK(wait_status(*c, token, d2, "ACTIVE")["commit_hash"] == v2);
+    CHECK(c->call("GET", "deployments/" + d1 + "/", token).json()["status"] == "INACTIVE");
+    CHECK(read_file(dir1 / "index.html") == "v1"); // untouched: a new deploy is a new directory
+    CHECK(c->call("POST", "services/" + sid + "/recheck-health/", token).json()["health_status"] == "healthy");
+
+    auto r = c->call("POST", "services/" + sid + "/instant-rollback/", token, {{"message", "5xx spike"}});
+    REQUIRE(r.status == 201);
+    CHECK(r.json()["status"] == "ROLLING_BACK");
+    CHECK(r.json()["is_rollback"] == true);
+    CHECK(r.json()["rollback_of"] == d1);
+    std::string d3 = r.json()["id"];
+    CHECK(wait_status(*c, token, d3, "ACTIVE")["artifact_path"] == "site/" + d1);
+    CHECK(c->call("GET", "deployments/" + d2 + "/", token).json()["status"] == "ROLLED_BACK");
+    r = c->call("POST", "deployments/" + d2 + "/rollback/", token, {{"confirm", "true"}});
+    REQUIRE(r.status == 201);
+    wait_status(*c, token, r.json()["id"], "ACTIVE");
+    REQUIRE(wait_until([&] {
+        return json::parse(edge.lines().back())["table"]["routes"][0]["root"] == "site/" + d2;
+    }));
+    r = c->call("POST", "system/route-recheck/", admin);
+    CHECK(r.json()["routes"] == 1);
+    CHECK(r.json()["edges"][0]["ok"] == true);
+
+    // The audit chain verifies, and a row changed behind the trigger's back is found.
+    auto ok = env.run({"audit", "verify"});
+    CHECK(ok.exit_code == 0);
+    int64_t victim;
+    {
+        pqxx::connection db(env.pg.url());
+        pqxx::work w(db);
+        victim = w.exec1("SELECT id FROM audit_log WHERE action = 'DEPLOYMENT_TRIGGER' ORDER BY id LIMIT 1")[0]
+                     .as<int64_t>();
+        w.exec("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete");
+        w.exec("UPDATE audit_log SET actor = 'user:mallory' WHERE id = " + std::to_string(victim));
+        w.exec("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete");
+        w.commit();
+    }
+    auto bad = env.run({"audit", "verify"});
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.out.find("BROKEN at row " + std::to_string(victim) + ":") != std::string::npos);
+    env.stop_server();
+}
+
+TEST_CASE("pipeline failures end FAILED with an error_message", "[control][pipeline]")
+{
+    ControlEnv env;
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"index.html", "x"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string pid = create_project(*c, token, "p")["id"];
+    std::string url = "file://" + repo;
+
+    std::string s1 = create_service(*c, token, pid, "nobranch", {{"repo_url", url}, {"branch", "nope"}})["id"];
+    json f1 = wait_status(*c, token, trigger(*c, token, s1), "FAILED");
+    CHECK(f1["error_message"].get<std::string>().find("clone") != std::string::npos);
+
+    std::string s2 = create_service(*c, token, pid, "nix", {{"repo_url", url}, {"buildpack", "NIXPACKS"}})["id"];
+    json f2 = wait_status(*c, token, trigger(*c, token, s2), "FAILED");
+    CHECK(f2["error_message"].get<std::string>().find("not supported") != std::string::npos);
+
+    std::string s3 = create_service(*c, token, pid, "ssrf", {{"repo_url", "https://127.0.0.1/x.git"}})["id"];
+    json f3 = wait_status(*c, token, trigger(*c, token, s3), "FAILED");
+    CHECK(f3["error_message"].get<std::string>().find("loopback") != std::string::npos);
+
+    std::string s4 = create_service(*c, token, pid, "noroot", {{"repo_url", url}, {"root_directory", "dist"}})["id"];
+    json f4 = wait_status(*c, token, trigger(*c, token, s4), "FAILED");
+    CHECK(f4["error_message"].get<std::string>().find("dist") != std::string::npos);
+    auto logs = c->call("GET", "deployments/" + f4["id"].get<std::string>() + "/build-logs/", token).json();
+    CHECK(logs["lines"].back()["line"].get<std::string>().rfind("error: ", 0) == 0);
+    env.stop_server();
+}
+
+TEST_CASE("require_approval pauses at AWAITING_APPROVAL; approve builds, cancel stops", "[control][pipeline]")
+{
+    ControlEnv env;
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"index.html", "ok"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "gated",
+                                     {{"repo_url", "file://" + repo}, {"require_approval", true}})["id"];
+    std::string d1 = trigger(*c, token, sid);
+    wait_status(*c, token, d1, "AWAITING_APPROVAL");
+    auto r = c->call("POST", "deployments/" + d1 + "/approve/", token);
+    CHECK(r.status == 200);
+    wait_status(*c, token, d1, "ACTIVE");
+    CHECK(read_file(fs::path(env.deployments_root()) / "gated" / d1 / "index.html") == "ok");
+
+    std::string d2 = trigger(*c, token, sid);
+    wait_status(*c, token, d2, "AWAITING_APPROVAL");
+    r = c->call("POST", "deployments/" + d2 + "/cancel/", token);
+    CHECK(r.status == 200);
+    CHECK(r.json()["status"] == "CANCELLED");
+    CHECK(c->call("POST", "deployments/" + d2 + "/approve/", token).status == 409);
+    CHECK(c->call("GET", "deployments/" + d1 + "/", token).json()["status"] == "ACTIVE");
+    env.stop_server();
+}
+
+TEST_CASE("a signed GitHub push deploys the pushed commit", "[control][pipeline][webhooks]")
+{
+    ControlEnv env;
+    std::string repo = env.dir + "/repo";
+    std::string head = make_git_repo(repo, {{"index.html", "hooked"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "hooked",
+                                     {{"repo_url", "file://" + repo + "/"}})["id"];
+    json payload = {{"ref", "refs/heads/main"}, {"after", head}, {"repository", {{"clone_url", "file://" + repo + ".git"}}}};
+    std::string body = payload.dump();
+    auto r = c->request("POST", "/api/v1/webhooks/github/", body,
+                        {{"X-GitHub-Event", "push"},
+                         {"X-GitHub-Delivery", "d-1"},
+                         {"X-Hub-Signature-256", "sha256=" + berth::control::hmac_sha256_hex("gh-secret", body)}});
+    INFO(r.body);
+    REQUIRE(r.status == 202);
+    json dep = wait_status(*c, token, r.json()["deployments"][0], "ACTIVE");
+    CHECK(dep["commit_hash"] == head);
+    CHECK(dep["service_id"] == sid);
+    env.stop_server();
+}
+
+TEST_CASE("Redis down: triggers fail clearly and create nothing; a lost job is recovered from its row",
+          "[control][pipeline][resilience]")
+{
+    ControlOptions o;
+    o.workers = 0; // first no pipeline, so the job sits in Redis when Redis dies
+    o.recover_queued_after_s = 1;
+    ControlEnv env(o);
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"index.html", "survivor"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string pid = create_project(*c, token, "p")["id"];
+    std::string sa = create_service(*c, token, pid, "a", {{"repo_url", "file://" + repo}})["id"];
+    std::string sb = create_service(*c, token, pid, "b", {{"repo_url", "file://" + repo}})["id"];
+    std::string da = trigger(*c, token, sa);
+
+    env.redis.stop(); // no persistence: da's queue entry is lost with it
+    auto r = c->call("POST", "deployments/trigger/", token, {{"service_id", sb}});
+    CHECK(r.status == 503);
+    CHECK(r.json()["code"] == "queue_unavailable");
+    CHECK(c->call("GET", "deployments/?service_id=" + sb, token).json()["count"] == 0);
+    CHECK(c->call("GET", "deployments/" + da + "/", token).json()["status"] == "QUEUED");
+    env.redis.start();
+
+    env.stop_server();
+    env.options().workers = 1;
+    env.write_config();
+    env.start_server();
+    c = env.client();
+    wait_status(*c, token, da, "ACTIVE"); // recovered from the QUEUED row by the sweep
+    wait_status(*c, token, trigger(*c, token, sb), "ACTIVE");
+    env.stop_server();
+}

@@ -225,7 +225,9 @@ std::string make_git_repo(const std::string &dir,
     std::string git = "git -C " + q +
                       " -c user.name=berth-test -c user.email=test@berth.invalid"
                       " -c commit.gpgsign=false ";
-    std::system(("mkdir -p " + q + " && git init -q -b " + shell_quote(branch) + " " + q).c_str());
+    std::system(("mkdir -p " + q + " && { [ -d " + q + "/.git ] || git init -q -b " + shell_quote(branch) +
+                 " " + q + "; }")
+                    .c_str());
     for (const auto &[path, content] : files) {
         std::string full = dir + "/" + path;
         std::system(("mkdir -p " + shell_quote(full.substr(0, full.rfind('/')))).c_str());

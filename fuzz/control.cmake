@@ -1,0 +1,4 @@
+# Control-plane fuzz targets (issue #3): webhook payloads and signatures, API request bodies.
+# Included from fuzz/CMakeLists.txt; they link only the I/O-free berth_control_core.
+berth_add_fuzzer(webhook_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/webhook_fuzz.cc LIBS berth_control_core)
+berth_add_fuzzer(api_body_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/api_body_fuzz.cc LIBS berth_control_core)
