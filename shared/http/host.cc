@@ -39,7 +39,9 @@ std::string_view normalize_host(std::string_view host, char *out, size_t cap) no
         out[i] = c;
     }
     std::string_view result(out, name.size());
-    if (result.find("..") != std::string_view::npos || result.front() == '.') return {};
+    if (result.find("..") != std::string_view::npos || result.front() == '.' ||
+        result.back() == '.')
+        return {};
     return result;
 }
 

@@ -130,7 +130,7 @@ void RequestParser::rebase(std::ptrdiff_t delta) noexcept
 
 bool RequestParser::finish() noexcept
 {
-    if (!in_message_) return true;
+    if (!in_message_ || message_complete_) return true;
     return llhttp_finish(&parser_) == HPE_OK && message_complete_;
 }
 

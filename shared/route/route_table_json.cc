@@ -74,7 +74,7 @@ std::string normalize_route_host(std::string host, const std::string &where)
     if (star != std::string::npos && (star != 0 || host.size() < 3 || host[1] != '.' ||
                                       host.find('*', 1) != std::string::npos))
         invalid(where, "a wildcard must be a whole first label, as in \"*.example.test\"");
-    if (host.find("..") != std::string::npos || host.front() == '.')
+    if (host.empty() || host.find("..") != std::string::npos || host.front() == '.')
         invalid(where, "empty label in host \"" + host + "\"");
     return host;
 }
@@ -254,7 +254,7 @@ std::optional<RouteTable> parse_route_table(std::string_view text, std::string &
         // Parse again with exceptions on, only to get the position of the error.
         try {
             json again = json::parse(text);
-        } catch (const json::parse_error &e) {
+        } catch (const json::exception &e) { // parse_error, or out_of_range for 1e999
             error = std::string("invalid JSON: ") + e.what();
             return std::nullopt;
         }
