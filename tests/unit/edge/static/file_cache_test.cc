@@ -1,0 +1,351 @@
+// FileCache and Site against a real temporary deployments root: kinds, ETags, bodies,
+// precompressed siblings, symlink containment and revalidation.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "edge/static/file_cache.h"
+
+namespace fs = std::filesystem;
+using namespace berth::edge;
+
+namespace
+{
+
+// A deployments root in /tmp, removed with everything in it at the end of the test.
+class TempRoot
+{
+public:
+    TempRoot()
+    {
+        std::string tmpl = (fs::temp_directory_path() / "berth-file-cache-XXXXXX").string();
+        REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+        path_ = tmpl;
+    }
+    ~TempRoot()
+    {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    TempRoot(const TempRoot &) = delete;
+    TempRoot &operator=(const TempRoot &) = delete;
+
+    const fs::path &path() const { return path_; }
+
+    void write(const std::string &rel, const std::string &content) const
+    {
+        fs::path p = path_ / rel;
+        fs::create_directories(p.parent_path());
+        std::ofstream f(p, std::ios::binary | std::ios::trunc);
+        f << content;
+        REQUIRE(f.good());
+    }
+    void mkdir(const std::string &rel) const { fs::create_directories(path_ / rel); }
+    void symlink(const std::string &target, const std::string &rel) const
+    {
+        fs::path p = path_ / rel;
+        fs::create_directories(p.parent_path());
+        fs::create_symlink(target, p);
+    }
+    void set_mtime(const std::string &rel, std::time_t t) const
+    {
+        struct timespec times[2] = {{t, 0}, {t, 0}};
+        REQUIRE(utimensat(AT_FDCWD, (path_ / rel).c_str(), times, 0) == 0);
+    }
+
+private:
+    fs::path path_;
+};
+
+CacheLimits no_revalidate()
+{
+    CacheLimits l;
+    l.revalidate_ms = 0;
+    return l;
+}
+
+FileEntryRef lookup(FileCache &cache, std::string_view site, std::string_view path,
+                    uint64_t now_ms = 0)
+{
+    Site *s = cache.site(site, now_ms);
+    REQUIRE(s != nullptr);
+    FileEntryRef e = s->lookup(path, now_ms, cache.limits());
+    REQUIRE(e != nullptr);
+    return e;
+}
+
+bool contains(const std::string &haystack, std::string_view needle)
+{
+    return haystack.find(needle) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("file cache tells files, directories and missing paths apart", "[static]")
+{
+    TempRoot root;
+    root.write("site/index.html", "<h1>hi</h1>");
+    root.mkdir("site/docs");
+    FileCache cache(root.path().string(), no_revalidate());
+
+    FileEntryRef index = lookup(cache, "site", "/index.html");
+    CHECK(index->kind == FileEntry::Kind::kFile);
+    CHECK(index->content_type == "text/html; charset=utf-8");
+    CHECK(index->html);
+    CHECK(index->identity.size == 11);
+    CHECK(index->identity.in_memory());
+    CHECK(index->identity.data == "<h1>hi</h1>");
+
+    CHECK(lookup(cache, "site", "/docs")->kind == FileEntry::Kind::kDirectory);
+    CHECK(lookup(cache, "site", "/")->kind == FileEntry::Kind::kDirectory);
+    CHECK(lookup(cache, "site", "/missing.js")->kind == FileEntry::Kind::kMissing);
+    CHECK(lookup(cache, "site", "/docs/missing/deeper")->kind == FileEntry::Kind::kMissing);
+
+    // The same entry comes back from the cache.
+    CHECK(lookup(cache, "site", "/index.html") == index);
+    Site *s = cache.site("site", 0);
+    CHECK(s->dir() == root.path().string() + "/site");
+}
+
+TEST_CASE("file cache returns no site for missing or escaping directories", "[static]")
+{
+    TempRoot root;
+    root.mkdir("deploy/site");
+    root.write("outside/secret.txt", "secret");
+    FileCache cache((root.path() / "deploy").string(), no_revalidate());
+    CHECK(cache.site("site", 0) != nullptr);
+    CHECK(cache.site("nope", 0) == nullptr);
+    CHECK(cache.site("", 0) == nullptr);
+    CHECK(cache.site("../outside", 0) == nullptr);
+    CHECK(cache.site("site/../../outside", 0) == nullptr);
+    CHECK(cache.site(root.path().string(), 0) == nullptr);
+    CHECK(cache.site_count() >= 2);
+    cache.clear();
+    CHECK(cache.site_count() == 0);
+}
+
+TEST_CASE("file cache ETags depend on content only", "[static]")
+{
+    TempRoot root;
+    root.write("d-1/app.js", "console.log('same');");
+    root.write("d-2/app.js", "console.log('same');");
+    root.write("d-3/app.js", "console.log('diff');");
+    root.set_mtime("d-1/app.js", 1000000000);
+    root.set_mtime("d-2/app.js", 1700000000);
+    FileCache cache(root.path().string(), no_revalidate());
+
+    FileEntryRef a = lookup(cache, "d-1", "/app.js");
+    FileEntryRef b = lookup(cache, "d-2", "/app.js");
+    FileEntryRef c = lookup(cache, "d-3", "/app.js");
+    REQUIRE(a->kind == FileEntry::Kind::kFile);
+    CHECK(a->identity.etag.size() == 34);
+    CHECK(a->identity.etag.front() == '"');
+    CHECK(a->identity.etag.back() == '"');
+    CHECK(a->identity.etag == b->identity.etag);
+    CHECK(a->identity.etag != c->identity.etag);
+    CHECK(a->last_modified != b->last_modified);
+}
+
+TEST_CASE("file cache keeps small bodies in memory and large ones as descriptors", "[static]")
+{
+    TempRoot root;
+    const std::string big(5000, 'x');
+    root.write("site/small.txt", "tiny");
+    root.write("site/big.txt", big);
+    root.write("site/empty.txt", "");
+    CacheLimits limits = no_revalidate();
+    limits.small_body_bytes = 16;
+    FileCache cache(root.path().string(), limits);
+
+    FileEntryRef small = lookup(cache, "site", "/small.txt");
+    CHECK(small->identity.in_memory());
+    CHECK(small->identity.data == "tiny");
+
+    FileEntryRef large = lookup(cache, "site", "/big.txt");
+    REQUIRE(large->kind == FileEntry::Kind::kFile);
+    CHECK_FALSE(large->identity.in_memory());
+    CHECK(large->identity.fd >= 0);
+    CHECK(large->identity.data.empty());
+    CHECK(large->identity.size == big.size());
+    char first[4] = {};
+    CHECK(pread(large->identity.fd, first, sizeof first, 0) == 4);
+    CHECK(std::string(first, 4) == "xxxx");
+
+    FileEntryRef empty = lookup(cache, "site", "/empty.txt");
+    CHECK(empty->kind == FileEntry::Kind::kFile);
+    CHECK(empty->identity.size == 0);
+    CHECK(empty->identity.in_memory());
+
+    // The ETag is the same whether the body was read into memory or hashed from the fd.
+    FileCache roomy(root.path().string(), no_revalidate());
+    FileEntryRef in_memory = lookup(roomy, "site", "/big.txt");
+    CHECK(in_memory->identity.in_memory());
+    CHECK(in_memory->identity.etag == large->identity.etag);
+}
+
+TEST_CASE("file cache pre-builds the 200 header lines", "[static]")
+{
+    TempRoot root;
+    root.write("site/style.css", "body{}");
+    root.set_mtime("site/style.css", 784111777);
+    FileCache cache(root.path().string(), no_revalidate());
+    FileEntryRef e = lookup(cache, "site", "/style.css");
+    CHECK(e->mtime == 784111777);
+    CHECK(e->last_modified == "Sun, 06 Nov 1994 08:49:37 GMT");
+    const std::string &h = e->identity.headers;
+    CHECK(contains(h, "Content-Type: text/css; charset=utf-8\r\n"));
+    CHECK(contains(h, "Content-Length: 6\r\n"));
+    CHECK(contains(h, "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+    CHECK(contains(h, "ETag: " + e->identity.etag + "\r\n"));
+    CHECK(contains(h, "Accept-Ranges: bytes\r\n"));
+    CHECK(contains(h, "X-Content-Type-Options: nosniff\r\n"));
+    CHECK_FALSE(contains(h, "Vary:"));
+    CHECK_FALSE(contains(h, "Content-Encoding:"));
+    CHECK_FALSE(e->br);
+    CHECK_FALSE(e->gzip);
+}
+
+TEST_CASE("file cache picks up precompressed .br and .gz siblings", "[static]")
+{
+    TempRoot root;
+    root.write("site/app.js", "let a = 1; let b = 2; let c = 3;");
+    root.write("site/app.js.br", "BR-BYTES");
+    root.write("site/app.js.gz", "GZIP-BYTES");
+    root.write("site/only-gz.css", "a{}");
+    root.write("site/only-gz.css.gz", "GZ");
+    root.mkdir("site/dir-sibling.js.br"); // not a regular file: ignored
+    root.write("site/dir-sibling.js", "x");
+    FileCache cache(root.path().string(), no_revalidate());
+
+    FileEntryRef e = lookup(cache, "site", "/app.js");
+    REQUIRE(e->br);
+    REQUIRE(e->gzip);
+    CHECK(e->br->encoding == "br");
+    CHECK(e->br->data == "BR-BYTES");
+    CHECK(e->br->size == 8);
+    CHECK(e->gzip->encoding == "gzip");
+    CHECK(e->gzip->data == "GZIP-BYTES");
+    CHECK(e->br->etag != e->identity.etag);
+    CHECK(e->gzip->etag != e->br->etag);
+    CHECK(contains(e->br->headers, "Content-Encoding: br\r\n"));
+    CHECK(contains(e->br->headers, "Content-Length: 8\r\n"));
+    CHECK(contains(e->br->headers, "Content-Type: text/javascript; charset=utf-8\r\n"));
+    CHECK(contains(e->gzip->headers, "Content-Encoding: gzip\r\n"));
+    CHECK(contains(e->identity.headers, "Vary: Accept-Encoding\r\n"));
+    CHECK(contains(e->br->headers, "Vary: Accept-Encoding\r\n"));
+    CHECK_FALSE(contains(e->identity.headers, "Content-Encoding"));
+
+    FileEntryRef g = lookup(cache, "site", "/only-gz.css");
+    CHECK_FALSE(g->br);
+    REQUIRE(g->gzip);
+    CHECK(g->gzip->data == "GZ");
+
+    FileEntryRef d = lookup(cache, "site", "/dir-sibling.js");
+    CHECK_FALSE(d->br);
+    CHECK_FALSE(contains(d->identity.headers, "Vary:"));
+}
+
+TEST_CASE("file cache treats symlinks leaving the site as missing", "[static]")
+{
+    TempRoot root;
+    root.write("outside/secret.txt", "secret");
+    root.write("site/real.txt", "real");
+    root.write("site/sub/inner.txt", "inner");
+    root.symlink((root.path() / "outside/secret.txt").string(), "site/abs-escape.txt");
+    root.symlink("../outside/secret.txt", "site/rel-escape.txt");
+    root.symlink("../outside", "site/escape-dir");
+    root.symlink("/etc/passwd", "site/passwd");
+    root.symlink("real.txt", "site/inside.txt");
+    root.symlink("../real.txt", "site/sub/up-inside.txt");
+    root.symlink("sub", "site/sub-link");
+    root.write("outside/app.js", "x");
+    root.write("site/app.js", "y");
+    root.symlink("../outside/secret.txt", "site/app.js.br");
+    FileCache cache(root.path().string(), no_revalidate());
+
+    CHECK(lookup(cache, "site", "/abs-escape.txt")->kind == FileEntry::Kind::kMissing);
+    CHECK(lookup(cache, "site", "/rel-escape.txt")->kind == FileEntry::Kind::kMissing);
+    CHECK(lookup(cache, "site", "/escape-dir/secret.txt")->kind == FileEntry::Kind::kMissing);
+    CHECK(lookup(cache, "site", "/escape-dir")->kind == FileEntry::Kind::kMissing);
+    CHECK(lookup(cache, "site", "/passwd")->kind == FileEntry::Kind::kMissing);
+
+    FileEntryRef inside = lookup(cache, "site", "/inside.txt");
+    REQUIRE(inside->kind == FileEntry::Kind::kFile);
+    CHECK(inside->identity.data == "real");
+    FileEntryRef up = lookup(cache, "site", "/sub/up-inside.txt");
+    REQUIRE(up->kind == FileEntry::Kind::kFile);
+    CHECK(up->identity.data == "real");
+    FileEntryRef via_dir = lookup(cache, "site", "/sub-link/inner.txt");
+    REQUIRE(via_dir->kind == FileEntry::Kind::kFile);
+    CHECK(via_dir->identity.data == "inner");
+
+    // A precompressed sibling that escapes is ignored, not served.
+    FileEntryRef app = lookup(cache, "site", "/app.js");
+    CHECK(app->kind == FileEntry::Kind::kFile);
+    CHECK_FALSE(app->br);
+}
+
+TEST_CASE("file cache never serves fifos", "[static]")
+{
+    TempRoot root;
+    root.mkdir("site");
+    REQUIRE(mkfifo((root.path() / "site/pipe").c_str(), 0600) == 0);
+    FileCache cache(root.path().string(), no_revalidate());
+    CHECK(lookup(cache, "site", "/pipe")->kind == FileEntry::Kind::kMissing);
+}
+
+TEST_CASE("file cache re-checks the disk after revalidate_ms", "[static]")
+{
+    TempRoot root;
+    root.write("site/page.txt", "version one");
+    CacheLimits limits;
+    limits.revalidate_ms = 1000;
+    FileCache cache(root.path().string(), limits);
+
+    FileEntryRef first = lookup(cache, "site", "/page.txt", 0);
+    CHECK(first->identity.data == "version one");
+    CHECK(lookup(cache, "site", "/late.txt", 0)->kind == FileEntry::Kind::kMissing);
+
+    root.write("site/page.txt", "version two, longer");
+    root.write("site/late.txt", "late");
+    // Within the window: the cached entries stand.
+    CHECK(lookup(cache, "site", "/page.txt", 500) == first);
+    CHECK(lookup(cache, "site", "/late.txt", 500)->kind == FileEntry::Kind::kMissing);
+    // After it: the changes are seen.
+    FileEntryRef second = lookup(cache, "site", "/page.txt", 1500);
+    CHECK(second->identity.data == "version two, longer");
+    CHECK(second->identity.etag != first->identity.etag);
+    CHECK(lookup(cache, "site", "/late.txt", 1500)->kind == FileEntry::Kind::kFile);
+    // Unchanged files keep their entry after a re-check.
+    CHECK(lookup(cache, "site", "/page.txt", 3000) == second);
+
+    // A site directory created later is found once the window has passed.
+    CHECK(cache.site("new-site", 0) == nullptr);
+    root.mkdir("new-site");
+    CHECK(cache.site("new-site", 500) == nullptr);
+    CHECK(cache.site("new-site", 1500) != nullptr);
+}
+
+TEST_CASE("file cache recognises content-hashed asset names", "[static]")
+{
+    CHECK(is_content_hashed_name("app.3f9a1b2c.js"));
+    CHECK(is_content_hashed_name("/assets/app.3f9a1b2c.js"));
+    CHECK(is_content_hashed_name("index-BqRt3x_Z.css"));
+    CHECK(is_content_hashed_name("/assets/chunk.a1b2c3d4e5f6.mjs"));
+    CHECK_FALSE(is_content_hashed_name("app.3f9a.js"));
+    CHECK_FALSE(is_content_hashed_name("bootstrap.min.js"));
+    CHECK_FALSE(is_content_hashed_name("index.html"));
+    CHECK_FALSE(is_content_hashed_name("my-component.js")); // no digit
+    CHECK_FALSE(is_content_hashed_name("app.3f9a1b2c"));    // no extension: stem has no separator
+    CHECK_FALSE(is_content_hashed_name("/app.3f9a1b2c.js/x")); // the last segment counts
+    CHECK_FALSE(is_content_hashed_name("app.3f9a-1b2c.js"));   // token "1b2c" too short
+    CHECK_FALSE(is_content_hashed_name("app.3f9a1b2c!.js"));
+    CHECK_FALSE(is_content_hashed_name(".3f9a1b2c"));
+    CHECK_FALSE(is_content_hashed_name(""));
+}
