@@ -4,15 +4,15 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
-#include <pthread.h>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
-#include <optional>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <optional>
+#include <pthread.h>
 #include <sstream>
 #include <stdexcept>
 #include <sys/resource.h>
@@ -23,9 +23,11 @@
 
 #include "shared/route/route_table_json.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
-namespace {
+namespace
+{
 
 struct StartupError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -55,8 +57,10 @@ sockaddr_storage resolve(const ListenAddr &a, socklen_t &len)
     std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
     len = socklen_t(res->ai_addrlen);
     freeaddrinfo(res);
-    if (ss.ss_family == AF_INET) v4->sin_port = htons(a.port);
-    else v6->sin6_port = htons(a.port);
+    if (ss.ss_family == AF_INET)
+        v4->sin_port = htons(a.port);
+    else
+        v6->sin6_port = htons(a.port);
     return ss;
 }
 
@@ -68,6 +72,8 @@ int bind_socket(const sockaddr_storage &ss, socklen_t len, const std::string &wh
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); // inherited by accepted sockets
+    // Wake accept only once the request's first bytes are there (1 s, then accept anyway).
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one);
     if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, reinterpret_cast<const sockaddr *>(&ss), len) != 0) {
         int e = errno;
@@ -99,7 +105,8 @@ std::optional<shared::route::RouteTable> read_table(const std::string &path, boo
 {
     std::ifstream in(path);
     if (!in) {
-        if (required) throw StartupError("cannot read routes file " + path + ": " + strerror(errno));
+        if (required)
+            throw StartupError("cannot read routes file " + path + ": " + strerror(errno));
         return std::nullopt;
     }
     std::stringstream text;
@@ -121,7 +128,10 @@ void raise_fd_limit()
 
 } // namespace
 
-Server::Server(EdgeConfig config) : config_(std::move(config)) { shared_.config = &config_; }
+Server::Server(EdgeConfig config) : config_(std::move(config))
+{
+    shared_.config = &config_;
+}
 
 Server::~Server()
 {
@@ -176,12 +186,13 @@ int Server::run()
             if (a.tls) throw StartupError("TLS listeners are not supported by this build yet");
         routes = initial_routes();
         if (!config_.access_log.empty()) {
-            shared_.access_log_fd =
-                config_.access_log == "-"
-                    ? dup(STDOUT_FILENO)
-                    : open(config_.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+            shared_.access_log_fd = config_.access_log == "-"
+                                        ? dup(STDOUT_FILENO)
+                                        : open(config_.access_log.c_str(),
+                                               O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
             if (shared_.access_log_fd < 0)
-                throw StartupError("cannot open access log " + config_.access_log + ": " + strerror(errno));
+                throw StartupError("cannot open access log " + config_.access_log + ": " +
+                                   strerror(errno));
         }
         open_listeners();
     } catch (const StartupError &e) {
@@ -198,19 +209,23 @@ int Server::run()
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     for (unsigned w = 0; w < config_.workers; ++w) {
-        workers_.push_back(std::make_unique<Worker>(int(w), shared_, std::move(listen_fds_[w]), routes));
+        workers_.push_back(
+            std::make_unique<Worker>(int(w), shared_, std::move(listen_fds_[w]), routes));
         listen_fds_[w].clear();
     }
-    for (auto &w : workers_) w->start();
+    for (auto &w : workers_)
+        w->start();
 
     int signum = 0;
     while (sigwait(&stop_signals, &signum) != 0) {
     }
     std::fprintf(stderr, "berth-edge: %s received, draining connections\n",
                  signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    for (auto &w : workers_) w->request_stop();
+    for (auto &w : workers_)
+        w->request_stop();
 
-    for (auto &w : workers_) w->join();
+    for (auto &w : workers_)
+        w->join();
     workers_.clear();
     if (shared_.access_log_fd >= 0) ::close(shared_.access_log_fd);
     std::fprintf(stderr, "berth-edge: stopped\n");

@@ -13,9 +13,11 @@
 #include "edge/log/access_log.h"
 #include "shared/http/http_date.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
-namespace {
+namespace
+{
 
 CacheLimits cache_limits(const EdgeConfig &c)
 {
@@ -55,10 +57,14 @@ Worker::Worker(int id, ServerShared &shared, std::vector<int> listen_fds,
     }
     uv_timer_init(&loop_, &tick_);
     tick_.data = this;
-    uv_async_init(&loop_, &async_, [](uv_async_t *a) { static_cast<Worker *>(a->data)->on_async(); });
+    uv_check_init(&loop_, &reaper_);
+    reaper_.data = this;
+    uv_async_init(&loop_, &async_,
+                  [](uv_async_t *a) { static_cast<Worker *>(a->data)->on_async(); });
     async_.data = this;
     if (shared.access_log_fd >= 0)
-        access_log_ = std::make_unique<AccessLog>(&loop_, shared.access_log_fd, shared.config->log_format);
+        access_log_ =
+            std::make_unique<AccessLog>(&loop_, shared.access_log_fd, shared.config->log_format);
 }
 
 Worker::~Worker()
@@ -67,9 +73,12 @@ Worker::~Worker()
     if (access_log_) access_log_->flush_blocking();
     access_log_.reset();
     // Close what is left (only at startup failures) and run the loop until it can close.
-    uv_walk(&loop_, [](uv_handle_t *h, void *) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
-    }, nullptr);
+    uv_walk(
+        &loop_,
+        [](uv_handle_t *h, void *) {
+            if (!uv_is_closing(h)) uv_close(h, nullptr);
+        },
+        nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
 }
@@ -122,8 +131,9 @@ void Worker::run()
         });
     }
     uint64_t interval = tick_interval(config());
-    uv_timer_start(&tick_, [](uv_timer_t *t) { static_cast<Worker *>(t->data)->on_tick(); }, interval,
-                   interval);
+    uv_timer_start(
+        &tick_, [](uv_timer_t *t) { static_cast<Worker *>(t->data)->on_tick(); }, interval,
+        interval);
     if (stop_requested_.load()) begin_drain();
     uv_run(&loop_, UV_RUN_DEFAULT);
 }
@@ -134,7 +144,8 @@ void Worker::accept_ready(Listener &l)
     for (int i = 0; i < 64 && !draining_; ++i) {
         sockaddr_storage peer;
         socklen_t len = sizeof peer;
-        int fd = accept4(l.fd, reinterpret_cast<sockaddr *>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(l.fd, reinterpret_cast<sockaddr *>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             return; // EAGAIN, or EMFILE: the listener stays readable and we retry next round
@@ -193,6 +204,21 @@ void Worker::begin_drain()
     maybe_finish();
 }
 
+void Worker::defer_delete(Connection *c)
+{
+    if (doomed_.empty()) {
+        uv_check_start(&reaper_, [](uv_check_t *h) {
+            auto *self = static_cast<Worker *>(h->data);
+            std::vector<Connection *> batch;
+            batch.swap(self->doomed_);
+            uv_check_stop(h);
+            for (Connection *dead : batch)
+                delete dead;
+        });
+    }
+    doomed_.push_back(c);
+}
+
 void Worker::on_connection_closed(Connection &) noexcept
 {
     if (draining_) maybe_finish();
@@ -206,6 +232,7 @@ void Worker::maybe_finish()
     if (access_log_) access_log_->flush_blocking();
     uv_close(reinterpret_cast<uv_handle_t *>(&tick_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&reaper_), nullptr);
 }
 
 } // namespace berth::edge

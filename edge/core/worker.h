@@ -67,6 +67,8 @@ public:
     bool draining() const noexcept { return draining_; }
 
     void on_connection_closed(Connection &c) noexcept;
+    // Deletes c after the current loop iteration (c closed itself on its own stack).
+    void defer_delete(Connection *c);
 
 private:
     struct Listener {
@@ -86,6 +88,8 @@ private:
     uv_loop_t loop_;
     uv_timer_t tick_;
     uv_async_t async_;
+    uv_check_t reaper_; // frees deferred connections after each poll phase
+    std::vector<Connection *> doomed_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     shared::IntrusiveList<Connection> connections_;
     std::shared_ptr<const shared::route::RouteTable> routes_;

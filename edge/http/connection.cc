@@ -15,12 +15,14 @@
 #include "edge/static/static_handler.h"
 #include "shared/http/host.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 using shared::http::Method;
 using shared::http::ParseEvent;
 
-namespace {
+namespace
+{
 
 shared::http::ParserLimits limits_from(const EdgeConfig &c)
 {
@@ -39,8 +41,7 @@ constexpr uint64_t kLingerMs = 2000;
 Connection::Connection(Worker &worker, int fd, const sockaddr_storage &peer)
     : worker_(worker), fd_(fd), peer_(peer),
       // The head must fit; a little slack lets a pipelined next request start behind it.
-      in_cap_(worker.config().max_header_bytes + 1024),
-      parser_(limits_from(worker.config()))
+      in_cap_(worker.config().max_header_bytes + 1024), parser_(limits_from(worker.config()))
 {
     in_.reset(new char[in_cap_]);
     poll_.data = this;
@@ -56,13 +57,12 @@ Connection::~Connection()
 
 void Connection::start()
 {
-    if (uv_poll_init(worker_.loop(), &poll_, fd_) != 0) {
-        delete this;
-        return;
-    }
     deadline_kind_ = Deadline::kHeader;
     deadline_ms_ = worker_.now_ms() + worker_.config().header_timeout_ms;
-    set_poll(UV_READABLE);
+    // Listeners use TCP_DEFER_ACCEPT, so the request has usually arrived with the connection:
+    // read it now. A connection that is answered and closed in this first pass never touches
+    // epoll at all (#2: new connection per request).
+    on_readable();
 }
 
 void Connection::close()
@@ -70,9 +70,12 @@ void Connection::close()
     if (state_ == State::kClosing) return;
     state_ = State::kClosing;
     out_.clear();
-    uv_close(reinterpret_cast<uv_handle_t *>(&poll_), on_closed); // stops polling now
     ::close(fd_);
     fd_ = -1;
+    if (poll_inited_)
+        uv_close(reinterpret_cast<uv_handle_t *>(&poll_), on_closed); // stops polling now
+    else
+        worker_.defer_delete(this); // not on our own stack: freed after this loop iteration
 }
 
 void Connection::on_closed(uv_handle_t *handle)
@@ -83,6 +86,13 @@ void Connection::on_closed(uv_handle_t *handle)
 void Connection::set_poll(int events)
 {
     if (state_ == State::kClosing || events == poll_events_) return;
+    if (!poll_inited_) {
+        if (uv_poll_init(worker_.loop(), &poll_, fd_) != 0) {
+            close();
+            return;
+        }
+        poll_inited_ = true;
+    }
     poll_events_ = events;
     if (events == 0)
         uv_poll_stop(&poll_);
@@ -139,7 +149,10 @@ void Connection::on_readable()
     }
     ssize_t n = ::read(fd_, in_.get() + in_len_, in_cap_ - in_len_);
     if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) return;
+        if (errno == EAGAIN || errno == EINTR) {
+            if (poll_events_ == 0) set_poll(UV_READABLE); // first read after accept: wait
+            return;
+        }
         close();
         return;
     }
@@ -176,8 +189,14 @@ void Connection::after_io()
         return;
     }
     if (close_after_flush_) {
-        if (read_eof_) close();
-        else begin_linger();
+        // Linger only when the client may still be sending (an error mid-request, unread
+        // bytes): closing with unread input would reset the connection and could destroy
+        // the response before the client reads it. A clean "Connection: close" just closes.
+        bool clean = !linger_needed_ && in_pos_ == in_len_ && !parser_.in_message();
+        if (read_eof_ || clean)
+            close();
+        else
+            begin_linger();
         return;
     }
     if (read_eof_ || (draining_ && idle())) {
@@ -275,8 +294,12 @@ void Connection::dispatch(Exchange &ex)
     char scratch[512];
     RouteTarget target = worker_.router().route(worker_.routes(), host, scratch, sizeof scratch);
     switch (target.kind) {
-    case RouteTarget::Kind::kStatic: serve_static(ex, target); return;
-    case RouteTarget::Kind::kRedirect: serve_redirect(ex, *target.route); return;
+    case RouteTarget::Kind::kStatic:
+        serve_static(ex, target);
+        return;
+    case RouteTarget::Kind::kRedirect:
+        serve_redirect(ex, *target.route);
+        return;
     case RouteTarget::Kind::kProxy:
         send_error(ex, 502, "Bad Gateway", "Proxy routes are not served by this edge build yet.");
         return;
@@ -289,6 +312,7 @@ void Connection::dispatch(Exchange &ex)
 void Connection::fail(int status, std::string_view reason)
 {
     close_after_flush_ = true;
+    linger_needed_ = true;
     in_pos_ = in_len_;
     if (responded_ || status == 0) return; // the response already left; just close after it
     Exchange ex{parser_.head(), out_, worker_};

@@ -76,6 +76,8 @@ private:
     bool close_after_flush_ = false;
     bool read_eof_ = false;
     bool draining_ = false;
+    bool poll_inited_ = false;  // uv_poll_init only when we first need to wait
+    bool linger_needed_ = false; // an error response: drain the client before closing
 
     Deadline deadline_kind_ = Deadline::kNone;
     uint64_t deadline_ms_ = 0;

@@ -7,12 +7,14 @@
 #include "edge/static/conditional.h"
 #include "edge/static/path_normalizer.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 using shared::http::HeaderToken;
 using shared::http::Method;
 
-namespace {
+namespace
+{
 
 constexpr std::string_view kImmutable = "public, max-age=31536000, immutable";
 constexpr std::string_view kRevalidate = "public, max-age=0, must-revalidate";
@@ -20,7 +22,9 @@ constexpr std::string_view kRevalidate = "public, max-age=0, must-revalidate";
 double qvalue(std::string_view params)
 {
     // params: ";q=0.5" (possibly with spaces); default 1.
-    size_t q = params.find("q=");
+    size_t q = params.find_first_of("qQ");
+    while (q != std::string_view::npos && (q + 1 >= params.size() || params[q + 1] != '='))
+        q = params.find_first_of("qQ", q + 1);
     if (q == std::string_view::npos) return 1.0;
     std::string_view v = params.substr(q + 2);
     double result = 0, scale = 1;
@@ -86,8 +90,8 @@ void push_body(Exchange &ex, const FileEntryRef &ref, const FileBody &body, uint
         ex.out.push_file(body.fd, offset, length, ref);
 }
 
-void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t, std::string_view req_path,
-                int status)
+void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t,
+                std::string_view req_path, int status)
 {
     const FileEntry &entry = *ref;
     const FileBody &body = choose_body(ex, entry);
@@ -96,8 +100,8 @@ void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t, std
 
     if (status == 200) {
         const auto &req = ex.req;
-        if (is_not_modified(req.get(HeaderToken::kIfNoneMatch), req.get(HeaderToken::kIfModifiedSince),
-                            body.etag, entry.mtime)) {
+        if (is_not_modified(req.get(HeaderToken::kIfNoneMatch),
+                            req.get(HeaderToken::kIfModifiedSince), body.etag, entry.mtime)) {
             ex.begin(304);
             w.header("ETag", body.etag);
             w.header("Last-Modified", entry.last_modified);
@@ -135,7 +139,8 @@ void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t, std
                 int n = std::snprintf(cr, sizeof cr, "Content-Range: bytes */%llu\r\n",
                                       (unsigned long long)body.size);
                 send_error(ex, 416, "Range Not Satisfiable",
-                           "The requested range is outside the file.", std::string_view(cr, size_t(n)));
+                           "The requested range is outside the file.",
+                           std::string_view(cr, size_t(n)));
                 return;
             }
             case RangeKind::kMultiple: // answered with the whole representation
@@ -161,6 +166,26 @@ void not_found(Exchange &ex, Site &site, const RouteTarget &t, std::string_view 
     send_error(ex, 404, "Not Found", "There is no file at this path.");
 }
 
+// Percent-encodes everything but unreserved characters, sub-delims, ':', '@' and '/'.
+std::string percent_encode_path(std::string_view path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(path.size() + 8);
+    for (unsigned char c : path) {
+        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    std::string_view("-._~!$&'()*+,;=:@/").find(char(c)) != std::string_view::npos;
+        if (keep) {
+            out.push_back(char(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    return out;
+}
+
 } // namespace
 
 bool accepts_encoding(std::string_view ae, std::string_view coding) noexcept
@@ -169,10 +194,12 @@ bool accepts_encoding(std::string_view ae, std::string_view coding) noexcept
     while (!ae.empty()) {
         size_t comma = ae.find(',');
         std::string_view item = ae.substr(0, comma);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+            item.remove_prefix(1);
         size_t semi = item.find(';');
         std::string_view name = item.substr(0, semi);
-        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+        while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
+            name.remove_suffix(1);
         double q = semi == std::string_view::npos ? 1.0 : qvalue(item.substr(semi));
         if (shared::http::iequals(name, coding)) return q > 0;
         if (name == "*") star = q;
@@ -224,12 +251,14 @@ void serve_static(Exchange &ex, const RouteTarget &t)
 
     if (entry->kind == FileEntry::Kind::kDirectory) {
         if (!np.trailing_slash && path != "/") {
-            // "/docs" → "/docs/" so relative links in its index resolve (as nginx does).
-            std::string location(req.path);
+            // "/docs" → "/docs/" so relative links in its index resolve (as nginx does). Built
+            // from the normalised path, re-encoded: "//evil" must never become a Location.
+            std::string location = percent_encode_path(path);
             location += '/';
             if (!req.query.empty()) location.append("?").append(req.query);
             std::string extra = "Location: " + location + "\r\n";
-            send_error(ex, 301, "Moved Permanently", "This folder lives at its path with a trailing slash.", extra);
+            send_error(ex, 301, "Moved Permanently",
+                       "This folder lives at its path with a trailing slash.", extra);
             return;
         }
         // Append "/index.html" in place: buf has room beyond the 4096 bytes normalise used.
@@ -240,11 +269,11 @@ void serve_static(Exchange &ex, const RouteTarget &t)
             entry = site->lookup(std::string_view(buf, len + kIndex.size()), now, limits);
         }
         if (entry->kind == FileEntry::Kind::kFile) {
-            serve_file(ex, entry, t, req.path, 200);
+            serve_file(ex, entry, t, path, 200);
             return;
         }
     } else if (entry->kind == FileEntry::Kind::kFile && !np.trailing_slash) {
-        serve_file(ex, entry, t, req.path, 200);
+        serve_file(ex, entry, t, path, 200);
         return;
     }
 
@@ -253,12 +282,12 @@ void serve_static(Exchange &ex, const RouteTarget &t)
         for (std::string_view fallback : {"/200.html", "/index.html"}) {
             FileEntryRef page = site->lookup(fallback, now, limits);
             if (page->kind == FileEntry::Kind::kFile) {
-                serve_file(ex, page, t, req.path, 200);
+                serve_file(ex, page, t, path, 200);
                 return;
             }
         }
     }
-    not_found(ex, *site, t, req.path);
+    not_found(ex, *site, t, path);
 }
 
 } // namespace berth::edge

@@ -3,31 +3,52 @@
 
 #include <charconv>
 
-namespace berth::shared::http {
+namespace berth::shared::http
+{
 
-namespace {
+namespace
+{
 
-RequestParser &self(llhttp_t *p) { return *static_cast<RequestParser *>(p->data); }
+RequestParser &self(llhttp_t *p)
+{
+    return *static_cast<RequestParser *>(p->data);
+}
 
 Method method_of(uint8_t m)
 {
     switch (m) {
-    case HTTP_GET: return Method::kGet;
-    case HTTP_HEAD: return Method::kHead;
-    case HTTP_POST: return Method::kPost;
-    case HTTP_PUT: return Method::kPut;
-    case HTTP_PATCH: return Method::kPatch;
-    case HTTP_DELETE: return Method::kDelete;
-    case HTTP_OPTIONS: return Method::kOptions;
-    default: return Method::kOther;
+    case HTTP_GET:
+        return Method::kGet;
+    case HTTP_HEAD:
+        return Method::kHead;
+    case HTTP_POST:
+        return Method::kPost;
+    case HTTP_PUT:
+        return Method::kPut;
+    case HTTP_PATCH:
+        return Method::kPatch;
+    case HTTP_DELETE:
+        return Method::kDelete;
+    case HTTP_OPTIONS:
+        return Method::kOptions;
+    default:
+        return Method::kOther;
     }
 }
 
 std::string_view trim_ows(std::string_view v)
 {
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+        v.remove_suffix(1);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.remove_prefix(1);
     return v;
+}
+
+bool is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 bool has_token(std::string_view list, std::string_view token)
@@ -194,6 +215,14 @@ int RequestParser::on_header_value_complete(llhttp_t *p)
     Header &h = s.head_.headers[s.head_.header_count];
     if (!s.value_open_) h.value = std::string_view(h.name.data() + h.name.size(), 0);
     h.value = trim_ows(h.value);
+    // Field names are tokens (RFC 9110 5.1); obs-fold and bare CR/LF in values are refused
+    // (RFC 9112 5.2), which this llhttp build would otherwise let through.
+    if (h.name.empty()) return s.fail(400, "empty header field name");
+    for (char c : h.name)
+        if (!is_tchar(c)) return s.fail(400, "invalid character in header field name");
+    for (char c : h.value)
+        if (c == '\r' || c == '\n' || c == '\0')
+            return s.fail(400, "obsolete line folding or control character in header value");
     h.token = header_token(h.name);
     if (h.token == HeaderToken::kHost) ++s.host_count_;
     s.value_open_ = false;
@@ -212,12 +241,13 @@ int RequestParser::finish_head() noexcept
 
     // Split target into path and query; absolute-form carries the authority (RFC 9112 3.2.2).
     std::string_view t = h.target;
-    if (t.size() > 7 && (t.substr(0, 7) == "http://" || t.substr(0, 8) == "https://" ||
-                         iequals(t.substr(0, 7), "http://") || iequals(t.substr(0, 8), "https://"))) {
+    if (t.size() > 7 &&
+        (t.substr(0, 7) == "http://" || t.substr(0, 8) == "https://" ||
+         iequals(t.substr(0, 7), "http://") || iequals(t.substr(0, 8), "https://"))) {
         size_t scheme_end = t.find("://") + 3;
         size_t path_start = t.find_first_of("/?", scheme_end);
-        h.host = t.substr(scheme_end, path_start == std::string_view::npos ? t.npos
-                                                                           : path_start - scheme_end);
+        h.host = t.substr(scheme_end,
+                          path_start == std::string_view::npos ? t.npos : path_start - scheme_end);
         if (h.host.empty()) return fail(400, "absolute-form target without host");
         t = path_start == std::string_view::npos ? std::string_view("/") : t.substr(path_start);
         if (t.front() == '?') return fail(400, "absolute-form target without path");

@@ -94,6 +94,7 @@ TEST_CASE("connections above max_connections are refused with 503", "[e2e][limit
         a.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
         REQUIRE(a.read_response());
         RawClient c(edge->port());
+        c.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
         auto r = c.read_response();
         REQUIRE(r);
         CHECK(r->status == 503);

@@ -441,3 +441,22 @@ TEST_CASE("large files arrive intact through sendfile", "[e2e][static]")
         CHECK(r.body == edge_fixture().big);
     }
 }
+
+TEST_CASE("a folder redirect never becomes a protocol-relative open redirect", "[e2e][security]")
+{
+    Response r = demo("//docs");
+    CHECK(r.status == 301);
+    CHECK(r.header("Location") == "/docs/");
+    Response encoded = demo("/%64ocs");
+    CHECK(encoded.header("Location") == "/docs/");
+}
+
+TEST_CASE("route header rules match the normalised path, not the raw one", "[e2e][security]")
+{
+    for (const char *path : {"/assets/x.js", "//assets/x.js", "/%61ssets/x.js", "/assets//x.js"}) {
+        INFO(path);
+        Response r = must(get(edge_fixture().port(), "myapp.example.test", path));
+        CHECK(r.status == 200);
+        CHECK(r.header("X-Asset") == "yes");
+    }
+}
