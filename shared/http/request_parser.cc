@@ -1,6 +1,7 @@
 // llhttp callbacks fill RequestHead with views; limits turn into 414/431/413 before any copy.
 #include "shared/http/request_parser.h"
 
+#include <array>
 #include <charconv>
 
 namespace berth::shared::http
@@ -45,11 +46,25 @@ std::string_view trim_ows(std::string_view v)
     return v;
 }
 
-bool is_tchar(char c)
+// A Host value never holds whitespace, ',', '/', '@' or '\\' (plain compares: no memchr per byte).
+bool host_chars_ok(std::string_view host)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    for (char c : host)
+        if (c == ' ' || c == '\t' || c == ',' || c == '/' || c == '@' || c == '\\') return false;
+    return true;
 }
+
+// tchar (RFC 9110 5.6.2) as a 256-entry table: one load per byte of every field name.
+constexpr auto kTchar = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[size_t(c)] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[size_t(c)] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[size_t(c)] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+}();
+
+bool is_tchar(char c) { return kTchar[static_cast<unsigned char>(c)]; }
 
 bool has_token(std::string_view list, std::string_view token)
 {
@@ -265,7 +280,7 @@ int RequestParser::finish_head() noexcept
     if (host_count_ > 1) return fail(400, "duplicate Host header");
     if (host_count_ == 0 && h.version_minor >= 1) return fail(400, "missing Host header");
     if (h.host.empty()) h.host = h.get(HeaderToken::kHost);
-    if (h.host.find_first_of(" \t,/@\\") != std::string_view::npos)
+    if (!host_chars_ok(h.host))
         return fail(400, "invalid Host header");
 
     h.chunked = (parser_.flags & F_CHUNKED) != 0;
