@@ -90,7 +90,8 @@ int run_serve(const ControlConfig &config)
     shared::http::ParserLimits limits;
     limits.max_body_bytes = config.max_body_bytes;
     HttpServer server(
-        &loop, [&api](const ApiRequest &req) { return handle_api_request(api, req); }, limits);
+        &loop, [&api](const ApiRequest &req) { return handle_api_request(api, req); }, limits,
+        uint64_t(config.idle_timeout_ms));
     size_t colon = config.api_listen.rfind(':');
     std::string host = config.api_listen.substr(0, colon);
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);

@@ -22,16 +22,19 @@ berth_add_test(control_unit_test
 
 berth_add_test(control_store_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/store_test.cc
+    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
   LIBS berth_control_lib berth_control_test_support
   LABELS "control;store")
 
 berth_add_test(control_api_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/api_test.cc
+    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
   LIBS berth_control_core berth_control_test_support
   LABELS "control;e2e")
 
 berth_add_test(control_pipeline_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/pipeline_test.cc
+    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
   LIBS berth_control_core berth_control_test_support
   LABELS "control;e2e")
 

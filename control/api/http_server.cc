@@ -27,6 +27,8 @@ struct HttpServer::Connection {
     HttpServer *server;
     std::list<std::unique_ptr<Connection>>::iterator self;
     uv_tcp_t tcp{};
+    uv_timer_t idle{}; // closes a connection that sends nothing for idle_timeout_ms
+    int open_handles = 2;
     uv_work_t work{};
     uv_write_t write_req{};
     shared::http::RequestParser parser;
@@ -52,17 +54,27 @@ struct HttpServer::Connection {
         buf.reset(new char[cap]);
         parser.set_body_sink(&body);
         tcp.data = this;
+        idle.data = this;
         work.data = this;
         write_req.data = this;
     }
 
-    void start() { uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp), on_alloc, on_read); }
+    void start()
+    {
+        uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp), on_alloc, on_read);
+        arm_idle();
+    }
+
+    // Idle while waiting for request bytes (a slow or silent client); not while a request runs.
+    void arm_idle() { uv_timer_start(&idle, on_idle, server->idle_timeout_ms_, 0); }
+    static void on_idle(uv_timer_t *t) { static_cast<Connection *>(t->data)->close(); }
 
     void close()
     {
         if (closing) return;
         closing = true;
         uv_close(reinterpret_cast<uv_handle_t *>(&tcp), on_closed);
+        uv_close(reinterpret_cast<uv_handle_t *>(&idle), on_closed);
     }
 
     static void on_alloc(uv_handle_t *h, size_t, uv_buf_t *out)
@@ -79,12 +91,14 @@ struct HttpServer::Connection {
             return;
         }
         c->len += size_t(n);
+        c->arm_idle();
         c->process();
     }
 
     static void on_closed(uv_handle_t *h)
     {
         auto *c = static_cast<Connection *>(h->data);
+        if (--c->open_handles > 0) return; // the tcp handle and the timer both close
         c->closed = true;
         // A request still on the threadpool frees the connection in on_work_done.
         if (!c->work_pending) c->server->on_conn_closed(c);
@@ -150,6 +164,7 @@ struct HttpServer::Connection {
         busy = true;
         work_pending = true;
         uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp));
+        uv_timer_stop(&idle);
         uv_queue_work(server->loop_, &work, on_work, on_work_done);
     }
 
@@ -222,8 +237,9 @@ struct HttpServer::Connection {
     }
 };
 
-HttpServer::HttpServer(uv_loop_t *loop, ApiHandler handler, shared::http::ParserLimits limits)
-    : loop_(loop), handler_(std::move(handler)), limits_(limits)
+HttpServer::HttpServer(uv_loop_t *loop, ApiHandler handler, shared::http::ParserLimits limits,
+                       uint64_t idle_timeout_ms)
+    : loop_(loop), handler_(std::move(handler)), limits_(limits), idle_timeout_ms_(idle_timeout_ms)
 {
 }
 
@@ -260,6 +276,7 @@ void HttpServer::on_connection(uv_stream_t *server, int status)
     auto conn = std::make_unique<Connection>(self, self->limits_);
     Connection *c = conn.get();
     uv_tcp_init(self->loop_, &c->tcp);
+    uv_timer_init(self->loop_, &c->idle);
     self->conns_.push_front(std::move(conn));
     c->self = self->conns_.begin();
     if (uv_accept(server, reinterpret_cast<uv_stream_t *>(&c->tcp)) != 0) {

@@ -45,7 +45,10 @@ using ApiHandler = std::function<ApiResponse(const ApiRequest &)>;
 class HttpServer
 {
 public:
-    HttpServer(uv_loop_t *loop, ApiHandler handler, shared::http::ParserLimits limits);
+    // idle_timeout_ms: a connection that sends nothing for this long while no request of its
+    // runs is closed (keep-alive idle and slow clients alike).
+    HttpServer(uv_loop_t *loop, ApiHandler handler, shared::http::ParserLimits limits,
+               uint64_t idle_timeout_ms = 60000);
     ~HttpServer();
     HttpServer(const HttpServer &) = delete;
     HttpServer &operator=(const HttpServer &) = delete;
@@ -69,6 +72,7 @@ private:
     uv_loop_t *loop_;
     ApiHandler handler_;
     shared::http::ParserLimits limits_;
+    uint64_t idle_timeout_ms_;
     uv_tcp_t listener_{};
     bool listening_ = false;
     int port_ = 0;

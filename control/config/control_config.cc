@@ -105,6 +105,8 @@ ControlConfig load_control_config(const std::string &path)
                     r.integer(n, full, c.trigger_per_hour, 1, 1000000);
                 else if (key == "page_size_default")
                     r.integer(n, full, c.page_size_default, 1, 1000);
+                else if (key == "idle_timeout_ms")
+                    r.integer(n, full, c.idle_timeout_ms, 100, 3600000);
                 else if (key == "page_size_max")
                     r.integer(n, full, c.page_size_max, 1, 1000);
                 else if (key == "max_body_bytes") {

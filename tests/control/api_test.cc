@@ -62,6 +62,31 @@ TEST_CASE("API requires a token: 401 without or with a bad one, JSON errors with
     env.stop_server();
 }
 
+TEST_CASE("keep-alive serves many requests on one connection and closes idle ones",
+          "[control][api]")
+{
+    ControlOptions o = api_only();
+    o.idle_timeout_ms = 300;
+    ControlEnv env(o);
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    // Pipelined: two requests in one write, answered in order.
+    std::string get =
+        "GET /api/v1/projects/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token " + token + "\r\n\r\n";
+    auto first =
+        c->raw(get + "POST /api/v1/projects/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token " + token +
+               "\r\nContent-Length: 14\r\n\r\n{\"name\":\"one\"}");
+    CHECK(first.status == 200);
+    auto second = c->raw("");
+    CHECK(second.status == 201);
+    for (int i = 0; i < 20; ++i)
+        CHECK(c->call("GET", "projects/", token).status == 200);
+    auto idle = env.client();
+    CHECK(idle->wait_closed(5000)); // closed by the server after ~300 ms of silence
+    env.stop_server();
+}
+
 TEST_CASE("projects and services: CRUD, pagination, and a user sees only their own",
           "[control][api]")
 {

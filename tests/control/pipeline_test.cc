@@ -22,7 +22,8 @@ using namespace berth::testing;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-namespace {
+namespace
+{
 
 std::string read_file(const fs::path &p)
 {
@@ -33,13 +34,15 @@ std::string read_file(const fs::path &p)
 }
 
 // GET deployments/{id}/ until its status is `want` (or a terminal one that is not). Returns it.
-json wait_status(HttpClient &c, const std::string &token, const std::string &id, const std::string &want)
+json wait_status(HttpClient &c, const std::string &token, const std::string &id,
+                 const std::string &want)
 {
     json dep;
     bool done = wait_until([&] {
         dep = c.call("GET", "deployments/" + id + "/", token).json();
         std::string s = dep.value("status", "");
-        return s == want || s == "FAILED" || s == "CANCELLED" || s == "ACTIVE" || s == "AWAITING_APPROVAL";
+        return s == want || s == "FAILED" || s == "CANCELLED" || s == "ACTIVE" ||
+               s == "AWAITING_APPROVAL";
     });
     INFO(dep.dump());
     REQUIRE(done);
@@ -56,7 +59,8 @@ std::string trigger(HttpClient &c, const std::string &token, const std::string &
 }
 
 // A stand-in edge admin socket: answers every line with {"ok":true} and keeps the requests.
-class FakeEdge {
+class FakeEdge
+{
 public:
     explicit FakeEdge(const std::string &path) : path_(path)
     {
@@ -108,8 +112,9 @@ private:
 
 } // namespace
 
-TEST_CASE("trigger to ACTIVE: an immutable static directory, route pushes, rollbacks as swaps, audit",
-          "[control][pipeline]")
+TEST_CASE(
+    "trigger to ACTIVE: an immutable static directory, route pushes, rollbacks as swaps, audit",
+    "[control][pipeline]")
 {
     std::string sock_dir = make_temp_dir("berth-edge-sock");
     struct RemoveDir {
@@ -122,12 +127,14 @@ TEST_CASE("trigger to ACTIVE: an immutable static directory, route pushes, rollb
     o.extra_toml = "[edges]\nadmin_sockets = [\"" + edge_sock + "\"]\n";
     ControlEnv env(o);
     std::string repo = env.dir + "/repo";
-    std::string v1 = make_git_repo(repo, {{"site/index.html", "v1"}, {"site/app.js", "js"}, {"README", "r"}});
+    std::string v1 =
+        make_git_repo(repo, {{"site/index.html", "v1"}, {"site/app.js", "js"}, {"README", "r"}});
     env.start_server();
     auto c = env.client();
     std::string token = env.create_token("alice"), admin = env.create_token("root", true);
-    std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "site",
-                                     {{"repo_url", "file://" + repo}, {"root_directory", "site"}})["id"];
+    std::string sid =
+        create_service(*c, token, create_project(*c, token, "p")["id"], "site",
+                       {{"repo_url", "file://" + repo}, {"root_directory", "site"}})["id"];
 
     std::string d1 = trigger(*c, token, sid);
     json dep1 = wait_status(*c, token, d1, "ACTIVE");
@@ -138,12 +145,14 @@ TEST_CASE("trigger to ACTIVE: an immutable static directory, route pushes, rollb
     CHECK(read_file(dir1 / "index.html") == "v1");
     CHECK_FALSE(fs::exists(dir1 / "README")); // only root_directory is published
     CHECK_FALSE(fs::exists(dir1 / ".git"));
-    CHECK((fs::status(dir1 / "index.html").permissions() & fs::perms::owner_write) == fs::perms::none);
+    CHECK((fs::status(dir1 / "index.html").permissions() & fs::perms::owner_write) ==
+          fs::perms::none);
     json stages = dep1["pipeline_stages"];
     std::vector<std::string> seen;
-    for (const auto &s : stages) seen.push_back(s["status"]);
-    CHECK(seen == std::vector<std::string>{"QUEUED", "CLONING", "SCANNING", "REVIEW", "BUILDING", "DEPLOYING",
-                                           "HEALTH_CHECK", "ACTIVE"});
+    for (const auto &s : stages)
+        seen.push_back(s["status"]);
+    CHECK(seen == std::vector<std::string>{"QUEUED", "CLONING", "SCANNING", "REVIEW", "BUILDING",
+                                           "DEPLOYING", "HEALTH_CHECK", "ACTIVE"});
     auto logs = c->call("GET", "deployments/" + d1 + "/build-logs/", token).json()["lines"];
     REQUIRE(logs.size() >= 3);
     CHECK(logs[0]["line"].get<std::string>().rfind("cloning file://", 0) == 0);
@@ -159,9 +168,11 @@ TEST_CASE("trigger to ACTIVE: an immutable static directory, route pushes, rollb
     CHECK(wait_status(*c, token, d2, "ACTIVE")["commit_hash"] == v2);
     CHECK(c->call("GET", "deployments/" + d1 + "/", token).json()["status"] == "INACTIVE");
     CHECK(read_file(dir1 / "index.html") == "v1"); // untouched: a new deploy is a new directory
-    CHECK(c->call("POST", "services/" + sid + "/recheck-health/", token).json()["health_status"] == "healthy");
+    CHECK(c->call("POST", "services/" + sid + "/recheck-health/", token).json()["health_status"] ==
+          "healthy");
 
-    auto r = c->call("POST", "services/" + sid + "/instant-rollback/", token, {{"message", "5xx spike"}});
+    auto r = c->call("POST", "services/" + sid + "/instant-rollback/", token,
+                     {{"message", "5xx spike"}});
     REQUIRE(r.status == 201);
     CHECK(r.json()["status"] == "ROLLING_BACK");
     CHECK(r.json()["is_rollback"] == true);
@@ -186,8 +197,11 @@ TEST_CASE("trigger to ACTIVE: an immutable static directory, route pushes, rollb
     {
         pqxx::connection db(env.pg.url());
         pqxx::work w(db);
-        victim = w.exec1("SELECT id FROM audit_log WHERE action = 'DEPLOYMENT_TRIGGER' ORDER BY id LIMIT 1")[0]
-                     .as<int64_t>();
+        victim =
+            w.exec1(
+                 "SELECT id FROM audit_log WHERE action = 'DEPLOYMENT_TRIGGER' ORDER BY id LIMIT 1")
+                [0]
+                    .as<int64_t>();
         w.exec("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete");
         w.exec("UPDATE audit_log SET actor = 'user:mallory' WHERE id = " + std::to_string(victim));
         w.exec("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete");
@@ -210,27 +224,33 @@ TEST_CASE("pipeline failures end FAILED with an error_message", "[control][pipel
     std::string pid = create_project(*c, token, "p")["id"];
     std::string url = "file://" + repo;
 
-    std::string s1 = create_service(*c, token, pid, "nobranch", {{"repo_url", url}, {"branch", "nope"}})["id"];
+    std::string s1 =
+        create_service(*c, token, pid, "nobranch", {{"repo_url", url}, {"branch", "nope"}})["id"];
     json f1 = wait_status(*c, token, trigger(*c, token, s1), "FAILED");
     CHECK(f1["error_message"].get<std::string>().find("clone") != std::string::npos);
 
-    std::string s2 = create_service(*c, token, pid, "nix", {{"repo_url", url}, {"buildpack", "NIXPACKS"}})["id"];
+    std::string s2 =
+        create_service(*c, token, pid, "nix", {{"repo_url", url}, {"buildpack", "NIXPACKS"}})["id"];
     json f2 = wait_status(*c, token, trigger(*c, token, s2), "FAILED");
     CHECK(f2["error_message"].get<std::string>().find("not supported") != std::string::npos);
 
-    std::string s3 = create_service(*c, token, pid, "ssrf", {{"repo_url", "https://127.0.0.1/x.git"}})["id"];
+    std::string s3 =
+        create_service(*c, token, pid, "ssrf", {{"repo_url", "https://127.0.0.1/x.git"}})["id"];
     json f3 = wait_status(*c, token, trigger(*c, token, s3), "FAILED");
     CHECK(f3["error_message"].get<std::string>().find("loopback") != std::string::npos);
 
-    std::string s4 = create_service(*c, token, pid, "noroot", {{"repo_url", url}, {"root_directory", "dist"}})["id"];
+    std::string s4 = create_service(*c, token, pid, "noroot",
+                                    {{"repo_url", url}, {"root_directory", "dist"}})["id"];
     json f4 = wait_status(*c, token, trigger(*c, token, s4), "FAILED");
     CHECK(f4["error_message"].get<std::string>().find("dist") != std::string::npos);
-    auto logs = c->call("GET", "deployments/" + f4["id"].get<std::string>() + "/build-logs/", token).json();
+    auto logs =
+        c->call("GET", "deployments/" + f4["id"].get<std::string>() + "/build-logs/", token).json();
     CHECK(logs["lines"].back()["line"].get<std::string>().rfind("error: ", 0) == 0);
     env.stop_server();
 }
 
-TEST_CASE("require_approval pauses at AWAITING_APPROVAL; approve builds, cancel stops", "[control][pipeline]")
+TEST_CASE("require_approval pauses at AWAITING_APPROVAL, approve builds, cancel stops",
+          "[control][pipeline]")
 {
     ControlEnv env;
     std::string repo = env.dir + "/repo";
@@ -238,8 +258,9 @@ TEST_CASE("require_approval pauses at AWAITING_APPROVAL; approve builds, cancel 
     env.start_server();
     auto c = env.client();
     std::string token = env.create_token("alice");
-    std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "gated",
-                                     {{"repo_url", "file://" + repo}, {"require_approval", true}})["id"];
+    std::string sid =
+        create_service(*c, token, create_project(*c, token, "p")["id"], "gated",
+                       {{"repo_url", "file://" + repo}, {"require_approval", true}})["id"];
     std::string d1 = trigger(*c, token, sid);
     wait_status(*c, token, d1, "AWAITING_APPROVAL");
     auto r = c->call("POST", "deployments/" + d1 + "/approve/", token);
@@ -267,12 +288,15 @@ TEST_CASE("a signed GitHub push deploys the pushed commit", "[control][pipeline]
     std::string token = env.create_token("alice");
     std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "hooked",
                                      {{"repo_url", "file://" + repo + "/"}})["id"];
-    json payload = {{"ref", "refs/heads/main"}, {"after", head}, {"repository", {{"clone_url", "file://" + repo + ".git"}}}};
+    json payload = {{"ref", "refs/heads/main"},
+                    {"after", head},
+                    {"repository", {{"clone_url", "file://" + repo + ".git"}}}};
     std::string body = payload.dump();
-    auto r = c->request("POST", "/api/v1/webhooks/github/", body,
-                        {{"X-GitHub-Event", "push"},
-                         {"X-GitHub-Delivery", "d-1"},
-                         {"X-Hub-Signature-256", "sha256=" + berth::control::hmac_sha256_hex("gh-secret", body)}});
+    auto r = c->request(
+        "POST", "/api/v1/webhooks/github/", body,
+        {{"X-GitHub-Event", "push"},
+         {"X-GitHub-Delivery", "d-1"},
+         {"X-Hub-Signature-256", "sha256=" + berth::control::hmac_sha256_hex("gh-secret", body)}});
     INFO(r.body);
     REQUIRE(r.status == 202);
     json dep = wait_status(*c, token, r.json()["deployments"][0], "ACTIVE");
@@ -281,8 +305,9 @@ TEST_CASE("a signed GitHub push deploys the pushed commit", "[control][pipeline]
     env.stop_server();
 }
 
-TEST_CASE("Redis down: triggers fail clearly and create nothing; a lost job is recovered from its row",
-          "[control][pipeline][resilience]")
+TEST_CASE(
+    "Redis down: triggers fail clearly and create nothing, a lost job is recovered from its row",
+    "[control][pipeline][resilience]")
 {
     ControlOptions o;
     o.workers = 0; // first no pipeline, so the job sits in Redis when Redis dies

@@ -89,7 +89,8 @@ ControlEnv::ControlEnv(ControlOptions opts) : opts_(std::move(opts))
 void ControlEnv::write_config() const
 {
     std::ofstream c(config_path);
-    c << "[api]\nlisten = \"127.0.0.1:0\"\nthreads = 8\n"
+    c << "[api]\nlisten = \"127.0.0.1:0\"\nthreads = 8\nidle_timeout_ms = " << opts_.idle_timeout_ms
+      << "\n"
       << "trigger_per_minute = " << opts_.trigger_per_minute << "\n"
       << "trigger_per_hour = " << opts_.trigger_per_hour << "\n"
       << "[database]\nurl = \"" << pg.url() << "\"\npool = 16\n"
@@ -225,8 +226,8 @@ std::string make_git_repo(const std::string &dir,
     std::string git = "git -C " + q +
                       " -c user.name=berth-test -c user.email=test@berth.invalid"
                       " -c commit.gpgsign=false ";
-    std::system(("mkdir -p " + q + " && { [ -d " + q + "/.git ] || git init -q -b " + shell_quote(branch) +
-                 " " + q + "; }")
+    std::system(("mkdir -p " + q + " && { [ -d " + q + "/.git ] || git init -q -b " +
+                 shell_quote(branch) + " " + q + "; }")
                     .c_str());
     for (const auto &[path, content] : files) {
         std::string full = dir + "/" + path;

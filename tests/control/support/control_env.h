@@ -27,6 +27,7 @@ struct ControlOptions {
     int workers = 1; // 0: no pipeline (the API alone)
     int visibility_timeout_s = 300;
     int recover_queued_after_s = 30;
+    int idle_timeout_ms = 60000;
     std::string extra_toml; // appended to the config
 };
 

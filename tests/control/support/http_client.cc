@@ -94,6 +94,20 @@ HttpResponse HttpClient::read_response()
     return r;
 }
 
+bool HttpClient::wait_closed(int timeout_ms)
+{
+    if (fd_ < 0) connect();
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    char b;
+    bool closed = recv(fd_, &b, 1, 0) <= 0;
+    if (closed) {
+        close(fd_);
+        fd_ = -1;
+    }
+    return closed;
+}
+
 HttpResponse HttpClient::raw(const std::string &bytes)
 {
     if (fd_ < 0) connect();

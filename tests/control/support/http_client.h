@@ -35,6 +35,9 @@ public:
     // Sends raw bytes and reads one response.
     HttpResponse raw(const std::string &bytes);
 
+    // Connects (if needed) and waits until the server closes the connection.
+    bool wait_closed(int timeout_ms);
+
     // With Authorization: Token <token> and a JSON body.
     HttpResponse call(const std::string &method, const std::string &path, const std::string &token,
                       const nlohmann::json &body = nullptr);

@@ -1,0 +1,12 @@
+// LeakSanitizer defaults for sanitizer builds: known leaks inside third-party libraries.
+// Linked into berth-control and the control test binaries (not a library: the runtime looks
+// the symbol up in the executable). Without a sanitizer runtime it is never called.
+//
+// - libpqxx 6.4 drops a PGresult when a connection breaks mid-query (PostgreSQL restarts).
+// - libgit2 1.5's PCRE2-backed regexps leave per-thread match data behind after clones.
+extern "C" const char *__lsan_default_suppressions();
+extern "C" const char *__lsan_default_suppressions()
+{
+    return "leak:libpqxx-6.4.so\n"
+           "leak:libpcre2-8.so\n";
+}
