@@ -30,6 +30,7 @@ void ContentHash::block(uint64_t w) noexcept
 
 void ContentHash::update(const void *data, size_t len) noexcept
 {
+    if (len == 0) return; // data may be null for an empty file
     const unsigned char *p = static_cast<const unsigned char *>(data);
     total_ += len;
     if (tail_len_) {
