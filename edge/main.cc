@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "edge/admin/admin_server.h"
 #include "edge/core/edge_config.h"
 #include "edge/core/server.h"
 
@@ -13,6 +14,7 @@ namespace {
 constexpr const char *kUsage = R"(usage:
   berth-edge --config conf/edge.toml [flags]
   berth-edge --listen 127.0.0.1:8080 --deployments DIR --base-domain localhost [flags]
+  berth-edge admin [--socket PATH | --config FILE] COMMAND [JSON | @FILE]
 
 flags (override the config file):
   --config FILE          TOML configuration (see conf/edge.toml)
@@ -43,10 +45,8 @@ int main(int argc, char **argv)
 {
     using namespace berth::edge;
     std::vector<std::string> args(argv + 1, argv + argc);
-    if (!args.empty() && args[0] == "admin") {
-        std::fprintf(stderr, "berth-edge admin: the admin socket is not available in this build yet\n");
-        return 2;
-    }
+    if (!args.empty() && args[0] == "admin")
+        return run_admin_client(std::vector<std::string>(args.begin() + 1, args.end()));
 
     // The config file first, so flags override it whatever their order.
     EdgeConfig config;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -154,12 +156,11 @@ void Server::open_listeners()
                 // Port 0: every worker's socket must share the port the kernel picked.
                 socklen_t blen = sizeof ss;
                 getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &blen);
-                std::printf("berth-edge: listening on http://%s\n", format_addr(ss).c_str());
+                bound_.push_back(format_addr(ss));
             }
             listen_fds_[w].push_back(fd);
         }
     }
-    std::fflush(stdout);
 }
 
 std::shared_ptr<const shared::route::RouteTable> Server::initial_routes()
@@ -179,12 +180,18 @@ int Server::run()
 {
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
-    std::shared_ptr<const shared::route::RouteTable> routes;
     try {
         if (config_.listen.empty() || config_.workers == 0) validate_edge_config(config_);
         for (const ListenAddr &a : config_.listen)
             if (a.tls) throw StartupError("TLS listeners are not supported by this build yet");
-        routes = initial_routes();
+        if (!config_.state_dir.empty()) {
+            std::error_code ec;
+            std::filesystem::create_directories(config_.state_dir, ec);
+            if (ec)
+                throw StartupError("cannot create state_dir " + config_.state_dir + ": " +
+                                   ec.message());
+        }
+        routes_ = initial_routes();
         if (!config_.access_log.empty()) {
             shared_.access_log_fd = config_.access_log == "-"
                                         ? dup(STDOUT_FILENO)
@@ -200,36 +207,175 @@ int Server::run()
         return 1;
     }
 
-    // Signals go to no thread but this one: block them before the workers inherit the mask,
-    // then wait for them synchronously. The workers never see a signal handler run.
+    // Stop signals reach no thread as a handler: they are blocked everywhere (the workers
+    // inherit the mask) and read from a signalfd on the main loop.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    signal_fd_ = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    uv_loop_init(&loop_);
+    started_ms_ = uv_now(&loop_);
+    uv_async_init(&loop_, &finished_async_,
+                  [](uv_async_t *a) { static_cast<Server *>(a->data)->on_worker_finished(); });
+    finished_async_.data = this;
+    shared_.worker_finished = &finished_async_;
+    uv_poll_init(&loop_, &signal_poll_, signal_fd_);
+    signal_poll_.data = this;
+    uv_poll_start(&signal_poll_, UV_READABLE, [](uv_poll_t *h, int, int) {
+        auto *self = static_cast<Server *>(h->data);
+        signalfd_siginfo info;
+        while (read(self->signal_fd_, &info, sizeof info) == ssize_t(sizeof info))
+            self->begin_stop(info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    });
 
     for (unsigned w = 0; w < config_.workers; ++w) {
         workers_.push_back(
-            std::make_unique<Worker>(int(w), shared_, std::move(listen_fds_[w]), routes));
+            std::make_unique<Worker>(int(w), shared_, std::move(listen_fds_[w]), routes_));
         listen_fds_[w].clear();
     }
     for (auto &w : workers_)
         w->start();
 
-    int signum = 0;
-    while (sigwait(&stop_signals, &signum) != 0) {
+    if (!config_.admin_socket.empty()) {
+        admin_ = std::make_unique<AdminServer>(
+            &loop_, [this](const shared::admin::AdminCommand &c) { return handle_admin(c); });
+        try {
+            std::filesystem::path parent =
+                std::filesystem::path(config_.admin_socket).parent_path();
+            if (!parent.empty()) std::filesystem::create_directories(parent);
+            admin_->listen(config_.admin_socket);
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "berth-edge: %s\n", e.what());
+            begin_stop("startup error");
+        }
     }
-    std::fprintf(stderr, "berth-edge: %s received, draining connections\n",
-                 signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    for (auto &w : workers_)
-        w->request_stop();
 
+    // Announce readiness only now: when this line is out, the admin socket answers too.
+    for (const std::string &addr : bound_)
+        std::printf("berth-edge: listening on http://%s\n", addr.c_str());
+    std::fflush(stdout);
+
+    uv_run(&loop_, UV_RUN_DEFAULT);
     for (auto &w : workers_)
         w->join();
     workers_.clear();
+    uv_loop_close(&loop_);
+    ::close(signal_fd_);
     if (shared_.access_log_fd >= 0) ::close(shared_.access_log_fd);
     std::fprintf(stderr, "berth-edge: stopped\n");
     return 0;
+}
+
+void Server::begin_stop(const char *why)
+{
+    if (stopping_) return;
+    stopping_ = true;
+    std::fprintf(stderr, "berth-edge: %s, draining connections\n", why);
+    for (auto &w : workers_)
+        w->request_stop();
+    on_worker_finished(); // no workers (startup error): finish at once
+}
+
+void Server::on_worker_finished()
+{
+    if (!stopping_) return;
+    for (auto &w : workers_)
+        if (!w->finished()) return;
+    // Every worker drained: close the main loop's handles so uv_run returns.
+    if (admin_) admin_->close();
+    uv_close(reinterpret_cast<uv_handle_t *>(&signal_poll_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&finished_async_), nullptr);
+}
+
+std::string Server::handle_admin(const shared::admin::AdminCommand &cmd)
+{
+    using shared::admin::error_reply;
+    using shared::admin::ok_reply;
+    if (cmd.cmd == "ping") return ok_reply({{"pong", true}, {"pid", getpid()}});
+    if (cmd.cmd == "stats") return stats_reply();
+    if (cmd.cmd == "routes.get") {
+        if (!routes_) return ok_reply({{"version", 0}, {"table", nullptr}});
+        return ok_reply({{"version", routes_->version()},
+                         {"table", shared::route::route_table_to_json(*routes_)}});
+    }
+    if (cmd.cmd == "routes.put") return put_routes(cmd.body.at("table"));
+    if (cmd.cmd == "logs.reopen") return reopen_logs();
+    if (cmd.cmd == "drain") {
+        begin_stop("drain requested on the admin socket");
+        return ok_reply({{"draining", true}});
+    }
+    if (cmd.cmd == "upstream.health")
+        return error_reply("upstream.health: this build serves no proxy routes yet");
+    if (cmd.cmd == "certs.reload")
+        return error_reply("certs.reload: this build has no TLS listeners yet");
+    return error_reply("unknown command \"" + cmd.cmd + "\"");
+}
+
+std::string Server::put_routes(const nlohmann::json &table_json)
+{
+    std::string error;
+    auto table = shared::route::route_table_from_json(table_json, error);
+    if (!table) return shared::admin::error_reply("invalid route table: " + error);
+    if (routes_ && table->version() <= routes_->version())
+        return shared::admin::error_reply("version " + std::to_string(table->version()) +
+                                          " is not above the current version " +
+                                          std::to_string(routes_->version()));
+    auto next = std::make_shared<const shared::route::RouteTable>(std::move(*table));
+    if (!config_.state_dir.empty()) {
+        // Persist before installing: a restart must serve what was acknowledged.
+        std::string path = config_.state_dir + "/routes.json", tmp = path + ".tmp";
+        std::string text = shared::route::route_table_to_json(*next).dump(2) + "\n";
+        int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        bool ok = fd >= 0 && write(fd, text.data(), text.size()) == ssize_t(text.size()) &&
+                  fsync(fd) == 0;
+        if (fd >= 0) ::close(fd);
+        if (!ok || rename(tmp.c_str(), path.c_str()) != 0)
+            return shared::admin::error_reply("cannot persist the route table in " +
+                                              config_.state_dir + ": " + strerror(errno));
+    }
+    routes_ = next;
+    for (auto &w : workers_)
+        w->install_routes(next);
+    return shared::admin::ok_reply(
+        {{"version", next->version()}, {"routes", next->routes().size()}});
+}
+
+std::string Server::stats_reply() const
+{
+    uint64_t requests = 0, accepted = 0, rejected = 0, bytes = 0;
+    for (auto &w : workers_) {
+        requests += w->stats().requests.get();
+        accepted += w->stats().accepted.get();
+        rejected += w->stats().rejected_over_cap.get();
+        bytes += w->stats().bytes_out.get();
+    }
+    return shared::admin::ok_reply(
+        {{"workers", workers_.size()},
+         {"connections", shared_.connections.load()},
+         {"requests", requests},
+         {"accepted", accepted},
+         {"rejected_over_cap", rejected},
+         {"bytes_out", bytes},
+         {"routes_version", routes_ ? routes_->version() : 0},
+         {"draining", stopping_},
+         {"uptime_ms", uv_now(const_cast<uv_loop_t *>(&loop_)) - started_ms_}});
+}
+
+std::string Server::reopen_logs()
+{
+    if (config_.access_log.empty() || config_.access_log == "-")
+        return shared::admin::ok_reply({{"reopened", false}});
+    int fd = open(config_.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return shared::admin::error_reply("cannot reopen " + config_.access_log + ": " +
+                                          strerror(errno));
+    // dup2 swaps the file under the descriptor every worker writes to, atomically.
+    dup2(fd, shared_.access_log_fd);
+    ::close(fd);
+    return shared::admin::ok_reply({{"reopened", true}});
 }
 
 } // namespace berth::edge

@@ -6,12 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "edge/admin/admin_server.h"
 #include "edge/core/edge_config.h"
 #include "edge/core/worker.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
-class Server {
+class Server
+{
 public:
     explicit Server(EdgeConfig config);
     Server(const Server &) = delete;
@@ -25,11 +28,27 @@ public:
 private:
     void open_listeners();
     std::shared_ptr<const shared::route::RouteTable> initial_routes();
+    // Main-loop side: admin commands, stop requests, worker completion.
+    std::string handle_admin(const shared::admin::AdminCommand &cmd);
+    std::string put_routes(const nlohmann::json &table_json);
+    std::string stats_reply() const;
+    std::string reopen_logs();
+    void begin_stop(const char *why);
+    void on_worker_finished();
 
     EdgeConfig config_;
+    uv_loop_t loop_;
+    uv_poll_t signal_poll_;
+    uv_async_t finished_async_;
+    int signal_fd_ = -1;
+    bool stopping_ = false;
+    uint64_t started_ms_ = 0;
+    std::unique_ptr<AdminServer> admin_;
+    std::shared_ptr<const shared::route::RouteTable> routes_;
     ServerShared shared_;
     // listen_fds_[worker][i]: each worker's own socket for each configured address.
     std::vector<std::vector<int>> listen_fds_;
+    std::vector<std::string> bound_; // "127.0.0.1:8080" per configured address, as bound
     std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -150,11 +150,11 @@ void Worker::accept_ready(Listener &l)
             if (errno == EINTR || errno == ECONNABORTED) continue;
             return; // EAGAIN, or EMFILE: the listener stays readable and we retry next round
         }
-        ++stats_.accepted;
+        stats_.accepted.add(1);
         uint32_t n = shared_.connections.fetch_add(1, std::memory_order_relaxed) + 1;
         if (n > config().max_connections) {
             shared_.connections.fetch_sub(1, std::memory_order_relaxed);
-            ++stats_.rejected_over_cap;
+            stats_.rejected_over_cap.add(1);
             (void)!::send(fd, k503.data(), k503.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             ::close(fd);
             continue;
@@ -226,9 +226,10 @@ void Worker::on_connection_closed(Connection &) noexcept
 
 void Worker::maybe_finish()
 {
-    if (!draining_ || finished_ || !connections_.empty()) return;
+    if (!draining_ || finished_.load() || !connections_.empty()) return;
     if (access_log_ && !access_log_->idle()) return; // the next tick checks again
-    finished_ = true;
+    finished_.store(true, std::memory_order_release);
+    if (shared_.worker_finished) uv_async_send(shared_.worker_finished);
     if (access_log_) access_log_->flush_blocking();
     uv_close(reinterpret_cast<uv_handle_t *>(&tick_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);

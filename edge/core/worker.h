@@ -18,7 +18,8 @@
 #include "shared/base/intrusive_list.h"
 #include "shared/route/route_table.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 class Connection;
 class AccessLog;
@@ -27,18 +28,30 @@ class AccessLog;
 struct ServerShared {
     const EdgeConfig *config = nullptr;
     std::atomic<uint32_t> connections{0};
-    std::atomic<uint64_t> requests{0}; // summed from workers when stats are asked
     int access_log_fd = -1;
+    uv_async_t *worker_finished = nullptr; // wakes the main loop when a worker has drained
+};
+
+// Written by one worker thread, read by the admin thread: a relaxed load and store, no lock
+// and no locked instruction on the request path.
+struct Counter {
+    std::atomic<uint64_t> value{0};
+    void add(uint64_t n) noexcept
+    {
+        value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    uint64_t get() const noexcept { return value.load(std::memory_order_relaxed); }
 };
 
 struct WorkerStats {
-    uint64_t requests = 0;
-    uint64_t accepted = 0;
-    uint64_t rejected_over_cap = 0;
-    uint64_t bytes_out = 0;
+    Counter requests;
+    Counter accepted;
+    Counter rejected_over_cap;
+    Counter bytes_out;
 };
 
-class Worker {
+class Worker
+{
 public:
     Worker(int id, ServerShared &shared, std::vector<int> listen_fds,
            std::shared_ptr<const shared::route::RouteTable> routes);
@@ -46,7 +59,7 @@ public:
     Worker &operator=(const Worker &) = delete;
     ~Worker();
 
-    void start();        // spawns the thread
+    void start(); // spawns the thread
     void join();
     void request_stop(); // any thread: drain and exit the loop
     // Any thread: install a newer table; the worker swaps it between requests.
@@ -64,7 +77,10 @@ public:
     FileCache &cache() noexcept { return cache_; }
     AccessLog *access_log() noexcept { return access_log_.get(); }
     WorkerStats &stats() noexcept { return stats_; }
+    const WorkerStats &stats() const noexcept { return stats_; }
     bool draining() const noexcept { return draining_; }
+    // Any thread: the worker has drained and its loop is ending.
+    bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
 
     void on_connection_closed(Connection &c) noexcept;
     // Deletes c after the current loop iteration (c closed itself on its own stack).
@@ -99,7 +115,7 @@ private:
     WorkerStats stats_;
     std::thread thread_;
     bool draining_ = false;
-    bool finished_ = false;
+    std::atomic<bool> finished_{false};
     uint64_t drain_deadline_ = 0;
     std::atomic<bool> stop_requested_{false};
     std::mutex pending_mutex_; // guards pending_routes_ only (admin path, not per request)

@@ -261,7 +261,7 @@ void Connection::respond(const shared::http::RequestHead &head)
         out_.buffer().append("HTTP/1.1 100 Continue\r\n\r\n");
     dispatch(ex);
     if (ex.close) close_after_flush_ = true;
-    ++worker_.stats().requests;
+    worker_.stats().requests.add(1);
     if (AccessLog *log = worker_.access_log()) {
         char host_buf[shared::http::kMaxHostLength];
         AccessRecord rec;
@@ -326,7 +326,7 @@ bool Connection::flush()
     if (state_ != State::kOpen) return false;
     uint64_t written = 0;
     OutputQueue::Flush r = out_.flush(fd_, written);
-    worker_.stats().bytes_out += written;
+    worker_.stats().bytes_out.add(written);
     if (written && deadline_kind_ == Deadline::kSend)
         deadline_ms_ = worker_.now_ms() + worker_.config().send_timeout_ms;
     if (r == OutputQueue::Flush::kError) {

@@ -1,0 +1,258 @@
+// Admin socket server and client. Each client connection reads lines; every line gets exactly
+// one reply line, in order.
+#include "edge/admin/admin_server.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "edge/core/edge_config.h"
+
+namespace berth::edge
+{
+
+using shared::admin::error_reply;
+
+struct AdminServer::Client {
+    AdminServer *server;
+    uv_pipe_t pipe;
+    std::string buf;
+    bool closing = false;
+};
+
+namespace
+{
+
+struct WriteReq {
+    uv_write_t req;
+    std::string data;
+};
+
+} // namespace
+
+AdminServer::AdminServer(uv_loop_t *loop, Handler handler)
+    : loop_(loop), handler_(std::move(handler))
+{
+}
+
+AdminServer::~AdminServer()
+{
+    close();
+}
+
+void AdminServer::listen(const std::string &path)
+{
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            throw std::runtime_error("admin socket path " + path + " exists and is not a socket");
+        unlink(path.c_str()); // left over from a previous run
+    }
+    uv_pipe_init(loop_, &listener_, 0);
+    listener_.data = this;
+    mode_t old = umask(0177); // the socket is created 0600: operators only
+    int rc = uv_pipe_bind(&listener_, path.c_str());
+    umask(old);
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t *>(&listener_), 64, on_connection);
+    if (rc != 0) {
+        uv_close(reinterpret_cast<uv_handle_t *>(&listener_), nullptr);
+        throw std::runtime_error("cannot listen on admin socket " + path + ": " + uv_strerror(rc));
+    }
+    chmod(path.c_str(), 0600);
+    listening_ = true;
+    path_ = path;
+}
+
+void AdminServer::close()
+{
+    if (listening_) {
+        uv_close(reinterpret_cast<uv_handle_t *>(&listener_), nullptr);
+        unlink(path_.c_str());
+        listening_ = false;
+    }
+    for (Client *c : clients_) {
+        if (c->closing) continue;
+        c->closing = true;
+        uv_close(reinterpret_cast<uv_handle_t *>(&c->pipe),
+                 [](uv_handle_t *h) { delete static_cast<Client *>(h->data); });
+    }
+    clients_.clear();
+}
+
+void AdminServer::on_connection(uv_stream_t *server, int status)
+{
+    auto *self = static_cast<AdminServer *>(server->data);
+    if (status < 0) return;
+    auto *c = new Client{self, {}, {}, false};
+    uv_pipe_init(self->loop_, &c->pipe, 0);
+    c->pipe.data = c;
+    if (uv_accept(server, reinterpret_cast<uv_stream_t *>(&c->pipe)) != 0) {
+        uv_close(reinterpret_cast<uv_handle_t *>(&c->pipe),
+                 [](uv_handle_t *h) { delete static_cast<Client *>(h->data); });
+        return;
+    }
+    self->clients_.push_back(c);
+    uv_read_start(
+        reinterpret_cast<uv_stream_t *>(&c->pipe),
+        [](uv_handle_t *, size_t suggested, uv_buf_t *buf) {
+            buf->base = new char[suggested];
+            buf->len = suggested;
+        },
+        [](uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
+            auto *client = static_cast<Client *>(stream->data);
+            AdminServer *srv = client->server;
+            if (n > 0) {
+                client->buf.append(buf->base, size_t(n));
+                size_t nl;
+                while (!client->closing && (nl = client->buf.find('\n')) != std::string::npos) {
+                    std::string line = client->buf.substr(0, nl);
+                    client->buf.erase(0, nl + 1);
+                    srv->on_line(*client, line);
+                }
+                if (client->buf.size() > shared::admin::kMaxLineBytes) {
+                    srv->send_reply(*client, error_reply("request line too long"));
+                    client->buf.clear();
+                    n = UV_EOF; // and close this client
+                }
+            }
+            delete[] buf->base;
+            if (n < 0 && !client->closing) {
+                client->closing = true;
+                auto &list = srv->clients_;
+                for (auto it = list.begin(); it != list.end(); ++it)
+                    if (*it == client) {
+                        list.erase(it);
+                        break;
+                    }
+                uv_close(reinterpret_cast<uv_handle_t *>(&client->pipe),
+                         [](uv_handle_t *h) { delete static_cast<Client *>(h->data); });
+            }
+        });
+}
+
+void AdminServer::on_line(Client &c, std::string_view line)
+{
+    std::string error;
+    std::string reply;
+    if (auto cmd = shared::admin::parse_admin_command(line, error)) {
+        try {
+            reply = handler_(*cmd);
+        } catch (const std::exception &e) {
+            reply = error_reply(std::string("internal error: ") + e.what());
+        }
+    } else {
+        reply = error_reply(error);
+    }
+    send_reply(c, std::move(reply));
+}
+
+void AdminServer::send_reply(Client &c, std::string reply)
+{
+    auto *w = new WriteReq{{}, std::move(reply)};
+    uv_buf_t b = uv_buf_init(w->data.data(), unsigned(w->data.size()));
+    w->req.data = w;
+    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t *>(&c.pipe), &b, 1,
+                      [](uv_write_t *req, int) { delete static_cast<WriteReq *>(req->data); });
+    if (rc != 0) delete w; // libuv's rule: an error return means the callback never runs
+}
+
+int run_admin_client(const std::vector<std::string> &args)
+{
+    std::string socket_path = ".berth/edge-admin.sock";
+    std::vector<std::string> rest;
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--socket" && i + 1 < args.size()) {
+            socket_path = args[++i];
+        } else if (args[i] == "--config" && i + 1 < args.size()) {
+            try {
+                EdgeConfig c = load_edge_config(args[++i]);
+                if (!c.admin_socket.empty()) socket_path = c.admin_socket;
+            } catch (const ConfigError &e) {
+                std::fprintf(stderr, "berth-edge admin: %s\n", e.what());
+                return 2;
+            }
+        } else {
+            rest.push_back(args[i]);
+        }
+    }
+    if (rest.empty() || rest.size() > 2) {
+        std::fprintf(
+            stderr,
+            "usage: berth-edge admin [--socket PATH | --config FILE] COMMAND [JSON | @FILE]\n"
+            "commands: ping stats routes.get routes.put upstream.health certs.reload logs.reopen "
+            "drain\n");
+        return 2;
+    }
+    nlohmann::json request = nlohmann::json::object();
+    if (rest.size() == 2) {
+        std::string text = rest[1];
+        if (!text.empty() && text[0] == '@') {
+            std::ifstream in(text.substr(1));
+            if (!in) {
+                std::fprintf(stderr, "berth-edge admin: cannot read %s\n", text.c_str() + 1);
+                return 2;
+            }
+            std::stringstream s;
+            s << in.rdbuf();
+            text = s.str();
+        }
+        request = nlohmann::json::parse(text, nullptr, false);
+        if (request.is_discarded() || !request.is_object()) {
+            std::fprintf(stderr, "berth-edge admin: the argument must be a JSON object\n");
+            return 2;
+        }
+        // routes.put with a bare table: wrap it as {"table": ...}.
+        if (rest[0] == "routes.put" && !request.contains("table") && request.contains("routes"))
+            request = nlohmann::json{{"table", request}};
+    }
+    request["cmd"] = rest[0];
+    std::string line = request.dump() + "\n";
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (socket_path.size() >= sizeof addr.sun_path) {
+        std::fprintf(stderr, "berth-edge admin: socket path too long\n");
+        return 2;
+    }
+    std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+        std::fprintf(stderr, "berth-edge admin: cannot connect to %s: %s\n", socket_path.c_str(),
+                     strerror(errno));
+        if (fd >= 0) ::close(fd);
+        return 2;
+    }
+    for (size_t off = 0; off < line.size();) {
+        ssize_t n = ::write(fd, line.data() + off, line.size() - off);
+        if (n <= 0) {
+            std::fprintf(stderr, "berth-edge admin: write failed: %s\n", strerror(errno));
+            ::close(fd);
+            return 2;
+        }
+        off += size_t(n);
+    }
+    std::string reply;
+    char buf[65536];
+    while (reply.find('\n') == std::string::npos) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        reply.append(buf, size_t(n));
+    }
+    ::close(fd);
+    if (reply.empty()) {
+        std::fprintf(stderr, "berth-edge admin: no reply from %s\n", socket_path.c_str());
+        return 2;
+    }
+    std::fputs(reply.c_str(), stdout);
+    nlohmann::json parsed = nlohmann::json::parse(reply, nullptr, false);
+    return parsed.is_object() && parsed.value("ok", false) ? 0 : 1;
+}
+
+} // namespace berth::edge
