@@ -41,3 +41,12 @@ berth_add_test(control_pipeline_test
 # The e2e tests run the real binary.
 add_dependencies(control_api_test berth-control)
 add_dependencies(control_pipeline_test berth-control)
+
+# With the real berth-edge (berth_test_support and berth-edge come from tests/CMakeLists.txt
+# and edge/; target names resolve at generate time).
+berth_add_test(control_edge_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/edge_integration_test.cc
+    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
+  LIBS berth_control_test_support berth_test_support
+  LABELS "control;e2e")
+add_dependencies(control_edge_test berth-control berth-edge)

@@ -136,7 +136,6 @@ ApiResponse services_health_webhook(RequestCtx &ctx)
     if (token.empty())
         throw ApiError(401, "missing_health_token", "X-Health-Webhook-Token is required");
     if (!is_uuid(ctx.params[0])) throw_not_found("service");
-    HealthReport report = parse_health_report(ctx.body());
     return ctx.api.db.transact([&](pqxx::work &w) {
         auto r = w.exec_params(
             "SELECT health_webhook_token_hash, health_status FROM services WHERE id = $1",
@@ -144,6 +143,8 @@ ApiResponse services_health_webhook(RequestCtx &ctx)
         if (r.empty()) throw_not_found("service");
         if (!constant_time_equal(sha256_hex(token), r[0][0].as<std::string>()))
             throw ApiError(403, "invalid_health_token", "X-Health-Webhook-Token does not match");
+        // The body is read only from an authenticated caller.
+        HealthReport report = parse_health_report(ctx.body());
         std::string before = r[0][1].as<std::string>();
         w.exec_params("UPDATE services SET health_status = $2, health_details = $3::jsonb,"
                       " health_updated_at = now() WHERE id = $1",

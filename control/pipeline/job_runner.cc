@@ -38,7 +38,7 @@ struct Row {
 
 Row load_row(Db &db, const std::string &id)
 {
-    return db.transact([&](pqxx::work &w) {
+    Row row = db.transact([&](pqxx::work &w) {
         auto r = w.exec_params1(
             "SELECT d.service_id, s.name, s.repo_url, d.branch, d.commit_hash, s.root_directory,"
             " s.buildpack, COALESCE(d.artifact_path, ''), s.require_approval, d.approved"
@@ -49,6 +49,9 @@ Row load_row(Db &db, const std::string &id)
                    r[6].as<std::string>(), r[7].as<std::string>(), r[8].as<bool>(),
                    r[9].as<bool>()};
     });
+    // "/dist" and "dist" both mean the repository's dist/ (the seed's default is "/").
+    row.root_directory.erase(0, row.root_directory.find_first_not_of('/'));
+    return row;
 }
 
 // Review summary: what the scan found, the seed's "Analyze" phase.
@@ -266,15 +269,15 @@ void JobRunner::prune(const std::string &service_id)
     // one can no longer be rolled back to (its artifact_path is cleared, so the API says so).
     auto victims = db_.transact([&](pqxx::work &w) {
         std::vector<std::string> paths;
+        // RETURNING sees the new (NULL) value, so the old path comes from the CTE.
         for (const auto &r : w.exec_params(
-                 "UPDATE deployments SET artifact_path = NULL WHERE id IN (SELECT id FROM "
-                 "deployments"
-                 " WHERE service_id = $1 AND status IN ('INACTIVE', 'ROLLED_BACK') AND NOT "
-                 "is_rollback"
-                 " AND artifact_path IS NOT NULL ORDER BY updated_at DESC OFFSET $2)"
-                 " AND artifact_path NOT IN (SELECT artifact_path FROM deployments WHERE "
-                 "service_id = $1"
-                 " AND status = 'ACTIVE' AND artifact_path IS NOT NULL) RETURNING artifact_path",
+                 "WITH old AS (SELECT id, artifact_path FROM deployments WHERE service_id = $1"
+                 " AND status IN ('INACTIVE', 'ROLLED_BACK') AND NOT is_rollback"
+                 " AND artifact_path IS NOT NULL AND artifact_path NOT IN (SELECT artifact_path"
+                 " FROM deployments WHERE service_id = $1 AND status = 'ACTIVE'"
+                 " AND artifact_path IS NOT NULL) ORDER BY updated_at DESC OFFSET $2)"
+                 " UPDATE deployments d SET artifact_path = NULL FROM old WHERE d.id = old.id"
+                 " RETURNING old.artifact_path",
                  service_id, config_.keep_deployments - 1))
             paths.push_back(r[0].as<std::string>());
         return paths;

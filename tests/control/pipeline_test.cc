@@ -278,6 +278,42 @@ TEST_CASE("require_approval pauses at AWAITING_APPROVAL, approve builds, cancel 
     env.stop_server();
 }
 
+TEST_CASE("directories beyond keep_deployments are pruned, the rest stay rollback targets",
+          "[control][pipeline]")
+{
+    ControlOptions o;
+    o.keep_deployments = 2;
+    ControlEnv env(o);
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"dist/index.html", "1"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string sid =
+        create_service(*c, token, create_project(*c, token, "p")["id"], "pruned",
+                       {{"repo_url", "file://" + repo}, {"root_directory", "/dist"}})["id"];
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) {
+        if (i) make_git_repo(repo, {{"dist/index.html", std::to_string(i + 1)}});
+        ids.push_back(trigger(*c, token, sid));
+        wait_status(*c, token, ids.back(), "ACTIVE");
+    }
+    fs::path root = fs::path(env.deployments_root()) / "pruned";
+    // Pruning follows activation: wait for it.
+    CHECK(wait_until([&] { return !fs::exists(root / ids[0]); }));
+    CHECK(c->call("GET", "deployments/" + ids[0] + "/", token).json()["artifact_path"].is_null());
+    CHECK(read_file(root / ids[1] / "index.html") == "2");
+    CHECK(read_file(root / ids[2] / "index.html") == "3");
+    auto r = c->call("POST", "deployments/" + ids[0] + "/rollback/", token, {{"confirm", "true"}});
+    CHECK(r.status == 409);
+    CHECK(r.json()["code"] == "not_rollbackable");
+    r = c->call("POST", "services/" + sid + "/instant-rollback/", token);
+    REQUIRE(r.status == 201);
+    CHECK(r.json()["rollback_of"] == ids[1]);
+    wait_status(*c, token, r.json()["id"], "ACTIVE");
+    env.stop_server();
+}
+
 TEST_CASE("a signed GitHub push deploys the pushed commit", "[control][pipeline][webhooks]")
 {
     ControlEnv env;

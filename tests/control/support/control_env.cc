@@ -100,6 +100,7 @@ void ControlEnv::write_config() const
       << "base_domain = \"localhost\"\nworkers = " << opts_.workers << "\n"
       << "visibility_timeout_s = " << opts_.visibility_timeout_s << "\n"
       << "recover_queued_after_s = " << opts_.recover_queued_after_s << "\n"
+      << "keep_deployments = " << opts_.keep_deployments << "\n"
       << "[security]\nencryption_key_env = \"BERTH_TEST_NO_SUCH_ENV\"\nencryption_key_file = \""
       << dir << "/encryption.key\"\nallow_file_urls = true\n"
       << "[webhooks]\ngithub_secret_env = \"\"\ngitlab_secret_env = \"\"\nbitbucket_secret_env = "

@@ -28,6 +28,7 @@ struct ControlOptions {
     int visibility_timeout_s = 300;
     int recover_queued_after_s = 30;
     int idle_timeout_ms = 60000;
+    int keep_deployments = 5;
     std::string extra_toml; // appended to the config
 };
 
