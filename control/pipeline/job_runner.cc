@@ -79,6 +79,7 @@ Json scan_tree(const fs::path &root)
 
 void JobRunner::log(const std::string &id, const std::string &line)
 {
+    if (heartbeat_) heartbeat_();
     db_.transact([&](pqxx::work &w) {
         append_build_log(w, id, line);
         return 0;
@@ -87,6 +88,7 @@ void JobRunner::log(const std::string &id, const std::string &line)
 
 bool JobRunner::step(const std::string &id, int from, int to)
 {
+    if (heartbeat_) heartbeat_();
     return db_.transact([&](pqxx::work &w) { return transition(w, id, S(from), S(to), kActor); });
 }
 
@@ -133,7 +135,10 @@ void JobRunner::run(const std::string &id)
                                       id)
                             .empty();
             });
-            if (claimed) run_build(id);
+            if (claimed)
+                run_build(id);
+            else if (stale)
+                fail(id, "interrupted: the worker stopped during BUILDING");
             break;
         }
         case S::kRollingBack:
@@ -309,10 +314,7 @@ void JobRunner::run_rollback(const std::string &id)
     if (!table.is_null()) log(id, "route push: " + push_route_table(config_, table).dump());
 }
 
-PipelineWorkers::PipelineWorkers(const ControlConfig &config, Db &db)
-    : config_(config), db_(db), runner_(config, db)
-{
-}
+PipelineWorkers::PipelineWorkers(const ControlConfig &config, Db &db) : config_(config), db_(db) {}
 
 PipelineWorkers::~PipelineWorkers()
 {
@@ -347,9 +349,17 @@ void PipelineWorkers::sweep(JobQueue &queue)
     auto ids = db_.transact([&](pqxx::work &w) {
         std::vector<std::string> out;
         for (const auto &r :
-             w.exec_params("SELECT id FROM deployments WHERE status = 'QUEUED' AND"
-                           " updated_at < now() - make_interval(secs => $1) LIMIT 1000",
-                           config_.recover_queued_after_s))
+             // Rows that wait for a job: new ones, rollbacks, and approved builds not yet
+             // claimed (the claim clears `approved`); and rows stuck in a running stage past
+             // the visibility timeout (their worker died), which the runner then fails
+             // clearly. One whose job is in a list is skipped below.
+             w.exec_params(
+                 "SELECT id FROM deployments WHERE ((status IN ('QUEUED', 'ROLLING_BACK')"
+                 " OR (status = 'BUILDING' AND approved)) AND"
+                 " updated_at < now() - make_interval(secs => $1)) OR (status IN"
+                 " ('CLONING', 'SCANNING', 'REVIEW', 'BUILDING', 'DEPLOYING', 'HEALTH_CHECK')"
+                 " AND updated_at < now() - make_interval(secs => $2)) LIMIT 1000",
+                 config_.recover_queued_after_s, config_.visibility_timeout_s))
             out.push_back(r[0].as<std::string>());
         return out;
     });
@@ -364,6 +374,15 @@ void PipelineWorkers::loop(int index)
 {
     RedisConn redis(config_.redis_url);
     JobQueue queue(redis, config_.redis_prefix, config_.visibility_timeout_s * 1000);
+    JobRunner runner(config_, db_);
+    std::string current;
+    runner.set_heartbeat([&] {
+        try {
+            queue.heartbeat(current, wall_clock_ms());
+        } catch (const RedisUnavailable &) {
+            // The lease may lapse; the job is then requeued and the row decides what is left.
+        }
+    });
     int64_t next_sweep = 0;
     while (!stopping_) {
         try {
@@ -373,8 +392,9 @@ void PipelineWorkers::loop(int index)
             }
             auto job = queue.take(1000, wall_clock_ms());
             if (!job) continue;
+            current = *job;
             try {
-                runner_.run(*job);
+                runner.run(*job);
             } catch (const DbUnavailable &e) {
                 // Put it back now rather than wait for the lease; back off while the DB is down.
                 std::fprintf(stderr, "berth-control: job %s: %s; requeued\n", job->c_str(),

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -28,6 +29,10 @@ public:
     // requeues the job.
     void run(const std::string &id);
 
+    // Called at every log line and stage change of a run, so the queue lease is extended while
+    // a long clone or build makes progress (otherwise it would be requeued under the worker).
+    void set_heartbeat(std::function<void()> fn) { heartbeat_ = std::move(fn); }
+
 private:
     void run_from_queued(const std::string &id);
     void run_build(const std::string &id);
@@ -39,11 +44,13 @@ private:
 
     const ControlConfig &config_;
     Db &db_;
+    std::function<void()> heartbeat_;
 };
 
 // N threads: take a job (BLMOVE with a 1 s wait so stop() is prompt), run it, ack it. Worker 0
 // also sweeps every 2 s: requeues jobs whose lease expired and re-enqueues deployments still
-// QUEUED after recover_queued_after_s that are in neither list (a lost queue entry).
+// waiting for a job (QUEUED, ROLLING_BACK, approved BUILDING) after recover_queued_after_s that
+// are in neither list (a lost queue entry).
 class PipelineWorkers
 {
 public:
@@ -59,7 +66,6 @@ private:
 
     const ControlConfig &config_;
     Db &db_;
-    JobRunner runner_;
     std::vector<std::thread> threads_;
     std::atomic<bool> stopping_{false};
     std::mutex mu_;
