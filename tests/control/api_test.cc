@@ -2,6 +2,8 @@
 // over loopback (#3). Each case owns its instances, so cases are independent.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include <pqxx/pqxx>
 
 #include "control/base/crypto.h"
@@ -60,6 +62,28 @@ TEST_CASE("API requires a token: 401 without or with a bad one, JSON errors with
     CHECK(r.status == 400);
     CHECK(r.header("connection") == "close");
     env.stop_server();
+}
+
+TEST_CASE("berth-control CLI: config errors exit 2 with file:line, migrate re-runs as a no-op",
+          "[control][cli]")
+{
+    ControlEnv env(api_only());
+    auto again = env.run({"migrate"});
+    CHECK(again.exit_code == 0);
+    CHECK(again.out == "up to date\n");
+    auto token = env.run({"token", "create", "--user", "carol"});
+    CHECK(token.exit_code == 0);
+    std::string last = token.out.substr(token.out.rfind('\n', token.out.size() - 2) + 1);
+    CHECK(last.rfind("brt_", 0) == 0);
+    CHECK(env.run({"token", "create"}).exit_code == 2); // usage
+    {
+        std::ofstream bad(env.config_path, std::ios::app);
+        bad << "[bogus]\nx = 1\n";
+    }
+    auto r = env.run({"migrate"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(env.config_path + ":") == 0);
+    CHECK(r.err.find("unknown section [bogus]") != std::string::npos);
 }
 
 TEST_CASE("keep-alive serves many requests on one connection and closes idle ones",

@@ -314,6 +314,35 @@ TEST_CASE("directories beyond keep_deployments are pruned, the rest stay rollbac
     env.stop_server();
 }
 
+TEST_CASE("a deployment left in a running stage by a dead worker ends FAILED, not stuck",
+          "[control][pipeline][resilience]")
+{
+    ControlOptions o;
+    o.visibility_timeout_s = 1;
+    ControlEnv env(o);
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string sid =
+        create_service(*c, token, create_project(*c, token, "p")["id"], "orphan")["id"];
+    std::string id;
+    {
+        // As if a worker died mid-clone and its queue entry was lost with Redis.
+        pqxx::connection db(env.pg.url());
+        pqxx::work w(db);
+        id = w.exec_params1("INSERT INTO deployments(service_id, status, updated_at) VALUES"
+                            " ($1, 'CLONING', now() - interval '1 hour') RETURNING id",
+                            sid)[0]
+                 .as<std::string>();
+        w.commit();
+    }
+    json dep = wait_status(*c, token, id, "FAILED");
+    CHECK(dep["error_message"] == "interrupted: the worker stopped during CLONING");
+    // The service is free again.
+    CHECK(c->call("POST", "deployments/trigger/", token, {{"service_id", sid}}).status == 201);
+    env.stop_server();
+}
+
 TEST_CASE("a signed GitHub push deploys the pushed commit", "[control][pipeline][webhooks]")
 {
     ControlEnv env;
