@@ -7,9 +7,11 @@
 
 #include <toml++/toml.h>
 
-namespace berth::edge {
+namespace berth::edge
+{
 
-namespace {
+namespace
+{
 
 std::string at(const std::string &file, const toml::node &node)
 {
@@ -28,7 +30,8 @@ void check_keys(const std::string &file, const toml::table &t, const std::string
     std::set<std::string_view> k(known.begin(), known.end());
     for (auto &&[key, node] : t)
         if (!k.count(key.str()))
-            fail(at(file, node), "unknown key \"" + std::string(key.str()) + "\" in [" + section + "]");
+            fail(at(file, node),
+                 "unknown key \"" + std::string(key.str()) + "\" in [" + section + "]");
 }
 
 struct Reader {
@@ -128,8 +131,9 @@ EdgeConfig load_edge_config(const std::string &path)
                {"edge", "listen", "tls", "limits", "cache", "admin", "log", "redis", "geoip"});
 
     if (auto *t = section(path, root, "edge")) {
-        check_keys(path, *t, "edge",
-                   {"workers", "deployments_root", "base_domain", "state_dir", "routes_file", "spa"});
+        check_keys(
+            path, *t, "edge",
+            {"workers", "deployments_root", "base_domain", "state_dir", "routes_file", "spa"});
         Reader r{path, *t};
         r.integer("workers", c.workers, 0, 256);
         r.string("deployments_root", c.deployments_root);
@@ -194,9 +198,12 @@ EdgeConfig load_edge_config(const std::string &path)
         r.string("access", c.access_log);
         std::string format;
         if (r.string("format", format)) {
-            if (format == "combined") c.log_format = LogFormat::kCombined;
-            else if (format == "json") c.log_format = LogFormat::kJson;
-            else fail(at(path, *t->get("format")), "format must be \"combined\" or \"json\"");
+            if (format == "combined")
+                c.log_format = LogFormat::kCombined;
+            else if (format == "json")
+                c.log_format = LogFormat::kJson;
+            else
+                fail(at(path, *t->get("format")), "format must be \"combined\" or \"json\"");
         }
         r.string("level", c.error_log_level);
     }
@@ -226,7 +233,8 @@ void validate_edge_config(EdgeConfig &c)
         fail(where, "--tls-cert and --tls-key must come in pairs");
     for (char &ch : c.base_domain)
         if (ch >= 'A' && ch <= 'Z') ch = char(ch | 0x20);
-    while (!c.base_domain.empty() && c.base_domain.back() == '.') c.base_domain.pop_back();
+    while (!c.base_domain.empty() && c.base_domain.back() == '.')
+        c.base_domain.pop_back();
     if (c.max_url_bytes > c.max_header_bytes) c.max_url_bytes = c.max_header_bytes;
 }
 

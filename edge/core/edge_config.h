@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 // Thrown at startup only; what() is "file:line: message". main() prints it and exits 2.
 struct ConfigError : std::runtime_error {

@@ -90,6 +90,22 @@ int bind_socket(const sockaddr_storage &ss, socklen_t len, const std::string &wh
     return fd;
 }
 
+// SO_REUSEPORT would let a second berth-edge silently share the port with a running one;
+// a plain bind first turns that mistake into a clear "address in use".
+void refuse_if_in_use(const sockaddr_storage &ss, socklen_t len, const std::string &what)
+{
+    int probe = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0) return;
+    int one = 1;
+    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6) setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    int rc = bind(probe, reinterpret_cast<const sockaddr *>(&ss), len);
+    int e = errno;
+    ::close(probe);
+    if (rc != 0 && e == EADDRINUSE)
+        throw StartupError("cannot listen on " + what + ": address already in use");
+}
+
 std::string format_addr(const sockaddr_storage &ss)
 {
     char ip[INET6_ADDRSTRLEN];
@@ -150,6 +166,7 @@ void Server::open_listeners()
         socklen_t len = 0;
         sockaddr_storage ss = resolve(a, len);
         std::string what = a.host + ":" + std::to_string(a.port);
+        if (a.port != 0) refuse_if_in_use(ss, len, what);
         for (unsigned w = 0; w < config_.workers; ++w) {
             int fd = bind_socket(ss, len, what);
             if (w == 0) {
@@ -339,6 +356,13 @@ std::string Server::put_routes(const nlohmann::json &table_json)
     routes_ = next;
     for (auto &w : workers_)
         w->install_routes(next);
+    // Acknowledge only once every worker serves the new table: a caller that pushes and then
+    // probes must never see the old routes. Swaps take microseconds; the bound is for a stuck loop.
+    bool all = true;
+    for (auto &w : workers_)
+        all &= w->wait_installed(next->version(), 2000);
+    if (!all)
+        return shared::admin::error_reply("table persisted but not yet installed by every worker");
     return shared::admin::ok_reply(
         {{"version", next->version()}, {"routes", next->routes().size()}});
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <sys/socket.h>
@@ -108,6 +109,13 @@ void Worker::install_routes(std::shared_ptr<const shared::route::RouteTable> rou
     uv_async_send(&async_);
 }
 
+bool Worker::wait_installed(uint64_t version, int timeout_ms)
+{
+    std::unique_lock<std::mutex> lock(pending_mutex_);
+    return installed_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                                  [&] { return installed_version_ >= version; });
+}
+
 std::string_view Worker::date_header() noexcept
 {
     struct timespec ts;
@@ -186,6 +194,9 @@ void Worker::on_async()
     if (next) {
         routes_ = std::move(next);
         cache_.clear(); // entries belong to the old table's directories
+        std::lock_guard<std::mutex> lock(pending_mutex_);
+        installed_version_ = routes_->version();
+        installed_cv_.notify_all();
     }
     if (stop_requested_.load() && !draining_) begin_drain();
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,8 @@ public:
     void request_stop(); // any thread: drain and exit the loop
     // Any thread: install a newer table; the worker swaps it between requests.
     void install_routes(std::shared_ptr<const shared::route::RouteTable> routes);
+    // Any thread: waits until the worker serves `version` (or newer); false on timeout.
+    bool wait_installed(uint64_t version, int timeout_ms);
 
     // Loop-thread accessors for connections.
     uv_loop_t *loop() noexcept { return &loop_; }
@@ -120,6 +123,8 @@ private:
     std::atomic<bool> stop_requested_{false};
     std::mutex pending_mutex_; // guards pending_routes_ only (admin path, not per request)
     std::shared_ptr<const shared::route::RouteTable> pending_routes_;
+    std::condition_variable installed_cv_;
+    uint64_t installed_version_ = 0; // guarded by pending_mutex_
 
     time_t date_second_ = 0;
     char date_buf_[64];

@@ -212,3 +212,14 @@ TEST_CASE("quick mode picks up a deployment published after startup", "[e2e][rou
     }
     CHECK(served);
 }
+
+TEST_CASE("a second edge on a port in use fails clearly instead of sharing it", "[e2e][config]")
+{
+    SmallSite site;
+    auto first = site.start("");
+    auto [rc, err] = run_edge({"--listen", "127.0.0.1:" + std::to_string(first->port()), "--deployments",
+                               site.tree.path("deployments"), "--workers", "2"});
+    CHECK(rc == 1);
+    CHECK(err.find("address already in use") != std::string::npos);
+    CHECK(get(first->port(), "demo.localhost", "/")->status == 200);
+}
