@@ -27,7 +27,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== libFuzzer targets: corpus replay, then ${FUZZ_SECONDS}s of fuzzing each"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DBERTH_FUZZ=ON
-cmake --build build-fuzz -j "$JOBS"
+cmake --build build-fuzz -j "$JOBS" --target berth_fuzzers
 ctest --test-dir build-fuzz -L fuzz --output-on-failure -j "$JOBS"
 for target in $(ctest --test-dir build-fuzz -L fuzz -N | sed -n 's/.*Test *#[0-9]*: \(.*\)_replay$/\1/p'); do
   scratch=$(mktemp -d)
