@@ -9,7 +9,8 @@
 #include "edge/core/edge_config.h"
 #include "edge/core/server.h"
 
-namespace {
+namespace
+{
 
 constexpr const char *kUsage = R"(usage:
   berth-edge --config conf/edge.toml [flags]
@@ -107,9 +108,12 @@ int main(int argc, char **argv)
                 config.access_log = value();
             } else if (a == "--log-format") {
                 const std::string &v = value();
-                if (v == "combined") config.log_format = LogFormat::kCombined;
-                else if (v == "json") config.log_format = LogFormat::kJson;
-                else usage_error("--log-format must be combined or json");
+                if (v == "combined")
+                    config.log_format = LogFormat::kCombined;
+                else if (v == "json")
+                    config.log_format = LogFormat::kJson;
+                else
+                    usage_error("--log-format must be combined or json");
             } else {
                 usage_error("unknown argument \"" + a + "\"");
             }

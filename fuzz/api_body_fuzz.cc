@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     try {
         Json j = parse_body_object(body);
         FUZZ_CHECK(j.is_object());
-        switch (data[0] % 9) {
+        switch (data[0] % 10) {
         case 0:
             FUZZ_CHECK(validate_project(j, true).contains("name"));
             break;

@@ -13,12 +13,14 @@
 #include "shared/base/intrusive_list.h"
 #include "shared/http/request_parser.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 class Worker;
 struct Exchange;
 
-class Connection : public shared::IntrusiveHook<Connection> {
+class Connection : public shared::IntrusiveHook<Connection>
+{
 public:
     // Takes ownership of the accepted, non-blocking socket fd.
     Connection(Worker &worker, int fd, const sockaddr_storage &peer);
@@ -66,17 +68,17 @@ private:
 
     std::unique_ptr<char[]> in_;
     uint32_t in_cap_;
-    uint32_t in_len_ = 0;   // bytes read into in_
-    uint32_t in_pos_ = 0;   // bytes consumed by the parser
+    uint32_t in_len_ = 0;    // bytes read into in_
+    uint32_t in_pos_ = 0;    // bytes consumed by the parser
     uint32_t msg_start_ = 0; // where the current message's head begins
 
     shared::http::RequestParser parser_;
     OutputQueue out_;
-    bool responded_ = false;        // current message answered at head-complete
+    bool responded_ = false; // current message answered at head-complete
     bool close_after_flush_ = false;
     bool read_eof_ = false;
     bool draining_ = false;
-    bool poll_inited_ = false;  // uv_poll_init only when we first need to wait
+    bool poll_inited_ = false;   // uv_poll_init only when we first need to wait
     bool linger_needed_ = false; // an error response: drain the client before closing
 
     Deadline deadline_kind_ = Deadline::kNone;

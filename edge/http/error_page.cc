@@ -1,7 +1,8 @@
 // Error responses: short, clear HTML; the exchange decides keep-alive or close.
 #include "edge/http/exchange.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 void send_error(Exchange &ex, int status, std::string_view title, std::string_view detail,
                 std::string_view extra)
@@ -25,7 +26,14 @@ void send_error(Exchange &ex, int status, std::string_view title, std::string_vi
     std::string &out = ex.out.buffer();
     char code[4] = {char('0' + status / 100 % 10), char('0' + status / 10 % 10),
                     char('0' + status % 10), ' '};
-    out.append(a).append(code, 4).append(reason).append(b).append(title).append(c).append(detail).append(d);
+    out.append(a)
+        .append(code, 4)
+        .append(reason)
+        .append(b)
+        .append(title)
+        .append(c)
+        .append(detail)
+        .append(d);
     ex.body_bytes = len;
 }
 

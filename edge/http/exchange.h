@@ -9,7 +9,8 @@
 #include "shared/http/request_head.h"
 #include "shared/http/response_writer.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 struct Exchange {
     const shared::http::RequestHead &req;

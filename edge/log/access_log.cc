@@ -8,9 +8,11 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-namespace berth::edge {
+namespace berth::edge
+{
 
-namespace {
+namespace
+{
 constexpr size_t kFlushAt = 64 * 1024;
 constexpr size_t kMaxBuffered = 8 * 1024 * 1024; // beyond this (disk stuck) lines are dropped
 
@@ -20,7 +22,8 @@ void append_peer(std::string &out, const sockaddr_storage *peer)
     if (peer && peer->ss_family == AF_INET)
         inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in *>(peer)->sin_addr, ip, sizeof ip);
     else if (peer && peer->ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6 *>(peer)->sin6_addr, ip, sizeof ip);
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6 *>(peer)->sin6_addr, ip,
+                  sizeof ip);
     out.append(ip);
 }
 
@@ -48,8 +51,10 @@ void append_log_escaped(std::string &out, std::string_view s)
 
 void append_or_dash(std::string &out, std::string_view s)
 {
-    if (s.empty()) out.push_back('-');
-    else append_log_escaped(out, s);
+    if (s.empty())
+        out.push_back('-');
+    else
+        append_log_escaped(out, s);
 }
 } // namespace
 
@@ -58,11 +63,21 @@ void append_json_escaped(std::string &out, std::string_view s)
     static const char hex[] = "0123456789abcdef";
     for (unsigned char c : s) {
         switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
+        case '"':
+            out.append("\\\"");
+            break;
+        case '\\':
+            out.append("\\\\");
+            break;
+        case '\n':
+            out.append("\\n");
+            break;
+        case '\r':
+            out.append("\\r");
+            break;
+        case '\t':
+            out.append("\\t");
+            break;
         default:
             if (c < 0x20 || c >= 0x7F) { // keep the output ASCII and always valid JSON
                 out.append("\\u00");
@@ -90,8 +105,9 @@ void AccessLog::format_time()
     time_second_ = now;
     std::tm tm{};
     gmtime_r(&now, &tm);
-    time_len_ = format_ == LogFormat::kJson ? strftime(time_buf_, sizeof time_buf_, "%Y-%m-%dT%H:%M:%SZ", &tm)
-                                            : strftime(time_buf_, sizeof time_buf_, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    time_len_ = format_ == LogFormat::kJson
+                    ? strftime(time_buf_, sizeof time_buf_, "%Y-%m-%dT%H:%M:%SZ", &tm)
+                    : strftime(time_buf_, sizeof time_buf_, "%d/%b/%Y:%H:%M:%S +0000", &tm);
 }
 
 void AccessLog::log(const AccessRecord &r)

@@ -12,7 +12,8 @@
 #include "edge/core/edge_config.h"
 #include "shared/http/request_head.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 struct AccessRecord {
     const sockaddr_storage *peer = nullptr;
@@ -23,7 +24,8 @@ struct AccessRecord {
     uint64_t duration_us = 0;
 };
 
-class AccessLog {
+class AccessLog
+{
 public:
     // fd is shared by workers and opened with O_APPEND, so whole-line writes never interleave.
     AccessLog(uv_loop_t *loop, int fd, LogFormat format);

@@ -1,7 +1,8 @@
 // Redirects carry the original path unless the route names a path of its own.
 #include "edge/redirect/redirect_handler.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 void serve_redirect(Exchange &ex, const shared::route::Route &route)
 {

@@ -4,7 +4,8 @@
 #include "edge/http/exchange.h"
 #include "shared/route/route_table.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 // "to": "https://example.test" + request "/a?b" → Location: https://example.test/a?b.
 // A "to" with its own path ("https://example.test/new") is used as it is.

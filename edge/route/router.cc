@@ -3,7 +3,8 @@
 
 #include <cstring>
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 using shared::route::RouteType;
 
@@ -12,14 +13,16 @@ bool is_deployment_label(std::string_view label) noexcept
     if (label.empty() || label.size() > 63 || label == "www") return false;
     if (label.front() == '-' || label.front() == '_') return false;
     for (char c : label)
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
     return true;
 }
 
 std::string_view Router::quick_name(std::string_view host) const noexcept
 {
     if (base_domain_.empty() || host.size() <= base_domain_.size() + 1) return {};
-    if (!host.ends_with(base_domain_) || host[host.size() - base_domain_.size() - 1] != '.') return {};
+    if (!host.ends_with(base_domain_) || host[host.size() - base_domain_.size() - 1] != '.')
+        return {};
     std::string_view label = host.substr(0, host.size() - base_domain_.size() - 1);
     return is_deployment_label(label) ? label : std::string_view();
 }
@@ -34,9 +37,14 @@ RouteTarget Router::route(const shared::route::RouteTable *table, std::string_vi
             const auto &r = *m.route;
             t.route = m.route;
             switch (r.type) {
-            case RouteType::kRedirect: t.kind = RouteTarget::Kind::kRedirect; return t;
-            case RouteType::kProxy: t.kind = RouteTarget::Kind::kProxy; return t;
-            case RouteType::kStatic: break;
+            case RouteType::kRedirect:
+                t.kind = RouteTarget::Kind::kRedirect;
+                return t;
+            case RouteType::kProxy:
+                t.kind = RouteTarget::Kind::kProxy;
+                return t;
+            case RouteType::kStatic:
+                break;
             }
             t.spa = r.spa;
             t.header_rules = &r.header_rules;

@@ -6,21 +6,26 @@
 
 #include "shared/route/route_table.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 struct RouteTarget {
     enum class Kind : unsigned char { kUnknownHost, kStatic, kRedirect, kProxy };
     Kind kind = Kind::kUnknownHost;
     const shared::route::Route *route = nullptr; // null in quick mode
-    std::string_view site_dir; // static: relative to the deployments root
+    std::string_view site_dir;                   // static: relative to the deployments root
     bool spa = false;
     const std::vector<shared::route::HeaderRule> *header_rules = nullptr;
 };
 
-class Router {
+class Router
+{
 public:
     // base_domain empty: quick mode off.
-    Router(std::string base_domain, bool quick_spa) : base_domain_(std::move(base_domain)), quick_spa_(quick_spa) {}
+    Router(std::string base_domain, bool quick_spa)
+        : base_domain_(std::move(base_domain)), quick_spa_(quick_spa)
+    {
+    }
 
     // `host` must be normalised. site_dir may be written into scratch (root + "/" + label).
     RouteTarget route(const shared::route::RouteTable *table, std::string_view host, char *scratch,

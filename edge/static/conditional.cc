@@ -4,14 +4,18 @@
 #include "shared/http/header_token.h"
 #include "shared/http/http_date.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
-namespace {
+namespace
+{
 
 std::string_view trim(std::string_view v)
 {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+        v.remove_suffix(1);
     return v;
 }
 
@@ -38,7 +42,8 @@ std::string_view opaque(std::string_view tag)
 RangeKind parse_range(std::string_view header, uint64_t size, ByteRange &range) noexcept
 {
     header = trim(header);
-    if (header.size() < 6 || !shared::http::iequals(header.substr(0, 6), "bytes=")) return RangeKind::kNone;
+    if (header.size() < 6 || !shared::http::iequals(header.substr(0, 6), "bytes="))
+        return RangeKind::kNone;
     std::string_view specs = header.substr(6);
     int satisfiable = 0;
     bool any = false;

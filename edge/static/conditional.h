@@ -5,7 +5,8 @@
 #include <ctime>
 #include <string_view>
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 struct ByteRange {
     uint64_t first = 0;

@@ -11,16 +11,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-
 #include "edge/static/mime_types.h"
 #include "edge/static/path_normalizer.h"
 #include "shared/base/content_hash.h"
 #include "shared/http/http_date.h"
 #include "shared/http/response_writer.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
-namespace {
+namespace
+{
 
 // "/a/b" → "a/b", "/" → "." (NUL-terminated in buf); false when it does not fit.
 bool relative_path(std::string_view path, char (&buf)[PATH_MAX])
@@ -139,7 +140,8 @@ int open_beneath(int dir_fd, const char *rel, int flags) noexcept
 {
     static bool have_openat2 = true;
     if (have_openat2) {
-        struct open_how how{};
+        struct open_how how {
+        };
         how.flags = uint64_t(flags | O_CLOEXEC);
         how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
         long fd = syscall(SYS_openat2, dir_fd, rel, &how, sizeof how);
@@ -163,8 +165,8 @@ bool is_content_hashed_name(std::string_view path) noexcept
     if (token.size() < 8 || token.size() > 64) return false;
     bool digit = false;
     for (char c : token) {
-        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                     c == '_';
+        bool alnum =
+            (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
         if (!alnum) return false;
         digit |= (c >= '0' && c <= '9');
     }
@@ -276,7 +278,10 @@ FileCache::~FileCache()
     if (root_fd_ >= 0) close(root_fd_);
 }
 
-void FileCache::clear() { sites_.clear(); }
+void FileCache::clear()
+{
+    sites_.clear();
+}
 
 Site *FileCache::site(std::string_view rel_dir, uint64_t now_ms)
 {

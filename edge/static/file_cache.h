@@ -16,7 +16,8 @@
 
 #include "shared/route/route_table.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 struct CacheLimits {
     uint64_t small_body_bytes = 64 * 1024; // bodies up to this size are kept in memory
@@ -32,10 +33,10 @@ struct FileBody {
     ~FileBody();
 
     uint64_t size = 0;
-    std::string etag;     // quoted, derived from the content
-    std::string data;     // the whole body when size <= small_body_bytes
-    int fd = -1;          // otherwise an open descriptor, sent with sendfile
-    std::string headers;  // pre-built 200 header lines (type, length, validators, encoding)
+    std::string etag;          // quoted, derived from the content
+    std::string data;          // the whole body when size <= small_body_bytes
+    int fd = -1;               // otherwise an open descriptor, sent with sendfile
+    std::string headers;       // pre-built 200 header lines (type, length, validators, encoding)
     std::string_view encoding; // "", "br" or "gzip"
     bool in_memory() const noexcept { return fd < 0; }
 };
@@ -63,7 +64,8 @@ struct FileEntry {
 using FileEntryRef = std::shared_ptr<const FileEntry>;
 
 // The files of one deployment directory.
-class Site {
+class Site
+{
 public:
     Site(std::string dir, int dir_fd) noexcept;
     Site(const Site &) = delete;
@@ -82,11 +84,13 @@ private:
 
     std::string dir_;
     int dir_fd_;
-    std::unordered_map<std::string, FileEntryRef, shared::route::StringHash, std::equal_to<>> files_;
+    std::unordered_map<std::string, FileEntryRef, shared::route::StringHash, std::equal_to<>>
+        files_;
 };
 
 // All sites a worker has seen, by directory relative to the deployments root.
-class FileCache {
+class FileCache
+{
 public:
     explicit FileCache(std::string deployments_root, CacheLimits limits);
     FileCache(const FileCache &) = delete;

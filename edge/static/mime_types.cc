@@ -4,9 +4,11 @@
 #include <array>
 #include <utility>
 
-namespace berth::edge {
+namespace berth::edge
+{
 
-namespace {
+namespace
+{
 constexpr std::array<std::pair<std::string_view, std::string_view>, 62> kTypes{{
     {"html", "text/html; charset=utf-8"},
     {"htm", "text/html; charset=utf-8"},

@@ -3,7 +3,8 @@
 
 #include <string_view>
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 // Case-insensitive on the extension (without the dot). Unknown → "application/octet-stream".
 std::string_view content_type_for(std::string_view extension) noexcept;

@@ -3,9 +3,11 @@
 
 #include <cstring>
 
-namespace berth::edge {
+namespace berth::edge
+{
 
-namespace {
+namespace
+{
 
 int hex_value(char c)
 {
@@ -62,7 +64,8 @@ NormalizedPath normalize_path(std::string_view raw, char *out, size_t cap) noexc
         char prev = 0;
         for (char c : raw) {
             unsigned char u = static_cast<unsigned char>(c);
-            if (u <= 0x20 || u >= 0x7F || c == '%' || c == '\\' || (prev == '/' && (c == '.' || c == '/'))) {
+            if (u <= 0x20 || u >= 0x7F || c == '%' || c == '\\' ||
+                (prev == '/' && (c == '.' || c == '/'))) {
                 plain = false;
                 break;
             }
@@ -101,17 +104,20 @@ NormalizedPath normalize_path(std::string_view raw, char *out, size_t cap) noexc
     size_t segment_index = 0;
     size_t i = 0;
     while (i < n) {
-        while (i < n && out[i] == '/') ++i;
+        while (i < n && out[i] == '/')
+            ++i;
         if (i >= n) break;
         size_t start = i;
-        while (i < n && out[i] != '/') ++i;
+        while (i < n && out[i] != '/')
+            ++i;
         std::string_view seg(out + start, i - start);
         if (seg.front() == '.') {
             // ".", "..", ".env", ".git": never served. Only /.well-known/ is public.
             if (!(segment_index == 0 && seg == ".well-known")) return result;
         }
         out[w++] = '/';
-        for (size_t k = start; k < i; ++k) out[w++] = out[k];
+        for (size_t k = start; k < i; ++k)
+            out[w++] = out[k];
         ++segment_index;
     }
     if (w == 0) out[w++] = '/';

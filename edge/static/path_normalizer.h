@@ -1,10 +1,12 @@
-// Request path → safe relative file path: percent-decoded once, normalised, never escaping the root.
+// Request path → safe relative file path: percent-decoded once, normalised, never escaping the
+// root.
 #pragma once
 
 #include <cstddef>
 #include <string_view>
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 enum class PathVerdict : unsigned char {
     kOk,       // `out` holds "/a/b" (or "/" for the root), no dot segments, no empty segments

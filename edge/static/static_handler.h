@@ -4,7 +4,8 @@
 #include "edge/http/exchange.h"
 #include "edge/route/router.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 // Writes the whole response for ex.req into ex.out. Never blocks once the file is cached.
 // Method rules: GET/HEAD served, OPTIONS answered with Allow, anything else 405.

@@ -6,7 +6,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-namespace berth::edge {
+namespace berth::edge
+{
 
 OutputQueue::Segment &OutputQueue::push() noexcept
 {
@@ -68,7 +69,8 @@ void OutputQueue::push_file(int fd, uint64_t offset, uint64_t len, FileEntryRef 
 
 void OutputQueue::clear() noexcept
 {
-    while (count_) pop();
+    while (count_)
+        pop();
     buf_.clear();
     committed_ = 0;
     head_ = 0;
@@ -107,7 +109,8 @@ OutputQueue::Flush OutputQueue::flush(int fd, uint64_t &bytes_written) noexcept
             const char *base = s.kind == Segment::Kind::kBuffer ? buf_.data() + s.offset : s.data;
             iov[n_iov++] = {const_cast<char *>(base), size_t(s.length)};
         }
-        struct msghdr msg{};
+        struct msghdr msg {
+        };
         msg.msg_iov = iov;
         msg.msg_iovlen = n_iov;
         // MSG_MORE lets the kernel put a head and the start of a sendfile body in one packet.

@@ -11,9 +11,11 @@
 
 #include "edge/static/file_cache.h"
 
-namespace berth::edge {
+namespace berth::edge
+{
 
-class OutputQueue {
+class OutputQueue
+{
 public:
     static constexpr size_t kMaxSegments = 32;
 
@@ -34,7 +36,10 @@ public:
 
     bool empty() const noexcept { return count_ == 0 && committed_ == buf_.size(); }
     // Room for one more response (head + body segment)?
-    bool has_room() const noexcept { return count_ + 3 <= kMaxSegments && buf_.size() < 256 * 1024; }
+    bool has_room() const noexcept
+    {
+        return count_ + 3 <= kMaxSegments && buf_.size() < 256 * 1024;
+    }
     void clear() noexcept;
 
 private:

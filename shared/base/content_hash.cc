@@ -3,13 +3,18 @@
 
 #include <cstring>
 
-namespace berth::shared {
+namespace berth::shared
+{
 
-namespace {
+namespace
+{
 constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
 constexpr uint64_t kOdd = 0xD6E8FEB86659FD93ull;
 
-inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+inline uint64_t rotl(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
 
 inline uint64_t avalanche(uint64_t x)
 {

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <string>
 
-namespace berth::shared {
+namespace berth::shared
+{
 
-class ContentHash {
+class ContentHash
+{
 public:
     // Feed bytes in any split: the digest depends only on the concatenated bytes.
     void update(const void *data, size_t len) noexcept;

@@ -3,11 +3,13 @@
 
 #include <cstddef>
 
-namespace berth::shared {
+namespace berth::shared
+{
 
 template <typename T> class IntrusiveList;
 
-template <typename T> class IntrusiveHook {
+template <typename T> class IntrusiveHook
+{
 public:
     IntrusiveHook() = default;
     IntrusiveHook(const IntrusiveHook &) = delete;
@@ -17,8 +19,10 @@ public:
     void unlink() noexcept
     {
         if (!list_) return;
-        if (prev_) prev_->next_ = next_;
-        else list_->head_ = next_;
+        if (prev_)
+            prev_->next_ = next_;
+        else
+            list_->head_ = next_;
         if (next_) next_->prev_ = prev_;
         --list_->size_;
         list_ = nullptr;
@@ -33,7 +37,8 @@ private:
     IntrusiveHook *next_ = nullptr;
 };
 
-template <typename T> class IntrusiveList {
+template <typename T> class IntrusiveList
+{
 public:
     void push_front(T &item) noexcept
     {

@@ -1,10 +1,15 @@
 // Header name → token: switch on length first, then one case-insensitive compare.
 #include "shared/http/header_token.h"
 
-namespace berth::shared::http {
+namespace berth::shared::http
+{
 
-namespace {
-inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c | 0x20) : c; }
+namespace
+{
+inline char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? char(c | 0x20) : c;
+}
 } // namespace
 
 bool iequals(std::string_view a, std::string_view b) noexcept

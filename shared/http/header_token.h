@@ -4,7 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
-namespace berth::shared::http {
+namespace berth::shared::http
+{
 
 enum class HeaderToken : uint8_t {
     kOther = 0,

@@ -1,7 +1,8 @@
 // Host normalisation per RFC 9110 7.2 / RFC 3986 3.2.2, without allocation.
 #include "shared/http/host.h"
 
-namespace berth::shared::http {
+namespace berth::shared::http
+{
 
 std::string_view normalize_host(std::string_view host, char *out, size_t cap) noexcept
 {

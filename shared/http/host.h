@@ -4,7 +4,8 @@
 #include <cstddef>
 #include <string_view>
 
-namespace berth::shared::http {
+namespace berth::shared::http
+{
 
 // Writes the normalised host into out (capacity cap) and returns a view of it, or an empty
 // view when the host is malformed or longer than cap. "[::1]:8080" → "[::1]",

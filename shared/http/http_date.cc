@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <cstring>
 
-namespace berth::shared::http {
+namespace berth::shared::http
+{
 
-namespace {
+namespace
+{
 constexpr const char *kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 constexpr const char *kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -77,7 +79,8 @@ std::optional<std::time_t> parse_http_date(std::string_view s) noexcept
     }
     // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
     size_t comma = s.find(", ");
-    if (comma != std::string_view::npos && s.size() == comma + 24 && s.substr(s.size() - 4) == " GMT") {
+    if (comma != std::string_view::npos && s.size() == comma + 24 &&
+        s.substr(s.size() - 4) == " GMT") {
         std::string_view r = s.substr(comma + 2);
         if (r[2] != '-' || r[6] != '-' || !digits(r.substr(0, 2), day) ||
             !digits(r.substr(7, 2), year))

@@ -5,7 +5,8 @@
 #include <optional>
 #include <string_view>
 
-namespace berth::shared::http {
+namespace berth::shared::http
+{
 
 inline constexpr size_t kHttpDateLength = 29; // "Sun, 06 Nov 1994 08:49:37 GMT"
 

@@ -7,7 +7,8 @@
 
 #include "shared/http/header_token.h"
 
-namespace berth::shared::http {
+namespace berth::shared::http
+{
 
 // Request methods we route on; everything else is kOther and answered 405 (or 501).
 enum class Method : uint8_t { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };

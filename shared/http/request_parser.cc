@@ -57,14 +57,21 @@ bool host_chars_ok(std::string_view host)
 // tchar (RFC 9110 5.6.2) as a 256-entry table: one load per byte of every field name.
 constexpr auto kTchar = [] {
     std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) t[size_t(c)] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[size_t(c)] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[size_t(c)] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    for (int c = '0'; c <= '9'; ++c)
+        t[size_t(c)] = true;
+    for (int c = 'a'; c <= 'z'; ++c)
+        t[size_t(c)] = true;
+    for (int c = 'A'; c <= 'Z'; ++c)
+        t[size_t(c)] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~"))
+        t[static_cast<unsigned char>(c)] = true;
     return t;
 }();
 
-bool is_tchar(char c) { return kTchar[static_cast<unsigned char>(c)]; }
+bool is_tchar(char c)
+{
+    return kTchar[static_cast<unsigned char>(c)];
+}
 
 bool has_token(std::string_view list, std::string_view token)
 {
@@ -280,8 +287,7 @@ int RequestParser::finish_head() noexcept
     if (host_count_ > 1) return fail(400, "duplicate Host header");
     if (host_count_ == 0 && h.version_minor >= 1) return fail(400, "missing Host header");
     if (h.host.empty()) h.host = h.get(HeaderToken::kHost);
-    if (!host_chars_ok(h.host))
-        return fail(400, "invalid Host header");
+    if (!host_chars_ok(h.host)) return fail(400, "invalid Host header");
 
     h.chunked = (parser_.flags & F_CHUNKED) != 0;
     if (parser_.flags & F_CONTENT_LENGTH) h.content_length = parser_.content_length;

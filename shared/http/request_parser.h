@@ -10,13 +10,14 @@
 
 #include "shared/http/request_head.h"
 
-namespace berth::shared::http {
+namespace berth::shared::http
+{
 
 struct ParserLimits {
-    size_t max_head_bytes = 16 * 1024;  // request line + all headers; above → 431 (or 414)
-    size_t max_target_bytes = 8 * 1024; // request target; above → 414
+    size_t max_head_bytes = 16 * 1024;         // request line + all headers; above → 431 (or 414)
+    size_t max_target_bytes = 8 * 1024;        // request target; above → 414
     size_t max_header_count = kMaxHeaderCount; // above → 431
-    uint64_t max_body_bytes = 1 << 20;  // declared or received body above → 413
+    uint64_t max_body_bytes = 1 << 20;         // declared or received body above → 413
 };
 
 enum class ParseEvent : uint8_t {
@@ -31,7 +32,8 @@ struct ParseResult {
     size_t consumed; // bytes of the input consumed before stopping
 };
 
-class RequestParser {
+class RequestParser
+{
 public:
     explicit RequestParser(const ParserLimits &limits) noexcept;
     RequestParser(const RequestParser &) = delete;
@@ -93,7 +95,8 @@ private:
 // Appends a view that llhttp delivered in pieces; pieces are contiguous in the head buffer.
 inline void extend_view(std::string_view &v, const char *at, size_t len) noexcept
 {
-    v = v.empty() ? std::string_view(at, len) : std::string_view(v.data(), size_t(at + len - v.data()));
+    v = v.empty() ? std::string_view(at, len)
+                  : std::string_view(v.data(), size_t(at + len - v.data()));
 }
 
 } // namespace berth::shared::http

@@ -5,14 +5,16 @@
 #include <string>
 #include <string_view>
 
-namespace berth::shared::http {
+namespace berth::shared::http
+{
 
 // Reason phrase for a status code ("Unknown" for codes we never send).
 std::string_view reason_phrase(int status) noexcept;
 
 // Appends to `out`, which the caller reuses across requests so capacity is kept (no allocation
 // in the steady state). Nothing is validated: callers pass only values they built or checked.
-class ResponseWriter {
+class ResponseWriter
+{
 public:
     explicit ResponseWriter(std::string &out) noexcept : out_(out) {}
 

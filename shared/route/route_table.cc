@@ -3,7 +3,8 @@
 
 #include <algorithm>
 
-namespace berth::shared::route {
+namespace berth::shared::route
+{
 
 RouteTable::RouteTable(uint64_t version, std::vector<Route> routes)
     : version_(version), routes_(std::move(routes))

@@ -9,7 +9,8 @@
 #include <utility>
 #include <vector>
 
-namespace berth::shared::route {
+namespace berth::shared::route
+{
 
 enum class RouteType : uint8_t { kStatic, kProxy, kRedirect };
 
@@ -64,10 +65,14 @@ struct Route {
 // Transparent hashing so lookups take a string_view without building a std::string.
 struct StringHash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    size_t operator()(std::string_view s) const noexcept
+    {
+        return std::hash<std::string_view>{}(s);
+    }
 };
 
-class RouteTable {
+class RouteTable
+{
 public:
     RouteTable() = default;
     RouteTable(uint64_t version, std::vector<Route> routes);

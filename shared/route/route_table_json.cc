@@ -1,4 +1,5 @@
-// Route table JSON parsing with field-precise errors; refuses roots that escape the deployments root.
+// Route table JSON parsing with field-precise errors; refuses roots that escape the deployments
+// root.
 #include "shared/route/route_table_json.h"
 
 #include <algorithm>
@@ -7,11 +8,13 @@
 
 #include <nlohmann/json.hpp>
 
-namespace berth::shared::route {
+namespace berth::shared::route
+{
 
 using nlohmann::json;
 
-namespace {
+namespace
+{
 
 struct Invalid {
     std::string message;
@@ -22,7 +25,10 @@ struct Invalid {
     throw Invalid{where + ": " + what};
 }
 
-const json *field(const json &obj, const char *key) { return obj.contains(key) ? &obj.at(key) : nullptr; }
+const json *field(const json &obj, const char *key)
+{
+    return obj.contains(key) ? &obj.at(key) : nullptr;
+}
 
 std::string get_string(const json &obj, const char *key, const std::string &where, bool required)
 {
@@ -71,8 +77,8 @@ std::string normalize_route_host(std::string host, const std::string &where)
     }
     if (!host.empty() && host.back() == '.') host.pop_back();
     size_t star = host.find('*');
-    if (star != std::string::npos && (star != 0 || host.size() < 3 || host[1] != '.' ||
-                                      host.find('*', 1) != std::string::npos))
+    if (star != std::string::npos &&
+        (star != 0 || host.size() < 3 || host[1] != '.' || host.find('*', 1) != std::string::npos))
         invalid(where, "a wildcard must be a whole first label, as in \"*.example.test\"");
     if (host.empty() || host.find("..") != std::string::npos || host.front() == '.')
         invalid(where, "empty label in host \"" + host + "\"");
@@ -106,7 +112,8 @@ void parse_static(const json &r, Route &route, const std::string &where)
                     invalid(w, "invalid header name \"" + name + "\"");
                 if (!value.is_string()) invalid(w + "." + name, "must be a string");
                 std::string v = value.get<std::string>();
-                if (v.find_first_of("\r\n") != std::string::npos || v.find('\0') != std::string::npos)
+                if (v.find_first_of("\r\n") != std::string::npos ||
+                    v.find('\0') != std::string::npos)
                     invalid(w + "." + name, "must not contain CR, LF or NUL");
                 rule.headers.emplace_back(name, std::move(v));
             }
@@ -157,7 +164,7 @@ void parse_proxy(const json &r, Route &route, const std::string &where)
             std::string w = where + ".geo." + key;
             if (!list->is_array()) invalid(w, "must be an array of ISO country codes");
             auto &out = std::string_view(key) == "deny_countries" ? route.deny_countries
-                                                                   : route.allow_countries;
+                                                                  : route.allow_countries;
             for (const json &c : *list) {
                 if (!c.is_string() || c.get<std::string>().size() != 2)
                     invalid(w, "entries must be two-letter country codes");
@@ -193,8 +200,8 @@ bool root_is_contained(std::string_view root) noexcept
     size_t start = 0;
     while (start <= root.size()) {
         size_t slash = root.find('/', start);
-        std::string_view seg = root.substr(start, slash == std::string_view::npos ? root.npos
-                                                                                   : slash - start);
+        std::string_view seg =
+            root.substr(start, slash == std::string_view::npos ? root.npos : slash - start);
         if (seg == "..") return false;
         if (!seg.empty() && seg.front() == '.' && seg != ".") return false; // hidden folders
         if (slash == std::string_view::npos) break;
@@ -233,8 +240,8 @@ std::optional<RouteTable> route_table_from_json(const json &doc, std::string &er
                 route.type = RouteType::kRedirect;
                 parse_redirect(r, route, where);
             } else {
-                invalid(where + ".type", "must be \"static\", \"proxy\" or \"redirect\", not \"" +
-                                             type + "\"");
+                invalid(where + ".type",
+                        "must be \"static\", \"proxy\" or \"redirect\", not \"" + type + "\"");
             }
             out.push_back(std::move(route));
         }
@@ -279,7 +286,8 @@ json route_table_to_json(const RouteTable &table)
                 json headers = json::object();
                 for (const HeaderRule &rule : r.header_rules) {
                     json values = json::object();
-                    for (const auto &[n, v] : rule.headers) values[n] = v;
+                    for (const auto &[n, v] : rule.headers)
+                        values[n] = v;
                     headers[rule.pattern + (rule.prefix ? "*" : "")] = values;
                 }
                 j["headers"] = headers;
@@ -289,7 +297,8 @@ json route_table_to_json(const RouteTable &table)
         case RouteType::kProxy: {
             j["type"] = "proxy";
             json ups = json::array();
-            for (const Upstream &u : r.upstreams) ups.push_back({{"addr", u.addr}, {"weight", u.weight}});
+            for (const Upstream &u : r.upstreams)
+                ups.push_back({{"addr", u.addr}, {"weight", u.weight}});
             j["upstreams"] = ups;
             j["websocket"] = r.websocket;
             j["timeouts"] = {{"connect_ms", r.timeouts.connect_ms},

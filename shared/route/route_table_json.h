@@ -9,7 +9,8 @@
 
 #include "shared/route/route_table.h"
 
-namespace berth::shared::route {
+namespace berth::shared::route
+{
 
 // Parses and validates a whole table. On error returns nullopt and sets `error` to a precise
 // message naming the offending field ("routes[2].root: escapes the deployments root").

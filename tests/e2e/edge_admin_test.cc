@@ -120,7 +120,8 @@ TEST_CASE("admin routes.put swaps the table atomically and refuses old versions"
     json put = admin.call(R"({"cmd":"routes.put","table":)" + table(5, "app/d-1") + "}");
     CHECK(put["ok"] == true);
     // The reply comes once every worker serves the table: no connection sees the old one.
-    for (int i = 0; i < 20; ++i) CHECK(get(s.edge->port(), "app.example.test", "/")->body == "<h1>d-1</h1>\n");
+    for (int i = 0; i < 20; ++i)
+        CHECK(get(s.edge->port(), "app.example.test", "/")->body == "<h1>d-1</h1>\n");
     json same = admin.call(R"({"cmd":"routes.put","table":)" + table(5, "app/d-2") + "}");
     CHECK(same["ok"] == false);
     CHECK(same["error"].get<std::string>().find("not above") != std::string::npos);

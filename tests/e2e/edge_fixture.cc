@@ -1,7 +1,8 @@
 // Fixture tree: see the comments by each deployment for what the tests rely on.
 #include "tests/e2e/edge_fixture.h"
 
-namespace berth::test {
+namespace berth::test
+{
 
 std::string write_config(const TempTree &tree, const std::string &name, const std::string &toml)
 {

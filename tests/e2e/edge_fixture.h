@@ -9,7 +9,8 @@
 #include "tests/support/http_client.h"
 #include "tests/support/temp_tree.h"
 
-namespace berth::test {
+namespace berth::test
+{
 
 struct EdgeFixture {
     TempTree tree;

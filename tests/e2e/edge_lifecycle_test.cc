@@ -13,7 +13,8 @@
 
 using namespace berth::test;
 
-namespace {
+namespace
+{
 
 struct SmallSite {
     TempTree tree;
@@ -26,9 +27,11 @@ struct SmallSite {
     std::unique_ptr<EdgeProcess> start(const std::string &toml, std::vector<std::string> extra = {})
     {
         std::string conf = write_config(tree, "edge.toml", toml);
-        std::vector<std::string> args{"--config", conf, "--listen", "127.0.0.1:0", "--deployments",
-                                      tree.path("deployments"), "--base-domain", "localhost",
-                                      "--workers", "1"};
+        std::vector<std::string> args{"--config",      conf,
+                                      "--listen",      "127.0.0.1:0",
+                                      "--deployments", tree.path("deployments"),
+                                      "--base-domain", "localhost",
+                                      "--workers",     "1"};
         args.insert(args.end(), extra.begin(), extra.end());
         return std::make_unique<EdgeProcess>(args);
     }
@@ -163,7 +166,8 @@ TEST_CASE("access log: combined and JSON lines", "[e2e][log]")
 TEST_CASE("config errors name file and line and exit 2", "[e2e][config]")
 {
     TempTree t;
-    std::string conf = write_config(t, "bad.toml", "[edge]\nworkers = 2\n[limits]\nheader_timeout = 5\n");
+    std::string conf =
+        write_config(t, "bad.toml", "[edge]\nworkers = 2\n[limits]\nheader_timeout = 5\n");
     auto [rc, err] = run_edge({"--config", conf, "--listen", "127.0.0.1:0"});
     CHECK(rc == 2);
     CHECK(err.find("bad.toml:4") != std::string::npos);
@@ -186,14 +190,17 @@ TEST_CASE("config errors name file and line and exit 2", "[e2e][config]")
 TEST_CASE("a routes file whose root escapes the deployments root is refused", "[e2e][config]")
 {
     TempTree t;
-    t.write("routes.json", R"({"version":1,"routes":[{"host":"a.test","type":"static","root":"../etc"}]})");
-    auto [rc, err] = run_edge({"--listen", "127.0.0.1:0", "--deployments", t.path("."), "--routes", t.path("routes.json")});
+    t.write("routes.json",
+            R"({"version":1,"routes":[{"host":"a.test","type":"static","root":"../etc"}]})");
+    auto [rc, err] = run_edge({"--listen", "127.0.0.1:0", "--deployments", t.path("."), "--routes",
+                               t.path("routes.json")});
     CHECK(rc == 1);
     CHECK(err.find("routes[0].root") != std::string::npos);
     CHECK(err.find("escapes") != std::string::npos);
 
     t.write("broken.json", "{\"version\": 1, \"routes\": [");
-    auto [rc2, err2] = run_edge({"--listen", "127.0.0.1:0", "--deployments", t.path("."), "--routes", t.path("broken.json")});
+    auto [rc2, err2] = run_edge({"--listen", "127.0.0.1:0", "--deployments", t.path("."),
+                                 "--routes", t.path("broken.json")});
     CHECK(rc2 == 1);
     CHECK(err2.find("invalid JSON") != std::string::npos);
 }
@@ -217,8 +224,8 @@ TEST_CASE("a second edge on a port in use fails clearly instead of sharing it", 
 {
     SmallSite site;
     auto first = site.start("");
-    auto [rc, err] = run_edge({"--listen", "127.0.0.1:" + std::to_string(first->port()), "--deployments",
-                               site.tree.path("deployments"), "--workers", "2"});
+    auto [rc, err] = run_edge({"--listen", "127.0.0.1:" + std::to_string(first->port()),
+                               "--deployments", site.tree.path("deployments"), "--workers", "2"});
     CHECK(rc == 1);
     CHECK(err.find("address already in use") != std::string::npos);
     CHECK(get(first->port(), "demo.localhost", "/")->status == 200);

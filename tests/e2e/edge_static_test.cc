@@ -5,7 +5,8 @@
 
 using namespace berth::test;
 
-namespace {
+namespace
+{
 Response must(std::optional<Response> r)
 {
     REQUIRE(r.has_value());
@@ -33,7 +34,8 @@ TEST_CASE("quick mode serves NAME.base-domain from deployments/NAME", "[e2e][rou
 
 TEST_CASE("unknown hosts and www get a small 404 page", "[e2e][routing]")
 {
-    for (const char *host : {"nope.localhost", "www.localhost", "localhost", "other.example.test"}) {
+    for (const char *host :
+         {"nope.localhost", "www.localhost", "localhost", "other.example.test"}) {
         INFO(host);
         Response r = must(get(edge_fixture().port(), host, "/"));
         CHECK(r.status == 404);
@@ -84,7 +86,8 @@ TEST_CASE("a pipeline split at every byte boundary still parses", "[e2e][http]")
 {
     RawClient c(edge_fixture().port());
     std::string req = "GET /style.css HTTP/1.1\r\nHost: demo.localhost\r\nUser-Agent: slow\r\n\r\n";
-    for (char ch : req + req) c.send(std::string_view(&ch, 1));
+    for (char ch : req + req)
+        c.send(std::string_view(&ch, 1));
     CHECK(must(c.read_response()).body == "body{color:red}\n");
     CHECK(must(c.read_response()).body == "body{color:red}\n");
 }
@@ -152,18 +155,21 @@ TEST_CASE("Expect: 100-continue gets an interim response, refusals do not", "[e2
 
 TEST_CASE("absolute-form targets route by their authority", "[e2e][http]")
 {
-    Response r = must(request(edge_fixture().port(),
-                              "GET http://demo.localhost/style.css HTTP/1.1\r\nHost: ignored.localhost\r\n\r\n"));
+    Response r = must(
+        request(edge_fixture().port(),
+                "GET http://demo.localhost/style.css HTTP/1.1\r\nHost: ignored.localhost\r\n\r\n"));
     CHECK(r.status == 200);
     CHECK(r.body == "body{color:red}\n");
 }
 
 TEST_CASE("OPTIONS * and OPTIONS on a path list the allowed methods", "[e2e][http]")
 {
-    Response star = must(request(edge_fixture().port(), "OPTIONS * HTTP/1.1\r\nHost: demo.localhost\r\n\r\n"));
+    Response star =
+        must(request(edge_fixture().port(), "OPTIONS * HTTP/1.1\r\nHost: demo.localhost\r\n\r\n"));
     CHECK(star.status == 204);
     CHECK(star.header("Allow") == "GET, HEAD, OPTIONS");
-    Response path = must(request(edge_fixture().port(), "OPTIONS /style.css HTTP/1.1\r\nHost: demo.localhost\r\n\r\n"));
+    Response path = must(request(edge_fixture().port(),
+                                 "OPTIONS /style.css HTTP/1.1\r\nHost: demo.localhost\r\n\r\n"));
     CHECK(path.status == 204);
     CHECK(path.header("Allow") == "GET, HEAD, OPTIONS");
 }
@@ -172,7 +178,9 @@ TEST_CASE("missing, duplicate or malformed Host on HTTP/1.1 is 400", "[e2e][http
 {
     int port = edge_fixture().port();
     CHECK(must(request(port, "GET / HTTP/1.1\r\n\r\n")).status == 400);
-    CHECK(must(request(port, "GET / HTTP/1.1\r\nHost: demo.localhost\r\nHost: demo.localhost\r\n\r\n")).status == 400);
+    CHECK(must(request(port,
+                       "GET / HTTP/1.1\r\nHost: demo.localhost\r\nHost: demo.localhost\r\n\r\n"))
+              .status == 400);
     CHECK(must(request(port, "GET / HTTP/1.1\r\nHost: demo.localhost/x\r\n\r\n")).status == 400);
     CHECK(must(request(port, "GET / HTTP/1.1\r\nHost: a b\r\n\r\n")).status == 400);
 }
@@ -183,8 +191,10 @@ TEST_CASE("strict parsing refuses malformed requests with 400 and closes", "[e2e
     for (const char *raw : {"GET / HTTP/1.1\r\nHost: demo.localhost\r\n folded: x\r\n\r\n",
                             "GET / HTTP/1.1\r\nHost : demo.localhost\r\n\r\n",
                             "GET / HTTP/1.1\nHost: demo.localhost\n\n",
-                            "GET / HTTP/1.1\r\nHost: demo.localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-                            "GET / HTTP/1.1\r\nHost: demo.localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+                            "GET / HTTP/1.1\r\nHost: demo.localhost\r\nContent-Length: "
+                            "1\r\nContent-Length: 2\r\n\r\n",
+                            "GET / HTTP/1.1\r\nHost: demo.localhost\r\nTransfer-Encoding: "
+                            "chunked\r\nContent-Length: 3\r\n\r\n",
                             "G@T / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n"}) {
         INFO(raw);
         RawClient c(port);
@@ -201,13 +211,20 @@ TEST_CASE("size limits answer 414, 431 and 413", "[e2e][limits]")
 {
     int port = edge_fixture().port();
     std::string long_url = "/" + std::string(3000, 'a');
-    CHECK(must(request(port, "GET " + long_url + " HTTP/1.1\r\nHost: demo.localhost\r\n\r\n")).status == 414);
+    CHECK(must(request(port, "GET " + long_url + " HTTP/1.1\r\nHost: demo.localhost\r\n\r\n"))
+              .status == 414);
     std::string big_header = "X-Big: " + std::string(9000, 'b') + "\r\n";
-    CHECK(must(request(port, "GET / HTTP/1.1\r\nHost: demo.localhost\r\n" + big_header + "\r\n")).status == 431);
+    CHECK(must(request(port, "GET / HTTP/1.1\r\nHost: demo.localhost\r\n" + big_header + "\r\n"))
+              .status == 431);
     std::string many;
-    for (int i = 0; i < 50; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
-    CHECK(must(request(port, "GET / HTTP/1.1\r\nHost: demo.localhost\r\n" + many + "\r\n")).status == 431);
-    CHECK(must(request(port, "GET / HTTP/1.1\r\nHost: demo.localhost\r\nContent-Length: 5000\r\n\r\n")).status == 413);
+    for (int i = 0; i < 50; ++i)
+        many += "X-H" + std::to_string(i) + ": v\r\n";
+    CHECK(
+        must(request(port, "GET / HTTP/1.1\r\nHost: demo.localhost\r\n" + many + "\r\n")).status ==
+        431);
+    CHECK(must(request(port,
+                       "GET / HTTP/1.1\r\nHost: demo.localhost\r\nContent-Length: 5000\r\n\r\n"))
+              .status == 413);
     // A small body on GET is read and dropped; the connection stays usable.
     RawClient c(port);
     c.send("GET /style.css HTTP/1.1\r\nHost: demo.localhost\r\nContent-Length: 4\r\n\r\nabcd"
@@ -220,8 +237,9 @@ TEST_CASE("other methods get 405 with Allow", "[e2e][http]")
 {
     for (const char *method : {"POST", "PUT", "DELETE", "PATCH"}) {
         INFO(method);
-        Response r = must(request(edge_fixture().port(), std::string(method) +
-                                                             " /style.css HTTP/1.1\r\nHost: demo.localhost\r\n\r\n"));
+        Response r = must(
+            request(edge_fixture().port(),
+                    std::string(method) + " /style.css HTTP/1.1\r\nHost: demo.localhost\r\n\r\n"));
         CHECK(r.status == 405);
         CHECK(r.header("Allow") == "GET, HEAD, OPTIONS");
     }
@@ -244,7 +262,8 @@ TEST_CASE("traversal in any encoding is never served", "[e2e][security]")
 
 TEST_CASE("dotfiles and dot folders are hidden except /.well-known/", "[e2e][security]")
 {
-    for (const char *path : {"/.env", "/.git/config", "/.git/", "/sub/.htpasswd", "/%2eenv", "/.ENV"}) {
+    for (const char *path :
+         {"/.env", "/.git/config", "/.git/", "/sub/.htpasswd", "/%2eenv", "/.ENV"}) {
         INFO(path);
         Response r = demo(path);
         CHECK(r.status == 404);
@@ -263,7 +282,8 @@ TEST_CASE("symlinks inside the deployment are followed, outside are not", "[e2e]
     CHECK(alias.body == "<h1>demo index</h1>\n");
 }
 
-TEST_CASE("a directory serves its index.html and redirects without a trailing slash", "[e2e][static]")
+TEST_CASE("a directory serves its index.html and redirects without a trailing slash",
+          "[e2e][static]")
 {
     Response r = demo("/docs/");
     CHECK(r.status == 200);
@@ -289,7 +309,8 @@ TEST_CASE("SPA fallback serves index for routes and 404 for missing assets", "[e
     CHECK(spa.status == 200);
     CHECK(spa.body == "<h1>spa 200</h1>\n");
     // HEAD falls back too; POST does not.
-    Response head = must(request(edge_fixture().port(), "HEAD /deep/link HTTP/1.1\r\nHost: spa.localhost\r\n\r\n", true));
+    Response head = must(request(edge_fixture().port(),
+                                 "HEAD /deep/link HTTP/1.1\r\nHost: spa.localhost\r\n\r\n", true));
     CHECK(head.status == 200);
 }
 
@@ -309,15 +330,18 @@ TEST_CASE("Content-Type comes from the extension with charset for text", "[e2e][
     CHECK(demo("/data.json").header("Content-Type") == "application/json; charset=utf-8");
     CHECK(demo("/img/logo.svg").header("Content-Type") == "image/svg+xml; charset=utf-8");
     CHECK(demo("/app.wasm").header("Content-Type") == "application/wasm");
-    CHECK(demo("/site.webmanifest").header("Content-Type") == "application/manifest+json; charset=utf-8");
+    CHECK(demo("/site.webmanifest").header("Content-Type") ==
+          "application/manifest+json; charset=utf-8");
     CHECK(demo("/font.woff2").header("Content-Type") == "font/woff2");
     CHECK(demo("/pic.avif").header("Content-Type") == "image/avif");
-    CHECK(demo("/assets/app.3f9a1b2c.js").header("Content-Type") == "text/javascript; charset=utf-8");
+    CHECK(demo("/assets/app.3f9a1b2c.js").header("Content-Type") ==
+          "text/javascript; charset=utf-8");
     CHECK(demo("/big.bin").header("Content-Type") == "application/octet-stream");
     CHECK(demo("/with%20space.txt").body == "spaced\n");
 }
 
-TEST_CASE("ETag comes from content, so equal files in two deployments share it", "[e2e][conditional]")
+TEST_CASE("ETag comes from content, so equal files in two deployments share it",
+          "[e2e][conditional]")
 {
     Response a = demo("/same.txt");
     Response b = must(get(edge_fixture().port(), "other.localhost", "/same.txt"));
@@ -333,9 +357,15 @@ TEST_CASE("If-None-Match and If-Modified-Since give 304 without a body", "[e2e][
     Response first = demo("/style.css");
     std::string etag = first.header("ETag");
     RawClient c(edge_fixture().port());
-    c.send("GET /style.css HTTP/1.1\r\nHost: demo.localhost\r\nIf-None-Match: \"nope\", " + etag + "\r\n\r\n"
-           "GET /style.css HTTP/1.1\r\nHost: demo.localhost\r\nIf-Modified-Since: " + first.header("Last-Modified") + "\r\n\r\n"
-           "GET /style.css HTTP/1.1\r\nHost: demo.localhost\r\nIf-None-Match: \"nope\"\r\nIf-Modified-Since: " + first.header("Last-Modified") + "\r\n\r\n"
+    c.send("GET /style.css HTTP/1.1\r\nHost: demo.localhost\r\nIf-None-Match: \"nope\", " + etag +
+           "\r\n\r\n"
+           "GET /style.css HTTP/1.1\r\nHost: demo.localhost\r\nIf-Modified-Since: " +
+           first.header("Last-Modified") +
+           "\r\n\r\n"
+           "GET /style.css HTTP/1.1\r\nHost: demo.localhost\r\nIf-None-Match: "
+           "\"nope\"\r\nIf-Modified-Since: " +
+           first.header("Last-Modified") +
+           "\r\n\r\n"
            "GET /data.json HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
     Response inm = must(c.read_response());
     CHECK(inm.status == 304);
@@ -401,10 +431,12 @@ TEST_CASE("precompressed siblings are served when Accept-Encoding allows", "[e2e
     CHECK(br.header("ETag") != q0.header("ETag"));
 }
 
-TEST_CASE("Cache-Control: no-cache for HTML, immutable for hashed assets, route rules win", "[e2e][static]")
+TEST_CASE("Cache-Control: no-cache for HTML, immutable for hashed assets, route rules win",
+          "[e2e][static]")
 {
     CHECK(demo("/").header("Cache-Control") == "no-cache");
-    CHECK(demo("/assets/app.3f9a1b2c.js").header("Cache-Control") == "public, max-age=31536000, immutable");
+    CHECK(demo("/assets/app.3f9a1b2c.js").header("Cache-Control") ==
+          "public, max-age=31536000, immutable");
     CHECK(demo("/style.css").header("Cache-Control") == "public, max-age=0, must-revalidate");
     Response asset = must(get(edge_fixture().port(), "myapp.example.test", "/assets/x.js"));
     CHECK(asset.status == 200);
@@ -416,7 +448,8 @@ TEST_CASE("Cache-Control: no-cache for HTML, immutable for hashed assets, route 
     CHECK_FALSE(robots.has_header("X-Asset"));
 }
 
-TEST_CASE("route table: exact host, wildcard with root_from_label, redirect, no SPA when off", "[e2e][routing]")
+TEST_CASE("route table: exact host, wildcard with root_from_label, redirect, no SPA when off",
+          "[e2e][routing]")
 {
     int port = edge_fixture().port();
     CHECK(must(get(port, "myapp.example.test", "/")).body == "<h1>myapp d-17</h1>\n");

@@ -16,11 +16,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace berth::test {
+namespace berth::test
+{
 
-std::string edge_binary() { return std::string(BERTH_BINARY_DIR) + "/bin/berth-edge"; }
+std::string edge_binary()
+{
+    return std::string(BERTH_BINARY_DIR) + "/bin/berth-edge";
+}
 
-namespace {
+namespace
+{
 // Waits on a pidfd, so the test wakes the moment the child exits.
 bool wait_pid(pid_t pid, int timeout_ms, int &status)
 {
@@ -50,7 +55,8 @@ EdgeProcess::EdgeProcess(std::vector<std::string> args, bool expect_listen)
         std::vector<char *> argv;
         std::string bin = edge_binary();
         argv.push_back(bin.data());
-        for (auto &a : args) argv.push_back(a.data());
+        for (auto &a : args)
+            argv.push_back(a.data());
         argv.push_back(nullptr);
         execv(bin.c_str(), argv.data());
         _exit(127);

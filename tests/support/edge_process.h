@@ -6,9 +6,11 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace berth::test {
+namespace berth::test
+{
 
-class EdgeProcess {
+class EdgeProcess
+{
 public:
     // Starts build/bin/berth-edge with args and waits for its "listening on" line.
     explicit EdgeProcess(std::vector<std::string> args, bool expect_listen = true);

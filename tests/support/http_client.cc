@@ -12,7 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-namespace berth::test {
+namespace berth::test
+{
 
 std::string Response::header(std::string_view name) const
 {
@@ -21,7 +22,10 @@ std::string Response::header(std::string_view name) const
     return {};
 }
 
-bool Response::has_header(std::string_view name) const { return count_header(name) > 0; }
+bool Response::has_header(std::string_view name) const
+{
+    return count_header(name) > 0;
+}
 
 size_t Response::count_header(std::string_view name) const
 {
@@ -60,7 +64,10 @@ void RawClient::send(std::string_view bytes)
     }
 }
 
-void RawClient::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void RawClient::shutdown_write()
+{
+    ::shutdown(fd_, SHUT_WR);
+}
 
 bool RawClient::fill(int timeout_ms)
 {
@@ -104,7 +111,8 @@ std::optional<Response> RawClient::read_response(bool no_body, int timeout_ms)
         std::string line = head.substr(pos, eol - pos);
         size_t colon = line.find(':');
         std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
-        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        while (!value.empty() && value.front() == ' ')
+            value.erase(0, 1);
         r.headers.emplace_back(line.substr(0, colon), value);
         pos = eol + 2;
     }
@@ -138,8 +146,10 @@ bool RawClient::wait_closed(int timeout_ms)
         if (poll(&p, 1, left) <= 0) return false;
         char tmp[4096];
         ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-        if (n <= 0) eof_ = true;
-        else buf_.append(tmp, size_t(n));
+        if (n <= 0)
+            eof_ = true;
+        else
+            buf_.append(tmp, size_t(n));
     }
     return true;
 }

@@ -8,7 +8,8 @@
 #include <utility>
 #include <vector>
 
-namespace berth::test {
+namespace berth::test
+{
 
 struct Response {
     std::string version;
@@ -23,7 +24,8 @@ struct Response {
     size_t count_header(std::string_view name) const;
 };
 
-class RawClient {
+class RawClient
+{
 public:
     // rcvbuf > 0 shrinks the receive buffer before connecting (to make the server stall).
     explicit RawClient(int port, int rcvbuf = 0);
@@ -32,7 +34,8 @@ public:
     ~RawClient();
 
     void send(std::string_view bytes);
-    // One response; `no_body` for HEAD requests. nullopt on timeout or close before a full response.
+    // One response; `no_body` for HEAD requests. nullopt on timeout or close before a full
+    // response.
     std::optional<Response> read_response(bool no_body = false, int timeout_ms = 5000);
     // True when the server closes the connection (EOF or reset) within the timeout.
     bool wait_closed(int timeout_ms = 5000);

@@ -5,7 +5,8 @@
 #include <fstream>
 #include <stdexcept>
 
-namespace berth::test {
+namespace berth::test
+{
 
 TempTree::TempTree()
 {
@@ -29,7 +30,10 @@ void TempTree::write(std::string_view rel, std::string_view content) const
     out.write(content.data(), std::streamsize(content.size()));
 }
 
-void TempTree::mkdir(std::string_view rel) const { std::filesystem::create_directories(root_ / rel); }
+void TempTree::mkdir(std::string_view rel) const
+{
+    std::filesystem::create_directories(root_ / rel);
+}
 
 void TempTree::symlink(std::string_view target, std::string_view rel) const
 {
@@ -42,7 +46,8 @@ std::string pattern_bytes(size_t n, char salt)
 {
     static const char digits[] = "0123456789abcdef";
     std::string s(n, '\0');
-    for (size_t i = 0; i < n; ++i) s[i] = char(digits[(i + size_t(salt)) % 16]);
+    for (size_t i = 0; i < n; ++i)
+        s[i] = char(digits[(i + size_t(salt)) % 16]);
     return s;
 }
 

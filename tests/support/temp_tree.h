@@ -5,9 +5,11 @@
 #include <string>
 #include <string_view>
 
-namespace berth::test {
+namespace berth::test
+{
 
-class TempTree {
+class TempTree
+{
 public:
     TempTree();
     TempTree(const TempTree &) = delete;
