@@ -28,7 +28,7 @@ struct Route {
     bool auth = true;
 };
 
-const std::array<Route, 27> kRoutes = {{
+const Route kRoutes[] = {
     {Method::kGet, "projects", projects_list},
     {Method::kPost, "projects", projects_create},
     {Method::kGet, "projects/*", projects_get},
@@ -42,6 +42,10 @@ const std::array<Route, 27> kRoutes = {{
     {Method::kPost, "services/*/instant-rollback", services_instant_rollback},
     {Method::kPost, "services/*/health/webhook", services_health_webhook, false},
     {Method::kPost, "services/*/recheck-health", services_recheck_health},
+    {Method::kGet, "services/*/domains", domains_list},
+    {Method::kPost, "services/*/domains", domains_create},
+    {Method::kDelete, "services/*/domains/*", domains_delete},
+    {Method::kPost, "services/*/domains/*/verify", domains_verify},
     {Method::kGet, "services/*/env-vars", env_vars_list},
     {Method::kPost, "services/*/env-vars", env_vars_create},
     {Method::kGet, "services/*/env-vars/*", env_vars_get},
@@ -56,7 +60,7 @@ const std::array<Route, 27> kRoutes = {{
     {Method::kPost, "deployments/*/rollback", deployments_rollback},
     {Method::kPost, "system/route-recheck", system_route_recheck},
     {Method::kPost, "webhooks/*", webhooks_receive, false},
-}};
+};
 
 std::vector<std::string> split_path(std::string_view p)
 {

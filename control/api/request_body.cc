@@ -166,6 +166,36 @@ bool is_branch_name(std::string_view s) noexcept
     return true;
 }
 
+bool is_hostname(std::string_view s) noexcept
+{
+    if (s.empty() || s.size() > 253 || s.find('.') == std::string_view::npos) return false;
+    while (!s.empty()) {
+        size_t dot = s.find('.');
+        std::string_view label = s.substr(0, dot);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+            return false;
+        for (char c : label)
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+        if (dot == std::string_view::npos) break;
+        s.remove_prefix(dot + 1);
+        if (s.empty()) return false; // trailing dot
+    }
+    return true;
+}
+
+std::string parse_domain(const Json &body)
+{
+    for (auto it = body.begin(); it != body.end(); ++it)
+        if (it.key() != "hostname")
+            throw ApiError(400, "unknown_field", "unknown field " + it.key(),
+                           Json{{"field", it.key()}});
+    std::string host = expect_string(body, "hostname", 1, 253);
+    for (char &c : host)
+        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    if (!is_hostname(host)) bad("hostname", "must be a DNS name such as www.example.com");
+    return host;
+}
+
 Json validate_project(const Json &body, bool create)
 {
     Json out = Json::object();

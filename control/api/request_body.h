@@ -20,6 +20,9 @@ bool is_service_name(std::string_view s) noexcept;
 bool is_env_key(std::string_view s) noexcept;
 bool is_commit_hash(std::string_view s) noexcept; // 7-40 hex digits
 bool is_branch_name(std::string_view s) noexcept; // git check-ref-format, simplified
+// A lower-case DNS name with at least two labels, each 1-63 of [a-z0-9-] not starting or
+// ending with '-', at most 253 in all.
+bool is_hostname(std::string_view s) noexcept;
 
 // Project body: {"name"} (1-100 chars). Returns the columns to write.
 Json validate_project(const Json &body, bool create);
@@ -45,6 +48,9 @@ struct EnvVarInput {
     std::string source = "USER";
 };
 EnvVarInput parse_env_var(const Json &body, bool create);
+
+// Domain body: {"hostname"}; returns it lower-cased. 400 `invalid_field` if not a hostname.
+std::string parse_domain(const Json &body);
 
 struct HealthReport {
     std::string status; // healthy | unhealthy | starting | needs_manual_intervention

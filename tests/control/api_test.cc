@@ -377,6 +377,36 @@ TEST_CASE("env vars: CRUD, values sealed at rest, secrets never returned in clea
     env.stop_server();
 }
 
+TEST_CASE("domains: add, list, admin verification, delete", "[control][api]")
+{
+    ControlEnv env(api_only());
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice"), bob = env.create_token("bob");
+    std::string admin = env.create_token("root", true);
+    std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "dom")["id"];
+    std::string base = "services/" + sid + "/domains/";
+    auto r = c->call("POST", base, token, {{"hostname", "WWW.Example.TEST"}});
+    REQUIRE(r.status == 201);
+    CHECK(r.json()["hostname"] == "www.example.test");
+    CHECK(r.json()["verified"] == false);
+    CHECK(c->call("POST", base, token, {{"hostname", "www.example.test"}}).status == 409);
+    CHECK(c->call("POST", base, token, {{"hostname", "no_dots"}}).status == 400);
+    CHECK(c->call("POST", base, token, {{"hostname", "-bad.example.test"}}).status == 400);
+    CHECK(c->call("POST", base, bob, {{"hostname", "bob.example.test"}}).status == 404);
+    CHECK(c->call("GET", base, token).json()["count"] == 1);
+    r = c->call("POST", base + "www.example.test/verify/", token);
+    CHECK(r.status == 403);
+    CHECK(r.json()["code"] == "admin_required");
+    r = c->call("POST", base + "www.example.test/verify/", admin);
+    CHECK(r.status == 200);
+    CHECK(r.json()["verified"] == true);
+    CHECK(c->call("DELETE", base + "www.example.test/", bob).status == 404);
+    CHECK(c->call("DELETE", base + "www.example.test/", token).status == 204);
+    CHECK(c->call("GET", base, token).json()["count"] == 0);
+    env.stop_server();
+}
+
 TEST_CASE("health webhook (token), recheck-health and route-recheck (admin)", "[control][api]")
 {
     ControlEnv env(api_only());
