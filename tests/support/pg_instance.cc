@@ -102,6 +102,22 @@ int free_loopback_port()
     return ntohs(a.sin_port);
 }
 
+void start_on_free_port(int &port, const std::function<void()> &start, const std::string &dir)
+{
+    for (int attempt = 1;; ++attempt) {
+        port = free_loopback_port();
+        try {
+            start();
+            return;
+        } catch (...) {
+            if (attempt == 3) {
+                remove_tree(dir);
+                throw;
+            }
+        }
+    }
+}
+
 std::string make_temp_dir(const char *prefix)
 {
     std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
@@ -134,13 +150,8 @@ PgInstance::PgInstance()
         remove_tree(dir_);
         throw std::runtime_error("initdb failed: " + text);
     }
-    port_ = free_loopback_port();
-    try {
-        start();
-    } catch (...) {
-        remove_tree(dir_);
-        throw;
-    }
+    start_on_free_port(
+        port_, [this] { start(); }, dir_);
 }
 
 PgInstance::~PgInstance()

@@ -2,6 +2,7 @@
 // loopback port, stopped by its PID and removed in the destructor.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <sys/types.h>
 
@@ -36,6 +37,11 @@ private:
 
 // A free TCP port on 127.0.0.1 (bound to port 0 and released).
 int free_loopback_port();
+
+// Picks a free port and runs start(); another process may take the port between the pick and
+// the bind, so up to three ports are tried. On final failure dir is removed and the error
+// rethrown.
+void start_on_free_port(int &port, const std::function<void()> &start, const std::string &dir);
 
 // A new empty directory /tmp/<prefix>-XXXXXX.
 std::string make_temp_dir(const char *prefix);

@@ -22,13 +22,8 @@ namespace berth::testing
 RedisInstance::RedisInstance()
 {
     dir_ = make_temp_dir("berth-redis");
-    port_ = free_loopback_port();
-    try {
-        start();
-    } catch (...) {
-        remove_tree(dir_);
-        throw;
-    }
+    start_on_free_port(
+        port_, [this] { start(); }, dir_);
 }
 
 RedisInstance::~RedisInstance()
