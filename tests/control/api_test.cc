@@ -106,6 +106,24 @@ TEST_CASE("keep-alive serves many requests on one connection and closes idle one
     CHECK(second.status == 201);
     for (int i = 0; i < 20; ++i)
         CHECK(c->call("GET", "projects/", token).status == 200);
+    std::string auth = "Host: x\r\nAuthorization: Token " + token + "\r\n";
+    // Expect: 100-continue gets an interim response before the body is sent.
+    auto cont = c->raw("POST /api/v1/projects/ HTTP/1.1\r\n" + auth +
+                       "Expect: 100-continue\r\nContent-Length: 14\r\n\r\n");
+    CHECK(cont.status == 100);
+    CHECK(c->raw("{\"name\":\"two\"}").status == 201);
+    // A chunked body is collected by the shared parser.
+    auto chunked =
+        c->raw("POST /api/v1/projects/ HTTP/1.1\r\n" + auth +
+               "Transfer-Encoding: chunked\r\n\r\n7\r\n{\"name\"\r\n7\r\n:\"thr\"}\r\n0\r\n\r\n");
+    CHECK(chunked.status == 201);
+    CHECK(c->call("GET", "projects/", token).json()["count"] == 3);
+    // Over max_body_bytes: 413 before the body is read, and the connection closes.
+    auto big = env.client()->raw("POST /api/v1/projects/ HTTP/1.1\r\n" + auth +
+                                 "Content-Length: 5000000\r\n\r\n");
+    CHECK(big.status == 413);
+    CHECK(big.json()["code"] == "body_too_large");
+    CHECK(big.header("connection") == "close");
     auto idle = env.client();
     CHECK(idle->wait_closed(5000)); // closed by the server after ~300 ms of silence
     env.stop_server();
