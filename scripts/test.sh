@@ -33,9 +33,17 @@ for target in $(ctest --test-dir build-fuzz -L fuzz -N | sed -n 's/.*Test *#[0-9
   scratch=$(mktemp -d)
   echo "-- fuzzing $target for ${FUZZ_SECONDS}s"
   # New inputs go to a scratch dir; the committed corpus is only read.
-  build-fuzz/bin/$target -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
-    $( [[ -f fuzz/http.dict ]] && echo -dict=fuzz/http.dict ) "$scratch" "fuzz/corpus/$target" \
-    2>&1 | tail -n 12
-  rm -rf "$scratch"
+  mkdir -p build-fuzz/artifacts
+  if ! build-fuzz/bin/$target -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+      -artifact_prefix=build-fuzz/artifacts/$target- \
+      $( [[ -f fuzz/http.dict ]] && echo -dict=fuzz/http.dict ) "$scratch" "fuzz/corpus/$target" \
+      > "$scratch.log" 2>&1; then
+    # A crash: show the invariant or sanitizer report and the saved input, then fail.
+    grep -v '^    #[1-9][0-9]' "$scratch.log" | tail -n 60
+    ls build-fuzz/artifacts/
+    exit 1
+  fi
+  tail -n 6 "$scratch.log"
+  rm -rf "$scratch" "$scratch.log"
 done
 echo "== all test stages passed"

@@ -146,6 +146,7 @@ void RequestParser::reset_message() noexcept
     head_.has_body = head_.chunked = head_.expect_continue = false;
     head_.content_length = 0;
     head_bytes_ = 0;
+    trailer_bytes_ = 0;
     body_bytes_ = 0;
     host_count_ = 0;
     in_message_ = head_complete_ = message_complete_ = value_open_ = false;
@@ -206,6 +207,7 @@ int RequestParser::on_url(llhttp_t *p, const char *at, size_t len)
 int RequestParser::on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     RequestParser &s = self(p);
+    if (s.head_complete_) return s.count_trailer(len);
     if (s.head_.header_count >= s.limits_.max_header_count)
         return s.fail(431, "too many header fields");
     extend_view(s.head_.headers[s.head_.header_count].name, at, len);
@@ -218,6 +220,7 @@ int RequestParser::on_header_field(llhttp_t *p, const char *at, size_t len)
 int RequestParser::on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     RequestParser &s = self(p);
+    if (s.head_complete_) return s.count_trailer(len);
     Header &h = s.head_.headers[s.head_.header_count];
     if (!s.value_open_) {
         h.value = std::string_view(at, len);
@@ -234,6 +237,7 @@ int RequestParser::on_header_value(llhttp_t *p, const char *at, size_t len)
 int RequestParser::on_header_value_complete(llhttp_t *p)
 {
     RequestParser &s = self(p);
+    if (s.head_complete_) return 0; // a trailer field: never merged into the head
     Header &h = s.head_.headers[s.head_.header_count];
     if (!s.value_open_) h.value = std::string_view(h.name.data() + h.name.size(), 0);
     h.value = trim_ows(h.value);
@@ -250,6 +254,15 @@ int RequestParser::on_header_value_complete(llhttp_t *p)
     s.value_open_ = false;
     if (++s.head_.header_count < kMaxHeaderCount) s.head_.headers[s.head_.header_count] = Header{};
     return 0;
+}
+
+// Chunked trailers are read and dropped: merged into the head they could add a second Host
+// or an Authorization after the head was checked. They still count against the head limit.
+int RequestParser::count_trailer(size_t len) noexcept
+{
+    trailer_bytes_ += len;
+    return trailer_bytes_ > limits_.max_head_bytes ? fail(431, "request trailer fields too large")
+                                                   : 0;
 }
 
 int RequestParser::finish_head() noexcept

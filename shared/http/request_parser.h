@@ -75,6 +75,7 @@ private:
 
     int fail(int status, const char *reason) noexcept;
     int finish_head() noexcept;
+    int count_trailer(size_t len) noexcept;
 
     llhttp_t parser_;
     llhttp_settings_t settings_;
@@ -82,6 +83,7 @@ private:
     RequestHead head_;
     std::string *body_sink_ = nullptr;
     size_t head_bytes_ = 0;
+    size_t trailer_bytes_ = 0;
     uint64_t body_bytes_ = 0;
     int host_count_ = 0;
     int error_status_ = 0;

@@ -481,3 +481,42 @@ TEST_CASE("request parser gives an empty header value a view, not garbage", "[ht
     CHECK(p.head().headers[1].value.empty());
     CHECK(p.head().get("x-next") == "n");
 }
+
+TEST_CASE("request parser never merges chunked trailers into the head", "[http][regression]")
+{
+    // Found by http_request_fuzz: trailer fields used to land in head().headers after the head
+    // was checked, so a trailer could add a second Host (or an Authorization).
+    const std::string req =
+        "POST /hook HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n0\r\nHost: evil.test\r\nAuthorization: Token x\r\n\r\n";
+    RequestParser p({});
+    std::string body;
+    p.set_body_sink(&body);
+    ParseResult r = feed_all(p, req);
+    REQUIRE(r.event == ParseEvent::kHeadComplete);
+    uint16_t count = p.head().header_count;
+    size_t pos = r.consumed;
+    r = p.feed(req.data() + pos, req.size() - pos);
+    REQUIRE(r.event == ParseEvent::kMessageComplete);
+    CHECK(body == "hello");
+    CHECK(p.head().header_count == count);
+    CHECK(p.head().host == "a.test");
+    CHECK(p.head().get(HeaderToken::kAuthorization).empty());
+}
+
+TEST_CASE("request parser limits the size of chunked trailers", "[http]")
+{
+    ParserLimits limits;
+    limits.max_head_bytes = 1024;
+    std::string req =
+        "POST /hook HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+    for (int i = 0; i < 100; ++i)
+        req += "X-T" + std::to_string(i) + ": " + std::string(20, 'v') + "\r\n";
+    req += "\r\n";
+    RequestParser p(limits);
+    ParseResult r = feed_all(p, req);
+    REQUIRE(r.event == ParseEvent::kHeadComplete);
+    r = p.feed(req.data() + r.consumed, req.size() - r.consumed);
+    CHECK(r.event == ParseEvent::kError);
+    CHECK(p.error_status() == 431);
+}
