@@ -162,10 +162,10 @@ ApiResponse deployments_build_logs(RequestCtx &ctx)
 ApiResponse deployments_cancel(RequestCtx &ctx)
 {
     return ctx.api.db.transact([&](pqxx::work &w) {
-        require_deployment(w, ctx, ctx.params[0]);
+        Json dep = require_deployment(w, ctx, ctx.params[0]);
         // The worker may move the row between our read and our update; retry on the new status.
-        for (int i = 0; i < 16; ++i) {
-            auto status = current_status(w, ctx.params[0]);
+        auto status = parse_status(dep["status"].get<std::string>());
+        for (int i = 0; i < 16; ++i, status = current_status(w, ctx.params[0])) {
             if (!is_cancellable(*status))
                 throw ApiError(409, "cannot_cancel",
                                "Cannot cancel deployment in " + std::string(status_name(*status)) +

@@ -51,9 +51,11 @@ std::string audit_canonical(int64_t id, const std::string &created_at, const std
 void audit_append(pqxx::transaction_base &w, const AuditEntry &e)
 {
     w.exec("SELECT pg_advisory_xact_lock(" + std::string(kAuditLockKey) + ")");
-    auto last = w.exec("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1");
-    std::string prev = last.empty() ? kGenesis : last[0][0].as<std::string>();
-    int64_t id = w.exec1("SELECT nextval('audit_log_id_seq')")[0].as<int64_t>();
+    // A new statement after the lock: its snapshot sees the previous writer's committed row.
+    auto head = w.exec1("SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1),"
+                        " nextval('audit_log_id_seq')");
+    std::string prev = head[0].is_null() ? kGenesis : head[0].as<std::string>();
+    int64_t id = head[1].as<int64_t>();
     std::string created_at = utc_now_micros();
     std::string details = canonical_json(e.details);
     std::string hash = sha256_hex(prev + audit_canonical(id, created_at, e.actor, e.action,

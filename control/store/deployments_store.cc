@@ -53,15 +53,17 @@ Json insert_deployment(pqxx::transaction_base &w, const NewDeployment &d)
         " SELECT s.id, $2, jsonb_build_array(jsonb_build_object('status', $2::text, 'at', now())),"
         " $3, CASE WHEN $4 = '' THEN s.branch ELSE $4 END, $5, NULLIF($6, '')::uuid,"
         " s.min_replicas, $7, NULLIF($8, '')::uuid, NULLIF($9, '')"
-        " FROM services s WHERE s.id = $1 RETURNING id",
+        " FROM services s WHERE s.id = $1"
+        " RETURNING id, (to_jsonb(deployments.*) - 'approved')::text",
         d.service_id, status, d.commit_hash, d.branch, d.is_rollback, d.rollback_of,
         d.trigger_source, d.triggered_by, d.artifact_path);
     std::string id = r[0].as<std::string>();
+    Json row = Json::parse(r[1].c_str());
     Json details = {{"service_id", d.service_id}, {"status", status}, {"source", d.trigger_source}};
     if (!d.commit_hash.empty()) details["commit_hash"] = d.commit_hash;
     if (d.is_rollback) details["rollback_of"] = d.rollback_of;
     audit_append(w, {d.actor, d.audit_action, "deployment", id, details});
-    return *load_deployment(w, id);
+    return row;
 }
 
 bool transition(pqxx::transaction_base &w, const std::string &id, DeployStatus from,
