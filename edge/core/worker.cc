@@ -167,10 +167,15 @@ void Worker::accept_ready(Listener &l)
             ::close(fd);
             continue;
         }
-        auto *c = new Connection(*this, fd, peer);
-        connections_.push_front(*c);
-        c->start();
+        adopt(fd, peer);
     }
+}
+
+void Worker::adopt(int fd, const sockaddr_storage &peer)
+{
+    auto *c = new Connection(*this, fd, peer);
+    connections_.push_front(*c);
+    c->start();
 }
 
 void Worker::on_tick()

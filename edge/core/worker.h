@@ -86,6 +86,10 @@ public:
     bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
 
     void on_connection_closed(Connection &c) noexcept;
+    // Serves an accepted, non-blocking socket on this worker's loop (loop thread only; the
+    // connection-level fuzz target uses it with a socketpair and drives the loop itself).
+    void adopt(int fd, const sockaddr_storage &peer);
+    size_t connection_count() const noexcept { return connections_.size(); }
     // Deletes c after the current loop iteration (c closed itself on its own stack).
     void defer_delete(Connection *c);
 
