@@ -47,6 +47,7 @@ struct Exchange {
 };
 
 // A small HTML page that says what went wrong; `extra` are header lines ending in CRLF.
+// title and detail must be string literals (static storage): pages are cached by address.
 void send_error(Exchange &ex, int status, std::string_view title, std::string_view detail,
                 std::string_view extra = {});
 
