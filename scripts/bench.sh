@@ -6,7 +6,7 @@
 # own instance on a free port with its own config (system services are never touched).
 #
 # usage: scripts/bench.sh [seconds per workload, default 8]
-#   BENCH_SERVERS="berth nginx"  pick servers      BENCH_REPEAT=2  rounds (best round is kept:
+#   BENCH_SERVERS="berth nginx"  pick servers      BENCH_BERTH_ARGS="--config f.toml" extra flags      BENCH_REPEAT=2  rounds (best round is kept:
 #   the machine is shared and noisy; every server runs once per round, interleaved)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +43,7 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/n
 start_berth() {
   local port=$1
   taskset -c 0 "$BERTH" --listen 127.0.0.1:$port --deployments "$WORK/deployments" \
-    --base-domain bench.test --workers 1 >"$WORK/berth.log" 2>&1 &
+    --base-domain bench.test --workers 1 ${BENCH_BERTH_ARGS:-} >"$WORK/berth.log" 2>&1 &
   PIDS+=($!); SERVER_PID=$!; wait_port $port
 }
 start_nginx() {

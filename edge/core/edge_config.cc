@@ -133,7 +133,8 @@ EdgeConfig load_edge_config(const std::string &path)
     if (auto *t = section(path, root, "edge")) {
         check_keys(
             path, *t, "edge",
-            {"workers", "deployments_root", "base_domain", "state_dir", "routes_file", "spa"});
+            {"workers", "deployments_root", "base_domain", "state_dir", "routes_file", "spa",
+                    "defer_accept"});
         Reader r{path, *t};
         r.integer("workers", c.workers, 0, 256);
         r.string("deployments_root", c.deployments_root);
@@ -141,6 +142,7 @@ EdgeConfig load_edge_config(const std::string &path)
         r.string("state_dir", c.state_dir);
         r.string("routes_file", c.routes_file);
         r.boolean("spa", c.quick_spa);
+        r.boolean("defer_accept", c.defer_accept);
     }
     if (const toml::node *n = root.get("listen")) {
         const toml::array *arr = n->as_array();

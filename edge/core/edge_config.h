@@ -33,6 +33,7 @@ struct EdgeConfig {
     std::string state_dir;   // last route table pushed, so a restart serves what it served
     std::string routes_file;
     bool quick_spa = true;
+    bool defer_accept = false; // TCP_DEFER_ACCEPT on listeners
 
     std::vector<ListenAddr> listen;
 
