@@ -59,6 +59,7 @@ const Route kRoutes[] = {
     {Method::kPost, "deployments/*/approve", deployments_approve},
     {Method::kPost, "deployments/*/rollback", deployments_rollback},
     {Method::kPost, "system/route-recheck", system_route_recheck},
+    {Method::kGet, "system/audit", system_audit_list},
     {Method::kPost, "webhooks/*", webhooks_receive, false},
 };
 

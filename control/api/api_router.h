@@ -106,6 +106,7 @@ ApiResponse services_delete(RequestCtx &ctx);
 ApiResponse services_health_webhook(RequestCtx &ctx);
 ApiResponse services_recheck_health(RequestCtx &ctx);
 ApiResponse system_route_recheck(RequestCtx &ctx);
+ApiResponse system_audit_list(RequestCtx &ctx);
 ApiResponse domains_list(RequestCtx &ctx);
 ApiResponse domains_create(RequestCtx &ctx);
 ApiResponse domains_delete(RequestCtx &ctx);

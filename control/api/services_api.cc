@@ -215,3 +215,32 @@ ApiResponse system_route_recheck(RequestCtx &ctx)
 }
 
 } // namespace berth::control
+
+namespace berth::control
+{
+
+// The audit log, newest first, for administrators (it spans every user). ?target_id= filters.
+ApiResponse system_audit_list(RequestCtx &ctx)
+{
+    if (!ctx.user->is_admin)
+        throw ApiError(403, "admin_required", "the audit log is for administrators");
+    Page page = page_from(ctx);
+    std::string target = ctx.query_param("target_id");
+    return ctx.api.db.read([&](pqxx::transaction_base &w) {
+        int64_t count =
+            w.exec_params1("SELECT count(*) FROM audit_log WHERE $1 = '' OR target_id = $1",
+                           target)[0]
+                .as<int64_t>();
+        Json rows =
+            json_rows(w,
+                      "SELECT json_build_object('id', id, 'created_at', created_at, 'actor', actor,"
+                      " 'action', action, 'target_type', target_type, 'target_id', target_id,"
+                      " 'details', details::json, 'prev_hash', prev_hash, 'hash', hash)::text"
+                      " FROM audit_log WHERE $1 = '' OR target_id = $1 ORDER BY id DESC"
+                      " LIMIT $2 OFFSET $3",
+                      target, page.size, page.offset());
+        return json_response(200, page_body(page, count, std::move(rows)));
+    });
+}
+
+} // namespace berth::control

@@ -282,7 +282,17 @@ TEST_CASE("deployment endpoints: trigger, 409 while in flight, get, list, logs, 
     r = c->call("POST", "deployments/trigger/", alice, {{"service_id", docker}});
     CHECK(r.status == 400);
     CHECK(r.json()["code"] == "not_deployable");
-    // Every state change above is in the audit chain, and it verifies.
+    // Every state change above is in the audit chain (admins can read it), and it verifies.
+    CHECK(c->call("GET", "system/audit/", alice).status == 403);
+    std::string root = env.create_token("root", true);
+    r = c->call("GET", "system/audit/?target_id=" + did, root);
+    REQUIRE(r.status == 200);
+    json audit = r.json(); // keep it alive: the loop below iterates into it
+    std::vector<std::string> actions;
+    for (const auto &row : audit["results"])
+        actions.push_back(row["action"]);
+    CHECK(actions == std::vector<std::string>{"DEPLOYMENT_CANCEL", "DEPLOYMENT_TRIGGER"});
+    CHECK(r.json()["results"][0]["prev_hash"].get<std::string>().size() == 64);
     auto v = env.run({"audit", "verify"});
     CHECK(v.exit_code == 0);
     CHECK(v.out.find("audit log OK") != std::string::npos);
