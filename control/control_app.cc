@@ -41,6 +41,13 @@ int run_token_create(const ControlConfig &config, const std::string &user, bool 
     return 0;
 }
 
+int run_token_revoke(const ControlConfig &config, const std::string &user)
+{
+    Db db(config.database_url, 1);
+    std::cout << "revoked " << revoke_tokens(db, user) << " token(s) of " << user << "\n";
+    return 0;
+}
+
 int run_audit_verify(const ControlConfig &config)
 {
     Db db(config.database_url, 1);

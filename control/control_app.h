@@ -14,6 +14,9 @@ int run_migrate(const ControlConfig &config);
 // `token create --user NAME [--admin]`: prints the token alone on the last line of stdout.
 int run_token_create(const ControlConfig &config, const std::string &user, bool admin);
 
+// `token revoke --user NAME`: deletes every token of the user; prints how many.
+int run_token_revoke(const ControlConfig &config, const std::string &user);
+
 // `audit verify`: exit 0 and "audit log OK: N rows"; exit 1 naming the first broken row.
 int run_audit_verify(const ControlConfig &config);
 

@@ -20,6 +20,7 @@ int usage()
                  "  migrate                        apply pending database migrations\n"
                  "  token create --user NAME [--admin]\n"
                  "                                 print a new API token (last line of stdout)\n"
+                 "  token revoke --user NAME       delete every token of a user\n"
                  "  audit verify                   check the audit log's hash chain\n");
     return 2;
 }
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
         if (args[0] == "migrate" && args.size() == 1) return run_migrate(config);
         if (args[0] == "audit" && args.size() == 2 && args[1] == "verify")
             return run_audit_verify(config);
+        if (args[0] == "token" && args.size() == 4 && args[1] == "revoke" && args[2] == "--user")
+            return run_token_revoke(config, args[3]);
         if (args[0] == "token" && args.size() >= 2 && args[1] == "create") {
             std::string user;
             bool admin = false;

@@ -27,6 +27,19 @@ std::string create_token(Db &db, const std::string &user_name, bool admin)
     return token;
 }
 
+int revoke_tokens(Db &db, const std::string &user_name)
+{
+    return db.transact([&](pqxx::work &w) {
+        auto r = w.exec_params(
+            "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = $1)"
+            " RETURNING id",
+            user_name);
+        int n = int(r.size());
+        audit_append(w, {"cli", "TOKEN_REVOKE", "user", user_name, Json{{"tokens", n}}});
+        return n;
+    });
+}
+
 std::optional<User> authenticate_token(pqxx::transaction_base &w, const std::string &token)
 {
     auto r = w.exec_params(

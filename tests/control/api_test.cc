@@ -76,6 +76,14 @@ TEST_CASE("berth-control CLI: config errors exit 2 with file:line, migrate re-ru
     std::string last = token.out.substr(token.out.rfind('\n', token.out.size() - 2) + 1);
     CHECK(last.rfind("brt_", 0) == 0);
     CHECK(env.run({"token", "create"}).exit_code == 2); // usage
+    env.start_server();
+    auto c = env.client();
+    CHECK(c->call("GET", "projects/", last.substr(0, last.size() - 1)).status == 200);
+    auto revoke = env.run({"token", "revoke", "--user", "carol"});
+    CHECK(revoke.exit_code == 0);
+    CHECK(revoke.out == "revoked 1 token(s) of carol\n");
+    CHECK(c->call("GET", "projects/", last.substr(0, last.size() - 1)).status == 401);
+    env.stop_server();
     {
         std::ofstream bad(env.config_path, std::ios::app);
         bad << "[bogus]\nx = 1\n";
