@@ -4,6 +4,7 @@
 #include "edge/http/connection.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <unistd.h>
@@ -41,7 +42,10 @@ constexpr uint64_t kLingerMs = 2000;
 Connection::Connection(Worker &worker, int fd, const sockaddr_storage &peer)
     : worker_(worker), fd_(fd), peer_(peer),
       // The head must fit; a little slack lets a pipelined next request start behind it.
-      in_cap_(worker.config().max_header_bytes + 1024), parser_(limits_from(worker.config()))
+      max_in_cap_(worker.config().max_header_bytes + 1024),
+      // Most requests are a few hundred bytes: start small, grow once for a large head, so
+      // thousands of idle keep-alive connections stay cheap (#2: RSS no more than nginx's).
+      in_cap_(std::min<uint32_t>(kInitialInput, max_in_cap_)), parser_(limits_from(worker.config()))
 {
     in_.reset(new char[in_cap_]);
     poll_.data = this;
@@ -138,6 +142,7 @@ void Connection::on_readable()
     }
     if (in_len_ == in_cap_) {
         compact();
+        if (in_len_ == in_cap_ && in_cap_ < max_in_cap_) grow_input();
         if (in_len_ == in_cap_) {
             // A head larger than the buffer (the buffer is sized to the head limit).
             bool in_target = parser_.head().header_count == 0;
@@ -229,6 +234,17 @@ void Connection::process()
         msg_start_ = in_pos_;
     }
     compact();
+}
+
+void Connection::grow_input()
+{
+    std::unique_ptr<char[]> bigger(new char[max_in_cap_]);
+    std::memcpy(bigger.get(), in_.get(), in_len_);
+    if (parser_.in_message() && !parser_.head_complete())
+        parser_.rebase(reinterpret_cast<std::intptr_t>(bigger.get()) -
+                       reinterpret_cast<std::intptr_t>(in_.get())); // head views move along
+    in_ = std::move(bigger);
+    in_cap_ = max_in_cap_;
 }
 
 void Connection::compact()

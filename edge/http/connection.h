@@ -54,6 +54,7 @@ private:
     void after_io();
     bool flush();
     void compact();
+    void grow_input();
     void begin_linger();
     void set_poll(int events);
     void rearm();
@@ -66,7 +67,9 @@ private:
     State state_ = State::kOpen;
     sockaddr_storage peer_;
 
+    static constexpr uint32_t kInitialInput = 2048;
     std::unique_ptr<char[]> in_;
+    uint32_t max_in_cap_; // head limit plus slack; in_ grows to this at most once
     uint32_t in_cap_;
     uint32_t in_len_ = 0;    // bytes read into in_
     uint32_t in_pos_ = 0;    // bytes consumed by the parser

@@ -21,7 +21,7 @@ public:
 
     enum class Flush : uint8_t { kDone, kBlocked, kError };
 
-    OutputQueue() { buf_.reserve(4096); }
+    OutputQueue() = default; // the head buffer grows on first use and keeps its capacity
 
     // Bytes copied into the head buffer (status line, headers, generated bodies).
     std::string &buffer() noexcept { return buf_; }

@@ -493,3 +493,18 @@ TEST_CASE("route header rules match the normalised path, not the raw one", "[e2e
         CHECK(r.header("X-Asset") == "yes");
     }
 }
+
+TEST_CASE("a large head arriving in pieces is parsed once the buffer grows", "[e2e][http]")
+{
+    RawClient c(edge_fixture().port());
+    std::string cookie = "Cookie: " + std::string(6000, 'c') + "\r\n";
+    std::string req = "GET /style.css HTTP/1.1\r\nHost: demo.localhost\r\n" + cookie + "\r\n";
+    c.send(req.substr(0, 1500));
+    c.send(req.substr(1500, 2000));
+    c.send(req.substr(3500) + req); // the rest, then the same request again, pipelined
+    Response a = must(c.read_response());
+    Response b = must(c.read_response());
+    CHECK(a.status == 200);
+    CHECK(a.body == "body{color:red}\n");
+    CHECK(b.body == "body{color:red}\n");
+}
