@@ -341,7 +341,7 @@ bool Connection::flush()
 {
     if (state_ != State::kOpen) return false;
     uint64_t written = 0;
-    OutputQueue::Flush r = out_.flush(fd_, written);
+    OutputQueue::Flush r = out_.flush(fd_, written, close_after_flush_ && clean_close());
     worker_.stats().bytes_out.add(written);
     if (written && deadline_kind_ == Deadline::kSend)
         deadline_ms_ = worker_.now_ms() + worker_.config().send_timeout_ms;
@@ -350,6 +350,11 @@ bool Connection::flush()
         return false;
     }
     return true;
+}
+
+bool Connection::clean_close() const noexcept
+{
+    return !linger_needed_ && in_pos_ == in_len_ && !parser_.in_message();
 }
 
 void Connection::begin_linger()

@@ -56,6 +56,8 @@ private:
     void compact();
     void grow_input();
     void begin_linger();
+    // Closing after the response needs no lingering (nothing unread, no error mid-request).
+    bool clean_close() const noexcept;
     void set_poll(int events);
     void rearm();
     bool idle() const noexcept;

@@ -76,7 +76,7 @@ void OutputQueue::clear() noexcept
     head_ = 0;
 }
 
-OutputQueue::Flush OutputQueue::flush(int fd, uint64_t &bytes_written) noexcept
+OutputQueue::Flush OutputQueue::flush(int fd, uint64_t &bytes_written, bool closing) noexcept
 {
     commit_buffer();
     while (count_ > 0) {
@@ -114,7 +114,7 @@ OutputQueue::Flush OutputQueue::flush(int fd, uint64_t &bytes_written) noexcept
         msg.msg_iov = iov;
         msg.msg_iovlen = n_iov;
         // MSG_MORE lets the kernel put a head and the start of a sendfile body in one packet.
-        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | (file_follows ? MSG_MORE : 0));
+        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | (file_follows || closing ? MSG_MORE : 0));
         if (n < 0) {
             if (errno == EINTR) continue;
             return errno == EAGAIN ? Flush::kBlocked : Flush::kError;

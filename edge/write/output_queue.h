@@ -32,7 +32,9 @@ public:
     void push_file(int fd, uint64_t offset, uint64_t len, FileEntryRef keep) noexcept;
 
     // Writes as much as the socket takes. kBlocked: wait for POLLOUT and call again.
-    Flush flush(int fd, uint64_t &bytes_written) noexcept;
+    // closing: the socket is closed right after this flush, so the last bytes are held back
+    // (MSG_MORE) and leave together with the FIN that close() adds: one packet, not two.
+    Flush flush(int fd, uint64_t &bytes_written, bool closing = false) noexcept;
 
     bool empty() const noexcept { return count_ == 0 && committed_ == buf_.size(); }
     // Room for one more response (head + body segment)?
