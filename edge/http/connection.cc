@@ -63,9 +63,8 @@ void Connection::start()
 {
     deadline_kind_ = Deadline::kHeader;
     deadline_ms_ = worker_.now_ms() + worker_.config().header_timeout_ms;
-    // Listeners use TCP_DEFER_ACCEPT, so the request has usually arrived with the connection:
-    // read it now. A connection that is answered and closed in this first pass never touches
-    // epoll at all (#2: new connection per request).
+    // The request has usually arrived by the time we accept (always with [edge] defer_accept):
+    // read it now. A connection answered and closed in this first pass never touches epoll.
     on_readable();
 }
 
