@@ -6,7 +6,8 @@
 # own instance on a free port with its own config (system services are never touched).
 #
 # usage: scripts/bench.sh [seconds per workload, default 8]
-#   BENCH_SERVERS="berth nginx"  pick servers      BENCH_BERTH_ARGS="--config f.toml" extra flags      BENCH_REPEAT=2  rounds (best round is kept:
+#   BENCH_SERVERS="berth nginx"  pick servers      BENCH_BERTH_ARGS="--config f.toml" extra flags
+#   BENCH_API=0  skip the control-plane API workload (scripts/bench_api.sh) at the end      BENCH_REPEAT=2  rounds (best round is kept:
 #   the machine is shared and noisy; every server runs once per round, interleaved)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -176,3 +177,11 @@ for wl, servers in data.items():
             ratio = f"{float(r[3]) / float(base[3]):.2f}x"
         print(f"{wl:9} {s:9} {r[2]:>10} {r[3]:>10} {ratio:>8} {r[5]:>9} {r[6]:>9} {r[7]+'k':>9} {r[8]:>7}")
 PY
+
+# The control-plane API workload (issue #3): GET deployment and trigger+cancel round trips
+# per second with p99, against private PostgreSQL and Redis. BENCH_API=0 skips it.
+if [[ ${BENCH_API:-1} != 0 && -x build/bin/berth-control ]]; then
+  echo
+  echo "control-plane API (scripts/bench_api.sh):"
+  scripts/bench_api.sh build
+fi
