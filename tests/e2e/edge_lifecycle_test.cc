@@ -37,6 +37,17 @@ struct SmallSite {
     }
 };
 
+constexpr const char *kGetRoot = "GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n";
+
+// A connection that has been served one request (so it is accepted and counted).
+std::unique_ptr<RawClient> served_client(int port)
+{
+    auto c = std::make_unique<RawClient>(port);
+    c->send(kGetRoot);
+    REQUIRE(c->read_response());
+    return c;
+}
+
 std::string slurp(const std::string &path)
 {
     std::ifstream in(path);
@@ -66,11 +77,9 @@ TEST_CASE("an idle keep-alive connection is closed after idle_timeout_ms", "[e2e
 {
     SmallSite site;
     auto edge = site.start("[limits]\nidle_timeout_ms = 300\nheader_timeout_ms = 60000\n");
-    RawClient c(edge->port());
-    c.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
-    REQUIRE(c.read_response());
-    CHECK(c.wait_closed(5000));
-    CHECK(c.pending().empty()); // closed silently, no 408 for an idle connection
+    auto c = served_client(edge->port());
+    CHECK(c->wait_closed(5000));
+    CHECK(c->pending().empty()); // closed silently, no 408 for an idle connection
 }
 
 TEST_CASE("a client that stops reading is dropped after send_timeout_ms", "[e2e][timeouts]")
@@ -89,15 +98,11 @@ TEST_CASE("connections above max_connections are refused with 503", "[e2e][limit
 {
     SmallSite site;
     auto edge = site.start("[limits]\nmax_connections = 2\n");
-    RawClient b(edge->port());
-    b.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
-    REQUIRE(b.read_response());
+    auto b = served_client(edge->port());
     {
-        RawClient a(edge->port());
-        a.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
-        REQUIRE(a.read_response());
+        auto a = served_client(edge->port());
         RawClient c(edge->port());
-        c.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
+        c.send(kGetRoot);
         auto r = c.read_response();
         REQUIRE(r);
         CHECK(r->status == 503);
@@ -117,7 +122,7 @@ TEST_CASE("SIGTERM finishes the response in flight and exits 0", "[e2e][lifecycl
     SmallSite site;
     auto edge = site.start("");
     RawClient idle(edge->port());
-    idle.send("GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
+    idle.send(kGetRoot);
     REQUIRE(idle.read_response());
     RawClient busy(edge->port(), 16 * 1024);
     busy.send("GET /big.bin HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
