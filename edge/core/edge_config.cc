@@ -131,9 +131,8 @@ EdgeConfig load_edge_config(const std::string &path)
                {"edge", "listen", "tls", "limits", "cache", "admin", "log", "redis", "geoip"});
 
     if (auto *t = section(path, root, "edge")) {
-        check_keys(
-            path, *t, "edge",
-            {"workers", "deployments_root", "base_domain", "state_dir", "routes_file", "spa",
+        check_keys(path, *t, "edge",
+                   {"workers", "deployments_root", "base_domain", "state_dir", "routes_file", "spa",
                     "defer_accept"});
         Reader r{path, *t};
         r.integer("workers", c.workers, 0, 256);

@@ -66,7 +66,8 @@ sockaddr_storage resolve(const ListenAddr &a, socklen_t &len)
     return ss;
 }
 
-int bind_socket(const sockaddr_storage &ss, socklen_t len, const std::string &what, bool defer_accept)
+int bind_socket(const sockaddr_storage &ss, socklen_t len, const std::string &what,
+                bool defer_accept)
 {
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw StartupError("socket(): " + std::string(strerror(errno)));

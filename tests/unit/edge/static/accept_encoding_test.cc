@@ -58,8 +58,7 @@ TEST_CASE("accept-encoding refuses codings with q=0", "[static]")
 }
 
 // Regression: qvalue() once looked for lower-case "q=" only.
-TEST_CASE("accept-encoding treats the q parameter name case-insensitively",
-          "[static][regression]")
+TEST_CASE("accept-encoding treats the q parameter name case-insensitively", "[static][regression]")
 {
     // RFC 9110 12.4.2: "q" is a parameter name, and parameter names are case-insensitive.
     check_cases({{"br;Q=0", "br", false}});
