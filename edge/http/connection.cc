@@ -265,7 +265,6 @@ void Connection::compact()
 
 void Connection::respond(const shared::http::RequestHead &head)
 {
-    uint64_t started = worker_.now_ms();
     deadline_kind_ = Deadline::kNone; // each answered request restarts the idle/header clocks
     Exchange ex{head, out_, worker_};
     ex.head_only = head.method == Method::kHead;
@@ -274,23 +273,23 @@ void Connection::respond(const shared::http::RequestHead &head)
         (head.method == Method::kGet || head.method == Method::kHead ||
          head.method == Method::kOptions))
         out_.buffer().append("HTTP/1.1 100 Continue\r\n\r\n");
-    dispatch(ex);
+    char host_buf[shared::http::kMaxHostLength]; // the normalised host, for routing and the log
+    std::string_view host = shared::http::normalize_host(head.host, host_buf, sizeof host_buf);
+    dispatch(ex, host);
     if (ex.close) close_after_flush_ = true;
     worker_.stats().requests.add(1);
     if (AccessLog *log = worker_.access_log()) {
-        char host_buf[shared::http::kMaxHostLength];
         AccessRecord rec;
         rec.peer = &peer_;
         rec.req = &head;
-        rec.host = shared::http::normalize_host(head.host, host_buf, sizeof host_buf);
+        rec.host = host;
         rec.status = ex.status;
         rec.bytes = ex.body_bytes;
-        rec.duration_us = (worker_.now_ms() - started) * 1000;
         log->log(rec);
     }
 }
 
-void Connection::dispatch(Exchange &ex)
+void Connection::dispatch(Exchange &ex, std::string_view host)
 {
     const auto &head = ex.req;
     if (head.target == "*") { // OPTIONS * : the server's own capabilities
@@ -299,8 +298,6 @@ void Connection::dispatch(Exchange &ex)
         ex.end_head();
         return;
     }
-    char host_buf[shared::http::kMaxHostLength];
-    std::string_view host = shared::http::normalize_host(head.host, host_buf, sizeof host_buf);
     if (host.empty() && !head.host.empty()) {
         ex.close = true;
         send_error(ex, 400, "Bad Request", "The Host header is not a valid host name.");

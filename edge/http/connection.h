@@ -48,7 +48,7 @@ private:
     void on_writable();
     void process();
     void respond(const shared::http::RequestHead &head);
-    void dispatch(Exchange &ex);
+    void dispatch(Exchange &ex, std::string_view host);
     void fail(int status, std::string_view reason);
     void pump();
     void after_io();

@@ -149,8 +149,6 @@ void AccessLog::log(const AccessRecord &r)
         append_uint(buf_, uint64_t(r.status));
         buf_.append(",\"bytes\":");
         append_uint(buf_, r.bytes);
-        buf_.append(",\"duration_us\":");
-        append_uint(buf_, r.duration_us);
         buf_.append(",\"referer\":\"");
         append_json_escaped(buf_, q.get(shared::http::HeaderToken::kReferer));
         buf_.append("\",\"user_agent\":\"");

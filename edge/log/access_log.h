@@ -21,7 +21,6 @@ struct AccessRecord {
     std::string_view host;
     int status = 0;
     uint64_t bytes = 0;
-    uint64_t duration_us = 0;
 };
 
 class AccessLog

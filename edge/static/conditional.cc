@@ -10,14 +10,7 @@ namespace berth::edge
 namespace
 {
 
-std::string_view trim(std::string_view v)
-{
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
-    return v;
-}
+using shared::http::trim_ows;
 
 bool parse_u64(std::string_view s, uint64_t &out)
 {
@@ -41,7 +34,7 @@ std::string_view opaque(std::string_view tag)
 
 RangeKind parse_range(std::string_view header, uint64_t size, ByteRange &range) noexcept
 {
-    header = trim(header);
+    header = trim_ows(header);
     if (header.size() < 6 || !shared::http::iequals(header.substr(0, 6), "bytes="))
         return RangeKind::kNone;
     std::string_view specs = header.substr(6);
@@ -49,12 +42,13 @@ RangeKind parse_range(std::string_view header, uint64_t size, ByteRange &range) 
     bool any = false;
     while (true) {
         size_t comma = specs.find(',');
-        std::string_view spec = trim(specs.substr(0, comma));
+        std::string_view spec = trim_ows(specs.substr(0, comma));
         if (!spec.empty()) {
             any = true;
             size_t dash = spec.find('-');
             if (dash == std::string_view::npos) return RangeKind::kNone;
-            std::string_view a = trim(spec.substr(0, dash)), b = trim(spec.substr(dash + 1));
+            std::string_view a = trim_ows(spec.substr(0, dash)),
+                             b = trim_ows(spec.substr(dash + 1));
             ByteRange r;
             bool ok = false;
             if (a.empty()) { // suffix: last N bytes
@@ -88,12 +82,12 @@ RangeKind parse_range(std::string_view header, uint64_t size, ByteRange &range) 
 
 bool etag_list_matches(std::string_view list, std::string_view etag) noexcept
 {
-    list = trim(list);
+    list = trim_ows(list);
     if (list == "*") return true;
     std::string_view want = opaque(etag);
     while (!list.empty()) {
         size_t comma = list.find(',');
-        std::string_view tag = trim(list.substr(0, comma));
+        std::string_view tag = trim_ows(list.substr(0, comma));
         if (!tag.empty() && opaque(tag) == want) return true;
         if (comma == std::string_view::npos) break;
         list.remove_prefix(comma + 1);
@@ -106,14 +100,14 @@ bool is_not_modified(std::string_view if_none_match, std::string_view if_modifie
 {
     if (!if_none_match.empty()) return etag_list_matches(if_none_match, etag);
     if (if_modified_since.empty()) return false;
-    auto since = shared::http::parse_http_date(trim(if_modified_since));
+    auto since = shared::http::parse_http_date(trim_ows(if_modified_since));
     return since && last_modified <= *since;
 }
 
 bool if_range_matches(std::string_view if_range, std::string_view etag,
                       std::time_t last_modified) noexcept
 {
-    if_range = trim(if_range);
+    if_range = trim_ows(if_range);
     if (if_range.empty()) return true;
     if (if_range.front() == '"') return if_range == etag; // strong comparison only
     if (if_range.starts_with("W/")) return false;

@@ -207,7 +207,7 @@ FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLim
         if (limits.revalidate_ms == 0 || now_ms - e.checked_ms < limits.revalidate_ms)
             return it->second;
         if (still_valid(e, path)) {
-            const_cast<FileEntry &>(e).checked_ms = now_ms; // owned by this worker only
+            e.checked_ms = now_ms;
             return it->second;
         }
     }

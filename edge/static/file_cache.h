@@ -54,7 +54,7 @@ struct FileEntry {
     std::unique_ptr<FileBody> gzip;
 
     // For revalidation.
-    uint64_t checked_ms = 0;
+    mutable uint64_t checked_ms = 0; // refreshed on revalidation by the owning worker only
     dev_t dev = 0;
     ino_t ino = 0;
     off_t stat_size = 0;

@@ -194,12 +194,8 @@ bool accepts_encoding(std::string_view ae, std::string_view coding) noexcept
     while (!ae.empty()) {
         size_t comma = ae.find(',');
         std::string_view item = ae.substr(0, comma);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
-            item.remove_prefix(1);
         size_t semi = item.find(';');
-        std::string_view name = item.substr(0, semi);
-        while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
-            name.remove_suffix(1);
+        std::string_view name = shared::http::trim_ows(item.substr(0, semi));
         double q = semi == std::string_view::npos ? 1.0 : qvalue(item.substr(semi));
         if (shared::http::iequals(name, coding)) return q > 0;
         if (name == "*") star = q;

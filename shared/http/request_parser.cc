@@ -37,40 +37,12 @@ Method method_of(uint8_t m)
     }
 }
 
-std::string_view trim_ows(std::string_view v)
-{
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-    return v;
-}
-
 // A Host value never holds whitespace, ',', '/', '@' or '\\' (plain compares: no memchr per byte).
 bool host_chars_ok(std::string_view host)
 {
     for (char c : host)
         if (c == ' ' || c == '\t' || c == ',' || c == '/' || c == '@' || c == '\\') return false;
     return true;
-}
-
-// tchar (RFC 9110 5.6.2) as a 256-entry table: one load per byte of every field name.
-constexpr auto kTchar = [] {
-    std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c)
-        t[size_t(c)] = true;
-    for (int c = 'a'; c <= 'z'; ++c)
-        t[size_t(c)] = true;
-    for (int c = 'A'; c <= 'Z'; ++c)
-        t[size_t(c)] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~"))
-        t[static_cast<unsigned char>(c)] = true;
-    return t;
-}();
-
-bool is_tchar(char c)
-{
-    return kTchar[static_cast<unsigned char>(c)];
 }
 
 bool has_token(std::string_view list, std::string_view token)

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shared/http/header_token.h"
+
 namespace berth::shared::route
 {
 
@@ -60,12 +62,6 @@ uint64_t get_uint(const json &obj, const char *key, const std::string &where, ui
     return n;
 }
 
-bool is_token_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 std::string normalize_route_host(std::string host, const std::string &where)
 {
     if (host.empty()) invalid(where, "must not be empty");
@@ -108,7 +104,7 @@ void parse_static(const json &r, Route &route, const std::string &where)
             if (rule.pattern.find('*') != std::string::npos)
                 invalid(w, "'*' is only allowed at the end of a pattern");
             for (auto &[name, value] : values.items()) {
-                if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char))
+                if (name.empty() || !std::all_of(name.begin(), name.end(), shared::http::is_tchar))
                     invalid(w, "invalid header name \"" + name + "\"");
                 if (!value.is_string()) invalid(w + "." + name, "must be a string");
                 std::string v = value.get<std::string>();
@@ -256,16 +252,11 @@ std::optional<RouteTable> route_table_from_json(const json &doc, std::string &er
 
 std::optional<RouteTable> parse_route_table(std::string_view text, std::string &error)
 {
-    json doc = json::parse(text, nullptr, false);
-    if (doc.is_discarded()) {
-        // Parse again with exceptions on, only to get the position of the error.
-        try {
-            json again = json::parse(text);
-        } catch (const json::exception &e) { // parse_error, or out_of_range for 1e999
-            error = std::string("invalid JSON: ") + e.what();
-            return std::nullopt;
-        }
-        error = "invalid JSON";
+    json doc;
+    try {
+        doc = json::parse(text);
+    } catch (const json::exception &e) { // parse_error, and out_of_range for huge numbers
+        error = std::string("invalid JSON: ") + e.what();
         return std::nullopt;
     }
     return route_table_from_json(doc, error);
