@@ -45,7 +45,7 @@ Worker::Worker(int id, ServerShared &shared, std::vector<int> listen_fds,
                std::shared_ptr<const shared::route::RouteTable> routes)
     : id_(id), shared_(shared), routes_(std::move(routes)),
       router_(shared.config->base_domain, shared.config->quick_spa),
-      cache_(shared.config->deployments_root, cache_limits(*shared.config))
+      cache_(shared.config->deployments_root, cache_limits(*shared.config), &loop_)
 {
     uv_loop_init(&loop_);
     for (int fd : listen_fds) {
@@ -217,6 +217,7 @@ void Worker::begin_drain()
         l->fd = -1;
     }
     connections_.for_each([](Connection &c) { c.drain(); });
+    cache_.stop_background();
     maybe_finish();
 }
 

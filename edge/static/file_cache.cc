@@ -11,9 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "edge/static/file_etag.h"
 #include "edge/static/mime_types.h"
 #include "edge/static/path_normalizer.h"
-#include "shared/base/content_hash.h"
 #include "shared/http/http_date.h"
 #include "shared/http/response_writer.h"
 
@@ -34,26 +34,6 @@ bool relative_path(std::string_view path, char (&buf)[PATH_MAX])
     std::memcpy(buf, rel.data(), rel.size());
     buf[rel.size()] = '\0';
     return true;
-}
-
-// The ETag is a digest of the bytes, so an unchanged file keeps it across redeploys.
-std::string content_etag(FileBody &body)
-{
-    shared::ContentHash hash;
-    if (body.in_memory()) {
-        hash.update(body.data.data(), body.data.size());
-    } else {
-        char buf[64 * 1024];
-        off_t off = 0;
-        while (true) {
-            ssize_t n = pread(body.fd, buf, sizeof buf, off);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            hash.update(buf, size_t(n));
-            off += n;
-        }
-    }
-    return "\"" + hash.hex() + "\"";
 }
 
 // Reads a regular file into body (small) or keeps its descriptor (large). Takes fd.
@@ -77,7 +57,6 @@ bool fill_body(FileBody &body, int fd, uint64_t size, const CacheLimits &limits)
         // calls on the loop thread find its pages there instead of waiting on the disk.
         posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
     }
-    body.etag = content_etag(body);
     return true;
 }
 
@@ -87,7 +66,7 @@ void build_headers(FileBody &body, const FileEntry &entry, bool has_variants)
     w.header("Content-Type", entry.content_type);
     w.header("Content-Length", body.size);
     w.header("Last-Modified", entry.last_modified);
-    w.header("ETag", body.etag);
+    if (!body.etag.empty()) w.header("ETag", body.etag);
     w.raw("Accept-Ranges: bytes\r\n");
     if (!body.encoding.empty()) w.header("Content-Encoding", body.encoding);
     if (has_variants) w.raw("Vary: Accept-Encoding\r\n");
@@ -181,7 +160,10 @@ FileBody::~FileBody()
     if (fd >= 0) close(fd);
 }
 
-Site::Site(std::string dir, int dir_fd) noexcept : dir_(std::move(dir)), dir_fd_(dir_fd) {}
+Site::Site(std::string dir, int dir_fd, BackgroundHasher *hasher) noexcept
+    : dir_(std::move(dir)), dir_fd_(dir_fd), hasher_(hasher)
+{
+}
 
 Site::~Site()
 {
@@ -263,15 +245,36 @@ FileEntryRef Site::load(std::string_view path, uint64_t now_ms, const CacheLimit
     }
     entry->br = load_variant(dir_fd_, rel, ".br", "br", limits);
     entry->gzip = load_variant(dir_fd_, rel, ".gz", "gzip", limits);
-    bool variants = entry->br || entry->gzip;
-    build_headers(entry->identity, *entry, variants);
-    if (entry->br) build_headers(*entry->br, *entry, true);
-    if (entry->gzip) build_headers(*entry->gzip, *entry, true);
+    entry->has_variants = entry->br || entry->gzip;
+    assign_etag(entry, entry->identity, limits);
+    if (entry->br) assign_etag(entry, *entry->br, limits);
+    if (entry->gzip) assign_etag(entry, *entry->gzip, limits);
     return entry;
 }
 
-FileCache::FileCache(std::string deployments_root, CacheLimits limits)
-    : root_(std::move(deployments_root)), limits_(limits)
+void Site::assign_etag(const std::shared_ptr<FileEntry> &entry, FileBody &body,
+                       const CacheLimits &limits)
+{
+    if (!body.in_memory() && body.size > limits.inline_hash_bytes && hasher_) {
+        // The done callback holds the entry, and with it the descriptor being hashed. It runs
+        // on this loop's thread, between requests: nothing reads the strings it rewrites.
+        bool queued = hasher_->submit(body.fd, [entry, b = &body](std::string etag) {
+            b->etag = std::move(etag);
+            b->headers.clear();
+            build_headers(*b, *entry, entry->has_variants);
+        });
+        if (queued) {
+            build_headers(body, *entry, entry->has_variants); // no ETag until the digest is in
+            return;
+        }
+    }
+    body.etag = body.in_memory() ? etag_of_bytes(body.data.data(), body.data.size())
+                                 : etag_of_file(body.fd);
+    build_headers(body, *entry, entry->has_variants);
+}
+
+FileCache::FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t *loop)
+    : root_(std::move(deployments_root)), limits_(limits), hasher_(loop)
 {
     root_fd_ = open(root_.empty() ? "." : root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
@@ -302,7 +305,8 @@ Site *FileCache::site(std::string_view rel_dir, uint64_t now_ms)
     int fd = open_beneath(root_fd_, rel, O_PATH | O_DIRECTORY);
     SiteSlot slot;
     slot.checked_ms = now_ms;
-    if (fd >= 0) slot.site = std::make_unique<Site>(root_ + "/" + std::string(rel_dir), fd);
+    if (fd >= 0)
+        slot.site = std::make_unique<Site>(root_ + "/" + std::string(rel_dir), fd, &hasher_);
     if (sites_.size() >= 4096) sites_.clear(); // unknown names must not grow memory forever
     Site *result = slot.site.get();
     sites_.insert_or_assign(std::string(rel_dir), std::move(slot));

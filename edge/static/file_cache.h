@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <unordered_map>
 
+#include "edge/static/background_hasher.h"
 #include "shared/route/route_table.h"
 
 namespace berth::edge
@@ -23,6 +24,8 @@ struct CacheLimits {
     uint64_t small_body_bytes = 64 * 1024; // bodies up to this size are kept in memory
     size_t max_entries_per_site = 20000;   // past this a site's entries are dropped and rebuilt
     uint64_t revalidate_ms = 1000;         // 0: never re-check (immutable deployments)
+    // Larger files are hashed for their ETag on the threadpool, not on the loop thread.
+    uint64_t inline_hash_bytes = 1024 * 1024;
 };
 
 // One representation of a file: the identity bytes or a precompressed sibling.
@@ -33,7 +36,7 @@ struct FileBody {
     ~FileBody();
 
     uint64_t size = 0;
-    std::string etag;          // quoted, derived from the content
+    std::string etag;          // quoted, from the content; empty while hashed in background
     std::string data;          // the whole body when size <= small_body_bytes
     int fd = -1;               // otherwise an open descriptor, sent with sendfile
     std::string headers;       // pre-built 200 header lines (type, length, validators, encoding)
@@ -46,7 +49,8 @@ struct FileEntry {
     Kind kind = Kind::kMissing;
     std::string_view content_type;
     bool html = false;
-    bool hashed_name = false; // content-hashed asset name: cache forever
+    bool hashed_name = false;  // content-hashed asset name: cache forever
+    bool has_variants = false; // a .br or .gz sibling exists: responses carry Vary
     std::time_t mtime = 0;
     std::string last_modified; // IMF-fixdate of mtime
     FileBody identity;
@@ -67,7 +71,8 @@ using FileEntryRef = std::shared_ptr<const FileEntry>;
 class Site
 {
 public:
-    Site(std::string dir, int dir_fd) noexcept;
+    // hasher may be null: every ETag is then computed inline.
+    Site(std::string dir, int dir_fd, BackgroundHasher *hasher) noexcept;
     Site(const Site &) = delete;
     Site &operator=(const Site &) = delete;
     ~Site();
@@ -81,9 +86,13 @@ public:
 private:
     FileEntryRef load(std::string_view path, uint64_t now_ms, const CacheLimits &limits);
     bool still_valid(const FileEntry &e, std::string_view path) const;
+    // Sets body's ETag now, or (large file, hasher present) once the threadpool has it.
+    void assign_etag(const std::shared_ptr<FileEntry> &entry, FileBody &body,
+                     const CacheLimits &limits);
 
     std::string dir_;
     int dir_fd_;
+    BackgroundHasher *hasher_;
     std::unordered_map<std::string, FileEntryRef, shared::route::StringHash, std::equal_to<>>
         files_;
 };
@@ -92,7 +101,8 @@ private:
 class FileCache
 {
 public:
-    explicit FileCache(std::string deployments_root, CacheLimits limits);
+    // With a loop, large files are hashed on its threadpool; without, inline.
+    FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t *loop = nullptr);
     FileCache(const FileCache &) = delete;
     FileCache &operator=(const FileCache &) = delete;
     ~FileCache();
@@ -103,6 +113,8 @@ public:
 
     // Called when a new route table is installed: every entry may be stale.
     void clear();
+    // The worker is draining: background hashes in flight stop early.
+    void stop_background() noexcept { hasher_.stop(); }
 
     const CacheLimits &limits() const noexcept { return limits_; }
     size_t site_count() const noexcept { return sites_.size(); }
@@ -115,6 +127,7 @@ private:
     std::string root_;
     int root_fd_ = -1;
     CacheLimits limits_;
+    BackgroundHasher hasher_;
     std::unordered_map<std::string, SiteSlot, shared::route::StringHash, std::equal_to<>> sites_;
 };
 

@@ -103,7 +103,7 @@ void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t,
         if (is_not_modified(req.get(HeaderToken::kIfNoneMatch),
                             req.get(HeaderToken::kIfModifiedSince), body.etag, entry.mtime)) {
             ex.begin(304);
-            w.header("ETag", body.etag);
+            if (!body.etag.empty()) w.header("ETag", body.etag);
             w.header("Last-Modified", entry.last_modified);
             if (vary) w.raw("Vary: Accept-Encoding\r\n");
             write_policy_headers(ex, entry, t, req_path, false);
@@ -125,7 +125,7 @@ void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t,
                                       (unsigned long long)body.size);
                 w.header("Content-Range", std::string_view(cr, size_t(n)));
                 w.header("Last-Modified", entry.last_modified);
-                w.header("ETag", body.etag);
+                if (!body.etag.empty()) w.header("ETag", body.etag);
                 w.raw("Accept-Ranges: bytes\r\n");
                 if (!body.encoding.empty()) w.header("Content-Encoding", body.encoding);
                 if (vary) w.raw("Vary: Accept-Encoding\r\n");

@@ -43,6 +43,8 @@ EdgeFixture &edge_fixture()
         t.write("deployments/demo/with space.txt", "spaced\n");
         fx.big = pattern_bytes(300 * 1024, 3);
         t.write("deployments/demo/big.bin", fx.big);
+        fx.huge = pattern_bytes(3 * 1024 * 1024, 7);
+        t.write("deployments/demo/huge.bin", fx.huge);
         t.symlink("../../secret.txt", "deployments/demo/escape.txt");
         t.symlink("index.html", "deployments/demo/alias.html");
         // other: same.txt with identical bytes (ETag must match demo's), no 404.html.

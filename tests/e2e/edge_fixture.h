@@ -15,7 +15,8 @@ namespace berth::test
 struct EdgeFixture {
     TempTree tree;
     std::unique_ptr<EdgeProcess> edge;
-    std::string big; // > small_file_bytes, goes out by sendfile
+    std::string big;  // > small_file_bytes, goes out by sendfile
+    std::string huge; // > 1 MiB: its ETag is hashed on the threadpool
 
     int port() const { return edge->port(); }
 };

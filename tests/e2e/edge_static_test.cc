@@ -1,6 +1,9 @@
 // End-to-end: the real berth-edge over loopback sockets, static serving rules.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "tests/e2e/edge_fixture.h"
 
 using namespace berth::test;
@@ -473,6 +476,32 @@ TEST_CASE("large files arrive intact through sendfile", "[e2e][static]")
         CHECK(r.status == 200);
         CHECK(r.body == edge_fixture().big);
     }
+}
+
+TEST_CASE("a huge file is served at once and gains its content ETag when hashed",
+          "[e2e][static][conditional]")
+{
+    // The first request never waits for the digest: the worker hashes on the threadpool.
+    Response first = demo("/huge.bin");
+    REQUIRE(first.status == 200);
+    CHECK(first.body == edge_fixture().huge);
+    CHECK_FALSE(first.has_header("ETag"));
+    CHECK(first.has_header("Last-Modified"));
+    CHECK(demo("/huge.bin", "If-None-Match: \"\"\r\n").status == 200);
+
+    std::string etag;
+    for (int i = 0; i < 500 && etag.empty(); ++i) { // the digest lands between requests
+        etag = demo("/huge.bin", "Range: bytes=0-0\r\n").header("ETag");
+        if (etag.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(etag.size() == 34);
+    Response again = demo("/huge.bin");
+    CHECK(again.header("ETag") == etag);
+    CHECK(again.body == edge_fixture().huge);
+    CHECK(demo("/huge.bin", "If-None-Match: " + etag + "\r\n").status == 304);
+    Response part = demo("/huge.bin", "Range: bytes=-10\r\nIf-Range: " + etag + "\r\n");
+    CHECK(part.status == 206);
+    CHECK(part.body == edge_fixture().huge.substr(edge_fixture().huge.size() - 10));
 }
 
 TEST_CASE("a folder redirect never becomes a protocol-relative open redirect", "[e2e][security]")

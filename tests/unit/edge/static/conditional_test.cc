@@ -118,6 +118,10 @@ TEST_CASE("etag lists match weakly and accept the wildcard", "[static]")
     CHECK_FALSE(etag_list_matches(",,", kEtag));
     CHECK_FALSE(etag_list_matches("", kEtag));
     CHECK_FALSE(etag_list_matches("\"a\", *", kEtag)); // "*" is only valid alone
+    // No ETag yet (a large file still being hashed): only the wildcard matches.
+    CHECK_FALSE(etag_list_matches("\"\"", ""));
+    CHECK_FALSE(etag_list_matches("W/\"\"", ""));
+    CHECK(etag_list_matches("*", ""));
 }
 
 TEST_CASE("not-modified prefers If-None-Match over If-Modified-Since", "[static]")

@@ -189,6 +189,70 @@ TEST_CASE("file cache keeps small bodies in memory and large ones as descriptors
     CHECK(in_memory->identity.etag == large->identity.etag);
 }
 
+TEST_CASE("file cache hashes large files on the loop's threadpool", "[static]")
+{
+    TempRoot root;
+    std::string big(3 * 1024 * 1024, 'z');
+    big[12345] = 'q';
+    root.write("site/big.bin", big);
+    CacheLimits limits = no_revalidate();
+    limits.small_body_bytes = 1024;
+    limits.inline_hash_bytes = 64 * 1024;
+
+    // The reference: the same bytes hashed inline (no loop).
+    FileCache inline_cache(root.path().string(), limits);
+    FileEntryRef reference = lookup(inline_cache, "site", "/big.bin");
+    REQUIRE(reference->identity.etag.size() == 34);
+
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    {
+        FileCache cache(root.path().string(), limits, &loop);
+        FileEntryRef e = lookup(cache, "site", "/big.bin");
+        REQUIRE(e->kind == FileEntry::Kind::kFile);
+        // Served meanwhile without a validator other than Last-Modified.
+        CHECK(e->identity.etag.empty());
+        CHECK_FALSE(contains(e->identity.headers, "ETag:"));
+        CHECK(contains(e->identity.headers, "Last-Modified: "));
+        CHECK(contains(e->identity.headers, "Content-Length: 3145728\r\n"));
+
+        REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0); // returns once the hash job is done
+        CHECK(e->identity.etag == reference->identity.etag);
+        CHECK(contains(e->identity.headers, "ETag: " + reference->identity.etag + "\r\n"));
+        CHECK(contains(e->identity.headers, "Content-Length: 3145728\r\n"));
+        // A lookup afterwards returns the same, now complete, entry.
+        CHECK(lookup(cache, "site", "/big.bin") == e);
+
+        // Files at or under the inline limit are hashed at once, even with a loop.
+        root.write("site/medium.bin", std::string(32 * 1024, 'm'));
+        CHECK(lookup(cache, "site", "/medium.bin")->identity.etag.size() == 34);
+    }
+    REQUIRE(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("file cache drops background hashes after stop", "[static]")
+{
+    TempRoot root;
+    root.write("site/big.bin", std::string(2 * 1024 * 1024, 'y'));
+    CacheLimits limits = no_revalidate();
+    limits.small_body_bytes = 1024;
+    limits.inline_hash_bytes = 1024;
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    {
+        FileCache cache(root.path().string(), limits, &loop);
+        FileEntryRef e = lookup(cache, "site", "/big.bin");
+        cache.stop_background(); // the worker drains
+        REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+        CHECK(e->identity.etag.empty());
+        CHECK_FALSE(contains(e->identity.headers, "ETag:"));
+        // After stop, new entries are hashed inline rather than not at all.
+        root.write("site/later.bin", std::string(4096, 'l'));
+        CHECK(lookup(cache, "site", "/later.bin")->identity.etag.size() == 34);
+    }
+    REQUIRE(uv_loop_close(&loop) == 0);
+}
+
 TEST_CASE("file cache pre-builds the 200 header lines", "[static]")
 {
     TempRoot root;
