@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,10 +64,14 @@ Fixture &fixture()
 }
 
 // Each response starts with a status line; 1xx interim responses may precede a final one.
-void check_output(const std::string &out)
+// A file's secret may only appear if the request itself carried the text (a redirect
+// echoes its query, an error page its reason): the fuzzer learns the markers from our own
+// comparisons below.
+void check_output(const std::string &out, std::string_view in)
 {
-    FUZZ_CHECK(out.find("OUTSIDE-SECRET") == std::string::npos);
-    FUZZ_CHECK(out.find("DOTENV-VALUE") == std::string::npos);
+    for (std::string_view secret : {"OUTSIDE-SECRET", "DOTENV-VALUE"})
+        if (in.find(secret) == std::string_view::npos)
+            FUZZ_CHECK(out.find(secret) == std::string::npos);
     if (out.empty()) return;
     FUZZ_CHECK(out.rfind("HTTP/1.", 0) == 0);
 }
@@ -95,13 +100,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ::shutdown(sv[1], SHUT_WR);
             shut = true;
         }
-        uv_run(f.worker->loop(), UV_RUN_NOWAIT);
+        f.worker->run_once(0);
         ssize_t n;
         while ((n = ::recv(sv[1], buf, sizeof buf, 0)) > 0)
             if (out.size() < (1u << 20)) out.append(buf, size_t(n));
     }
     FUZZ_CHECK(f.worker->connection_count() == 0); // EOF after the input: always closed
     ::close(sv[1]);
-    check_output(out);
+    check_output(out, std::string_view(reinterpret_cast<const char *>(data), size));
     return 0;
 }

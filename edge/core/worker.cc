@@ -48,18 +48,15 @@ Worker::Worker(int id, ServerShared &shared, std::vector<int> listen_fds,
       cache_(shared.config->deployments_root, cache_limits(*shared.config), &loop_)
 {
     uv_loop_init(&loop_);
+    io_ = std::make_unique<IoLoop>(&loop_);
     for (int fd : listen_fds) {
         auto l = std::make_unique<Listener>();
         l->worker = this;
         l->fd = fd;
-        uv_poll_init(&loop_, &l->poll, fd);
-        l->poll.data = l.get();
         listeners_.push_back(std::move(l));
     }
     uv_timer_init(&loop_, &tick_);
     tick_.data = this;
-    uv_check_init(&loop_, &reaper_);
-    reaper_.data = this;
     uv_async_init(&loop_, &async_,
                   [](uv_async_t *a) { static_cast<Worker *>(a->data)->on_async(); });
     async_.data = this;
@@ -81,6 +78,8 @@ Worker::~Worker()
         },
         nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
+    reap();
+    io_.reset();
     uv_loop_close(&loop_);
 }
 
@@ -132,43 +131,62 @@ std::string_view Worker::date_header() noexcept
 
 void Worker::run()
 {
-    for (auto &l : listeners_) {
-        uv_poll_start(&l->poll, UV_READABLE, [](uv_poll_t *h, int status, int) {
-            auto *listener = static_cast<Listener *>(h->data);
-            if (status == 0) listener->worker->accept_ready(*listener);
-        });
-    }
+    for (auto &l : listeners_)
+        io_->watch_level(l->fd, l.get());
     uint64_t interval = tick_interval(config());
     uv_timer_start(
         &tick_, [](uv_timer_t *t) { static_cast<Worker *>(t->data)->on_tick(); }, interval,
         interval);
     if (stop_requested_.load()) begin_drain();
-    uv_run(&loop_, UV_RUN_DEFAULT);
+    // Until drained, and then until libuv's last callbacks (closes, log writes, hashes) ran.
+    while (!finished_.load(std::memory_order_relaxed) || uv_loop_alive(&loop_))
+        run_once(-1);
+}
+
+void Worker::run_once(int max_wait_ms)
+{
+    io_->run_once(max_wait_ms);
+    reap();
+}
+
+void Worker::reap()
+{
+    for (Connection *dead : doomed_) // a destructor never closes another connection
+        delete dead;
+    doomed_.clear(); // keeps its capacity: no allocation per closed connection
 }
 
 void Worker::accept_ready(Listener &l)
 {
-    // Accept a batch per wake-up: one epoll round trip serves many connections.
-    for (int i = 0; i < 64 && !draining_; ++i) {
-        sockaddr_storage peer;
-        socklen_t len = sizeof peer;
-        int fd =
-            accept4(l.fd, reinterpret_cast<sockaddr *>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            return; // EAGAIN, or EMFILE: the listener stays readable and we retry next round
+    // One connection per readiness report (nginx's default, multi_accept off): the listener
+    // is level-triggered, so the next round takes the next one, and a batch that ends in an
+    // accept4() returning EAGAIN would cost a syscall per wake-up for nothing.
+    if (draining_) return;
+    sockaddr_storage peer;
+    socklen_t len = sizeof peer;
+    int fd;
+    do {
+        fd = accept4(l.fd, reinterpret_cast<sockaddr *>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            // Out of descriptors: the listener stays readable, so stop listening to it until
+            // the next tick instead of spinning on a failing accept.
+            io_->unwatch(l.fd);
+            accept_paused_ = true;
         }
-        stats_.accepted.add(1);
-        uint32_t n = shared_.connections.fetch_add(1, std::memory_order_relaxed) + 1;
-        if (n > config().max_connections) {
-            shared_.connections.fetch_sub(1, std::memory_order_relaxed);
-            stats_.rejected_over_cap.add(1);
-            (void)!::send(fd, k503.data(), k503.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            ::close(fd);
-            continue;
-        }
-        adopt(fd, peer);
+        return; // EAGAIN: another worker or the client was faster
     }
+    stats_.accepted.add(1);
+    uint32_t n = shared_.connections.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n > config().max_connections) {
+        shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+        stats_.rejected_over_cap.add(1);
+        (void)!::send(fd, k503.data(), k503.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ::close(fd);
+        return;
+    }
+    adopt(fd, peer);
 }
 
 void Worker::adopt(int fd, const sockaddr_storage &peer)
@@ -181,6 +199,11 @@ void Worker::adopt(int fd, const sockaddr_storage &peer)
 void Worker::on_tick()
 {
     uint64_t now = now_ms();
+    if (accept_paused_ && !draining_) {
+        accept_paused_ = false;
+        for (auto &l : listeners_)
+            io_->watch_level(l->fd, l.get());
+    }
     connections_.for_each([now](Connection &c) { c.on_tick(now); });
     if (access_log_) access_log_->flush();
     if (draining_ && now >= drain_deadline_) {
@@ -211,9 +234,7 @@ void Worker::begin_drain()
     draining_ = true;
     drain_deadline_ = now_ms() + config().drain_timeout_ms;
     for (auto &l : listeners_) {
-        uv_poll_stop(&l->poll);
-        uv_close(reinterpret_cast<uv_handle_t *>(&l->poll), nullptr);
-        ::close(l->fd);
+        ::close(l->fd); // leaves the epoll set with it
         l->fd = -1;
     }
     connections_.for_each([](Connection &c) { c.drain(); });
@@ -223,16 +244,6 @@ void Worker::begin_drain()
 
 void Worker::defer_delete(Connection *c)
 {
-    if (doomed_.empty()) {
-        uv_check_start(&reaper_, [](uv_check_t *h) {
-            auto *self = static_cast<Worker *>(h->data);
-            std::vector<Connection *> batch;
-            batch.swap(self->doomed_);
-            uv_check_stop(h);
-            for (Connection *dead : batch)
-                delete dead;
-        });
-    }
     doomed_.push_back(c);
 }
 
@@ -250,7 +261,6 @@ void Worker::maybe_finish()
     if (access_log_) access_log_->flush_blocking();
     uv_close(reinterpret_cast<uv_handle_t *>(&tick_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t *>(&reaper_), nullptr);
 }
 
 } // namespace berth::edge

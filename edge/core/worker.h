@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "edge/core/edge_config.h"
+#include "edge/core/io_loop.h"
 #include "edge/route/router.h"
 #include "edge/static/file_cache.h"
 #include "shared/base/intrusive_list.h"
@@ -70,6 +71,7 @@ public:
 
     // Loop-thread accessors for connections.
     uv_loop_t *loop() noexcept { return &loop_; }
+    IoLoop &io() noexcept { return *io_; }
     const EdgeConfig &config() const noexcept { return *shared_.config; }
     ServerShared &shared() noexcept { return shared_; }
     uint64_t now_ms() const noexcept { return uv_now(const_cast<uv_loop_t *>(&loop_)); }
@@ -90,14 +92,17 @@ public:
     // connection-level fuzz target uses it with a socketpair and drives the loop itself).
     void adopt(int fd, const sockaddr_storage &peer);
     size_t connection_count() const noexcept { return connections_.size(); }
-    // Deletes c after the current loop iteration (c closed itself on its own stack).
+    // Deletes c after the current loop round (c closed itself on its own stack, and later
+    // events of the same round may still name it).
     void defer_delete(Connection *c);
+    // One loop round on the calling thread (the connection fuzz target drives it this way).
+    void run_once(int max_wait_ms);
 
 private:
-    struct Listener {
-        Worker *worker;
-        int fd;
-        uv_poll_t poll;
+    struct Listener final : IoWatcher {
+        Worker *worker = nullptr;
+        int fd = -1;
+        void on_io(uint32_t) override { worker->accept_ready(*this); }
     };
     void run();
     void accept_ready(Listener &l);
@@ -105,13 +110,14 @@ private:
     void on_async();
     void begin_drain();
     void maybe_finish();
+    void reap(); // deletes the connections closed during the round
 
     int id_;
     ServerShared &shared_;
     uv_loop_t loop_;
     uv_timer_t tick_;
     uv_async_t async_;
-    uv_check_t reaper_; // frees deferred connections after each poll phase
+    std::unique_ptr<IoLoop> io_; // sockets; libuv (timers, async, threadpool) nests inside
     std::vector<Connection *> doomed_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     shared::IntrusiveList<Connection> connections_;
@@ -122,6 +128,7 @@ private:
     WorkerStats stats_;
     std::thread thread_;
     bool draining_ = false;
+    bool accept_paused_ = false; // out of descriptors: listeners rest until the next tick
     std::atomic<bool> finished_{false};
     uint64_t drain_deadline_ = 0;
     std::atomic<bool> stop_requested_{false};

@@ -48,7 +48,6 @@ Connection::Connection(Worker &worker, int fd, const sockaddr_storage &peer)
       in_cap_(std::min<uint32_t>(kInitialInput, max_in_cap_)), parser_(limits_from(worker.config()))
 {
     in_.reset(new char[in_cap_]);
-    poll_.data = this;
 }
 
 Connection::~Connection()
@@ -63,9 +62,14 @@ void Connection::start()
 {
     deadline_kind_ = Deadline::kHeader;
     deadline_ms_ = worker_.now_ms() + worker_.config().header_timeout_ms;
-    // The request has usually arrived by the time we accept (always with [edge] defer_accept):
-    // read it now. A connection answered and closed in this first pass never touches epoll.
-    on_readable();
+    // With [edge] defer_accept the request is already here: read it now, and a connection
+    // answered and closed in this first pass never touches epoll. Without it, the request
+    // usually lands a moment after the accept, so a read now would mostly find nothing;
+    // joining the epoll set reports bytes that are already there just as well.
+    if (worker_.config().defer_accept)
+        on_readable();
+    else
+        watch();
 }
 
 void Connection::close()
@@ -73,45 +77,31 @@ void Connection::close()
     if (state_ == State::kClosing) return;
     state_ = State::kClosing;
     out_.clear();
-    ::close(fd_);
+    ::close(fd_); // also takes it out of the epoll set
     fd_ = -1;
-    if (poll_inited_)
-        uv_close(reinterpret_cast<uv_handle_t *>(&poll_), on_closed); // stops polling now
-    else
-        worker_.defer_delete(this); // not on our own stack: freed after this loop iteration
+    worker_.defer_delete(this); // later events of this round may still name us
 }
 
-void Connection::on_closed(uv_handle_t *handle)
+void Connection::watch()
 {
-    delete static_cast<Connection *>(handle->data);
-}
-
-void Connection::set_poll(int events)
-{
-    if (state_ == State::kClosing || events == poll_events_) return;
-    if (!poll_inited_) {
-        if (uv_poll_init(worker_.loop(), &poll_, fd_) != 0) {
-            close();
-            return;
-        }
-        poll_inited_ = true;
-    }
-    poll_events_ = events;
-    if (events == 0)
-        uv_poll_stop(&poll_);
-    else
-        uv_poll_start(&poll_, events, on_poll);
-}
-
-void Connection::on_poll(uv_poll_t *handle, int status, int events)
-{
-    auto *self = static_cast<Connection *>(handle->data);
-    if (status < 0) {
-        self->close();
+    if (watched_ || state_ == State::kClosing) return;
+    if (!worker_.io().watch(fd_, this)) {
+        close();
         return;
     }
-    if (events & UV_WRITABLE) self->on_writable();
-    if ((events & UV_READABLE) && self->state_ != State::kClosing) self->on_readable();
+    watched_ = true;
+}
+
+void Connection::on_io(uint32_t events)
+{
+    if (state_ == State::kClosing) return; // closed earlier in this round
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_shut_ = true;
+    if ((events & EPOLLOUT) && !out_.empty()) on_writable();
+    // Readable now, or bytes left waiting while the output was backed up (epoll reports the
+    // whole readiness mask with a send-space event, but that is not ours to rely on).
+    if (state_ != State::kClosing &&
+        ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || input_pending_))
+        on_readable();
 }
 
 bool Connection::idle() const noexcept
@@ -139,33 +129,47 @@ void Connection::on_readable()
             return;
         }
     }
-    if (in_len_ == in_cap_) {
-        compact();
-        if (in_len_ == in_cap_ && in_cap_ < max_in_cap_) grow_input();
+    // Edge-triggered: read until a short read (the socket was empty at that moment; later
+    // bytes bring a new event) or EAGAIN. While responses are backed up, read nothing and
+    // remember that bytes may be waiting: on_writable comes back here once they have left.
+    while (state_ == State::kOpen) {
+        if (!out_.empty()) {
+            input_pending_ = true;
+            return;
+        }
         if (in_len_ == in_cap_) {
-            // A head larger than the buffer (the buffer is sized to the head limit).
-            bool in_target = parser_.head().header_count == 0;
-            fail(in_target ? 414 : 431, "request head exceeds the configured limit");
-            pump();
-            after_io();
+            compact();
+            if (in_len_ == in_cap_ && in_cap_ < max_in_cap_) grow_input();
+            if (in_len_ == in_cap_) {
+                // A head larger than the buffer (the buffer is sized to the head limit).
+                bool in_target = parser_.head().header_count == 0;
+                fail(in_target ? 414 : 431, "request head exceeds the configured limit");
+                pump();
+                after_io();
+                return;
+            }
+        }
+        uint32_t room = in_cap_ - in_len_;
+        ssize_t n = ::read(fd_, in_.get() + in_len_, room);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                input_pending_ = false;
+                watch(); // first read after accept found nothing yet: wait for it
+                return;
+            }
+            close();
             return;
         }
+        input_pending_ = uint32_t(n) == room || peer_shut_;
+        if (n == 0)
+            read_eof_ = true; // answer what is complete, then close
+        else
+            in_len_ += uint32_t(n);
+        pump();
+        after_io();
+        if (!input_pending_ || read_eof_) return;
     }
-    ssize_t n = ::read(fd_, in_.get() + in_len_, in_cap_ - in_len_);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) {
-            if (poll_events_ == 0) set_poll(UV_READABLE); // first read after accept: wait
-            return;
-        }
-        close();
-        return;
-    }
-    if (n == 0)
-        read_eof_ = true; // answer what is complete, then close
-    else
-        in_len_ += uint32_t(n);
-    pump();
-    after_io();
 }
 
 void Connection::on_writable()
@@ -188,7 +192,7 @@ void Connection::after_io()
 {
     if (state_ != State::kOpen) return;
     if (!out_.empty()) {
-        set_poll(UV_WRITABLE);
+        watch(); // a send-space event resumes us
         rearm();
         return;
     }
@@ -207,7 +211,7 @@ void Connection::after_io()
         close();
         return;
     }
-    set_poll(UV_READABLE);
+    watch();
     rearm();
 }
 
@@ -359,7 +363,8 @@ void Connection::begin_linger()
     state_ = State::kLingering;
     deadline_kind_ = Deadline::kLinger;
     deadline_ms_ = worker_.now_ms() + kLingerMs;
-    set_poll(UV_READABLE);
+    watch();
+    on_readable(); // bytes already waiting would bring no new edge-triggered event
 }
 
 void Connection::rearm()

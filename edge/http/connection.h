@@ -7,8 +7,7 @@
 #include <memory>
 #include <sys/socket.h>
 
-#include <uv.h>
-
+#include "edge/core/io_loop.h"
 #include "edge/write/output_queue.h"
 #include "shared/base/intrusive_list.h"
 #include "shared/http/request_parser.h"
@@ -19,7 +18,7 @@ namespace berth::edge
 class Worker;
 struct Exchange;
 
-class Connection : public shared::IntrusiveHook<Connection>
+class Connection final : public shared::IntrusiveHook<Connection>, public IoWatcher
 {
 public:
     // Takes ownership of the accepted, non-blocking socket fd.
@@ -28,21 +27,19 @@ public:
     Connection &operator=(const Connection &) = delete;
     ~Connection();
 
-    // Starts polling. On failure the connection closes itself (and is deleted in close_cb).
+    // Reads the first request at once; waits on the worker's IoLoop only if it is not there.
     void start();
     // Timer sweep from the worker: enforces the deadline of the current state.
     void on_tick(uint64_t now_ms);
     // Graceful stop: close when idle, otherwise after the response in progress.
     void drain();
-    // Immediate close; the object is deleted from the uv close callback.
+    // Immediate close; the worker deletes the object after the current loop round.
     void close();
+    void on_io(uint32_t events) override;
 
 private:
     enum class State : uint8_t { kOpen, kLingering, kClosing };
     enum class Deadline : uint8_t { kNone, kHeader, kIdle, kSend, kLinger };
-
-    static void on_poll(uv_poll_t *handle, int status, int events);
-    static void on_closed(uv_handle_t *handle);
 
     void on_readable();
     void on_writable();
@@ -58,14 +55,13 @@ private:
     void begin_linger();
     // Closing after the response needs no lingering (nothing unread, no error mid-request).
     bool clean_close() const noexcept;
-    void set_poll(int events);
+    // Joins the worker's epoll set (edge-triggered, once for the connection's life).
+    void watch();
     void rearm();
     bool idle() const noexcept;
 
     Worker &worker_;
     int fd_;
-    uv_poll_t poll_;
-    int poll_events_ = 0;
     State state_ = State::kOpen;
     sockaddr_storage peer_;
 
@@ -83,7 +79,9 @@ private:
     bool close_after_flush_ = false;
     bool read_eof_ = false;
     bool draining_ = false;
-    bool poll_inited_ = false;   // uv_poll_init only when we first need to wait
+    bool watched_ = false;       // in the epoll set: only once we first have to wait
+    bool input_pending_ = false; // the socket may hold unread bytes no new event will announce
+    bool peer_shut_ = false;     // the client's FIN has arrived: read on to the EOF
     bool linger_needed_ = false; // an error response: drain the client before closing
 
     Deadline deadline_kind_ = Deadline::kNone;

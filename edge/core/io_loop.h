@@ -1,0 +1,56 @@
+// The worker's event loop: an edge-triggered epoll set for its sockets, with the libuv loop
+// (timers, async wake-ups, threadpool completions) nested inside it through uv_backend_fd().
+//
+// Why not uv_poll per connection: libuv registers a descriptor with five syscalls (an ADD/DEL
+// probe, FIONBIO, a DEL, then the real ADD) and removes it with another DEL, and its level-
+// triggered epoll polls every ready socket twice. Here a connection costs one epoll_ctl for
+// its whole life, and close() removes it from the set.
+#pragma once
+
+#include <cstdint>
+#include <sys/epoll.h>
+
+#include <uv.h>
+
+namespace berth::edge
+{
+
+// Something with a descriptor in the IoLoop. `events` are epoll's bits (EPOLLIN, EPOLLOUT,
+// EPOLLRDHUP, EPOLLHUP, EPOLLERR).
+class IoWatcher
+{
+public:
+    virtual void on_io(uint32_t events) = 0;
+
+protected:
+    ~IoWatcher() = default;
+};
+
+class IoLoop
+{
+public:
+    explicit IoLoop(uv_loop_t *uv);
+    IoLoop(const IoLoop &) = delete;
+    IoLoop &operator=(const IoLoop &) = delete;
+    ~IoLoop();
+
+    bool ok() const noexcept { return epfd_ >= 0; }
+
+    // Edge-triggered readable and writable interest for the descriptor's whole life: the
+    // watcher reads until a short read or EAGAIN, and hears of new bytes or new send space.
+    // Closing the descriptor removes it.
+    bool watch(int fd, IoWatcher *w) noexcept;
+    // Level-triggered readable interest (listeners: accept in batches, the rest next round).
+    bool watch_level(int fd, IoWatcher *w) noexcept;
+    void unwatch(int fd) noexcept;
+
+    // One round: waits for socket events or libuv's next due timer (at most max_wait_ms, -1:
+    // no limit), dispatches the events, then lets libuv run what is due.
+    void run_once(int max_wait_ms = -1);
+
+private:
+    uv_loop_t *uv_;
+    int epfd_ = -1;
+};
+
+} // namespace berth::edge
