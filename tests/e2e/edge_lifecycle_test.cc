@@ -3,9 +3,12 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <poll.h>
+#include <set>
 #include <sstream>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <thread>
 
@@ -115,6 +118,53 @@ TEST_CASE("connections above max_connections are refused with 503", "[e2e][limit
         served = again && again->status == 200;
     }
     CHECK(served);
+}
+
+TEST_CASE("out of descriptors, the edge rests its listener instead of spinning, then recovers",
+          "[e2e][limits]")
+{
+    SmallSite site;
+    auto edge = site.start("");
+    auto a = served_client(edge->port());
+    // Leave the edge room for exactly one more connection: the limit caps descriptor
+    // numbers, and a new descriptor takes the lowest free one.
+    std::set<int> used;
+    for (const auto &e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(edge->pid()) + "/fd"))
+        used.insert(std::stoi(e.path().filename().string()));
+    int free_seen = 0, limit = 0;
+    for (int fd = 0; free_seen < 2; ++fd)
+        if (!used.count(fd) && ++free_seen == 2) limit = fd;
+    struct rlimit lim {
+        rlim_t(limit), rlim_t(limit)
+    };
+    REQUIRE(prlimit(edge->pid(), RLIMIT_NOFILE, &lim, nullptr) == 0);
+    auto b = served_client(edge->port());
+    RawClient waiting(edge->port()); // accept4 fails with EMFILE: it waits in the queue
+    waiting.send(kGetRoot);
+
+    auto cpu_ticks = [&edge] {
+        std::istringstream stat(slurp("/proc/" + std::to_string(edge->pid()) + "/stat"));
+        std::string field;
+        long ticks = 0;
+        for (int i = 1; i <= 15 && stat >> field; ++i)
+            if (i == 14 || i == 15) ticks += std::stol(field);
+        return ticks;
+    };
+    long before = cpu_ticks();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    // A level-triggered listener retried at once would burn the whole second (~100 ticks).
+    CHECK(cpu_ticks() - before < 30);
+    CHECK_FALSE(waiting.read_response(false, 100));
+
+    b.reset(); // frees a descriptor: the listener is back at the next tick
+    auto r = waiting.read_response(false, 5000);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    a->send(kGetRoot); // connections accepted before kept being served throughout
+    auto again = a->read_response();
+    REQUIRE(again);
+    CHECK(again->status == 200);
 }
 
 TEST_CASE("SIGTERM finishes the response in flight and exits 0", "[e2e][lifecycle]")
