@@ -71,12 +71,13 @@ std::string normalize_route_host(std::string host, const std::string &where)
                   c == '_' || c == '*';
         if (!ok) invalid(where, "invalid character in host \"" + host + "\"");
     }
-    if (!host.empty() && host.back() == '.') host.pop_back();
+    if (!host.empty() && host.back() == '.') host.pop_back(); // one root dot: "a.test."
     size_t star = host.find('*');
     if (star != std::string::npos &&
         (star != 0 || host.size() < 3 || host[1] != '.' || host.find('*', 1) != std::string::npos))
         invalid(where, "a wildcard must be a whole first label, as in \"*.example.test\"");
-    if (host.empty() || host.find("..") != std::string::npos || host.front() == '.')
+    if (host.empty() || host.find("..") != std::string::npos || host.front() == '.' ||
+        host.back() == '.') // "a.test.." (found by route_table_fuzz: re-parsing moved it)
         invalid(where, "empty label in host \"" + host + "\"");
     return host;
 }
