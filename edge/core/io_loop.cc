@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <unistd.h>
 
+#include "edge/core/nocancel.h"
+
 namespace berth::edge
 {
 
@@ -57,7 +59,7 @@ void IoLoop::run_once(int max_wait_ms)
     if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) timeout = max_wait_ms;
 
     epoll_event events[256];
-    int n = epoll_wait(epfd_, events, 256, timeout);
+    int n = epoll_wait_nocancel(epfd_, events, 256, timeout);
     if (n < 0 && errno != EINTR) n = 0;
     uv_update_time(uv_); // connections read the loop's clock for their deadlines
     bool libuv_ready = false;

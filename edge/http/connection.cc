@@ -9,6 +9,7 @@
 #include <ctime>
 #include <unistd.h>
 
+#include "edge/core/nocancel.h"
 #include "edge/core/worker.h"
 #include "edge/http/exchange.h"
 #include "edge/log/access_log.h"
@@ -121,7 +122,7 @@ void Connection::on_readable()
         // Discard what the client still sends so our response is not lost to a RST.
         char sink[4096];
         while (true) {
-            ssize_t n = ::read(fd_, sink, sizeof sink);
+            ssize_t n = recv_nocancel(fd_, sink, sizeof sink);
             if (n > 0) continue;
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno == EAGAIN) return;
@@ -150,7 +151,7 @@ void Connection::on_readable()
             }
         }
         uint32_t room = in_cap_ - in_len_;
-        ssize_t n = ::read(fd_, in_.get() + in_len_, room);
+        ssize_t n = recv_nocancel(fd_, in_.get() + in_len_, room);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "edge/core/nocancel.h"
+
 namespace berth::edge
 {
 
@@ -114,7 +116,8 @@ OutputQueue::Flush OutputQueue::flush(int fd, uint64_t &bytes_written, bool clos
         msg.msg_iov = iov;
         msg.msg_iovlen = n_iov;
         // MSG_MORE lets the kernel put a head and the start of a sendfile body in one packet.
-        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | (file_follows || closing ? MSG_MORE : 0));
+        ssize_t n =
+            sendmsg_nocancel(fd, &msg, MSG_NOSIGNAL | (file_follows || closing ? MSG_MORE : 0));
         if (n < 0) {
             if (errno == EINTR) continue;
             return errno == EAGAIN ? Flush::kBlocked : Flush::kError;
