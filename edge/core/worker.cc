@@ -71,6 +71,10 @@ Worker::~Worker()
     if (access_log_) access_log_->flush_blocking();
     access_log_.reset();
     // Close what is left (only at startup failures) and run the loop until it can close.
+    connections_.for_each([](Connection &c) { c.close(); });
+    reap();
+    for (void *mem : spare_connections_)
+        ::operator delete(mem);
     uv_walk(
         &loop_,
         [](uv_handle_t *h, void *) {
@@ -151,8 +155,13 @@ void Worker::run_once(int max_wait_ms)
 
 void Worker::reap()
 {
-    for (Connection *dead : doomed_) // a destructor never closes another connection
-        delete dead;
+    for (Connection *dead : doomed_) { // a destructor never closes another connection
+        dead->~Connection();
+        if (spare_connections_.size() < kSpareConnections)
+            spare_connections_.push_back(dead);
+        else
+            ::operator delete(dead);
+    }
     doomed_.clear(); // keeps its capacity: no allocation per closed connection
 }
 
@@ -191,7 +200,16 @@ void Worker::accept_ready(Listener &l)
 
 void Worker::adopt(int fd, const sockaddr_storage &peer)
 {
-    auto *c = new Connection(*this, fd, peer);
+    // Connections are a few KiB (input buffer inline): reuse the memory of closed ones
+    // rather than a trip through malloc's large-chunk path per connection.
+    void *mem;
+    if (spare_connections_.empty()) {
+        mem = ::operator new(sizeof(Connection));
+    } else {
+        mem = spare_connections_.back();
+        spare_connections_.pop_back();
+    }
+    auto *c = new (mem) Connection(*this, fd, peer);
     connections_.push_front(*c);
     c->start();
 }

@@ -119,6 +119,8 @@ private:
     uv_async_t async_;
     std::unique_ptr<IoLoop> io_; // sockets; libuv (timers, async, threadpool) nests inside
     std::vector<Connection *> doomed_;
+    static constexpr size_t kSpareConnections = 256; // memory of closed connections, reused
+    std::vector<void *> spare_connections_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     shared::IntrusiveList<Connection> connections_;
     std::shared_ptr<const shared::route::RouteTable> routes_;

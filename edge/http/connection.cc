@@ -48,7 +48,7 @@ Connection::Connection(Worker &worker, int fd, const sockaddr_storage &peer)
       // thousands of idle keep-alive connections stay cheap (#2: RSS no more than nginx's).
       in_cap_(std::min<uint32_t>(kInitialInput, max_in_cap_)), parser_(limits_from(worker.config()))
 {
-    in_.reset(new char[in_cap_]);
+    in_ = inline_in_;
 }
 
 Connection::~Connection()
@@ -151,7 +151,7 @@ void Connection::on_readable()
             }
         }
         uint32_t room = in_cap_ - in_len_;
-        ssize_t n = recv_nocancel(fd_, in_.get() + in_len_, room);
+        ssize_t n = recv_nocancel(fd_, in_ + in_len_, room);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
@@ -220,7 +220,7 @@ void Connection::process()
 {
     while (state_ == State::kOpen && !close_after_flush_ && in_pos_ < in_len_) {
         if (!out_.has_room()) break; // let the socket drain before answering more
-        auto r = parser_.feed(in_.get() + in_pos_, in_len_ - in_pos_);
+        auto r = parser_.feed(in_ + in_pos_, in_len_ - in_pos_);
         in_pos_ += uint32_t(r.consumed);
         if (r.event == ParseEvent::kNeedMore) break;
         if (r.event == ParseEvent::kError) {
@@ -243,11 +243,12 @@ void Connection::process()
 void Connection::grow_input()
 {
     std::unique_ptr<char[]> bigger(new char[max_in_cap_]);
-    std::memcpy(bigger.get(), in_.get(), in_len_);
+    std::memcpy(bigger.get(), in_, in_len_);
     if (parser_.in_message() && !parser_.head_complete())
         parser_.rebase(reinterpret_cast<std::intptr_t>(bigger.get()) -
-                       reinterpret_cast<std::intptr_t>(in_.get())); // head views move along
-    in_ = std::move(bigger);
+                       reinterpret_cast<std::intptr_t>(in_)); // head views move along
+    grown_in_ = std::move(bigger);
+    in_ = grown_in_.get();
     in_cap_ = max_in_cap_;
 }
 
@@ -261,7 +262,7 @@ void Connection::compact()
     bool mid_head = parser_.in_message() && !parser_.head_complete();
     uint32_t from = mid_head ? msg_start_ : in_pos_;
     if (from == 0) return;
-    std::memmove(in_.get(), in_.get() + from, in_len_ - from);
+    std::memmove(in_, in_ + from, in_len_ - from);
     if (mid_head) parser_.rebase(-std::ptrdiff_t(from));
     in_len_ -= from;
     in_pos_ -= from;

@@ -66,7 +66,9 @@ private:
     sockaddr_storage peer_;
 
     static constexpr uint32_t kInitialInput = 2048;
-    std::unique_ptr<char[]> in_;
+    char *in_;                         // inline_in_ until a large head needs more
+    std::unique_ptr<char[]> grown_in_; // owns in_ once grown
+    char inline_in_[kInitialInput];
     uint32_t max_in_cap_; // head limit plus slack; in_ grows to this at most once
     uint32_t in_cap_;
     uint32_t in_len_ = 0;    // bytes read into in_
