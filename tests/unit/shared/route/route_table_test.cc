@@ -178,9 +178,9 @@ TEST_CASE("root containment allows plain relative directories", "[route]")
 
 TEST_CASE("route table refuses malformed hosts with the field named", "[route]")
 {
-    for (const char *host : {"", "a b.test", "a/b.test", "*", "*.", "a.*.test", "*a.test",
-                             "*.*.test", "**.test", "a..test", ".a.test", "caf\u00e9.test",
-                             "a.test..", "*.a.test.."}) {
+    for (const char *host :
+         {"", "a b.test", "a/b.test", "*", "*.", "a.*.test", "*a.test", "*.*.test", "**.test",
+          "a..test", ".a.test", "caf\u00e9.test", "a.test..", "*.a.test.."}) {
         CAPTURE(host);
         std::string error = parse_error(table_with(static_route(host, "x")));
         CHECK(error.rfind("routes[0].host", 0) == 0);
