@@ -34,13 +34,11 @@ public:
     IoLoop &operator=(const IoLoop &) = delete;
     ~IoLoop();
 
-    bool ok() const noexcept { return epfd_ >= 0; }
-
     // Edge-triggered readable and writable interest for the descriptor's whole life: the
     // watcher reads until a short read or EAGAIN, and hears of new bytes or new send space.
     // Closing the descriptor removes it.
     bool watch(int fd, IoWatcher *w) noexcept;
-    // Level-triggered readable interest (listeners: accept in batches, the rest next round).
+    // Level-triggered readable interest (listeners: one accept per round, the rest the next).
     bool watch_level(int fd, IoWatcher *w) noexcept;
     void unwatch(int fd) noexcept;
 

@@ -73,8 +73,6 @@ Worker::~Worker()
     // Close what is left (only at startup failures) and run the loop until it can close.
     connections_.for_each([](Connection &c) { c.close(); });
     reap();
-    for (void *mem : spare_connections_)
-        ::operator delete(mem);
     uv_walk(
         &loop_,
         [](uv_handle_t *h, void *) {
@@ -83,6 +81,8 @@ Worker::~Worker()
         nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
     reap();
+    for (void *mem : spare_connections_)
+        ::operator delete(mem);
     io_.reset();
     uv_loop_close(&loop_);
 }
@@ -182,6 +182,7 @@ void Worker::accept_ready(Listener &l)
             // Out of descriptors: the listener stays readable, so stop listening to it until
             // the next tick instead of spinning on a failing accept.
             io_->unwatch(l.fd);
+            l.paused = true;
             accept_paused_ = true;
         }
         return; // EAGAIN: another worker or the client was faster
@@ -219,8 +220,10 @@ void Worker::on_tick()
     uint64_t now = now_ms();
     if (accept_paused_ && !draining_) {
         accept_paused_ = false;
-        for (auto &l : listeners_)
-            io_->watch_level(l->fd, l.get());
+        for (auto &l : listeners_) {
+            if (l->paused) io_->watch_level(l->fd, l.get());
+            l->paused = false;
+        }
     }
     connections_.for_each([now](Connection &c) { c.on_tick(now); });
     if (access_log_) access_log_->flush();

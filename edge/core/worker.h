@@ -102,6 +102,7 @@ private:
     struct Listener final : IoWatcher {
         Worker *worker = nullptr;
         int fd = -1;
+        bool paused = false; // out of descriptors: not watched until the next tick
         void on_io(uint32_t) override { worker->accept_ready(*this); }
     };
     void run();

@@ -132,7 +132,7 @@ void Connection::on_readable()
     }
     // Edge-triggered: read until a short read (the socket was empty at that moment; later
     // bytes bring a new event) or EAGAIN. While responses are backed up, read nothing and
-    // remember that bytes may be waiting: on_writable comes back here once they have left.
+    // remember that bytes may be waiting: on_io comes back here once they have left.
     while (state_ == State::kOpen) {
         if (!out_.empty()) {
             input_pending_ = true;
@@ -156,7 +156,7 @@ void Connection::on_readable()
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
                 input_pending_ = false;
-                watch(); // first read after accept found nothing yet: wait for it
+                watch(); // nothing more to read: wait for the next event
                 return;
             }
             close();
