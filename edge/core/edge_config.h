@@ -25,6 +25,10 @@ ListenAddr parse_listen_addr(const std::string &spec, const std::string &where);
 
 enum class LogFormat : uint8_t { kCombined, kJson };
 
+// TCP_DEFER_ACCEPT on listeners: never, always, or while new connections pour in (see
+// defer_accept_policy.h).
+enum class DeferAccept : uint8_t { kOff, kOn, kAuto };
+
 struct EdgeConfig {
     // [edge]
     unsigned workers = 0; // 0: one per core
@@ -33,7 +37,8 @@ struct EdgeConfig {
     std::string state_dir;   // last route table pushed, so a restart serves what it served
     std::string routes_file;
     bool quick_spa = true;
-    bool defer_accept = false; // TCP_DEFER_ACCEPT on listeners
+    DeferAccept defer_accept = DeferAccept::kAuto;
+    uint32_t defer_accept_rate = 2000; // auto: new connections per second per worker
 
     std::vector<ListenAddr> listen;
 

@@ -66,8 +66,7 @@ sockaddr_storage resolve(const ListenAddr &a, socklen_t &len)
     return ss;
 }
 
-int bind_socket(const sockaddr_storage &ss, socklen_t len, const std::string &what,
-                bool defer_accept)
+int bind_socket(const sockaddr_storage &ss, socklen_t len, const std::string &what)
 {
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw StartupError("socket(): " + std::string(strerror(errno)));
@@ -75,9 +74,6 @@ int bind_socket(const sockaddr_storage &ss, socklen_t len, const std::string &wh
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); // inherited by accepted sockets
-    // Opt-in: wake accept only once the request's first bytes are there (after 1 s the
-    // connection is accepted anyway). Off by default: idle connections then count at once.
-    if (defer_accept) setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one);
     if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, reinterpret_cast<const sockaddr *>(&ss), len) != 0) {
         int e = errno;
@@ -170,7 +166,7 @@ void Server::open_listeners()
         std::string what = a.host + ":" + std::to_string(a.port);
         if (a.port != 0) refuse_if_in_use(ss, len, what);
         for (unsigned w = 0; w < config_.workers; ++w) {
-            int fd = bind_socket(ss, len, what, config_.defer_accept);
+            int fd = bind_socket(ss, len, what);
             if (w == 0) {
                 // Port 0: every worker's socket must share the port the kernel picked.
                 socklen_t blen = sizeof ss;
@@ -371,8 +367,9 @@ std::string Server::put_routes(const nlohmann::json &table_json)
 
 std::string Server::stats_reply() const
 {
-    uint64_t requests = 0, accepted = 0, rejected = 0, bytes = 0;
+    uint64_t requests = 0, accepted = 0, rejected = 0, bytes = 0, deferring = 0;
     for (auto &w : workers_) {
+        deferring += w->deferring_accept_now();
         requests += w->stats().requests.get();
         accepted += w->stats().accepted.get();
         rejected += w->stats().rejected_over_cap.get();
@@ -384,6 +381,7 @@ std::string Server::stats_reply() const
          {"requests", requests},
          {"accepted", accepted},
          {"rejected_over_cap", rejected},
+         {"defer_accept_workers", deferring},
          {"bytes_out", bytes},
          {"routes_version", routes_ ? routes_->version() : 0},
          {"draining", stopping_},

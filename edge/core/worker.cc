@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,7 +47,8 @@ Worker::Worker(int id, ServerShared &shared, std::vector<int> listen_fds,
                std::shared_ptr<const shared::route::RouteTable> routes)
     : id_(id), shared_(shared), routes_(std::move(routes)),
       router_(shared.config->base_domain, shared.config->quick_spa),
-      cache_(shared.config->deployments_root, cache_limits(*shared.config), &loop_)
+      cache_(shared.config->deployments_root, cache_limits(*shared.config), &loop_),
+      defer_policy_(shared.config->defer_accept, shared.config->defer_accept_rate)
 {
     uv_loop_init(&loop_);
     io_ = std::make_unique<IoLoop>(&loop_);
@@ -137,6 +140,8 @@ void Worker::run()
 {
     for (auto &l : listeners_)
         io_->watch_level(l->fd, l.get());
+    if (defer_policy_.deferring()) apply_defer_accept();
+    observed_ms_ = now_ms();
     uint64_t interval = tick_interval(config());
     uv_timer_start(
         &tick_, [](uv_timer_t *t) { static_cast<Worker *>(t->data)->on_tick(); }, interval,
@@ -225,12 +230,31 @@ void Worker::on_tick()
             l->paused = false;
         }
     }
+    observe_accept_rate(now);
     connections_.for_each([now](Connection &c) { c.on_tick(now); });
     if (access_log_) access_log_->flush();
     if (draining_ && now >= drain_deadline_) {
         connections_.for_each([](Connection &c) { c.close(); });
     }
     maybe_finish();
+}
+
+void Worker::observe_accept_rate(uint64_t now)
+{
+    uint64_t accepted = stats_.accepted.get();
+    if (defer_policy_.observe(accepted - accepted_seen_, now - observed_ms_)) apply_defer_accept();
+    accepted_seen_ = accepted;
+    observed_ms_ = now;
+}
+
+void Worker::apply_defer_accept()
+{
+    // Read by the kernel at each handshake, so switching a listening socket takes effect for
+    // the next connection. One second: a client that has sent nothing by then is accepted.
+    int seconds = defer_policy_.deferring() ? 1 : 0;
+    for (auto &l : listeners_)
+        if (l->fd >= 0) setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
+    deferring_.store(defer_policy_.deferring(), std::memory_order_relaxed);
 }
 
 void Worker::on_async()

@@ -13,6 +13,7 @@
 
 #include <uv.h>
 
+#include "edge/core/defer_accept_policy.h"
 #include "edge/core/edge_config.h"
 #include "edge/core/io_loop.h"
 #include "edge/route/router.h"
@@ -84,6 +85,13 @@ public:
     WorkerStats &stats() noexcept { return stats_; }
     const WorkerStats &stats() const noexcept { return stats_; }
     bool draining() const noexcept { return draining_; }
+    // Loop thread: the listeners hold new connections until their first bytes arrive, so a
+    // fresh connection has its request waiting. Any thread may ask deferring_accept_now().
+    bool deferring_accept() const noexcept { return defer_policy_.deferring(); }
+    bool deferring_accept_now() const noexcept
+    {
+        return deferring_.load(std::memory_order_relaxed);
+    }
     // Any thread: the worker has drained and its loop is ending.
     bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
 
@@ -112,6 +120,8 @@ private:
     void begin_drain();
     void maybe_finish();
     void reap(); // deletes the connections closed during the round
+    void observe_accept_rate(uint64_t now);
+    void apply_defer_accept();
 
     int id_;
     ServerShared &shared_;
@@ -132,6 +142,10 @@ private:
     std::thread thread_;
     bool draining_ = false;
     bool accept_paused_ = false; // out of descriptors: listeners rest until the next tick
+    DeferAcceptPolicy defer_policy_;
+    std::atomic<bool> deferring_{false}; // defer_policy_.deferring(), for the admin thread
+    uint64_t accepted_seen_ = 0;         // stats_.accepted at the last observation
+    uint64_t observed_ms_ = 0;
     std::atomic<bool> finished_{false};
     uint64_t drain_deadline_ = 0;
     std::atomic<bool> stop_requested_{false};

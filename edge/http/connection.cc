@@ -63,11 +63,11 @@ void Connection::start()
 {
     deadline_kind_ = Deadline::kHeader;
     deadline_ms_ = worker_.now_ms() + worker_.config().header_timeout_ms;
-    // With [edge] defer_accept the request is already here: read it now, and a connection
-    // answered and closed in this first pass never touches epoll. Without it, the request
-    // usually lands a moment after the accept, so a read now would mostly find nothing;
-    // joining the epoll set reports bytes that are already there just as well.
-    if (worker_.config().defer_accept)
+    // While the listener defers accepts (defer_accept_policy.h) the request is already here:
+    // read it now, and a connection answered and closed in this first pass never touches
+    // epoll. Otherwise the request usually lands a moment after the accept, so a read now
+    // would mostly find nothing; joining the epoll set reports bytes already there as well.
+    if (worker_.deferring_accept())
         on_readable();
     else
         watch();

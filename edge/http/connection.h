@@ -27,7 +27,7 @@ public:
     Connection &operator=(const Connection &) = delete;
     ~Connection();
 
-    // Joins the worker's IoLoop to wait for the request (reads at once with defer_accept).
+    // Joins the worker's IoLoop to wait for the request (reads at once while accepts are deferred).
     void start();
     // Timer sweep from the worker: enforces the deadline of the current state.
     void on_tick(uint64_t now_ms);

@@ -240,6 +240,13 @@ TEST_CASE("config errors name file and line and exit 2", "[e2e][config]")
     auto [rc4, err4] = run_edge({"--bogus"});
     CHECK(rc4 == 2);
     CHECK(err4.find("unknown argument") != std::string::npos);
+
+    std::string defer =
+        write_config(t, "defer.toml", "[edge]\nworkers = 1\ndefer_accept = \"sometimes\"\n");
+    auto [rc5, err5] = run_edge({"--config", defer, "--listen", "127.0.0.1:0"});
+    CHECK(rc5 == 2);
+    CHECK(err5.find("defer.toml:3: defer_accept must be true, false or \"auto\"") !=
+          std::string::npos);
 }
 
 TEST_CASE("a routes file whose root escapes the deployments root is refused", "[e2e][config]")
