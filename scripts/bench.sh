@@ -7,8 +7,9 @@
 #
 # usage: scripts/bench.sh [seconds per workload, default 8]
 #   BENCH_SERVERS="berth nginx"  pick servers      BENCH_BERTH_ARGS="--config f.toml" extra flags
-#   BENCH_API=0  skip the control-plane API workload (scripts/bench_api.sh) at the end      BENCH_REPEAT=2  rounds (best round is kept:
-#   the machine is shared and noisy; every server runs once per round, interleaved)
+#   BENCH_API=0  skip the control-plane API workload (scripts/bench_api.sh) at the end
+#   BENCH_REPEAT=2  rounds: each server's best round is reported, and the median and range of
+#   the ratio within each round (the machine is shared and noisy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-8}
@@ -128,54 +129,71 @@ WORKLOADS=(
 RESULTS=$WORK/results.tsv
 : > $RESULTS
 HZ=$(getconf CLK_TCK)
-for round in $(seq 1 "$REPEAT"); do
+# All servers run side by side (an idle one costs nothing); each workload is measured on every
+# server back to back, so the machine's drift (it is shared) touches them alike, and the
+# order of the servers rotates from round to round.
+declare -A PORT PID
 for server in $SERVERS; do
   port=$(free_port)
   start_$server $port
+  PORT[$server]=$port; PID[$server]=$SERVER_PID
+done
+read -ra ORDER <<<"$SERVERS"
+for round in $(seq 1 "$REPEAT"); do
   for w in "${WORKLOADS[@]}"; do
     IFS='|' read -r name path extra <<<"$w"
-    if [[ $server == h2o && $name == spa ]]; then echo -e "$server\t$name\tn/a" >> $RESULTS; continue; fi
-    hdr=(-H "Host: site.bench.test")
-    [[ -n $extra ]] && hdr+=(-H "$extra")
-    # warm-up (fills caches), then the measured run
-    taskset -c 1 wrk -t1 -c$CONNS -d1s "${hdr[@]}" http://127.0.0.1:$port$path >/dev/null 2>&1 || true
-    t0=$(cpu_ticks $SERVER_PID)
-    out=$(taskset -c 1 wrk -t1 -c$CONNS -d${DUR}s --latency "${hdr[@]}" http://127.0.0.1:$port$path 2>&1)
-    t1=$(cpu_ticks $SERVER_PID)
-    reqs=$(awk '/requests in/{print $1}' <<<"$out")
-    rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
-    p50=$(awk '$1=="50%"{print $2}' <<<"$out")
-    p99=$(awk '$1=="99%"{print $2}' <<<"$out")
-    non2xx=$(awk '/Non-2xx/{print $NF}' <<<"$out")
-    cpu=$(awk -v a=$t0 -v b=$t1 -v hz=$HZ 'BEGIN{printf "%.2f", (b-a)/hz}')
-    per_cpu=$(awk -v r=$reqs -v c=$cpu 'BEGIN{ if (c>0) printf "%.0f", r/c; else print "inf"}')
-    rss=$(rss_peak_kb $SERVER_PID)
-    echo -e "$server\t$name\t$rps\t$per_cpu\t$cpu\t$p50\t$p99\t$rss\t${non2xx:-0}" >> $RESULTS
+    for server in "${ORDER[@]}"; do
+      port=${PORT[$server]}; pid=${PID[$server]}
+      if [[ $server == h2o && $name == spa ]]; then echo -e "$server\t$name\tn/a\t\t\t\t\t\t\t$round" >> $RESULTS; continue; fi
+      hdr=(-H "Host: site.bench.test")
+      [[ -n $extra ]] && hdr+=(-H "$extra")
+      # warm-up (fills caches), then the measured run
+      taskset -c 1 wrk -t1 -c$CONNS -d1s "${hdr[@]}" http://127.0.0.1:$port$path >/dev/null 2>&1 || true
+      t0=$(cpu_ticks $pid)
+      out=$(taskset -c 1 wrk -t1 -c$CONNS -d${DUR}s --latency "${hdr[@]}" http://127.0.0.1:$port$path 2>&1)
+      t1=$(cpu_ticks $pid)
+      reqs=$(awk '/requests in/{print $1}' <<<"$out")
+      rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+      p50=$(awk '$1=="50%"{print $2}' <<<"$out")
+      p99=$(awk '$1=="99%"{print $2}' <<<"$out")
+      non2xx=$(awk '/Non-2xx/{print $NF}' <<<"$out")
+      cpu=$(awk -v a=$t0 -v b=$t1 -v hz=$HZ 'BEGIN{printf "%.2f", (b-a)/hz}')
+      per_cpu=$(awk -v r=$reqs -v c=$cpu 'BEGIN{ if (c>0) printf "%.0f", r/c; else print "inf"}')
+      rss=$(rss_peak_kb $pid)
+      echo -e "$server\t$name\t$rps\t$per_cpu\t$cpu\t$p50\t$p99\t$rss\t${non2xx:-0}\t$round" >> $RESULTS
+    done
   done
-  kill ${PIDS[-1]} 2>/dev/null || true; wait ${PIDS[-1]} 2>/dev/null || true
-done
+  ORDER=("${ORDER[@]:1}" "${ORDER[0]}")
 done
 
 python3 - "$RESULTS" <<'PY'
-import sys, collections
+import sys, collections, statistics
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-data = collections.defaultdict(dict)
 def score(r):
-    return float(r[3]) if len(r) > 3 and r[3] not in ("inf",) else -1
-for r in rows:  # keep each server's best round per workload
+    return float(r[3]) if r[3] not in ("inf", "", "n/a") and r[2] != "n/a" else -1
+data = collections.defaultdict(dict)          # workload -> server -> best round
+rounds = collections.defaultdict(dict)        # (workload, round) -> server -> req/CPU-s
+for r in rows:
     best = data[r[1]].get(r[0])
     if best is None or score(r) > score(best):
         data[r[1]][r[0]] = r
-print(f"{'workload':9} {'server':9} {'req/s':>10} {'req/CPU-s':>10} {'vs nginx':>8} {'p50':>9} {'p99':>9} {'peakRSS':>9} {'non2xx':>7}")
+    rounds[(r[1], r[9])][r[0]] = score(r)
+# "vs nginx": best round against nginx's best round. "round ratios": the same ratio within
+# each round (runs back to back), median and range, which the machine's drift touches least.
+print(f"{'workload':9} {'server':9} {'req/s':>10} {'req/CPU-s':>10} {'vs nginx':>8} {'round ratios (median, min-max)':>31} {'p50':>9} {'p99':>9} {'peakRSS':>9} {'non2xx':>7}")
 for wl, servers in data.items():
     base = servers.get("nginx")
     for s, r in servers.items():
-        if len(r) < 4:
+        if score(r) < 0:
             print(f"{wl:9} {s:9} {'n/a':>10}"); continue
-        ratio = ""
-        if base and len(base) > 3 and base[3] not in ("inf", "0") and r[3] != "inf":
-            ratio = f"{float(r[3]) / float(base[3]):.2f}x"
-        print(f"{wl:9} {s:9} {r[2]:>10} {r[3]:>10} {ratio:>8} {r[5]:>9} {r[6]:>9} {r[7]+'k':>9} {r[8]:>7}")
+        ratio, spread = "", ""
+        if base and score(base) > 0:
+            ratio = f"{score(r) / score(base):.2f}x"
+            per = [v[s] / v["nginx"] for (w, _), v in rounds.items()
+                   if w == wl and v.get(s, -1) > 0 and v.get("nginx", -1) > 0]
+            if per:
+                spread = f"{statistics.median(per):.2f}x ({min(per):.2f}-{max(per):.2f})"
+        print(f"{wl:9} {s:9} {r[2]:>10} {r[3]:>10} {ratio:>8} {spread:>31} {r[5]:>9} {r[6]:>9} {r[7]+'k':>9} {r[8]:>7}")
 PY
 
 # The control-plane API workload (issue #3): GET deployment and trigger+cancel round trips
