@@ -367,13 +367,14 @@ std::string Server::put_routes(const nlohmann::json &table_json)
 
 std::string Server::stats_reply() const
 {
-    uint64_t requests = 0, accepted = 0, rejected = 0, bytes = 0, deferring = 0;
+    uint64_t requests = 0, accepted = 0, rejected = 0, bytes = 0, deferring = 0, cold = 0;
     for (auto &w : workers_) {
         deferring += w->deferring_accept_now();
         requests += w->stats().requests.get();
         accepted += w->stats().accepted.get();
         rejected += w->stats().rejected_over_cap.get();
         bytes += w->stats().bytes_out.get();
+        cold += w->stats().cold_file_reads.get();
     }
     return shared::admin::ok_reply(
         {{"workers", workers_.size()},
@@ -383,6 +384,7 @@ std::string Server::stats_reply() const
          {"rejected_over_cap", rejected},
          {"defer_accept_workers", deferring},
          {"bytes_out", bytes},
+         {"cold_file_reads", cold},
          {"routes_version", routes_ ? routes_->version() : 0},
          {"draining", stopping_},
          {"uptime_ms", uv_now(const_cast<uv_loop_t *>(&loop_)) - started_ms_}});

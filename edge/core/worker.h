@@ -18,6 +18,7 @@
 #include "edge/core/io_loop.h"
 #include "edge/route/router.h"
 #include "edge/static/file_cache.h"
+#include "edge/write/page_cache.h"
 #include "shared/base/intrusive_list.h"
 #include "shared/route/route_table.h"
 
@@ -51,6 +52,7 @@ struct WorkerStats {
     Counter accepted;
     Counter rejected_over_cap;
     Counter bytes_out;
+    Counter cold_file_reads; // file windows read into the page cache off the loop first
 };
 
 class Worker
@@ -81,6 +83,7 @@ public:
     const shared::route::RouteTable *routes() const noexcept { return routes_.get(); }
     const Router &router() const noexcept { return router_; }
     FileCache &cache() noexcept { return cache_; }
+    PageCacheWarmer &warmer() noexcept { return warmer_; }
     AccessLog *access_log() noexcept { return access_log_.get(); }
     WorkerStats &stats() noexcept { return stats_; }
     const WorkerStats &stats() const noexcept { return stats_; }
@@ -137,6 +140,7 @@ private:
     std::shared_ptr<const shared::route::RouteTable> routes_;
     Router router_;
     FileCache cache_;
+    PageCacheWarmer warmer_;
     std::unique_ptr<AccessLog> access_log_;
     WorkerStats stats_;
     std::thread thread_;

@@ -53,6 +53,7 @@ Connection::Connection(Worker &worker, int fd, const sockaddr_storage &peer)
 
 Connection::~Connection()
 {
+    if (warm_ticket_) warm_ticket_->waiting = nullptr;
     if (fd_ >= 0) ::close(fd_);
     worker_.shared().connections.fetch_sub(1, std::memory_order_relaxed);
     unlink();
@@ -77,6 +78,7 @@ void Connection::close()
 {
     if (state_ == State::kClosing) return;
     state_ = State::kClosing;
+    if (warm_ticket_) warm_ticket_->waiting = nullptr; // a warm-up in flight finds nobody
     out_.clear();
     ::close(fd_); // also takes it out of the epoll set
     fd_ = -1;
@@ -341,9 +343,14 @@ void Connection::fail(int status, std::string_view reason)
 
 bool Connection::flush()
 {
-    if (state_ != State::kOpen) return false;
+    if (state_ != State::kOpen || warming_) return false;
     uint64_t written = 0;
-    OutputQueue::Flush r = out_.flush(fd_, written, close_after_flush_ && clean_close());
+    bool closing = close_after_flush_ && clean_close();
+    OutputQueue::Flush r;
+    while ((r = out_.flush(fd_, written, closing, worker_.now_ms())) == OutputQueue::Flush::kCold) {
+        if (start_warm()) break;
+        out_.mark_warm(); // no threadpool to read it in: send it as it is
+    }
     worker_.stats().bytes_out.add(written);
     if (written && deadline_kind_ == Deadline::kSend)
         deadline_ms_ = worker_.now_ms() + worker_.config().send_timeout_ms;
@@ -352,6 +359,27 @@ bool Connection::flush()
         return false;
     }
     return true;
+}
+
+bool Connection::start_warm()
+{
+    if (!warm_ticket_) warm_ticket_ = std::make_shared<WarmTicket>();
+    OutputQueue::ColdWindow w = out_.cold_window();
+    if (!worker_.warmer().warm(w.fd, w.offset, w.length, std::move(w.keep), warm_ticket_))
+        return false;
+    warm_ticket_->waiting = this;
+    warming_ = true;
+    worker_.stats().cold_file_reads.add(1);
+    return true;
+}
+
+void Connection::on_warm()
+{
+    warming_ = false;
+    out_.mark_warm();
+    on_writable();
+    // Reads paused while the output was backed up; no new event will announce those bytes.
+    if (state_ == State::kOpen && input_pending_) on_readable();
 }
 
 bool Connection::clean_close() const noexcept

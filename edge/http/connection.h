@@ -9,6 +9,7 @@
 
 #include "edge/core/io_loop.h"
 #include "edge/write/output_queue.h"
+#include "edge/write/page_cache.h"
 #include "shared/base/intrusive_list.h"
 #include "shared/http/request_parser.h"
 
@@ -18,7 +19,9 @@ namespace berth::edge
 class Worker;
 struct Exchange;
 
-class Connection final : public shared::IntrusiveHook<Connection>, public IoWatcher
+class Connection final : public shared::IntrusiveHook<Connection>,
+                         public IoWatcher,
+                         public WarmTicket::Waiter
 {
 public:
     // Takes ownership of the accepted, non-blocking socket fd.
@@ -36,6 +39,8 @@ public:
     // Immediate close; the worker deletes the object after the current loop round.
     void close();
     void on_io(uint32_t events) override;
+    // The file window the output waited for is in the page cache now.
+    void on_warm() override;
 
 private:
     enum class State : uint8_t { kOpen, kLingering, kClosing };
@@ -50,6 +55,8 @@ private:
     void pump();
     void after_io();
     bool flush();
+    // Has the next file window read in on the threadpool; false if that cannot be queued.
+    bool start_warm();
     void compact();
     void grow_input();
     void begin_linger();
@@ -85,6 +92,8 @@ private:
     bool input_pending_ = false; // the socket may hold unread bytes no new event will announce
     bool peer_shut_ = false;     // the client's FIN has arrived: read on to the EOF
     bool linger_needed_ = false; // an error response: drain the client before closing
+    bool warming_ = false;       // output waits for file bytes to reach the page cache
+    std::shared_ptr<WarmTicket> warm_ticket_;
 
     Deadline deadline_kind_ = Deadline::kNone;
     uint64_t deadline_ms_ = 0;

@@ -41,6 +41,9 @@ struct FileBody {
     int fd = -1;               // otherwise an open descriptor, sent with sendfile
     std::string headers;       // pre-built 200 header lines (type, length, validators, encoding)
     std::string_view encoding; // "", "br" or "gzip"
+    // When a file of up to one send window was last found whole in the page cache (the
+    // OutputQueue's check; loop thread only, like the rest of the worker's cache).
+    mutable uint64_t resident_checked_ms = 0;
     bool in_memory() const noexcept { return fd < 0; }
 };
 

@@ -87,7 +87,7 @@ void push_body(Exchange &ex, const FileEntryRef &ref, const FileBody &body, uint
     if (body.in_memory())
         ex.out.push_memory(body.data.data() + offset, size_t(length), ref);
     else
-        ex.out.push_file(body.fd, offset, length, ref);
+        ex.out.push_file(body, offset, length, ref);
 }
 
 void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t,

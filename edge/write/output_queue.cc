@@ -1,12 +1,14 @@
 // Output flushing: gather memory segments into one sendmsg, sendfile for file segments.
 #include "edge/write/output_queue.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "edge/core/nocancel.h"
+#include "edge/write/page_cache.h"
 
 namespace berth::edge
 {
@@ -57,16 +59,32 @@ void OutputQueue::push_memory(const char *data, size_t len, FileEntryRef keep) n
     s.keep = std::move(keep);
 }
 
-void OutputQueue::push_file(int fd, uint64_t offset, uint64_t len, FileEntryRef keep) noexcept
+void OutputQueue::push_file(const FileBody &body, uint64_t offset, uint64_t len,
+                            FileEntryRef keep) noexcept
 {
     commit_buffer();
     if (len == 0) return;
     Segment &s = push();
     s.kind = Segment::Kind::kFile;
-    s.fd = fd;
+    s.fd = body.fd;
+    s.body = &body;
     s.offset = offset;
     s.length = len;
+    s.warm_end = offset;
     s.keep = std::move(keep);
+}
+
+OutputQueue::ColdWindow OutputQueue::cold_window() const noexcept
+{
+    const Segment &s = segments_[head_];
+    return {s.fd, s.offset, std::min(s.length, kWindow), s.keep};
+}
+
+void OutputQueue::mark_warm() noexcept
+{
+    Segment &s = segments_[head_];
+    if (count_ > 0 && s.kind == Segment::Kind::kFile)
+        s.warm_end = s.offset + std::min(s.length, kWindow);
 }
 
 void OutputQueue::clear() noexcept
@@ -78,14 +96,33 @@ void OutputQueue::clear() noexcept
     head_ = 0;
 }
 
-OutputQueue::Flush OutputQueue::flush(int fd, uint64_t &bytes_written, bool closing) noexcept
+bool OutputQueue::window_resident(Segment &s, uint64_t now_ms) noexcept
+{
+    uint64_t window = std::min(s.length, kWindow);
+    const FileBody &body = *s.body;
+    if (body.size <= kWindow) { // the whole file at once, at most once a second
+        if (body.resident_checked_ms == 0 || now_ms - body.resident_checked_ms >= 1000) {
+            if (!pages_resident(s.fd, 0, body.size)) return false;
+            body.resident_checked_ms = now_ms == 0 ? 1 : now_ms;
+        }
+    } else if (!pages_resident(s.fd, s.offset, window)) {
+        return false;
+    }
+    s.warm_end = s.offset + window;
+    return true;
+}
+
+OutputQueue::Flush OutputQueue::flush(int fd, uint64_t &bytes_written, bool closing,
+                                      uint64_t now_ms) noexcept
 {
     commit_buffer();
     while (count_ > 0) {
         Segment &first = segments_[head_];
         if (first.kind == Segment::Kind::kFile) {
+            if (first.offset >= first.warm_end && !window_resident(first, now_ms))
+                return Flush::kCold;
             off_t off = off_t(first.offset);
-            size_t want = first.length > (1u << 30) ? (1u << 30) : size_t(first.length);
+            size_t want = size_t(std::min(first.length, first.warm_end - first.offset));
             ssize_t n = sendfile(fd, first.fd, &off, want);
             if (n < 0) {
                 if (errno == EINTR) continue;

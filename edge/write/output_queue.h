@@ -2,7 +2,9 @@
 //
 // Heads and small cached bodies leave in one sendmsg() (writev); large files go by sendfile()
 // from the cached descriptor, so their bytes never cross user space. Segments keep the cache
-// entry that owns their bytes alive until they are written.
+// entry that owns their bytes alive until they are written. A file goes out one window at a
+// time, each checked to be in the page cache first (page_cache.h): sendfile() must not wait
+// on the disk on the loop thread.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,17 @@ class OutputQueue
 public:
     static constexpr size_t kMaxSegments = 32;
 
-    enum class Flush : uint8_t { kDone, kBlocked, kError };
+    // kCold: the next file window is not in the page cache; warm cold_window() and call
+    // mark_warm() before flushing again.
+    enum class Flush : uint8_t { kDone, kBlocked, kError, kCold };
+    static constexpr uint64_t kWindow = 1 << 20;
+
+    struct ColdWindow {
+        int fd;
+        uint64_t offset;
+        uint64_t length;
+        FileEntryRef keep;
+    };
 
     OutputQueue() = default; // the head buffer grows on first use and keeps its capacity
 
@@ -29,12 +41,13 @@ public:
     void commit_buffer() noexcept;
     // A body owned by a cache entry.
     void push_memory(const char *data, size_t len, FileEntryRef keep) noexcept;
-    void push_file(int fd, uint64_t offset, uint64_t len, FileEntryRef keep) noexcept;
+    void push_file(const FileBody &body, uint64_t offset, uint64_t len, FileEntryRef keep) noexcept;
 
     // Writes as much as the socket takes. kBlocked: wait for POLLOUT and call again.
     // closing: the socket is closed right after this flush, so the last bytes are held back
     // (MSG_MORE) and leave together with the FIN that close() adds: one packet, not two.
-    Flush flush(int fd, uint64_t &bytes_written, bool closing = false) noexcept;
+    // now_ms: a file found in the page cache less than a second ago is not checked again.
+    Flush flush(int fd, uint64_t &bytes_written, bool closing, uint64_t now_ms) noexcept;
 
     bool empty() const noexcept { return count_ == 0 && committed_ == buf_.size(); }
     // Room for one more response (head + body segment)?
@@ -44,6 +57,10 @@ public:
     }
     void clear() noexcept;
 
+    // After kCold: the window to read in, and the word that it now is.
+    ColdWindow cold_window() const noexcept;
+    void mark_warm() noexcept;
+
 private:
     struct Segment {
         enum class Kind : uint8_t { kBuffer, kMemory, kFile };
@@ -52,9 +69,13 @@ private:
         const char *data = nullptr; // kMemory
         uint64_t offset = 0;        // kBuffer: into buf_; kFile: file offset
         uint64_t length = 0;
+        uint64_t warm_end = 0; // kFile: bytes before this offset were found in the page cache
+        const FileBody *body = nullptr; // kFile; kept alive by `keep`
         FileEntryRef keep;
     };
     Segment &push() noexcept;
+    // The page-cache check before sending the file segment's next window.
+    bool window_resident(Segment &s, uint64_t now_ms) noexcept;
     void pop() noexcept;
 
     std::string buf_;

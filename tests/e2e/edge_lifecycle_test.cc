@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "tests/e2e/edge_fixture.h"
+#include "tests/support/admin_client.h"
 
 using namespace berth::test;
 
@@ -165,6 +167,49 @@ TEST_CASE("out of descriptors, the edge rests its listener instead of spinning, 
     auto again = a->read_response();
     REQUIRE(again);
     CHECK(again->status == 200);
+}
+
+TEST_CASE("a file evicted from the page cache is read in off the loop, then sent", "[e2e][static]")
+{
+    SmallSite site;
+    std::string socket = site.tree.path("admin.sock");
+    auto edge = site.start("", {"--admin-socket", socket});
+    AdminConn admin(socket);
+    auto cold_reads = [&] {
+        auto stats = admin.call(R"({"cmd":"stats"})");
+        REQUIRE(stats["ok"] == true);
+        return stats["cold_file_reads"].get<uint64_t>();
+    };
+    auto evict = [&] { // clean pages can be dropped by anyone who can read the file
+        int fd = open(site.tree.path("deployments/demo/big.bin").c_str(), O_RDONLY | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        fdatasync(fd);
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        ::close(fd);
+    };
+
+    // Just written, the file is in the page cache: sendfile goes straight on.
+    auto hot = get(edge->port(), "demo.localhost", "/big.bin");
+    REQUIRE(hot);
+    CHECK(hot->status == 200);
+    CHECK(hot->body == site.big);
+    CHECK(cold_reads() == 0);
+
+    evict();
+    auto cold = get(edge->port(), "demo.localhost", "/big.bin");
+    REQUIRE(cold);
+    CHECK(cold->status == 200);
+    CHECK(cold->body == site.big);
+    uint64_t after_whole = cold_reads();
+    CHECK(after_whole >= 1);
+
+    // A range in the middle starts its own window there.
+    evict();
+    auto part = get(edge->port(), "demo.localhost", "/big.bin", "Range: bytes=5000000-5099999\r\n");
+    REQUIRE(part);
+    CHECK(part->status == 206);
+    CHECK(part->body == site.big.substr(5000000, 100000));
+    CHECK(cold_reads() > after_whole);
 }
 
 TEST_CASE("SIGTERM finishes the response in flight and exits 0", "[e2e][lifecycle]")
