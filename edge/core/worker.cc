@@ -47,7 +47,8 @@ Worker::Worker(int id, ServerShared &shared, std::vector<int> listen_fds,
                std::shared_ptr<const shared::route::RouteTable> routes)
     : id_(id), shared_(shared), routes_(std::move(routes)),
       router_(shared.config->base_domain, shared.config->quick_spa),
-      cache_(shared.config->deployments_root, cache_limits(*shared.config), &loop_),
+      cache_(shared.config->deployments_root, cache_limits(*shared.config), &loop_,
+             &shared.digests),
       warmer_(&loop_), defer_policy_(shared.config->defer_accept, shared.config->defer_accept_rate)
 {
     uv_loop_init(&loop_);

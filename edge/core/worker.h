@@ -34,6 +34,7 @@ struct ServerShared {
     std::atomic<uint32_t> connections{0};
     int access_log_fd = -1;
     uv_async_t *worker_finished = nullptr; // wakes the main loop when a worker has drained
+    DigestMemo digests;                    // ETags of large files, filled at cache misses
 };
 
 // Written by one worker thread, read by the admin thread: a relaxed load and store, no lock

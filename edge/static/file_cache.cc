@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <optional>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -160,8 +161,8 @@ FileBody::~FileBody()
     if (fd >= 0) close(fd);
 }
 
-Site::Site(std::string dir, int dir_fd, BackgroundHasher *hasher) noexcept
-    : dir_(std::move(dir)), dir_fd_(dir_fd), hasher_(hasher)
+Site::Site(std::string dir, int dir_fd, BackgroundHasher *hasher, DigestMemo *digests) noexcept
+    : dir_(std::move(dir)), dir_fd_(dir_fd), hasher_(hasher), digests_(digests)
 {
 }
 
@@ -255,14 +256,28 @@ FileEntryRef Site::load(std::string_view path, uint64_t now_ms, const CacheLimit
 void Site::assign_etag(const std::shared_ptr<FileEntry> &entry, FileBody &body,
                        const CacheLimits &limits)
 {
+    // A large file another worker (or an earlier route table) already hashed, unchanged.
+    std::optional<DigestMemo::Key> key;
+    if (!body.in_memory() && digests_) {
+        key = DigestMemo::key_of(body.fd);
+        if (key) {
+            if (std::optional<std::string> known = digests_->find(*key)) {
+                body.etag = std::move(*known);
+                build_headers(body, *entry, entry->has_variants);
+                return;
+            }
+        }
+    }
     if (!body.in_memory() && body.size > limits.inline_hash_bytes && hasher_) {
         // The done callback holds the entry, and with it the descriptor being hashed. It runs
         // on this loop's thread, between requests: nothing reads the strings it rewrites.
-        bool queued = hasher_->submit(body.fd, [entry, b = &body](std::string etag) {
-            b->etag = std::move(etag);
-            b->headers.clear();
-            build_headers(*b, *entry, entry->has_variants);
-        });
+        bool queued =
+            hasher_->submit(body.fd, [entry, b = &body, digests = digests_, key](std::string etag) {
+                if (digests && key) digests->put(*key, etag);
+                b->etag = std::move(etag);
+                b->headers.clear();
+                build_headers(*b, *entry, entry->has_variants);
+            });
         if (queued) {
             build_headers(body, *entry, entry->has_variants); // no ETag until the digest is in
             return;
@@ -270,11 +285,13 @@ void Site::assign_etag(const std::shared_ptr<FileEntry> &entry, FileBody &body,
     }
     body.etag = body.in_memory() ? etag_of_bytes(body.data.data(), body.data.size())
                                  : etag_of_file(body.fd);
+    if (key && !body.etag.empty()) digests_->put(*key, body.etag);
     build_headers(body, *entry, entry->has_variants);
 }
 
-FileCache::FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t *loop)
-    : root_(std::move(deployments_root)), limits_(limits), hasher_(loop)
+FileCache::FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t *loop,
+                     DigestMemo *digests)
+    : root_(std::move(deployments_root)), limits_(limits), hasher_(loop), digests_(digests)
 {
     root_fd_ = open(root_.empty() ? "." : root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
@@ -306,7 +323,8 @@ Site *FileCache::site(std::string_view rel_dir, uint64_t now_ms)
     SiteSlot slot;
     slot.checked_ms = now_ms;
     if (fd >= 0)
-        slot.site = std::make_unique<Site>(root_ + "/" + std::string(rel_dir), fd, &hasher_);
+        slot.site =
+            std::make_unique<Site>(root_ + "/" + std::string(rel_dir), fd, &hasher_, digests_);
     if (sites_.size() >= 4096) sites_.clear(); // unknown names must not grow memory forever
     Site *result = slot.site.get();
     sites_.insert_or_assign(std::string(rel_dir), std::move(slot));

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "edge/static/background_hasher.h"
+#include "edge/static/digest_memo.h"
 #include "shared/route/route_table.h"
 
 namespace berth::edge
@@ -74,8 +75,10 @@ using FileEntryRef = std::shared_ptr<const FileEntry>;
 class Site
 {
 public:
-    // hasher may be null: every ETag is then computed inline.
-    Site(std::string dir, int dir_fd, BackgroundHasher *hasher) noexcept;
+    // hasher may be null: every ETag is then computed inline. digests may be null: large
+    // files are then hashed by this site alone.
+    Site(std::string dir, int dir_fd, BackgroundHasher *hasher,
+         DigestMemo *digests = nullptr) noexcept;
     Site(const Site &) = delete;
     Site &operator=(const Site &) = delete;
     ~Site();
@@ -96,6 +99,7 @@ private:
     std::string dir_;
     int dir_fd_;
     BackgroundHasher *hasher_;
+    DigestMemo *digests_;
     std::unordered_map<std::string, FileEntryRef, shared::route::StringHash, std::equal_to<>>
         files_;
 };
@@ -104,8 +108,10 @@ private:
 class FileCache
 {
 public:
-    // With a loop, large files are hashed on its threadpool; without, inline.
-    FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t *loop = nullptr);
+    // With a loop, large files are hashed on its threadpool; without, inline. With digests,
+    // a large file hashed once (by any worker, under any route table) is not hashed again.
+    FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t *loop = nullptr,
+              DigestMemo *digests = nullptr);
     FileCache(const FileCache &) = delete;
     FileCache &operator=(const FileCache &) = delete;
     ~FileCache();
@@ -131,6 +137,7 @@ private:
     int root_fd_ = -1;
     CacheLimits limits_;
     BackgroundHasher hasher_;
+    DigestMemo *digests_;
     std::unordered_map<std::string, SiteSlot, shared::route::StringHash, std::equal_to<>> sites_;
 };
 

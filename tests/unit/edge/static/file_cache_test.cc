@@ -253,6 +253,71 @@ TEST_CASE("file cache drops background hashes after stop", "[static]")
     REQUIRE(uv_loop_close(&loop) == 0);
 }
 
+TEST_CASE("large-file ETags are shared between caches and kept across a clear", "[static]")
+{
+    TempRoot root;
+    root.write("site/big.bin", std::string(3 * 1024 * 1024, 'b'));
+    root.write("site/small.txt", "small");
+    CacheLimits limits = no_revalidate();
+    limits.small_body_bytes = 1024;
+    limits.inline_hash_bytes = 64 * 1024;
+    DigestMemo digests;
+
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    {
+        // One worker hashes it on the threadpool; the digest lands in the memo.
+        FileCache first(root.path().string(), limits, &loop, &digests);
+        FileEntryRef a = lookup(first, "site", "/big.bin");
+        CHECK(a->identity.etag.empty());
+        REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+        REQUIRE(a->identity.etag.size() == 34);
+        CHECK(digests.size() == 1);
+        CHECK(lookup(first, "site", "/small.txt")->identity.in_memory());
+        CHECK(digests.size() == 1); // bodies in memory are cheap to hash: not kept
+
+        // Another worker, and the first after a route-table swap, have the ETag at once.
+        FileCache second(root.path().string(), limits, &loop, &digests);
+        FileEntryRef b = lookup(second, "site", "/big.bin");
+        CHECK(b->identity.etag == a->identity.etag);
+        CHECK(contains(b->identity.headers, "ETag: " + a->identity.etag + "\r\n"));
+        first.clear();
+        CHECK(lookup(first, "site", "/big.bin")->identity.etag == a->identity.etag);
+        REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0); // nothing was queued
+    }
+    REQUIRE(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("the ETag memo is keyed by the file's identity, not its name", "[static]")
+{
+    TempRoot root;
+    root.write("site/big.bin", std::string(200 * 1024, 'c'));
+    CacheLimits limits = no_revalidate();
+    limits.small_body_bytes = 1024;
+    DigestMemo digests;
+
+    // What the memo holds is what a cache takes: a planted entry proves it is consulted.
+    int fd = open((root.path() / "site/big.bin").c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    auto key = DigestMemo::key_of(fd);
+    ::close(fd);
+    REQUIRE(key);
+    digests.put(*key, "\"planted\"");
+    FileCache cache(root.path().string(), limits, nullptr, &digests);
+    CHECK(lookup(cache, "site", "/big.bin")->identity.etag == "\"planted\"");
+
+    // Rewritten in place (same name, same size), with another mtime: hashed afresh. (A bare
+    // rewrite changes ctime too, but within a clock tick only on kernels with fine-grained
+    // timestamps, so the test does not lean on that.)
+    root.write("site/big.bin", std::string(200 * 1024, 'd'));
+    root.set_mtime("site/big.bin", 1000000);
+    cache.clear();
+    std::string fresh = lookup(cache, "site", "/big.bin")->identity.etag;
+    CHECK(fresh.size() == 34);
+    CHECK(fresh != "\"planted\"");
+    CHECK(digests.size() == 2);
+}
+
 TEST_CASE("file cache pre-builds the 200 header lines", "[static]")
 {
     TempRoot root;
