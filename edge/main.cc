@@ -16,6 +16,7 @@ constexpr const char *kUsage = R"(usage:
   berth-edge --config conf/edge.toml [flags]
   berth-edge --listen 127.0.0.1:8080 --deployments DIR --base-domain localhost [flags]
   berth-edge admin [--socket PATH | --config FILE] COMMAND [JSON | @FILE]
+  berth-edge admin [--socket PATH | --config FILE] '{"cmd":COMMAND, ...}'
 
 flags (override the config file):
   --config FILE          TOML configuration (see conf/edge.toml)

@@ -186,12 +186,23 @@ int run_admin_client(const std::vector<std::string> &args)
         std::fprintf(
             stderr,
             "usage: berth-edge admin [--socket PATH | --config FILE] COMMAND [JSON | @FILE]\n"
+            "       berth-edge admin [--socket PATH | --config FILE] '{\"cmd\":COMMAND, ...}'\n"
             "commands: ping stats routes.get routes.put upstream.health certs.reload logs.reopen "
             "drain\n");
         return 2;
     }
     nlohmann::json request = nlohmann::json::object();
-    if (rest.size() == 2) {
+    if (rest.size() == 1 && !rest[0].empty() && rest[0][0] == '{') {
+        // A whole request line, as the socket takes it: {"cmd":"stats"}.
+        request = nlohmann::json::parse(rest[0], nullptr, false);
+        if (request.is_discarded() || !request.is_object() || !request.contains("cmd") ||
+            !request["cmd"].is_string()) {
+            std::fprintf(stderr, "berth-edge admin: a request line must be a JSON object with a "
+                                 "\"cmd\" string\n");
+            return 2;
+        }
+        rest[0] = request["cmd"].get<std::string>();
+    } else if (rest.size() == 2) {
         std::string text = rest[1];
         if (!text.empty() && text[0] == '@') {
             std::ifstream in(text.substr(1));

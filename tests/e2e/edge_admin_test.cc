@@ -177,6 +177,13 @@ TEST_CASE("berth-edge admin client prints the reply and exits by its ok field", 
     auto [rc3, out3] =
         admin_cli("--socket " + s.socket + " routes.put '" + table(11, "app/d-2") + "'");
     CHECK(rc3 == 1);
+    // The request line itself, as the socket takes it.
+    auto [rc5, out5] = admin_cli("--socket " + s.socket + " '{\"cmd\":\"stats\"}'");
+    CHECK(rc5 == 0);
+    CHECK(out5.find("\"routes_version\":11") != std::string::npos);
+    auto [rc6, out6] = admin_cli("--socket " + s.socket + " '{\"command\":\"stats\"}'");
+    CHECK(rc6 == 2);
+    CHECK(out6.find("with a \"cmd\" string") != std::string::npos);
     auto [rc4, out4] = admin_cli("--socket " + s.tree.path("nope.sock") + " ping");
     CHECK(rc4 == 2);
     CHECK(out4.find("cannot connect") != std::string::npos);
