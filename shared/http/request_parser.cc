@@ -4,6 +4,8 @@
 #include <array>
 #include <charconv>
 
+#include "shared/http/header_token.h"
+
 namespace berth::shared::http
 {
 
@@ -35,6 +37,15 @@ Method method_of(uint8_t m)
     default:
         return Method::kOther;
     }
+}
+
+// The rest of a method (from where llhttp stopped matching) is token characters and a space.
+bool is_token_then_space(std::string_view rest) noexcept
+{
+    size_t n = 0;
+    while (n < rest.size() && is_tchar(rest[n]))
+        ++n;
+    return n > 0 && n < rest.size() && rest[n] == ' ';
 }
 
 // A Host value never holds whitespace, ',', '/', '@' or '\\' (plain compares: no memchr per byte).
@@ -104,6 +115,11 @@ ParseResult RequestParser::feed(const char *data, size_t len) noexcept
         // llhttp's own errors: unsupported transfer coding or method → 501, the rest 400.
         int status = 400;
         if (err == HPE_INVALID_TRANSFER_ENCODING) status = 501;
+        // A well-formed method llhttp does not know ("BREW /x HTTP/1.1") is not a syntax
+        // error but a method we do not implement (RFC 9110 15.6.2).
+        if (err == HPE_INVALID_METHOD &&
+            is_token_then_space(std::string_view(data + consumed, len - consumed)))
+            status = 501;
         error_status_ = status;
         error_reason_ = llhttp_get_error_reason(&parser_);
         if (!error_reason_) error_reason_ = llhttp_errno_name(err);

@@ -287,6 +287,16 @@ TEST_CASE("other methods get 405 with Allow", "[e2e][http]")
     }
 }
 
+TEST_CASE("a method the edge does not know gets 501, a malformed one 400", "[e2e][http]")
+{
+    Response unknown = must(
+        request(edge_fixture().port(), "BREW /style.css HTTP/1.1\r\nHost: demo.localhost\r\n\r\n"));
+    CHECK(unknown.status == 501);
+    Response malformed = must(
+        request(edge_fixture().port(), "GE{ /style.css HTTP/1.1\r\nHost: demo.localhost\r\n\r\n"));
+    CHECK(malformed.status == 400);
+}
+
 TEST_CASE("traversal in any encoding is never served", "[e2e][security]")
 {
     for (const char *path :

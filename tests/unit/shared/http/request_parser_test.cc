@@ -413,6 +413,17 @@ TEST_CASE("request parser answers 501 for an unsupported transfer coding", "[htt
           501);
 }
 
+TEST_CASE("request parser answers 501 for a well-formed method it does not know", "[http]")
+{
+    CHECK(error_status_of("BREW / HTTP/1.1\r\nHost: a.test\r\n\r\n") == 501);
+    CHECK(error_status_of("GETX / HTTP/1.1\r\nHost: a.test\r\n\r\n") == 501);
+    CHECK(error_status_of("get / HTTP/1.1\r\nHost: a.test\r\n\r\n") == 501);
+    // Not a token, or no space after it: a syntax error.
+    CHECK(error_status_of("GE{ / HTTP/1.1\r\nHost: a.test\r\n\r\n") == 400);
+    CHECK(error_status_of("\x01GET / HTTP/1.1\r\nHost: a.test\r\n\r\n") == 400);
+    CHECK(error_status_of("BREW\r\n\r\n") == 400);
+}
+
 TEST_CASE("request parser answers 417 for an unknown expectation", "[http]")
 {
     CHECK(error_status_of("POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 200-ok\r\n"
