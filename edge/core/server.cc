@@ -222,14 +222,15 @@ int Server::run()
         return 1;
     }
 
-    // Stop signals reach no thread as a handler: they are blocked everywhere (the workers
-    // inherit the mask) and read from a signalfd on the main loop.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    signal_fd_ = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
+    // Stop and reload signals reach no thread as a handler: they are blocked everywhere (the
+    // workers inherit the mask) and read from a signalfd on the main loop.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal_fd_ = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
     uv_loop_init(&loop_);
     started_ms_ = uv_now(&loop_);
@@ -242,8 +243,12 @@ int Server::run()
     uv_poll_start(&signal_poll_, UV_READABLE, [](uv_poll_t *h, int, int) {
         auto *self = static_cast<Server *>(h->data);
         signalfd_siginfo info;
-        while (read(self->signal_fd_, &info, sizeof info) == ssize_t(sizeof info))
-            self->begin_stop(info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        while (read(self->signal_fd_, &info, sizeof info) == ssize_t(sizeof info)) {
+            if (info.ssi_signo == SIGHUP)
+                self->reload();
+            else
+                self->begin_stop(info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        }
     });
 
     for (unsigned w = 0; w < config_.workers; ++w) {
@@ -334,11 +339,18 @@ std::string Server::put_routes(const nlohmann::json &table_json)
     std::string error;
     auto table = shared::route::route_table_from_json(table_json, error);
     if (!table) return shared::admin::error_reply("invalid route table: " + error);
-    if (routes_ && table->version() <= routes_->version())
-        return shared::admin::error_reply("version " + std::to_string(table->version()) +
-                                          " is not above the current version " +
-                                          std::to_string(routes_->version()));
-    auto next = std::make_shared<const shared::route::RouteTable>(std::move(*table));
+    error = install_table(std::move(*table));
+    if (!error.empty()) return shared::admin::error_reply(error);
+    return shared::admin::ok_reply(
+        {{"version", routes_->version()}, {"routes", routes_->routes().size()}});
+}
+
+std::string Server::install_table(shared::route::RouteTable table)
+{
+    if (routes_ && table.version() <= routes_->version())
+        return "version " + std::to_string(table.version()) + " is not above the current version " +
+               std::to_string(routes_->version());
+    auto next = std::make_shared<const shared::route::RouteTable>(std::move(table));
     if (!config_.state_dir.empty()) {
         // Persist before installing: a restart must serve what was acknowledged.
         std::string path = config_.state_dir + "/routes.json", tmp = path + ".tmp";
@@ -348,8 +360,8 @@ std::string Server::put_routes(const nlohmann::json &table_json)
                   fsync(fd) == 0;
         if (fd >= 0) ::close(fd);
         if (!ok || rename(tmp.c_str(), path.c_str()) != 0)
-            return shared::admin::error_reply("cannot persist the route table in " +
-                                              config_.state_dir + ": " + strerror(errno));
+            return "cannot persist the route table in " + config_.state_dir + ": " +
+                   strerror(errno);
     }
     routes_ = next;
     for (auto &w : workers_)
@@ -359,10 +371,37 @@ std::string Server::put_routes(const nlohmann::json &table_json)
     bool all = true;
     for (auto &w : workers_)
         all &= w->wait_installed(next->version(), 2000);
-    if (!all)
-        return shared::admin::error_reply("table persisted but not yet installed by every worker");
-    return shared::admin::ok_reply(
-        {{"version", next->version()}, {"routes", next->routes().size()}});
+    return all ? "" : "table persisted but not yet installed by every worker";
+}
+
+void Server::reload()
+{
+    if (!reopenable_access_log() && config_.routes_file.empty()) {
+        std::fprintf(stderr, "berth-edge: SIGHUP: no access log file or routes file to reload\n");
+        return;
+    }
+    if (reopenable_access_log()) {
+        std::string error = reopen_access_log();
+        if (error.empty())
+            std::fprintf(stderr, "berth-edge: SIGHUP: access log %s reopened\n",
+                         config_.access_log.c_str());
+        else
+            std::fprintf(stderr, "berth-edge: SIGHUP: %s\n", error.c_str());
+    }
+    if (config_.routes_file.empty()) return;
+    std::string error;
+    try {
+        auto table = read_table(config_.routes_file, true);
+        error = install_table(std::move(*table));
+    } catch (const StartupError &e) {
+        error = e.what();
+    }
+    if (error.empty())
+        std::fprintf(stderr, "berth-edge: SIGHUP: route table version %llu from %s installed\n",
+                     (unsigned long long)routes_->version(), config_.routes_file.c_str());
+    else
+        std::fprintf(stderr, "berth-edge: SIGHUP: %s; the current route table stays\n",
+                     error.c_str());
 }
 
 std::string Server::stats_reply() const
@@ -392,16 +431,25 @@ std::string Server::stats_reply() const
 
 std::string Server::reopen_logs()
 {
-    if (config_.access_log.empty() || config_.access_log == "-")
-        return shared::admin::ok_reply({{"reopened", false}});
+    if (!reopenable_access_log()) return shared::admin::ok_reply({{"reopened", false}});
+    std::string error = reopen_access_log();
+    if (!error.empty()) return shared::admin::error_reply(error);
+    return shared::admin::ok_reply({{"reopened", true}});
+}
+
+bool Server::reopenable_access_log() const
+{
+    return !config_.access_log.empty() && config_.access_log != "-";
+}
+
+std::string Server::reopen_access_log()
+{
     int fd = open(config_.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return shared::admin::error_reply("cannot reopen " + config_.access_log + ": " +
-                                          strerror(errno));
+    if (fd < 0) return "cannot reopen " + config_.access_log + ": " + strerror(errno);
     // dup2 swaps the file under the descriptor every worker writes to, atomically.
     dup2(fd, shared_.access_log_fd);
     ::close(fd);
-    return shared::admin::ok_reply({{"reopened", true}});
+    return "";
 }
 
 } // namespace berth::edge

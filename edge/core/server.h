@@ -1,5 +1,6 @@
 // The edge process: listening sockets (one per worker, SO_REUSEPORT), route table loading,
-// worker threads, and signals (SIGTERM/SIGINT: graceful stop, exit 0).
+// worker threads, and signals (SIGTERM/SIGINT: graceful stop, exit 0; SIGHUP: reopen the access
+// log and reload the routes file, as logrotate and service managers expect).
 #pragma once
 
 #include <memory>
@@ -31,8 +32,15 @@ private:
     // Main-loop side: admin commands, stop requests, worker completion.
     std::string handle_admin(const shared::admin::AdminCommand &cmd);
     std::string put_routes(const nlohmann::json &table_json);
+    // Refuses a version not above the current one, persists to state_dir, then installs in
+    // every worker. Returns an empty string or what went wrong.
+    std::string install_table(shared::route::RouteTable table);
+    // SIGHUP: reopen the access log, re-read routes_file; each outcome is one stderr line.
+    void reload();
     std::string stats_reply() const;
     std::string reopen_logs();
+    bool reopenable_access_log() const; // a file, not stdout
+    std::string reopen_access_log();    // empty or the error
     void begin_stop(const char *why);
     void on_worker_finished();
 

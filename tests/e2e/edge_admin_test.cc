@@ -1,6 +1,7 @@
 // End-to-end: the operator admin socket (NDJSON) and the `berth-edge admin` client.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -187,4 +188,53 @@ TEST_CASE("berth-edge admin client prints the reply and exits by its ok field", 
     auto [rc4, out4] = admin_cli("--socket " + s.tree.path("nope.sock") + " ping");
     CHECK(rc4 == 2);
     CHECK(out4.find("cannot connect") != std::string::npos);
+}
+
+TEST_CASE("SIGHUP re-reads the routes file and reopens the access log; a bad file changes nothing",
+          "[e2e][admin]")
+{
+    TempTree t;
+    t.write("deployments/app/d-1/index.html", "<h1>d-1</h1>\n");
+    t.write("deployments/app/d-2/index.html", "<h1>d-2</h1>\n");
+    t.write("routes.json", table(1, "app/d-1"));
+    std::string log = t.path("access.log");
+    std::string conf = write_config(t, "edge.toml", "[log]\naccess = \"" + log + "\"\n");
+    EdgeProcess edge({"--config", conf, "--listen", "127.0.0.1:0", "--deployments",
+                      t.path("deployments"), "--routes", t.path("routes.json"), "--workers", "2"});
+    CHECK(get(edge.port(), "app.example.test", "/")->body == "<h1>d-1</h1>\n");
+
+    // logrotate's move-then-HUP, and a deploy that rewrote the routes file.
+    std::filesystem::rename(log, log + ".1");
+    t.write("routes.json", table(2, "app/d-2"));
+    REQUIRE(kill(edge.pid(), SIGHUP) == 0);
+    REQUIRE(edge.wait_for_stderr("route table version 2 from"));
+    CHECK(edge.stderr_text().find("access log " + log + " reopened") != std::string::npos);
+    for (int i = 0; i < 10; ++i) // both workers serve it
+        CHECK(get(edge.port(), "app.example.test", "/after-hup")->body == "<h1>d-2</h1>\n");
+
+    t.write("routes.json", table(3, "../outside"));
+    REQUIRE(kill(edge.pid(), SIGHUP) == 0);
+    REQUIRE(edge.wait_for_stderr("escapes"));
+    CHECK(get(edge.port(), "app.example.test", "/")->body == "<h1>d-2</h1>\n");
+
+    t.write("routes.json", table(2, "app/d-1"));
+    REQUIRE(kill(edge.pid(), SIGHUP) == 0);
+    REQUIRE(edge.wait_for_stderr("version 2 is not above the current version 2"));
+    CHECK(edge.stderr_text().find("the current route table stays") != std::string::npos);
+    CHECK(get(edge.port(), "app.example.test", "/")->body == "<h1>d-2</h1>\n");
+
+    CHECK(edge.stop() == 0);
+    std::ifstream fresh(log);
+    std::string text((std::istreambuf_iterator<char>(fresh)), std::istreambuf_iterator<char>());
+    CHECK(text.find("/after-hup") != std::string::npos);
+}
+
+TEST_CASE("SIGHUP in quick mode is harmless: the edge says so and keeps serving", "[e2e][admin]")
+{
+    AdminSite s;
+    REQUIRE(kill(s.edge->pid(), SIGHUP) == 0);
+    REQUIRE(s.edge->wait_for_stderr("no access log file or routes file to reload"));
+    AdminConn admin(s.socket);
+    CHECK(admin.call(R"({"cmd":"ping"})")["ok"] == true);
+    CHECK(s.edge->stop() == 0);
 }

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/inotify.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -129,6 +130,29 @@ std::string EdgeProcess::stderr_text()
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
+}
+
+bool EdgeProcess::wait_for_stderr(const std::string &needle, int timeout_ms)
+{
+    int watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (watch < 0) return false;
+    inotify_add_watch(watch, err_path_.c_str(), IN_MODIFY);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    bool found = false;
+    while (!(found = stderr_text().find(needle) != std::string::npos)) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+        if (left <= 0) break;
+        pollfd p{watch, POLLIN, 0};
+        if (poll(&p, 1, int(left)) > 0) {
+            char events[4096];
+            while (read(watch, events, sizeof events) > 0) {
+            }
+        }
+    }
+    ::close(watch);
+    return found;
 }
 
 std::pair<int, std::string> run_edge(std::vector<std::string> args, int timeout_ms)

@@ -26,6 +26,8 @@ public:
     int wait_exit(int timeout_ms = 10000);
     // Everything the process wrote to stderr so far (after it exited: all of it).
     std::string stderr_text();
+    // Waits until stderr holds `needle` (inotify on the file, no polling loop); false on timeout.
+    bool wait_for_stderr(const std::string &needle, int timeout_ms = 10000);
 
 private:
     pid_t pid_ = -1;
