@@ -337,3 +337,57 @@ TEST_CASE("a second edge on a port in use fails clearly instead of sharing it", 
     CHECK(err.find("address already in use") != std::string::npos);
     CHECK(get(first->port(), "demo.localhost", "/")->status == 200);
 }
+
+TEST_CASE("keep-alive requests allocate nothing once the caches are warm", "[e2e][static]")
+{
+#ifndef BERTH_MALLOC_COUNTER
+    WARN("skipped: this build's sanitizers interpose malloc themselves");
+#else
+    EdgeFixture &fx = edge_fixture(); // its deployments tree
+    setenv("LD_PRELOAD", BERTH_MALLOC_COUNTER, 1);
+    EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments", fx.tree.path("deployments"),
+                      "--base-domain", "localhost", "--workers", "1"});
+    unsetenv("LD_PRELOAD");
+    auto allocations = [&edge](int nth) {
+        std::string tag = "mallocs#" + std::to_string(nth) + ": ";
+        REQUIRE(kill(edge.pid(), SIGUSR2) == 0);
+        REQUIRE(edge.wait_for_stderr(tag));
+        std::string text = edge.stderr_text();
+        return std::stoul(text.substr(text.find(tag) + tag.size()));
+    };
+
+    std::string etag = get(edge.port(), "demo.localhost", "/style.css")->header("ETag");
+    REQUIRE_FALSE(etag.empty());
+    auto head = [](const std::string &line, const std::string &extra = {}) {
+        return line + " HTTP/1.1\r\nHost: demo.localhost\r\n" + extra + "\r\n";
+    };
+    // Every kind of answer the static path gives: memory body, sendfile, SPA fallback, the
+    // deployment's 404 page, 304, 206, HEAD, a precompressed sibling.
+    const std::vector<std::pair<std::string, int>> kinds = {
+        {head("GET /style.css"), 200},
+        {head("GET /big.bin"), 200},
+        {head("GET /client/side/route"), 200},
+        {head("GET /assets/missing.0badc0de.js"), 404},
+        {head("GET /style.css", "If-None-Match: " + etag + "\r\n"), 304},
+        {head("GET /range.txt", "Range: bytes=10-19\r\n"), 206},
+        {head("HEAD /index.html"), 200},
+        {head("GET /assets/app.3f9a1b2c.js", "Accept-Encoding: br\r\n"), 200},
+    };
+    RawClient c(edge.port());
+    auto round = [&] {
+        for (const auto &[request, status] : kinds) {
+            c.send(request);
+            auto r = c.read_response(request.rfind("HEAD", 0) == 0);
+            REQUIRE(r);
+            REQUIRE(r->status == status);
+        }
+    };
+    for (int i = 0; i < 3; ++i)
+        round(); // fills the caches and grows the connection's buffers
+    unsigned long before = allocations(1);
+    for (int i = 0; i < 250; ++i)
+        round(); // 2000 requests
+    unsigned long after = allocations(2);
+    CHECK(after - before == 0);
+#endif
+}
