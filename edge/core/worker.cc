@@ -53,6 +53,7 @@ Worker::Worker(int id, ServerShared &shared, std::vector<int> listen_fds,
 {
     uv_loop_init(&loop_);
     io_ = std::make_unique<IoLoop>(&loop_);
+    spare_heads_.reserve(kSpareConnections); // giving one back never allocates
     for (int fd : listen_fds) {
         auto l = std::make_unique<Listener>();
         l->worker = this;
@@ -169,6 +170,25 @@ void Worker::reap()
             ::operator delete(dead);
     }
     doomed_.clear(); // keeps its capacity: no allocation per closed connection
+}
+
+std::string Worker::take_head_buffer()
+{
+    std::string buffer;
+    if (spare_heads_.empty()) {
+        buffer.reserve(kInitialHeadBytes);
+    } else {
+        buffer = std::move(spare_heads_.back());
+        spare_heads_.pop_back();
+    }
+    return buffer;
+}
+
+void Worker::give_back_head_buffer(std::string buffer) noexcept
+{
+    if (buffer.capacity() > kSpareHeadBytes || spare_heads_.size() >= kSpareConnections) return;
+    buffer.clear();
+    spare_heads_.push_back(std::move(buffer));
 }
 
 void Worker::accept_ready(Listener &l)

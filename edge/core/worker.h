@@ -100,6 +100,11 @@ public:
     bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
 
     void on_connection_closed(Connection &c) noexcept;
+    // Response head buffers outlive their connections with the capacity they grew to, so a
+    // new connection writes its first response without growing a string (no allocation per
+    // connection in the steady state; see also spare_connections_).
+    std::string take_head_buffer();
+    void give_back_head_buffer(std::string buffer) noexcept;
     // Serves an accepted, non-blocking socket on this worker's loop (loop thread only; the
     // connection-level fuzz target uses it with a socketpair and drives the loop itself).
     void adopt(int fd, const sockaddr_storage &peer);
@@ -136,6 +141,9 @@ private:
     std::vector<Connection *> doomed_;
     static constexpr size_t kSpareConnections = 256; // memory of closed connections, reused
     std::vector<void *> spare_connections_;
+    static constexpr size_t kInitialHeadBytes = 512;     // a typical response head
+    static constexpr size_t kSpareHeadBytes = 16 * 1024; // larger head buffers are freed
+    std::vector<std::string> spare_heads_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     shared::IntrusiveList<Connection> connections_;
     std::shared_ptr<const shared::route::RouteTable> routes_;

@@ -46,7 +46,8 @@ Connection::Connection(Worker &worker, int fd, const sockaddr_storage &peer)
       max_in_cap_(worker.config().max_header_bytes + 1024),
       // Most requests are a few hundred bytes: start small, grow once for a large head, so
       // thousands of idle keep-alive connections stay cheap (#2: RSS no more than nginx's).
-      in_cap_(std::min<uint32_t>(kInitialInput, max_in_cap_)), parser_(limits_from(worker.config()))
+      in_cap_(std::min<uint32_t>(kInitialInput, max_in_cap_)),
+      parser_(limits_from(worker.config())), out_(worker.take_head_buffer())
 {
     in_ = inline_in_;
 }
@@ -57,6 +58,7 @@ Connection::~Connection()
     if (fd_ >= 0) ::close(fd_);
     worker_.shared().connections.fetch_sub(1, std::memory_order_relaxed);
     unlink();
+    worker_.give_back_head_buffer(out_.release_buffer());
     worker_.on_connection_closed(*this);
 }
 

@@ -34,6 +34,8 @@ public:
     };
 
     OutputQueue() = default; // the head buffer grows on first use and keeps its capacity
+    // Starts with a buffer some earlier queue grew (Worker::take_head_buffer).
+    explicit OutputQueue(std::string buffer) noexcept : buf_(std::move(buffer)) { buf_.clear(); }
 
     // Bytes copied into the head buffer (status line, headers, generated bodies).
     std::string &buffer() noexcept { return buf_; }
@@ -56,6 +58,12 @@ public:
         return count_ + 3 <= kMaxSegments && buf_.size() < 256 * 1024;
     }
     void clear() noexcept;
+    // Drops what is queued and hands the head buffer, capacity and all, to the next owner.
+    std::string release_buffer() noexcept
+    {
+        clear();
+        return std::move(buf_);
+    }
 
     // After kCold: the window to read in, and the word that it now is.
     ColdWindow cold_window() const noexcept;

@@ -338,7 +338,7 @@ TEST_CASE("a second edge on a port in use fails clearly instead of sharing it", 
     CHECK(get(first->port(), "demo.localhost", "/")->status == 200);
 }
 
-TEST_CASE("keep-alive requests allocate nothing once the caches are warm", "[e2e][static]")
+TEST_CASE("requests and new connections allocate nothing once the caches are warm", "[e2e][static]")
 {
 #ifndef BERTH_MALLOC_COUNTER
     WARN("skipped: this build's sanitizers interpose malloc themselves");
@@ -389,5 +389,19 @@ TEST_CASE("keep-alive requests allocate nothing once the caches are warm", "[e2e
         round(); // 2000 requests
     unsigned long after = allocations(2);
     CHECK(after - before == 0);
+
+    // A connection per request: its memory and its head buffer come from closed ones.
+    auto one_shot = [&] {
+        RawClient fresh(edge.port());
+        fresh.send(head("GET /style.css", "Connection: close\r\n"));
+        REQUIRE(fresh.read_response());
+        REQUIRE(fresh.wait_closed());
+    };
+    for (int i = 0; i < 20; ++i)
+        one_shot();
+    before = allocations(3);
+    for (int i = 0; i < 300; ++i)
+        one_shot();
+    CHECK(allocations(4) - before == 0);
 #endif
 }
