@@ -207,6 +207,15 @@ int Server::run()
                                    ec.message());
         }
         routes_ = initial_routes();
+        // Not fatal (a deployment may be published there later), but every host answers 404
+        // until it exists: say so rather than leave an operator guessing.
+        std::error_code dir_error;
+        if (!config_.deployments_root.empty() &&
+            !std::filesystem::is_directory(config_.deployments_root, dir_error))
+            std::fprintf(stderr,
+                         "berth-edge: warning: deployments root %s is not a directory; static "
+                         "routes answer 404 until it is\n",
+                         config_.deployments_root.c_str());
         if (!config_.access_log.empty()) {
             shared_.access_log_fd = config_.access_log == "-"
                                         ? dup(STDOUT_FILENO)

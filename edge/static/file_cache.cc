@@ -296,6 +296,17 @@ FileCache::FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t
     root_fd_ = open(root_.empty() ? "." : root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
+bool FileCache::root_open(uint64_t now_ms)
+{
+    if (root_fd_ >= 0) return true;
+    // Missing at startup (created or mounted later): look again at most once per interval.
+    uint64_t interval = limits_.revalidate_ms ? limits_.revalidate_ms : 1000;
+    if (now_ms - root_checked_ms_ < interval) return false;
+    root_checked_ms_ = now_ms;
+    root_fd_ = open(root_.empty() ? "." : root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return root_fd_ >= 0;
+}
+
 FileCache::~FileCache()
 {
     if (root_fd_ >= 0) close(root_fd_);
@@ -315,7 +326,7 @@ Site *FileCache::site(std::string_view rel_dir, uint64_t now_ms)
         if (limits_.revalidate_ms != 0 && now_ms - slot.checked_ms < limits_.revalidate_ms)
             return nullptr;
     }
-    if (root_fd_ < 0 || rel_dir.empty() || rel_dir.size() >= PATH_MAX) return nullptr;
+    if (!root_open(now_ms) || rel_dir.empty() || rel_dir.size() >= PATH_MAX) return nullptr;
     char rel[PATH_MAX];
     std::memcpy(rel, rel_dir.data(), rel_dir.size());
     rel[rel_dir.size()] = '\0';

@@ -134,7 +134,9 @@ private:
         uint64_t checked_ms = 0;
     };
     std::string root_;
+    bool root_open(uint64_t now_ms);
     int root_fd_ = -1;
+    uint64_t root_checked_ms_ = 0; // while the root is missing: when it was last looked for
     CacheLimits limits_;
     BackgroundHasher hasher_;
     DigestMemo *digests_;

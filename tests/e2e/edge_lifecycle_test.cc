@@ -405,3 +405,24 @@ TEST_CASE("requests and new connections allocate nothing once the caches are war
     CHECK(allocations(4) - before == 0);
 #endif
 }
+
+TEST_CASE("a missing deployments root is a warning, then 404s, then served once it appears",
+          "[e2e][config]")
+{
+    TempTree t;
+    std::string conf = write_config(t, "edge.toml", "[cache]\nrevalidate_ms = 50\n");
+    EdgeProcess edge({"--config", conf, "--listen", "127.0.0.1:0", "--deployments", t.path("later"),
+                      "--base-domain", "localhost", "--workers", "1"});
+    CHECK(edge.stderr_text().find("deployments root " + t.path("later") + " is not a directory") !=
+          std::string::npos);
+    CHECK(get(edge.port(), "app.localhost", "/")->status == 404);
+    t.write("later/app/index.html", "<h1>late</h1>\n");
+    // The root is looked for again after revalidate_ms.
+    bool served = false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!served && std::chrono::steady_clock::now() < deadline) {
+        auto r = get(edge.port(), "app.localhost", "/");
+        served = r && r->status == 200 && r->body == "<h1>late</h1>\n";
+    }
+    CHECK(served);
+}
