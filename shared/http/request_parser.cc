@@ -261,6 +261,14 @@ int RequestParser::finish_head() noexcept
     h.version_minor = parser_.http_minor;
     h.keep_alive = llhttp_should_keep_alive(&parser_);
     if (h.version_major != 1) return fail(505, "HTTP version not supported");
+    // Not a forward proxy. llhttp would also take whatever follows a CONNECT head, a declared
+    // body included, as tunnel bytes: refuse it before anything is read past the head.
+    if (parser_.method == HTTP_CONNECT) return fail(501, "CONNECT is not supported");
+    // Nothing here switches protocols, so "Upgrade" (curl --http2 sends h2c) is ignored as
+    // RFC 9110 7.8 allows: the request is answered as HTTP/1.1 and the connection stays
+    // HTTP/1.1. Left set, llhttp would take every later byte, the next request too, as
+    // tunnel data.
+    parser_.upgrade = 0;
 
     // Split target into path and query; absolute-form carries the authority (RFC 9112 3.2.2).
     std::string_view t = h.target;

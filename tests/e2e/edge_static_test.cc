@@ -85,6 +85,22 @@ TEST_CASE("pipelined requests are answered strictly in order", "[e2e][http]")
     CHECK(f.body == "{\"a\":1}\n");
 }
 
+TEST_CASE("Upgrade is ignored: answered as HTTP/1.1 and the connection goes on", "[e2e][http]")
+{
+    // What curl --http2 sends on a cleartext URL, then a second request on the same connection.
+    RawClient c(edge_fixture().port());
+    c.send("GET /style.css HTTP/1.1\r\nHost: demo.localhost\r\nConnection: Upgrade, "
+           "HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
+           "GET /data.json HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
+    Response a = must(c.read_response());
+    Response b = must(c.read_response());
+    CHECK(a.status == 200);
+    CHECK(a.body == "body{color:red}\n");
+    CHECK(b.status == 200);
+    CHECK(b.body == "{\"a\":1}\n");
+    CHECK_FALSE(c.wait_closed(200));
+}
+
 TEST_CASE("a long pipeline larger than the input buffer, with large answers backing up, "
           "is answered in full and in order",
           "[e2e][http]")

@@ -137,6 +137,25 @@ TEST_CASE("request parser stops after each pipelined request", "[http]")
     CHECK(p.finish());
 }
 
+TEST_CASE("request parser ignores Upgrade: the next pipelined request still parses", "[http]")
+{
+    const std::string req =
+        "GET /a HTTP/1.1\r\nHost: x.test\r\nConnection: Upgrade, "
+        "HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
+        "GET /b HTTP/1.1\r\nHost: x.test\r\n\r\n";
+    RequestParser p({});
+    size_t pos = 0;
+    for (const char *path : {"/a", "/b"}) {
+        ParseResult r = p.feed(req.data() + pos, req.size() - pos);
+        REQUIRE(r.event == ParseEvent::kMessageComplete);
+        pos += r.consumed;
+        CHECK(p.head().path == path);
+        CHECK(p.head().keep_alive);
+        p.reset_message();
+    }
+    CHECK(pos == req.size());
+}
+
 TEST_CASE("request parser reports kMessageComplete again until reset_message", "[http]")
 {
     const std::string req = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\nGET /next HTTP/1.1\r\n";
@@ -263,7 +282,7 @@ TEST_CASE("request parser takes the host from an absolute-form target", "[http]"
 
 TEST_CASE("request parser rejects targets that are not origin-form or absolute-form", "[http]")
 {
-    CHECK(error_status_of("CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n") == 400);
+    CHECK(error_status_of("GET a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n") == 400);
     CHECK(error_status_of("GET * HTTP/1.1\r\nHost: a.test\r\n\r\n") == 400);
     CHECK(error_status_of("GET http:///nohost HTTP/1.1\r\nHost: a.test\r\n\r\n") == 400);
     CHECK(error_status_of("OPTIONS * HTTP/1.1\r\nHost: a.test\r\n\r\n") == 0);
@@ -422,6 +441,14 @@ TEST_CASE("request parser answers 501 for a well-formed method it does not know"
     CHECK(error_status_of("GE{ / HTTP/1.1\r\nHost: a.test\r\n\r\n") == 400);
     CHECK(error_status_of("\x01GET / HTTP/1.1\r\nHost: a.test\r\n\r\n") == 400);
     CHECK(error_status_of("BREW\r\n\r\n") == 400);
+}
+
+TEST_CASE("request parser refuses CONNECT with 501, whatever its target", "[http]")
+{
+    CHECK(error_status_of("CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n") == 501);
+    // An origin-form target and a body: the body must not be left behind as tunnel bytes.
+    CHECK(error_status_of("CONNECT /items HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\n"
+                          "hello") == 501);
 }
 
 TEST_CASE("request parser answers 417 for an unknown expectation", "[http]")
