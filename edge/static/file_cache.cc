@@ -293,6 +293,11 @@ FileCache::FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t
                      DigestMemo *digests)
     : root_(std::move(deployments_root)), limits_(limits), hasher_(loop), digests_(digests)
 {
+    open_root();
+}
+
+void FileCache::open_root() noexcept
+{
     root_fd_ = open(root_.empty() ? "." : root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
@@ -303,7 +308,7 @@ bool FileCache::root_open(uint64_t now_ms)
     uint64_t interval = limits_.revalidate_ms ? limits_.revalidate_ms : 1000;
     if (now_ms - root_checked_ms_ < interval) return false;
     root_checked_ms_ = now_ms;
-    root_fd_ = open(root_.empty() ? "." : root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    open_root();
     return root_fd_ >= 0;
 }
 

@@ -133,8 +133,11 @@ private:
         std::unique_ptr<Site> site; // null: directory missing
         uint64_t checked_ms = 0;
     };
-    std::string root_;
+    void open_root() noexcept;
+    // The root's descriptor, opened again (at most once per revalidate_ms) while it is missing.
     bool root_open(uint64_t now_ms);
+
+    std::string root_;
     int root_fd_ = -1;
     uint64_t root_checked_ms_ = 0; // while the root is missing: when it was last looked for
     CacheLimits limits_;
