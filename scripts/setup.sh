@@ -11,7 +11,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git clang-format
   clang libclang-rt-14-dev llvm
   # libraries
-  libuv1-dev libssl-dev libmaxminddb-dev libhiredis-dev libpqxx-dev libgit2-dev
+  libuv1-dev liburing-dev libssl-dev libmaxminddb-dev libhiredis-dev libpqxx-dev libgit2-dev
   catch2 nlohmann-json3-dev libtomlplusplus-dev node-llhttp
   # real services for control-plane tests
   postgresql redis-server

@@ -3,14 +3,14 @@
 namespace berth::edge
 {
 
-DeferAcceptPolicy::DeferAcceptPolicy(DeferAccept mode, uint32_t on_rate) noexcept
-    : mode_(mode), on_rate_(on_rate), deferring_(mode == DeferAccept::kOn)
+DeferAcceptPolicy::DeferAcceptPolicy(AutoSwitch mode, uint32_t on_rate) noexcept
+    : mode_(mode), on_rate_(on_rate), deferring_(mode == AutoSwitch::kOn)
 {
 }
 
 bool DeferAcceptPolicy::observe(uint64_t accepted, uint64_t elapsed_ms) noexcept
 {
-    if (mode_ != DeferAccept::kAuto) return false;
+    if (mode_ != AutoSwitch::kAuto) return false;
     window_accepted_ += accepted;
     window_ms_ += elapsed_ms;
     if (window_ms_ < kWindowMs) return false;

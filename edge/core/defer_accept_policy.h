@@ -22,7 +22,7 @@ public:
     // The rate is measured over windows of at least this long (ticks may be 10 ms apart).
     static constexpr uint64_t kWindowMs = 250;
 
-    DeferAcceptPolicy(DeferAccept mode, uint32_t on_rate) noexcept;
+    DeferAcceptPolicy(AutoSwitch mode, uint32_t on_rate) noexcept;
 
     bool deferring() const noexcept { return deferring_; }
     // Counts `accepted` connections over `elapsed_ms`; true when deferring() changed. Auto
@@ -31,7 +31,7 @@ public:
     bool observe(uint64_t accepted, uint64_t elapsed_ms) noexcept;
 
 private:
-    DeferAccept mode_;
+    AutoSwitch mode_;
     uint64_t on_rate_;
     bool deferring_;
     uint64_t window_accepted_ = 0;

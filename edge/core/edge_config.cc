@@ -67,14 +67,14 @@ struct Reader {
         return true;
     }
     // true, false or "auto".
-    void defer_accept(const char *key, DeferAccept &out)
+    void auto_switch(const char *key, AutoSwitch &out)
     {
         const toml::node *n = t.get(key);
         if (!n) return;
         if (n->is_boolean())
-            out = *n->value<bool>() ? DeferAccept::kOn : DeferAccept::kOff;
+            out = *n->value<bool>() ? AutoSwitch::kOn : AutoSwitch::kOff;
         else if (n->is_string() && *n->value<std::string>() == "auto")
-            out = DeferAccept::kAuto;
+            out = AutoSwitch::kAuto;
         else
             fail(at(file, *n), std::string(key) + " must be true, false or \"auto\"");
     }
@@ -145,7 +145,7 @@ EdgeConfig load_edge_config(const std::string &path)
     if (auto *t = section(path, root, "edge")) {
         check_keys(path, *t, "edge",
                    {"workers", "deployments_root", "base_domain", "state_dir", "routes_file", "spa",
-                    "defer_accept", "defer_accept_rate"});
+                    "defer_accept", "defer_accept_rate", "io_uring"});
         Reader r{path, *t};
         r.integer("workers", c.workers, 0, 256);
         r.string("deployments_root", c.deployments_root);
@@ -153,8 +153,9 @@ EdgeConfig load_edge_config(const std::string &path)
         r.string("state_dir", c.state_dir);
         r.string("routes_file", c.routes_file);
         r.boolean("spa", c.quick_spa);
-        r.defer_accept("defer_accept", c.defer_accept);
+        r.auto_switch("defer_accept", c.defer_accept);
         r.integer("defer_accept_rate", c.defer_accept_rate, 1, 10'000'000);
+        r.auto_switch("io_uring", c.io_uring);
     }
     if (const toml::node *n = root.get("listen")) {
         const toml::array *arr = n->as_array();

@@ -25,9 +25,10 @@ ListenAddr parse_listen_addr(const std::string &spec, const std::string &where);
 
 enum class LogFormat : uint8_t { kCombined, kJson };
 
-// TCP_DEFER_ACCEPT on listeners: never, always, or while new connections pour in (see
-// defer_accept_policy.h).
-enum class DeferAccept : uint8_t { kOff, kOn, kAuto };
+// A feature that is off, on, or decided at run time ("auto"): TCP_DEFER_ACCEPT on listeners
+// (while new connections pour in, defer_accept_policy.h), io_uring send batches (when the
+// kernel allows them, send_batch.h).
+enum class AutoSwitch : uint8_t { kOff, kOn, kAuto };
 
 struct EdgeConfig {
     // [edge]
@@ -37,8 +38,9 @@ struct EdgeConfig {
     std::string state_dir;   // last route table pushed, so a restart serves what it served
     std::string routes_file;
     bool quick_spa = true;
-    DeferAccept defer_accept = DeferAccept::kAuto;
+    AutoSwitch defer_accept = AutoSwitch::kAuto;
     uint32_t defer_accept_rate = 2000; // auto: new connections per second per worker
+    AutoSwitch io_uring = AutoSwitch::kAuto;
 
     std::vector<ListenAddr> listen;
 

@@ -22,7 +22,7 @@ bool add(int epfd, int fd, uint32_t events, IoWatcher *w) noexcept
 }
 } // namespace
 
-IoLoop::IoLoop(uv_loop_t *uv) : uv_(uv)
+IoLoop::IoLoop(uv_loop_t *uv, AutoSwitch io_uring) : uv_(uv), sends_(io_uring)
 {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ >= 0 && !add(epfd_, uv_backend_fd(uv_), EPOLLIN, kLibuv)) {
@@ -53,6 +53,7 @@ void IoLoop::unwatch(int fd) noexcept
 
 void IoLoop::run_once(int max_wait_ms)
 {
+    sends_.submit(); // queued outside a round (a connection adopted and answered at once)
     // libuv's own timeout: 0 when it has callbacks pending, -1 when it has no timer.
     uv_update_time(uv_);
     int timeout = uv_backend_timeout(uv_);
@@ -70,8 +71,12 @@ void IoLoop::run_once(int max_wait_ms)
         else
             w->on_io(events[i].events);
     }
+    sends_.submit();
     // Timers due, threadpool work done, handles closing, or an async wake-up.
-    if (libuv_ready || uv_backend_timeout(uv_) == 0) uv_run(uv_, UV_RUN_NOWAIT);
+    if (libuv_ready || uv_backend_timeout(uv_) == 0) {
+        uv_run(uv_, UV_RUN_NOWAIT);
+        sends_.submit();
+    }
 }
 
 } // namespace berth::edge

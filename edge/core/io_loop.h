@@ -5,12 +5,16 @@
 // probe, FIONBIO, a DEL, then the real ADD) and removes it with another DEL, and its level-
 // triggered epoll polls every ready socket twice. Here a connection costs one epoll_ctl for
 // its whole life, and close() removes it from the set.
+//
+// The sends of a round leave together at its end (send_batch.h).
 #pragma once
 
 #include <cstdint>
 #include <sys/epoll.h>
 
 #include <uv.h>
+
+#include "edge/write/send_batch.h"
 
 namespace berth::edge
 {
@@ -29,7 +33,8 @@ protected:
 class IoLoop
 {
 public:
-    explicit IoLoop(uv_loop_t *uv);
+    // io_uring: whether sends are batched through a ring (SendBatch's modes).
+    IoLoop(uv_loop_t *uv, AutoSwitch io_uring);
     IoLoop(const IoLoop &) = delete;
     IoLoop &operator=(const IoLoop &) = delete;
     ~IoLoop();
@@ -43,12 +48,16 @@ public:
     void unwatch(int fd) noexcept;
 
     // One round: waits for socket events or libuv's next due timer (at most max_wait_ms, -1:
-    // no limit), dispatches the events, then lets libuv run what is due.
+    // no limit), dispatches the events, then lets libuv run what is due; the sends queued
+    // by either leave after each.
     void run_once(int max_wait_ms = -1);
+
+    SendBatch &sends() noexcept { return sends_; }
 
 private:
     uv_loop_t *uv_;
     int epfd_ = -1;
+    SendBatch sends_;
 };
 
 } // namespace berth::edge

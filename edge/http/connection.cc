@@ -81,6 +81,8 @@ void Connection::close()
     if (state_ == State::kClosing) return;
     state_ = State::kClosing;
     if (warm_ticket_) warm_ticket_->waiting = nullptr; // a warm-up in flight finds nobody
+    if (sending_) worker_.io().sends().cancel(this);   // before the fd number can be reused
+    sending_ = false;
     out_.clear();
     ::close(fd_); // also takes it out of the epoll set
     fd_ = -1;
@@ -185,7 +187,9 @@ void Connection::on_writable()
 
 void Connection::pump()
 {
-    // Parse and answer, write, and go on while the socket keeps up with a pipeline.
+    // Parse and answer, write, and go on while the socket keeps up with a pipeline. Nothing
+    // is answered while the output is in the send batch: the batch points into its buffer.
+    if (sending_) return;
     for (int round = 0; round < 64 && state_ == State::kOpen; ++round) {
         process();
         if (!flush()) return;
@@ -345,9 +349,10 @@ void Connection::fail(int status, std::string_view reason)
 
 bool Connection::flush()
 {
-    if (state_ != State::kOpen || warming_) return false;
+    if (state_ != State::kOpen || warming_ || sending_) return false;
     uint64_t written = 0;
     bool closing = close_after_flush_ && clean_close();
+    if (out_.memory_first() && batch_send(closing)) return false;
     OutputQueue::Flush r;
     while ((r = out_.flush(fd_, written, closing, worker_.now_ms())) == OutputQueue::Flush::kCold) {
         if (start_warm()) break;
@@ -361,6 +366,40 @@ bool Connection::flush()
         return false;
     }
     return true;
+}
+
+bool Connection::batch_send(bool closing)
+{
+    SendBatch::Slot *slot = worker_.io().sends().reserve(this, fd_);
+    if (!slot) return false;
+    slot->n_iov = out_.gather(slot->iov, closing, slot->flags);
+    sending_ = true;
+    return true;
+}
+
+void Connection::on_sent(ssize_t result)
+{
+    sending_ = false;
+    if (state_ != State::kOpen) return;
+    if (result < 0 && result != -EAGAIN && result != -EINTR) {
+        close();
+        return;
+    }
+    if (result > 0) {
+        out_.consume(size_t(result));
+        worker_.stats().bytes_out.add(uint64_t(result));
+        if (deadline_kind_ == Deadline::kSend)
+            deadline_ms_ = worker_.now_ms() + worker_.config().send_timeout_ms;
+    }
+    // The socket is full (EAGAIN, or it took only part): a send-space event resumes us, as
+    // after a direct sendmsg. Otherwise go on with what followed (a file body, the next
+    // pipelined response, the bytes left unread while the output was queued).
+    if (result == -EAGAIN || (!out_.empty() && out_.memory_first())) {
+        after_io();
+        return;
+    }
+    on_writable();
+    if (state_ == State::kOpen && input_pending_ && out_.empty()) on_readable();
 }
 
 bool Connection::start_warm()

@@ -21,6 +21,7 @@ struct Exchange;
 
 class Connection final : public shared::IntrusiveHook<Connection>,
                          public IoWatcher,
+                         public SendBatch::Sender,
                          public WarmTicket::Waiter
 {
 public:
@@ -41,6 +42,8 @@ public:
     void on_io(uint32_t events) override;
     // The file window the output waited for is in the page cache now.
     void on_warm() override;
+    // The round's batched send of our output went (bytes or -errno).
+    void on_sent(ssize_t result) override;
 
 private:
     enum class State : uint8_t { kOpen, kLingering, kClosing };
@@ -54,7 +57,12 @@ private:
     void fail(int status, std::string_view reason);
     void pump();
     void after_io();
+    // Sends what the output holds: false when it cannot go on now (the connection closed, or
+    // the output waits for the page cache or for the round's send batch).
     bool flush();
+    // Queues the memory at the front of the output in the round's send batch; false when
+    // batching is off or the batch is full.
+    bool batch_send(bool closing);
     // Has the next file window read in on the threadpool; false if that cannot be queued.
     bool start_warm();
     void compact();
@@ -93,6 +101,7 @@ private:
     bool peer_shut_ = false;     // the client's FIN has arrived: read on to the EOF
     bool linger_needed_ = false; // an error response: drain the client before closing
     bool warming_ = false;       // output waits for file bytes to reach the page cache
+    bool sending_ = false;       // output is in the round's send batch
     std::shared_ptr<WarmTicket> warm_ticket_;
 
     Deadline deadline_kind_ = Deadline::kNone;

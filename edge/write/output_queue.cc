@@ -112,6 +112,54 @@ bool OutputQueue::window_resident(Segment &s, uint64_t now_ms) noexcept
     return true;
 }
 
+bool OutputQueue::memory_first() noexcept
+{
+    commit_buffer();
+    return count_ > 0 && segments_[head_].kind != Segment::Kind::kFile;
+}
+
+size_t OutputQueue::gather(iovec *iov, bool closing, int &flags) noexcept
+{
+    // Consecutive memory segments, up to the first file segment.
+    size_t n_iov = 0;
+    bool file_follows = false;
+    for (size_t i = 0; i < count_; ++i) {
+        const Segment &s = segments_[(head_ + i) % kMaxSegments];
+        if (s.kind == Segment::Kind::kFile) {
+            file_follows = true;
+            break;
+        }
+        const char *base = s.kind == Segment::Kind::kBuffer ? buf_.data() + s.offset : s.data;
+        iov[n_iov++] = {const_cast<char *>(base), size_t(s.length)};
+    }
+    // MSG_MORE lets the kernel put a head and the start of a sendfile body in one packet.
+    flags = file_follows || closing ? MSG_MORE : 0;
+    return n_iov;
+}
+
+void OutputQueue::consume(size_t n) noexcept
+{
+    while (n > 0 && count_ > 0) {
+        Segment &s = segments_[head_];
+        if (s.length <= n) {
+            n -= size_t(s.length);
+            pop();
+        } else {
+            if (s.kind == Segment::Kind::kBuffer)
+                s.offset += n;
+            else
+                s.data += n;
+            s.length -= n;
+            n = 0;
+        }
+    }
+    if (count_ == 0 && committed_ == buf_.size()) { // all sent: the head buffer starts over
+        buf_.clear();
+        committed_ = 0;
+        head_ = 0;
+    }
+}
+
 OutputQueue::Flush OutputQueue::flush(int fd, uint64_t &bytes_written, bool closing,
                                       uint64_t now_ms) noexcept
 {
@@ -135,46 +183,19 @@ OutputQueue::Flush OutputQueue::flush(int fd, uint64_t &bytes_written, bool clos
             if (first.length == 0) pop();
             continue;
         }
-        // Gather consecutive memory segments.
         struct iovec iov[kMaxSegments];
-        size_t n_iov = 0;
-        bool file_follows = false;
-        for (size_t i = 0; i < count_; ++i) {
-            Segment &s = segments_[(head_ + i) % kMaxSegments];
-            if (s.kind == Segment::Kind::kFile) {
-                file_follows = true;
-                break;
-            }
-            const char *base = s.kind == Segment::Kind::kBuffer ? buf_.data() + s.offset : s.data;
-            iov[n_iov++] = {const_cast<char *>(base), size_t(s.length)};
-        }
+        int flags = 0;
         struct msghdr msg {
         };
         msg.msg_iov = iov;
-        msg.msg_iovlen = n_iov;
-        // MSG_MORE lets the kernel put a head and the start of a sendfile body in one packet.
-        ssize_t n =
-            sendmsg_nocancel(fd, &msg, MSG_NOSIGNAL | (file_follows || closing ? MSG_MORE : 0));
+        msg.msg_iovlen = gather(iov, closing, flags);
+        ssize_t n = sendmsg_nocancel(fd, &msg, MSG_NOSIGNAL | flags);
         if (n < 0) {
             if (errno == EINTR) continue;
             return errno == EAGAIN ? Flush::kBlocked : Flush::kError;
         }
         bytes_written += uint64_t(n);
-        size_t left = size_t(n);
-        while (left > 0 && count_ > 0) {
-            Segment &s = segments_[head_];
-            if (s.length <= left) {
-                left -= size_t(s.length);
-                pop();
-            } else {
-                if (s.kind == Segment::Kind::kBuffer)
-                    s.offset += left;
-                else
-                    s.data += left;
-                s.length -= left;
-                left = 0;
-            }
-        }
+        consume(size_t(n));
         if (count_ > 0 && segments_[head_].kind != Segment::Kind::kFile) return Flush::kBlocked;
     }
     buf_.clear();

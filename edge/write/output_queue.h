@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <sys/uio.h>
 
 #include "edge/static/file_cache.h"
 
@@ -50,6 +51,14 @@ public:
     // (MSG_MORE) and leave together with the FIN that close() adds: one packet, not two.
     // now_ms: a file found in the page cache less than a second ago is not checked again.
     Flush flush(int fd, uint64_t &bytes_written, bool closing, uint64_t now_ms) noexcept;
+
+    // The next bytes to send are in memory (not a file segment): sendable with gather().
+    bool memory_first() noexcept;
+    // The iovecs of the memory segments at the front (at most kMaxSegments) and the send
+    // flags (MSG_MORE when a file segment follows or `closing`, see flush()).
+    size_t gather(iovec *iov, bool closing, int &flags) noexcept;
+    // n bytes from the front have been sent.
+    void consume(size_t n) noexcept;
 
     bool empty() const noexcept { return count_ == 0 && committed_ == buf_.size(); }
     // Room for one more response (head + body segment)?

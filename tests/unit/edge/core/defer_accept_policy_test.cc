@@ -3,12 +3,12 @@
 
 #include "edge/core/defer_accept_policy.h"
 
-using berth::edge::DeferAccept;
+using berth::edge::AutoSwitch;
 using berth::edge::DeferAcceptPolicy;
 
 TEST_CASE("defer_accept true and false never change", "[defer_accept]")
 {
-    DeferAcceptPolicy on(DeferAccept::kOn, 100), off(DeferAccept::kOff, 100);
+    DeferAcceptPolicy on(AutoSwitch::kOn, 100), off(AutoSwitch::kOff, 100);
     CHECK(on.deferring());
     CHECK_FALSE(off.deferring());
     CHECK_FALSE(on.observe(0, 10'000));
@@ -19,7 +19,7 @@ TEST_CASE("defer_accept true and false never change", "[defer_accept]")
 
 TEST_CASE("auto starts off and turns on at the configured rate", "[defer_accept]")
 {
-    DeferAcceptPolicy p(DeferAccept::kAuto, 2000);
+    DeferAcceptPolicy p(AutoSwitch::kAuto, 2000);
     CHECK_FALSE(p.deferring());
     CHECK_FALSE(p.observe(499, 250)); // 1996 per second
     CHECK_FALSE(p.deferring());
@@ -29,7 +29,7 @@ TEST_CASE("auto starts off and turns on at the configured rate", "[defer_accept]
 
 TEST_CASE("auto measures over whole windows, not single ticks", "[defer_accept]")
 {
-    DeferAcceptPolicy p(DeferAccept::kAuto, 2000);
+    DeferAcceptPolicy p(AutoSwitch::kAuto, 2000);
     // A burst of 100 connections in one 10 ms tick is 10000/s, but the window is not over.
     CHECK_FALSE(p.observe(100, 10));
     for (int i = 0; i < 23; ++i)
@@ -46,7 +46,7 @@ TEST_CASE("auto measures over whole windows, not single ticks", "[defer_accept]"
 
 TEST_CASE("auto turns off only below a quarter of the rate", "[defer_accept]")
 {
-    DeferAcceptPolicy p(DeferAccept::kAuto, 2000);
+    DeferAcceptPolicy p(AutoSwitch::kAuto, 2000);
     REQUIRE(p.observe(1000, 500));
     CHECK_FALSE(p.observe(250, 500)); // 500 per second: still a storm's tail
     CHECK(p.deferring());

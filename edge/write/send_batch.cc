@@ -1,0 +1,160 @@
+#include "edge/write/send_batch.h"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "edge/core/nocancel.h"
+
+namespace berth::edge
+{
+
+namespace
+{
+
+// One thread submits and reaps (the worker's), and completions run when it waits for them:
+// the cheapest ring. Kernels before 6.1 lack these flags; a plain ring works there too.
+constexpr unsigned kFastFlags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+
+int setup_ring(io_uring &ring)
+{
+    io_uring_params p{};
+    // Created on the main thread, used on the worker's: enabled by the first submitter.
+    p.flags = kFastFlags | IORING_SETUP_R_DISABLED;
+    int r = io_uring_queue_init_params(SendBatch::kSlots, &ring, &p);
+    if (r == -EINVAL) {
+        p = {};
+        r = io_uring_queue_init_params(SendBatch::kSlots, &ring, &p);
+    }
+    return r;
+}
+
+// liburing 2.3 declares io_uring_enable_rings() but does not export it.
+int enable_ring(io_uring &ring)
+{
+    return int(
+        syscall(__NR_io_uring_register, ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0));
+}
+
+} // namespace
+
+SendBatch::SendBatch(AutoSwitch mode)
+{
+    if (mode == AutoSwitch::kOff) {
+        description_ = "sendmsg (io_uring = false)";
+        return;
+    }
+    int r = setup_ring(ring_);
+    if (r < 0) {
+        description_ = std::string("sendmsg (io_uring unavailable: ") + std::strerror(-r) + ")";
+        if (mode == AutoSwitch::kOn)
+            throw std::runtime_error("io_uring = true, but the kernel refuses a ring: " +
+                                     std::string(std::strerror(-r)));
+        return;
+    }
+    ring_open_ = true;
+    ready_ = true;
+    owned_ = !(ring_.flags & IORING_SETUP_R_DISABLED);
+    slots_ = std::make_unique<Slot[]>(kSlots);
+    description_ = "io_uring";
+}
+
+SendBatch::~SendBatch()
+{
+    if (ring_open_) io_uring_queue_exit(&ring_);
+}
+
+SendBatch::Slot *SendBatch::reserve(Sender *sender, int fd) noexcept
+{
+    if (!ready_ || count_ == kSlots) return nullptr;
+    Slot &s = slots_[count_++];
+    s.sender = sender;
+    s.fd = fd;
+    s.flags = 0;
+    s.n_iov = 0;
+    return &s;
+}
+
+void SendBatch::cancel(Sender *sender) noexcept
+{
+    for (unsigned i = 0; i < count_; ++i) {
+        if (slots_[i].sender != sender) continue;
+        slots_[i] = slots_[--count_]; // order between connections does not matter
+        return;
+    }
+}
+
+void SendBatch::send_directly(unsigned from, unsigned to, ssize_t *results) noexcept
+{
+    for (unsigned i = from; i < to; ++i) {
+        ssize_t n = sendmsg_nocancel(slots_[i].fd, &msgs_[i], slots_[i].flags);
+        results[i] = n < 0 ? -errno : n;
+    }
+}
+
+void SendBatch::submit() noexcept
+{
+    while (count_ > 0) {
+        unsigned n = count_;
+        for (unsigned i = 0; i < n; ++i) {
+            Slot &s = slots_[i];
+            msgs_[i] = msghdr{};
+            msgs_[i].msg_iov = s.iov;
+            msgs_[i].msg_iovlen = s.n_iov;
+            s.flags |= MSG_NOSIGNAL | MSG_DONTWAIT;
+        }
+        ssize_t results[kSlots];
+        if (!ready_) { // the ring broke earlier in this batch
+            send_directly(0, n, results);
+        } else {
+            if (!owned_) {
+                owned_ = enable_ring(ring_) == 0;
+                if (!owned_) ready_ = false;
+            }
+            unsigned submitted = 0;
+            if (ready_) {
+                for (unsigned i = 0; i < n; ++i) {
+                    io_uring_sqe *sqe = io_uring_get_sqe(&ring_); // the ring holds kSlots
+                    io_uring_prep_sendmsg(sqe, slots_[i].fd, &msgs_[i], unsigned(slots_[i].flags));
+                    io_uring_sqe_set_data64(sqe, i);
+                }
+                int r = io_uring_submit_and_wait(&ring_, n);
+                submitted = r < 0 ? 0 : unsigned(r);
+            }
+            unsigned reaped = 0;
+            while (reaped < submitted) {
+                io_uring_cqe *cqe;
+                unsigned head, seen = 0;
+                io_uring_for_each_cqe(&ring_, head, cqe)
+                {
+                    results[cqe->user_data] = cqe->res;
+                    ++seen;
+                }
+                io_uring_cq_advance(&ring_, seen);
+                reaped += seen;
+                if (reaped == submitted) break;
+                int w = io_uring_wait_cqe_nr(&ring_, &cqe, submitted - reaped);
+                if (w < 0 && w != -EINTR && w != -EAGAIN) { // cannot happen; keep it safe
+                    for (unsigned i = 0; i < submitted; ++i)
+                        results[i] = w; // unknown which ones went: their connections close
+                    break;
+                }
+            }
+            if (submitted < n) { // never handed to the kernel: no bytes left yet
+                ready_ = false;
+                send_directly(submitted, n, results);
+            }
+        }
+        // Senders may reserve again from on_sent: take this round's slots out first.
+        Sender *senders[kSlots];
+        for (unsigned i = 0; i < n; ++i)
+            senders[i] = slots_[i].sender;
+        count_ = 0;
+        for (unsigned i = 0; i < n; ++i)
+            senders[i]->on_sent(results[i]);
+    }
+}
+
+} // namespace berth::edge
