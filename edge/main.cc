@@ -2,7 +2,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "edge/admin/admin_server.h"
@@ -32,6 +34,7 @@ flags (override the config file):
   --geoip FILE           MaxMind database for route geo rules
   --access-log PATH      access log file ("-" for stdout)
   --log-format FORMAT    combined | json
+  --io-uring MODE        auto | true | false: batch sends through io_uring
   --help
 )";
 
@@ -39,6 +42,21 @@ flags (override the config file):
 {
     std::fprintf(stderr, "berth-edge: %s\n\n%s", message.c_str(), kUsage);
     std::exit(2);
+}
+
+// The value of a flag that takes one of a few words ("--log-format must be combined or json").
+template <typename T>
+T one_of(const std::string &flag, const std::string &value,
+         std::initializer_list<std::pair<const char *, T>> words)
+{
+    std::string choices;
+    size_t i = 0;
+    for (const auto &[word, result] : words) {
+        if (value == word) return result;
+        choices += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + std::string(word);
+        ++i;
+    }
+    usage_error(flag + " must be " + choices);
 }
 
 } // namespace
@@ -108,13 +126,13 @@ int main(int argc, char **argv)
             } else if (a == "--access-log") {
                 config.access_log = value();
             } else if (a == "--log-format") {
-                const std::string &v = value();
-                if (v == "combined")
-                    config.log_format = LogFormat::kCombined;
-                else if (v == "json")
-                    config.log_format = LogFormat::kJson;
-                else
-                    usage_error("--log-format must be combined or json");
+                config.log_format = one_of<LogFormat>(
+                    a, value(), {{"combined", LogFormat::kCombined}, {"json", LogFormat::kJson}});
+            } else if (a == "--io-uring") {
+                config.io_uring = one_of<AutoSwitch>(a, value(),
+                                                     {{"auto", AutoSwitch::kAuto},
+                                                      {"true", AutoSwitch::kOn},
+                                                      {"false", AutoSwitch::kOff}});
             } else {
                 usage_error("unknown argument \"" + a + "\"");
             }

@@ -22,7 +22,7 @@ bool add(int epfd, int fd, uint32_t events, IoWatcher *w) noexcept
 }
 } // namespace
 
-IoLoop::IoLoop(uv_loop_t *uv, AutoSwitch io_uring) : uv_(uv), sends_(io_uring)
+IoLoop::IoLoop(uv_loop_t *uv, bool use_io_uring) : uv_(uv), sends_(use_io_uring)
 {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ >= 0 && !add(epfd_, uv_backend_fd(uv_), EPOLLIN, kLibuv)) {

@@ -33,8 +33,8 @@ protected:
 class IoLoop
 {
 public:
-    // io_uring: whether sends are batched through a ring (SendBatch's modes).
-    IoLoop(uv_loop_t *uv, AutoSwitch io_uring);
+    // use_io_uring: batch sends through a ring where the kernel allows one.
+    IoLoop(uv_loop_t *uv, bool use_io_uring);
     IoLoop(const IoLoop &) = delete;
     IoLoop &operator=(const IoLoop &) = delete;
     ~IoLoop();

@@ -225,6 +225,7 @@ int Server::run()
                 throw StartupError("cannot open access log " + config_.access_log + ": " +
                                    strerror(errno));
         }
+        probe_io_uring();
         open_listeners();
     } catch (const StartupError &e) {
         std::fprintf(stderr, "berth-edge: %s\n", e.what());
@@ -413,9 +414,23 @@ void Server::reload()
                      error.c_str());
 }
 
+void Server::probe_io_uring()
+{
+    // Workers batch their sends through io_uring where the kernel allows a ring (a
+    // container's seccomp profile or kernel.io_uring_disabled may forbid it). Find out once
+    // here: "true" must fail at startup with the reason, "auto" says what it falls back to.
+    SendBatch probe(config_.io_uring != AutoSwitch::kOff);
+    send_path_ = probe.describe();
+    if (probe.enabled() || config_.io_uring == AutoSwitch::kOff) return;
+    if (config_.io_uring == AutoSwitch::kOn)
+        throw StartupError("io_uring = true, but " + send_path_);
+    std::fprintf(stderr, "berth-edge: sending with %s\n", send_path_.c_str());
+}
+
 std::string Server::stats_reply() const
 {
-    uint64_t requests = 0, accepted = 0, rejected = 0, bytes = 0, deferring = 0, cold = 0;
+    uint64_t requests = 0, accepted = 0, rejected = 0, bytes = 0, deferring = 0, cold = 0,
+             batched = 0;
     for (auto &w : workers_) {
         deferring += w->deferring_accept_now();
         requests += w->stats().requests.get();
@@ -423,6 +438,7 @@ std::string Server::stats_reply() const
         rejected += w->stats().rejected_over_cap.get();
         bytes += w->stats().bytes_out.get();
         cold += w->stats().cold_file_reads.get();
+        batched += w->stats().batched_sends.get();
     }
     return shared::admin::ok_reply(
         {{"workers", workers_.size()},
@@ -433,6 +449,8 @@ std::string Server::stats_reply() const
          {"defer_accept_workers", deferring},
          {"bytes_out", bytes},
          {"cold_file_reads", cold},
+         {"send_path", send_path_},
+         {"batched_sends", batched},
          {"routes_version", routes_ ? routes_->version() : 0},
          {"draining", stopping_},
          {"uptime_ms", uv_now(const_cast<uv_loop_t *>(&loop_)) - started_ms_}});

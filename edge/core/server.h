@@ -28,6 +28,8 @@ public:
 
 private:
     void open_listeners();
+    // Whether workers can batch sends through io_uring; io_uring = true without it is an error.
+    void probe_io_uring();
     std::shared_ptr<const shared::route::RouteTable> initial_routes();
     // Main-loop side: admin commands, stop requests, worker completion.
     std::string handle_admin(const shared::admin::AdminCommand &cmd);
@@ -57,6 +59,7 @@ private:
     // listen_fds_[worker][i]: each worker's own socket for each configured address.
     std::vector<std::vector<int>> listen_fds_;
     std::vector<std::string> bound_; // "127.0.0.1:8080" per configured address, as bound
+    std::string send_path_;          // "io_uring" or "sendmsg (why)", for the admin stats
     std::vector<std::unique_ptr<Worker>> workers_;
 };
 

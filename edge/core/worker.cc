@@ -52,7 +52,7 @@ Worker::Worker(int id, ServerShared &shared, std::vector<int> listen_fds,
       warmer_(&loop_), defer_policy_(shared.config->defer_accept, shared.config->defer_accept_rate)
 {
     uv_loop_init(&loop_);
-    io_ = std::make_unique<IoLoop>(&loop_, shared.config->io_uring);
+    io_ = std::make_unique<IoLoop>(&loop_, shared.config->io_uring != AutoSwitch::kOff);
     spare_heads_.reserve(kSpareConnections); // giving one back never allocates
     for (int fd : listen_fds) {
         auto l = std::make_unique<Listener>();

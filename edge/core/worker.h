@@ -54,6 +54,7 @@ struct WorkerStats {
     Counter rejected_over_cap;
     Counter bytes_out;
     Counter cold_file_reads; // file windows read into the page cache off the loop first
+    Counter batched_sends;   // sendmsg calls that left in an io_uring batch (send_batch.h)
 };
 
 class Worker

@@ -380,6 +380,7 @@ bool Connection::batch_send(bool closing)
 void Connection::on_sent(ssize_t result)
 {
     sending_ = false;
+    worker_.stats().batched_sends.add(1);
     if (state_ != State::kOpen) return;
     if (result < 0 && result != -EAGAIN && result != -EINTR) {
         close();

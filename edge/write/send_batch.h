@@ -25,8 +25,6 @@
 
 #include <liburing.h>
 
-#include "edge/core/edge_config.h"
-
 namespace berth::edge
 {
 
@@ -54,15 +52,14 @@ public:
         iovec iov[kMaxIov];
     };
 
-    // kOff: never batch. kAuto: batch when the kernel allows it. kOn: the same, but a ring
-    // that cannot be set up is an error (throws std::runtime_error with the reason).
-    explicit SendBatch(AutoSwitch mode);
+    // use_io_uring false: never batch. True: batch when the kernel allows a ring.
+    explicit SendBatch(bool use_io_uring);
     SendBatch(const SendBatch &) = delete;
     SendBatch &operator=(const SendBatch &) = delete;
     ~SendBatch();
 
     bool enabled() const noexcept { return ready_; }
-    // "io_uring", or "sendmsg" with why io_uring is not used.
+    // "io_uring", or "sendmsg" and why io_uring is not used (set at construction).
     const std::string &describe() const noexcept { return description_; }
 
     // A slot for the sender's next sendmsg, to fill before the round ends; nullptr when

@@ -238,3 +238,78 @@ TEST_CASE("SIGHUP in quick mode is harmless: the edge says so and keeps serving"
     CHECK(admin.call(R"({"cmd":"ping"})")["ok"] == true);
     CHECK(s.edge->stop() == 0);
 }
+
+TEST_CASE("responses leave in io_uring send batches, or one sendmsg each with io_uring = false",
+          "[e2e][admin]")
+{
+    for (std::string mode : {"auto", "false"}) {
+        INFO("--io-uring " << mode);
+        TempTree t;
+        t.write("deployments/app/index.html", "<h1>batched</h1>\n");
+        std::string big(300 * 1024, 'b');
+        t.write("deployments/app/big.bin", big);
+        std::string socket = t.path("run/admin.sock");
+        EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments", t.path("deployments"),
+                          "--base-domain", "test", "--workers", "1", "--admin-socket", socket,
+                          "--io-uring", mode});
+        RawClient c(edge.port());
+        c.send("GET / HTTP/1.1\r\nHost: app.test\r\n\r\n"
+               "GET /big.bin HTTP/1.1\r\nHost: app.test\r\n\r\n"
+               "GET /gone.js HTTP/1.1\r\nHost: app.test\r\n\r\n"
+               "GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n");
+        CHECK(must(c.read_response()).body == "<h1>batched</h1>\n");
+        CHECK(must(c.read_response()).body == big);
+        CHECK(must(c.read_response()).status == 404);
+        CHECK(must(c.read_response()).body == "<h1>batched</h1>\n");
+        CHECK(c.wait_closed());
+        for (int i = 0; i < 3; ++i)
+            CHECK(must(get(edge.port(), "app.test", "/")).body == "<h1>batched</h1>\n");
+
+        json stats = AdminConn(socket).call(R"({"cmd":"stats"})");
+        std::string path = stats["send_path"].get<std::string>();
+        uint64_t batched = stats["batched_sends"].get<uint64_t>();
+        if (mode == "false") {
+            CHECK(path == "sendmsg (io_uring = false)");
+            CHECK(batched == 0);
+        } else if (path == "io_uring") {
+            // The pipelined four: one batch up to the file (the rest follows its sendfile
+            // directly); then one per single request.
+            CHECK(batched >= 4);
+        } else {
+            WARN("io_uring is refused on this machine: " << path);
+            CHECK(edge.stderr_text().find("berth-edge: sending with sendmsg") != std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("io_uring takes true, false or auto; true fails at startup where it is refused",
+          "[e2e][config]")
+{
+    auto [rc, err] = run_edge({"--listen", "127.0.0.1:0", "--io-uring", "sometimes"});
+    CHECK(rc == 2);
+    CHECK(err.find("--io-uring must be auto, true or false") != std::string::npos);
+
+    TempTree t;
+    t.write("edge.toml", "[edge]\nworkers = 1\nio_uring = 1\n");
+    auto [rc2, err2] = run_edge({"--config", t.path("edge.toml"), "--listen", "127.0.0.1:0"});
+    CHECK(rc2 == 2);
+    CHECK(err2.find("edge.toml:3: io_uring must be true, false or \"auto\"") != std::string::npos);
+
+    t.write("deployments/app/index.html", "ok\n");
+    EdgeProcess probe({"--listen", "127.0.0.1:0", "--deployments", t.path("deployments"),
+                       "--base-domain", "test", "--workers", "1"});
+    bool refused = probe.stderr_text().find("sending with sendmsg") != std::string::npos;
+    probe.stop();
+    EdgeProcess forced({"--listen", "127.0.0.1:0", "--deployments", t.path("deployments"),
+                        "--base-domain", "test", "--workers", "1", "--io-uring", "true"},
+                       !refused);
+    if (refused) {
+        CHECK(forced.wait_exit() == 1);
+        CHECK(forced.stderr_text().find("io_uring = true, but sendmsg (io_uring unavailable") !=
+              std::string::npos);
+    } else {
+        auto r = get(forced.port(), "app.test", "/");
+        REQUIRE(r);
+        CHECK(r->body == "ok\n");
+    }
+}

@@ -10,11 +10,6 @@ using namespace berth::test;
 
 namespace
 {
-Response must(std::optional<Response> r)
-{
-    REQUIRE(r.has_value());
-    return *r;
-}
 Response demo(std::string_view path, std::string_view extra = {})
 {
     return must(get(edge_fixture().port(), "demo.localhost", path, extra));

@@ -1,6 +1,7 @@
 // Process control for end-to-end tests: fork/exec, a pipe for stdout, stderr to a temp file.
 #include "tests/support/edge_process.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -43,6 +44,14 @@ bool wait_pid(pid_t pid, int timeout_ms, int &status)
 
 EdgeProcess::EdgeProcess(std::vector<std::string> args, bool expect_listen)
 {
+    // ctest runs the e2e suite a second time with sends not batched (the fallback path);
+    // a test that chooses --io-uring itself keeps its choice.
+    const char *mode = std::getenv("BERTH_TEST_EDGE_IO_URING");
+    bool chosen = std::find(args.begin(), args.end(), "--io-uring") != args.end();
+    if (mode && !chosen && !(args.size() > 0 && args[0] == "admin")) {
+        args.push_back("--io-uring");
+        args.push_back(mode);
+    }
     char tmpl[] = "/tmp/berth-edge-stderr.XXXXXX";
     int err_fd = mkstemp(tmpl);
     if (err_fd < 0) throw std::runtime_error("mkstemp failed");

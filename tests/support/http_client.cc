@@ -1,6 +1,8 @@
 // Minimal response parsing for tests: status line, headers, Content-Length or close-delimited body.
 #include "tests/support/http_client.h"
 
+#include <catch2/catch.hpp>
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
@@ -167,6 +169,12 @@ std::optional<Response> get(int port, std::string_view host, std::string_view pa
     std::string raw = "GET " + std::string(path) + " HTTP/1.1\r\nHost: " + std::string(host) +
                       "\r\n" + std::string(extra_headers) + "\r\n";
     return request(port, raw);
+}
+
+Response must(std::optional<Response> r)
+{
+    REQUIRE(r.has_value());
+    return *r;
 }
 
 } // namespace berth::test

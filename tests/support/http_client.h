@@ -57,4 +57,7 @@ std::optional<Response> request(int port, std::string_view raw, bool no_body = f
 std::optional<Response> get(int port, std::string_view host, std::string_view path,
                             std::string_view extra_headers = {});
 
+// The response, REQUIRE'd to have arrived.
+Response must(std::optional<Response> r);
+
 } // namespace berth::test

@@ -11,8 +11,10 @@
 
 #include "edge/write/output_queue.h"
 #include "edge/write/page_cache.h"
+#include "tests/support/socket_pair.h"
 
 using namespace berth::edge;
+using berth::test::SocketPair;
 
 namespace
 {
@@ -39,37 +41,12 @@ struct TempBody {
     void evict() const { posix_fadvise(body().fd, 0, 0, POSIX_FADV_DONTNEED); }
 };
 
-struct SocketPair {
-    int w = -1, r = -1;
-    SocketPair()
-    {
-        int sv[2];
-        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
-        w = sv[0];
-        r = sv[1];
-    }
-    ~SocketPair()
-    {
-        ::close(w);
-        ::close(r);
-    }
-    std::string drain()
-    {
-        std::string got;
-        char buf[65536];
-        ssize_t n;
-        while ((n = read(r, buf, sizeof buf)) > 0)
-            got.append(buf, size_t(n));
-        return got;
-    }
-};
-
 // Flushes until done, reading the other end as it goes; stops early on kCold.
 OutputQueue::Flush flush_all(OutputQueue &q, SocketPair &s, std::string &got, uint64_t now_ms)
 {
     uint64_t written = 0;
     while (true) {
-        auto r = q.flush(s.w, written, false, now_ms);
+        auto r = q.flush(s.ours, written, false, now_ms);
         got += s.drain();
         if (r != OutputQueue::Flush::kBlocked) return r;
     }
