@@ -196,9 +196,10 @@ EdgeConfig load_edge_config(const std::string &path)
         r.integer("max_body_bytes", c.max_body_bytes, 0, int64_t(1) << 40);
     }
     if (auto *t = section(path, root, "cache")) {
-        check_keys(path, *t, "cache", {"small_file_bytes", "revalidate_ms"});
+        check_keys(path, *t, "cache", {"small_file_bytes", "memory_bytes", "revalidate_ms"});
         Reader r{path, *t};
         r.integer("small_file_bytes", c.small_file_bytes, 0, 64 << 20);
+        r.integer("memory_bytes", c.memory_bytes, 0, int64_t(1) << 40);
         r.integer("revalidate_ms", c.revalidate_ms, 0, 86400000);
     }
     if (auto *t = section(path, root, "admin")) {

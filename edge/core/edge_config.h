@@ -63,7 +63,8 @@ struct EdgeConfig {
     uint64_t max_body_bytes = 1 << 20;
 
     // [cache]
-    uint64_t small_file_bytes = 64 * 1024;
+    uint64_t small_file_bytes = 256 * 1024;
+    uint64_t memory_bytes = 32 << 20; // per worker, for the bodies of small files
     uint64_t revalidate_ms = 1000;
 
     // [admin]

@@ -26,6 +26,7 @@ CacheLimits cache_limits(const EdgeConfig &c)
 {
     CacheLimits l;
     l.small_body_bytes = c.small_file_bytes;
+    l.memory_bytes = c.memory_bytes;
     l.revalidate_ms = c.revalidate_ms;
     return l;
 }

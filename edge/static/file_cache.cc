@@ -37,11 +37,15 @@ bool relative_path(std::string_view path, char (&buf)[PATH_MAX])
     return true;
 }
 
-// Reads a regular file into body (small) or keeps its descriptor (large). Takes fd.
-bool fill_body(FileBody &body, int fd, uint64_t size, const CacheLimits &limits)
+// Reads a regular file into body (small, while the worker's memory_bytes allow) or keeps its
+// descriptor. Takes fd.
+bool fill_body(FileBody &body, int fd, uint64_t size, const CacheLimits &limits,
+               const std::shared_ptr<BodyMemory> &memory)
 {
     body.size = size;
-    if (size <= limits.small_body_bytes) {
+    // Up to a few hundred KiB one copy into the socket costs less CPU than sendfile's page
+    // splicing (100 KiB: 22.4k → 25.9k requests per CPU second, #2).
+    if (size <= limits.small_body_bytes && (body.charge = BodyCharge::take(memory, size))) {
         body.data.resize(size);
         size_t got = 0;
         while (got < size) {
@@ -76,7 +80,8 @@ void build_headers(FileBody &body, const FileEntry &entry, bool has_variants)
 
 // A precompressed sibling ("app.js.br"), when it is a regular file beneath the root.
 std::unique_ptr<FileBody> load_variant(int dir_fd, const char *rel, const char *suffix,
-                                       std::string_view encoding, const CacheLimits &limits)
+                                       std::string_view encoding, const CacheLimits &limits,
+                                       const std::shared_ptr<BodyMemory> &memory)
 {
     char name[PATH_MAX];
     if (std::snprintf(name, sizeof name, "%s%s", rel, suffix) >= int(sizeof name)) return nullptr;
@@ -89,7 +94,7 @@ std::unique_ptr<FileBody> load_variant(int dir_fd, const char *rel, const char *
     }
     auto body = std::make_unique<FileBody>();
     body->encoding = encoding;
-    if (!fill_body(*body, fd, uint64_t(st.st_size), limits)) return nullptr;
+    if (!fill_body(*body, fd, uint64_t(st.st_size), limits, memory)) return nullptr;
     return body;
 }
 
@@ -161,8 +166,10 @@ FileBody::~FileBody()
     if (fd >= 0) close(fd);
 }
 
-Site::Site(std::string dir, int dir_fd, BackgroundHasher *hasher, DigestMemo *digests) noexcept
-    : dir_(std::move(dir)), dir_fd_(dir_fd), hasher_(hasher), digests_(digests)
+Site::Site(std::string dir, int dir_fd, std::shared_ptr<BodyMemory> memory,
+           BackgroundHasher *hasher, DigestMemo *digests) noexcept
+    : dir_(std::move(dir)), dir_fd_(dir_fd), memory_(std::move(memory)), hasher_(hasher),
+      digests_(digests)
 {
 }
 
@@ -240,12 +247,12 @@ FileEntryRef Site::load(std::string_view path, uint64_t now_ms, const CacheLimit
     char date[shared::http::kHttpDateLength];
     shared::http::format_http_date(entry->mtime, date);
     entry->last_modified.assign(date, sizeof date);
-    if (!fill_body(entry->identity, fd, uint64_t(st.st_size), limits)) {
+    if (!fill_body(entry->identity, fd, uint64_t(st.st_size), limits, memory_)) {
         entry->kind = FileEntry::Kind::kMissing;
         return entry;
     }
-    entry->br = load_variant(dir_fd_, rel, ".br", "br", limits);
-    entry->gzip = load_variant(dir_fd_, rel, ".gz", "gzip", limits);
+    entry->br = load_variant(dir_fd_, rel, ".br", "br", limits, memory_);
+    entry->gzip = load_variant(dir_fd_, rel, ".gz", "gzip", limits, memory_);
     entry->has_variants = entry->br || entry->gzip;
     assign_etag(entry, entry->identity, limits);
     if (entry->br) assign_etag(entry, *entry->br, limits);
@@ -291,7 +298,8 @@ void Site::assign_etag(const std::shared_ptr<FileEntry> &entry, FileBody &body,
 
 FileCache::FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t *loop,
                      DigestMemo *digests)
-    : root_(std::move(deployments_root)), limits_(limits), hasher_(loop), digests_(digests)
+    : root_(std::move(deployments_root)), limits_(limits),
+      memory_(std::make_shared<BodyMemory>(limits.memory_bytes)), hasher_(loop), digests_(digests)
 {
     open_root();
 }
@@ -339,8 +347,8 @@ Site *FileCache::site(std::string_view rel_dir, uint64_t now_ms)
     SiteSlot slot;
     slot.checked_ms = now_ms;
     if (fd >= 0)
-        slot.site =
-            std::make_unique<Site>(root_ + "/" + std::string(rel_dir), fd, &hasher_, digests_);
+        slot.site = std::make_unique<Site>(root_ + "/" + std::string(rel_dir), fd, memory_,
+                                           &hasher_, digests_);
     if (sites_.size() >= 4096) sites_.clear(); // unknown names must not grow memory forever
     Site *result = slot.site.get();
     sites_.insert_or_assign(std::string(rel_dir), std::move(slot));

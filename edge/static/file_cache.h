@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "edge/static/background_hasher.h"
+#include "edge/static/body_memory.h"
 #include "edge/static/digest_memo.h"
 #include "shared/route/route_table.h"
 
@@ -22,9 +23,10 @@ namespace berth::edge
 {
 
 struct CacheLimits {
-    uint64_t small_body_bytes = 64 * 1024; // bodies up to this size are kept in memory
-    size_t max_entries_per_site = 20000;   // past this a site's entries are dropped and rebuilt
-    uint64_t revalidate_ms = 1000;         // 0: never re-check (immutable deployments)
+    uint64_t small_body_bytes = 256 * 1024; // bodies up to this size are kept in memory
+    uint64_t memory_bytes = 32 << 20;       // while all the worker's bodies fit in this
+    size_t max_entries_per_site = 20000;    // past this a site's entries are dropped and rebuilt
+    uint64_t revalidate_ms = 1000;          // 0: never re-check (immutable deployments)
     // Larger files are hashed for their ETag on the threadpool, not on the loop thread.
     uint64_t inline_hash_bytes = 1024 * 1024;
 };
@@ -38,7 +40,8 @@ struct FileBody {
 
     uint64_t size = 0;
     std::string etag;          // quoted, from the content; empty while hashed in background
-    std::string data;          // the whole body when size <= small_body_bytes
+    std::string data;          // the whole body when size <= small_body_bytes (and it fits)
+    BodyCharge charge;         // data's bytes, counted against memory_bytes
     int fd = -1;               // otherwise an open descriptor, sent with sendfile
     std::string headers;       // pre-built 200 header lines (type, length, validators, encoding)
     std::string_view encoding; // "", "br" or "gzip"
@@ -77,7 +80,7 @@ class Site
 public:
     // hasher may be null: every ETag is then computed inline. digests may be null: large
     // files are then hashed by this site alone.
-    Site(std::string dir, int dir_fd, BackgroundHasher *hasher,
+    Site(std::string dir, int dir_fd, std::shared_ptr<BodyMemory> memory, BackgroundHasher *hasher,
          DigestMemo *digests = nullptr) noexcept;
     Site(const Site &) = delete;
     Site &operator=(const Site &) = delete;
@@ -98,6 +101,7 @@ private:
 
     std::string dir_;
     int dir_fd_;
+    std::shared_ptr<BodyMemory> memory_;
     BackgroundHasher *hasher_;
     DigestMemo *digests_;
     std::unordered_map<std::string, FileEntryRef, shared::route::StringHash, std::equal_to<>>
@@ -141,6 +145,7 @@ private:
     int root_fd_ = -1;
     uint64_t root_checked_ms_ = 0; // while the root is missing: when it was last looked for
     CacheLimits limits_;
+    std::shared_ptr<BodyMemory> memory_; // shared with the bodies, which may outlive the cache
     BackgroundHasher hasher_;
     DigestMemo *digests_;
     std::unordered_map<std::string, SiteSlot, shared::route::StringHash, std::equal_to<>> sites_;

@@ -189,6 +189,43 @@ TEST_CASE("file cache keeps small bodies in memory and large ones as descriptors
     CHECK(in_memory->identity.etag == large->identity.etag);
 }
 
+TEST_CASE("in-memory bodies stay within memory_bytes; a body let go frees its share", "[static]")
+{
+    TempRoot root;
+    root.write("site/a.txt", std::string(600, 'a'));
+    root.write("site/b.txt", std::string(600, 'b'));
+    root.write("site/c.txt", std::string(300, 'c'));
+    CacheLimits limits = no_revalidate();
+    limits.small_body_bytes = 1000;
+    limits.memory_bytes = 1000;
+    FileCache cache(root.path().string(), limits);
+
+    FileEntryRef a = lookup(cache, "site", "/a.txt");
+    CHECK(a->identity.in_memory());
+    // 600 + 600 > 1000: b goes out from its descriptor, with the same bytes and ETag rules.
+    FileEntryRef b = lookup(cache, "site", "/b.txt");
+    CHECK_FALSE(b->identity.in_memory());
+    CHECK(b->identity.fd >= 0);
+    CHECK(b->identity.size == 600);
+    FileEntryRef c = lookup(cache, "site", "/c.txt"); // 600 + 300 fits
+    CHECK(c->identity.in_memory());
+    CHECK(c->identity.data == std::string(300, 'c'));
+
+    // A new route table drops the entries; a response still holding `a` keeps its bytes
+    // counted until it lets go.
+    cache.clear();
+    b.reset();
+    c.reset();
+    FileEntryRef b2 = lookup(cache, "site", "/b.txt"); // 600 (a) + 600 > 1000
+    CHECK_FALSE(b2->identity.in_memory());
+    a.reset();
+    cache.clear();
+    b2.reset();
+    FileEntryRef b3 = lookup(cache, "site", "/b.txt");
+    CHECK(b3->identity.in_memory());
+    CHECK(b3->identity.data == std::string(600, 'b'));
+}
+
 TEST_CASE("file cache hashes large files on the loop's threadpool", "[static]")
 {
     TempRoot root;
