@@ -372,7 +372,10 @@ bool Connection::batch_send(bool closing)
 {
     SendBatch::Slot *slot = worker_.io().sends().reserve(this, fd_);
     if (!slot) return false;
-    slot->n_iov = out_.gather(slot->iov, closing, slot->flags);
+    OutputQueue::Gathered g = out_.gather(slot->iov, closing);
+    slot->n_iov = g.n_iov;
+    slot->flags = g.flags;
+    batched_bytes_ = g.bytes;
     sending_ = true;
     return true;
 }
@@ -393,9 +396,9 @@ void Connection::on_sent(ssize_t result)
             deadline_ms_ = worker_.now_ms() + worker_.config().send_timeout_ms;
     }
     // The socket is full (EAGAIN, or it took only part): a send-space event resumes us, as
-    // after a direct sendmsg. Otherwise go on with what followed (a file body, the next
-    // pipelined response, the bytes left unread while the output was queued).
-    if (result == -EAGAIN || (!out_.empty() && out_.memory_first())) {
+    // after a direct sendmsg. Otherwise go on with what followed (the body's next piece, a
+    // file body, the next pipelined response, the bytes left unread meanwhile).
+    if (result == -EAGAIN || (result >= 0 && size_t(result) < batched_bytes_)) {
         after_io();
         return;
     }

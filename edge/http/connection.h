@@ -102,6 +102,7 @@ private:
     bool linger_needed_ = false; // an error response: drain the client before closing
     bool warming_ = false;       // output waits for file bytes to reach the page cache
     bool sending_ = false;       // output is in the round's send batch
+    size_t batched_bytes_ = 0;   // what that batch entry asks the socket to take
     std::shared_ptr<WarmTicket> warm_ticket_;
 
     Deadline deadline_kind_ = Deadline::kNone;

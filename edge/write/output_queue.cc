@@ -118,23 +118,25 @@ bool OutputQueue::memory_first() noexcept
     return count_ > 0 && segments_[head_].kind != Segment::Kind::kFile;
 }
 
-size_t OutputQueue::gather(iovec *iov, bool closing, int &flags) noexcept
+OutputQueue::Gathered OutputQueue::gather(iovec *iov, bool closing) noexcept
 {
     // Consecutive memory segments, up to the first file segment.
-    size_t n_iov = 0;
+    Gathered g;
     bool file_follows = false;
-    for (size_t i = 0; i < count_; ++i) {
+    for (size_t i = 0; i < count_ && g.bytes < kMaxSendBytes; ++i) {
         const Segment &s = segments_[(head_ + i) % kMaxSegments];
         if (s.kind == Segment::Kind::kFile) {
             file_follows = true;
             break;
         }
         const char *base = s.kind == Segment::Kind::kBuffer ? buf_.data() + s.offset : s.data;
-        iov[n_iov++] = {const_cast<char *>(base), size_t(s.length)};
+        size_t len = std::min(size_t(s.length), kMaxSendBytes - g.bytes);
+        iov[g.n_iov++] = {const_cast<char *>(base), len};
+        g.bytes += len;
     }
     // MSG_MORE lets the kernel put a head and the start of a sendfile body in one packet.
-    flags = file_follows || closing ? MSG_MORE : 0;
-    return n_iov;
+    g.flags = file_follows || closing ? MSG_MORE : 0;
+    return g;
 }
 
 void OutputQueue::consume(size_t n) noexcept
@@ -184,19 +186,19 @@ OutputQueue::Flush OutputQueue::flush(int fd, uint64_t &bytes_written, bool clos
             continue;
         }
         struct iovec iov[kMaxSegments];
-        int flags = 0;
+        Gathered g = gather(iov, closing);
         struct msghdr msg {
         };
         msg.msg_iov = iov;
-        msg.msg_iovlen = gather(iov, closing, flags);
-        ssize_t n = sendmsg_nocancel(fd, &msg, MSG_NOSIGNAL | flags);
+        msg.msg_iovlen = g.n_iov;
+        ssize_t n = sendmsg_nocancel(fd, &msg, MSG_NOSIGNAL | g.flags);
         if (n < 0) {
             if (errno == EINTR) continue;
             return errno == EAGAIN ? Flush::kBlocked : Flush::kError;
         }
         bytes_written += uint64_t(n);
         consume(size_t(n));
-        if (count_ > 0 && segments_[head_].kind != Segment::Kind::kFile) return Flush::kBlocked;
+        if (size_t(n) < g.bytes) return Flush::kBlocked; // the socket is full
     }
     buf_.clear();
     committed_ = 0;

@@ -122,3 +122,42 @@ TEST_CASE("a small file found in the page cache is not checked again within a se
     q.push_file(file.body(), 0, file.bytes.size(), file.entry);
     CHECK(flush_all(q, s, got, 6000) == OutputQueue::Flush::kCold); // then checked again
 }
+
+TEST_CASE("a large memory body goes out in pieces of at most kMaxSendBytes, whole and in order",
+          "[output_queue]")
+{
+    std::string body;
+    for (size_t i = 0; i < 100 * 1024 + 7; ++i)
+        body.push_back(char('A' + i % 26));
+    auto entry = std::make_shared<FileEntry>();
+    OutputQueue q;
+    q.buffer() = "HEAD\r\n\r\n";
+    q.push_memory(body.data(), body.size(), entry);
+    q.buffer() += "NEXT\r\n\r\n"; // a pipelined response behind it
+    q.commit_buffer();
+
+    iovec iov[OutputQueue::kMaxSegments];
+    OutputQueue::Gathered g = q.gather(iov, false);
+    CHECK(g.bytes == OutputQueue::kMaxSendBytes);
+    CHECK(g.n_iov == 2); // the head and the first piece of the body
+    CHECK(g.flags == 0);
+    CHECK(iov[0].iov_len + iov[1].iov_len == g.bytes);
+
+    // A slow reader: the socket takes what it can, the rest waits for send space.
+    SocketPair s;
+    int small = 16 * 1024;
+    setsockopt(s.ours, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    std::string got;
+    uint64_t written = 0;
+    OutputQueue::Flush r;
+    int rounds = 0;
+    while ((r = q.flush(s.ours, written, false, 0)) == OutputQueue::Flush::kBlocked) {
+        got += s.drain();
+        REQUIRE(++rounds < 1000);
+    }
+    CHECK(r == OutputQueue::Flush::kDone);
+    got += s.drain();
+    CHECK(got == "HEAD\r\n\r\n" + body + "NEXT\r\n\r\n");
+    CHECK(written == got.size());
+    CHECK(q.empty());
+}
