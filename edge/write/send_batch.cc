@@ -133,8 +133,11 @@ void SendBatch::submit() noexcept
                 if (reaped == submitted) break;
                 int w = io_uring_wait_cqe_nr(&ring_, &cqe, submitted - reaped);
                 if (w < 0 && w != -EINTR && w != -EAGAIN) { // cannot happen; keep it safe
+                    // Unknown which ones went: their connections close. Late completions
+                    // would name slots of a later batch, so the ring is not used again.
                     for (unsigned i = 0; i < submitted; ++i)
-                        results[i] = w; // unknown which ones went: their connections close
+                        results[i] = w;
+                    ready_ = false;
                     break;
                 }
             }
