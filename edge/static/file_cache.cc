@@ -15,6 +15,7 @@
 #include "edge/static/file_etag.h"
 #include "edge/static/mime_types.h"
 #include "edge/static/path_normalizer.h"
+#include "edge/static/resident_pages.h"
 #include "shared/http/http_date.h"
 #include "shared/http/response_writer.h"
 
@@ -37,15 +38,19 @@ bool relative_path(std::string_view path, char (&buf)[PATH_MAX])
     return true;
 }
 
-// Reads a regular file into body (small, while the worker's memory_bytes allow) or keeps its
-// descriptor. Takes fd.
+// Reads a regular file into body (small, in the page cache, and while the worker's
+// memory_bytes allow) or keeps its descriptor. Takes fd.
 bool fill_body(FileBody &body, int fd, uint64_t size, const CacheLimits &limits,
                const std::shared_ptr<BodyMemory> &memory)
 {
     body.size = size;
     // Up to a few hundred KiB one copy into the socket costs less CPU than sendfile's page
-    // splicing (100 KiB: 22.4k → 25.9k requests per CPU second, #2).
-    if (size <= limits.small_body_bytes && (body.charge = BodyCharge::take(memory, size))) {
+    // splicing (100 KiB: 22.4k → 25.9k requests per CPU second, #2). A file not in the page
+    // cache is not read here, on the loop thread: it stays a descriptor, whose windows the
+    // OutputQueue reads in on the threadpool before sending.
+    body.cold = !pages_resident(fd, 0, size);
+    if (size <= limits.small_body_bytes && !body.cold &&
+        (body.charge = BodyCharge::take(memory, size))) {
         body.data.resize(size);
         size_t got = 0;
         while (got < size) {
@@ -275,7 +280,8 @@ void Site::assign_etag(const std::shared_ptr<FileEntry> &entry, FileBody &body,
             }
         }
     }
-    if (!body.in_memory() && body.size > limits.inline_hash_bytes && hasher_) {
+    // Large files, and files not in the page cache, are hashed off the loop thread.
+    if (!body.in_memory() && hasher_ && (body.size > limits.inline_hash_bytes || body.cold)) {
         // The done callback holds the entry, and with it the descriptor being hashed. It runs
         // on this loop's thread, between requests: nothing reads the strings it rewrites.
         bool queued =

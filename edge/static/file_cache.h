@@ -43,6 +43,7 @@ struct FileBody {
     std::string data;          // the whole body when size <= small_body_bytes (and it fits)
     BodyCharge charge;         // data's bytes, counted against memory_bytes
     int fd = -1;               // otherwise an open descriptor, sent with sendfile
+    bool cold = false;         // not all in the page cache when loaded: hashed off the loop
     std::string headers;       // pre-built 200 header lines (type, length, validators, encoding)
     std::string_view encoding; // "", "br" or "gzip"
     // When a file of up to one send window was last found whole in the page cache (the

@@ -12,13 +12,10 @@
 #include <uv.h>
 
 #include "edge/static/file_cache.h"
+#include "edge/static/resident_pages.h"
 
 namespace berth::edge
 {
-
-// Every page of [offset, offset + len) is in the page cache. True as well when the kernel
-// cannot tell (cachestat(2) arrived in Linux 6.5): sendfile then behaves as before.
-bool pages_resident(int fd, uint64_t offset, uint64_t len) noexcept;
 
 // Whoever waits for a warm-up. The waiter clears `waiting` when it goes away first.
 struct WarmTicket {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "edge/static/file_cache.h"
+#include "edge/static/resident_pages.h"
 
 namespace fs = std::filesystem;
 using namespace berth::edge;
@@ -263,6 +264,48 @@ TEST_CASE("file cache hashes large files on the loop's threadpool", "[static]")
         // Files at or under the inline limit are hashed at once, even with a loop.
         root.write("site/medium.bin", std::string(32 * 1024, 'm'));
         CHECK(lookup(cache, "site", "/medium.bin")->identity.etag.size() == 34);
+    }
+    REQUIRE(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("a small file not in the page cache is neither read nor hashed on the loop thread",
+          "[static]")
+{
+    TempRoot root;
+    std::string bytes(40 * 1024, 'c');
+    bytes[777] = 'd';
+    root.write("site/cold.bin", bytes);
+    {
+        int fd = open((root.path() / "site/cold.bin").c_str(), O_RDONLY);
+        REQUIRE(fd >= 0);
+        fdatasync(fd); // clean pages can be dropped
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        bool evicted = !pages_resident(fd, 0, bytes.size());
+        close(fd);
+        if (!evicted) {
+            WARN("this filesystem keeps the file in memory (tmpfs?): nothing to test");
+            return;
+        }
+    }
+    CacheLimits limits = no_revalidate();
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    {
+        FileCache cache(root.path().string(), limits, &loop);
+        FileEntryRef e = lookup(cache, "site", "/cold.bin");
+        REQUIRE(e->kind == FileEntry::Kind::kFile);
+        CHECK_FALSE(e->identity.in_memory()); // sent from its descriptor, warmed first
+        CHECK(e->identity.fd >= 0);
+        CHECK(e->identity.etag.empty()); // hashed on the threadpool
+        REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+        CHECK(e->identity.etag.size() == 34);
+
+        // Once in the page cache, a new table's cache reads it into memory, same ETag.
+        FileCache warm(root.path().string(), limits);
+        FileEntryRef w = lookup(warm, "site", "/cold.bin");
+        CHECK(w->identity.in_memory());
+        CHECK(w->identity.data == bytes);
+        CHECK(w->identity.etag == e->identity.etag);
     }
     REQUIRE(uv_loop_close(&loop) == 0);
 }
