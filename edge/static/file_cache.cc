@@ -199,11 +199,17 @@ FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLim
     auto it = files_.find(path);
     if (it != files_.end()) {
         const FileEntry &e = *it->second;
-        if (limits.revalidate_ms == 0 || now_ms - e.checked_ms < limits.revalidate_ms)
-            return it->second;
-        if (still_valid(e, path)) {
-            e.checked_ms = now_ms;
-            return it->second;
+        // A small file kept as a descriptor because it was not in the page cache is loaded
+        // into memory once the OutputQueue has found its pages in (it checks before sending).
+        const FileBody &b = e.identity;
+        bool warmed = b.cold && b.resident_checked_ms != 0 && b.size <= limits.small_body_bytes;
+        if (!warmed) {
+            if (limits.revalidate_ms == 0 || now_ms - e.checked_ms < limits.revalidate_ms)
+                return it->second;
+            if (still_valid(e, path)) {
+                e.checked_ms = now_ms;
+                return it->second;
+            }
         }
     }
     FileEntryRef fresh = load(path, now_ms, limits);

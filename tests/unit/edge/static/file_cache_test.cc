@@ -268,7 +268,8 @@ TEST_CASE("file cache hashes large files on the loop's threadpool", "[static]")
     REQUIRE(uv_loop_close(&loop) == 0);
 }
 
-TEST_CASE("a small file not in the page cache is neither read nor hashed on the loop thread",
+TEST_CASE("a small file not in the page cache is neither read nor hashed on the loop thread, "
+          "and is loaded into memory once its pages are in",
           "[static]")
 {
     TempRoot root;
@@ -299,13 +300,20 @@ TEST_CASE("a small file not in the page cache is neither read nor hashed on the 
         CHECK(e->identity.etag.empty()); // hashed on the threadpool
         REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0);
         CHECK(e->identity.etag.size() == 34);
+        CHECK(lookup(cache, "site", "/cold.bin") == e); // still cold: the same entry
 
-        // Once in the page cache, a new table's cache reads it into memory, same ETag.
-        FileCache warm(root.path().string(), limits);
-        FileEntryRef w = lookup(warm, "site", "/cold.bin");
+        // Its pages come in (a send reads them), and the OutputQueue, checking before it
+        // sends, finds them there: the next lookup loads the file into memory, same ETag.
+        std::string scratch(bytes.size(), '\0');
+        REQUIRE(pread(e->identity.fd, scratch.data(), scratch.size(), 0) == ssize_t(bytes.size()));
+        REQUIRE(pages_resident(e->identity.fd, 0, bytes.size()));
+        e->identity.resident_checked_ms = 1;
+        FileEntryRef w = lookup(cache, "site", "/cold.bin");
+        CHECK(w != e);
         CHECK(w->identity.in_memory());
         CHECK(w->identity.data == bytes);
         CHECK(w->identity.etag == e->identity.etag);
+        CHECK(lookup(cache, "site", "/cold.bin") == w);
     }
     REQUIRE(uv_loop_close(&loop) == 0);
 }
