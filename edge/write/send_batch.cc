@@ -90,6 +90,46 @@ void SendBatch::send_directly(unsigned from, unsigned to, ssize_t *results) noex
     }
 }
 
+unsigned SendBatch::send_through_ring(unsigned n, ssize_t *results) noexcept
+{
+    if (ready_ && !owned_) {
+        owned_ = enable_ring(ring_) == 0;
+        ready_ = owned_;
+    }
+    if (!ready_) return 0;
+    for (unsigned i = 0; i < n; ++i) {
+        io_uring_sqe *sqe = io_uring_get_sqe(&ring_); // the ring holds kSlots
+        io_uring_prep_sendmsg(sqe, slots_[i].fd, &msgs_[i], unsigned(slots_[i].flags));
+        io_uring_sqe_set_data64(sqe, i);
+    }
+    int r = io_uring_submit_and_wait(&ring_, n);
+    unsigned submitted = r < 0 ? 0 : unsigned(r);
+    if (submitted < n) ready_ = false; // the rest never reached the kernel: sent directly
+    unsigned reaped = 0;
+    while (reaped < submitted) {
+        io_uring_cqe *cqe;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&ring_, head, cqe)
+        {
+            results[cqe->user_data] = cqe->res;
+            ++seen;
+        }
+        io_uring_cq_advance(&ring_, seen);
+        reaped += seen;
+        if (reaped == submitted) break;
+        int w = io_uring_wait_cqe_nr(&ring_, &cqe, submitted - reaped);
+        if (w < 0 && w != -EINTR && w != -EAGAIN) { // cannot happen; keep it safe
+            // Unknown which ones went: their connections close. Late completions would
+            // name slots of a later batch, so the ring is not used again.
+            for (unsigned i = 0; i < submitted; ++i)
+                results[i] = w;
+            ready_ = false;
+            break;
+        }
+    }
+    return submitted;
+}
+
 void SendBatch::submit() noexcept
 {
     while (count_ > 0) {
@@ -104,50 +144,8 @@ void SendBatch::submit() noexcept
         ssize_t results[kSlots];
         // One send alone costs less as a plain sendmsg than as a ring entry (a round that
         // accepted one new connection; measured on the new-connection workload).
-        if (!ready_ || n == 1) {
-            send_directly(0, n, results);
-        } else {
-            if (!owned_) {
-                owned_ = enable_ring(ring_) == 0;
-                if (!owned_) ready_ = false;
-            }
-            unsigned submitted = 0;
-            if (ready_) {
-                for (unsigned i = 0; i < n; ++i) {
-                    io_uring_sqe *sqe = io_uring_get_sqe(&ring_); // the ring holds kSlots
-                    io_uring_prep_sendmsg(sqe, slots_[i].fd, &msgs_[i], unsigned(slots_[i].flags));
-                    io_uring_sqe_set_data64(sqe, i);
-                }
-                int r = io_uring_submit_and_wait(&ring_, n);
-                submitted = r < 0 ? 0 : unsigned(r);
-            }
-            unsigned reaped = 0;
-            while (reaped < submitted) {
-                io_uring_cqe *cqe;
-                unsigned head, seen = 0;
-                io_uring_for_each_cqe(&ring_, head, cqe)
-                {
-                    results[cqe->user_data] = cqe->res;
-                    ++seen;
-                }
-                io_uring_cq_advance(&ring_, seen);
-                reaped += seen;
-                if (reaped == submitted) break;
-                int w = io_uring_wait_cqe_nr(&ring_, &cqe, submitted - reaped);
-                if (w < 0 && w != -EINTR && w != -EAGAIN) { // cannot happen; keep it safe
-                    // Unknown which ones went: their connections close. Late completions
-                    // would name slots of a later batch, so the ring is not used again.
-                    for (unsigned i = 0; i < submitted; ++i)
-                        results[i] = w;
-                    ready_ = false;
-                    break;
-                }
-            }
-            if (submitted < n) { // never handed to the kernel: no bytes left yet
-                ready_ = false;
-                send_directly(submitted, n, results);
-            }
-        }
+        unsigned through_ring = n > 1 ? send_through_ring(n, results) : 0;
+        send_directly(through_ring, n, results);
         // Senders may reserve again from on_sent: take this round's slots out first.
         Sender *senders[kSlots];
         for (unsigned i = 0; i < n; ++i)

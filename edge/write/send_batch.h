@@ -73,8 +73,11 @@ public:
     void submit() noexcept;
 
 private:
-    // The ring failed (should not happen with a ring sized to the batch): the slots not
-    // handed to the kernel are sent directly, and batching stops for good.
+    // Slots [0, n) through the ring, their results reaped; returns how many the kernel
+    // took: n, or fewer when the ring failed (should not happen with a ring sized to the
+    // batch), which ends batching for good.
+    unsigned send_through_ring(unsigned n, ssize_t *results) noexcept;
+    // Slots [from, to) with one sendmsg each.
     void send_directly(unsigned from, unsigned to, ssize_t *results) noexcept;
 
     io_uring ring_{};
