@@ -194,7 +194,7 @@ def median_ratio(table, wl, s):
 # "vs nginx": best round against nginx's best round. "round ratios": the same ratio within
 # each round (runs back to back), median and range, which the machine's drift touches least.
 # "core": requests per busy second of CPU 0 (softirqs included), median round ratio to nginx.
-print(f"{'workload':9} {'server':9} {'req/s':>10} {'req/CPU-s':>10} {'vs nginx':>8} {'round ratios (median, min-max)':>31} {'p50':>9} {'p99':>9} {'peakRSS':>9} {'non2xx':>7} {'req/core-s':>10} {'core ratio':>10}")
+print(f"{'workload':9} {'server':9} {'req/s':>10} {'req/CPU-s':>10} {'CPU us/req':>10} {'vs nginx':>8} {'round ratios (median, min-max)':>31} {'p50':>9} {'p99':>9} {'peakRSS':>9} {'non2xx':>7} {'req/core-s':>10} {'core ratio':>10}")
 for wl, servers in data.items():
     base = servers.get("nginx")
     for s, r in servers.items():
@@ -209,7 +209,7 @@ for wl, servers in data.items():
         per_core = median_ratio(core_rounds, wl, s)
         core_ratio = f"{statistics.median(per_core):.2f}x" if per_core else ""
         best_core = max((v[s] for (w, _), v in core_rounds.items() if w == wl and v.get(s, -1) > 0), default=-1)
-        print(f"{wl:9} {s:9} {r[2]:>10} {r[3]:>10} {ratio:>8} {spread:>31} {r[5]:>9} {r[6]:>9} {r[7]+'k':>9} {r[8]:>7} {best_core:>10.0f} {core_ratio:>10}")
+        print(f"{wl:9} {s:9} {r[2]:>10} {r[3]:>10} {1e6 / score(r):>10.2f} {ratio:>8} {spread:>31} {r[5]:>9} {r[6]:>9} {r[7]+'k':>9} {r[8]:>7} {best_core:>10.0f} {core_ratio:>10}")
 PY
 
 # The control-plane API workload (issue #3): GET deployment and trigger+cancel round trips
