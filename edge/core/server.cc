@@ -368,10 +368,21 @@ std::string Server::install_table(shared::route::RouteTable table)
         int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         bool ok = fd >= 0 && write(fd, text.data(), text.size()) == ssize_t(text.size()) &&
                   fsync(fd) == 0;
+        int saved = errno;
         if (fd >= 0) ::close(fd);
-        if (!ok || rename(tmp.c_str(), path.c_str()) != 0)
+        if (ok && rename(tmp.c_str(), path.c_str()) != 0) {
+            ok = false;
+            saved = errno;
+        }
+        if (!ok)
             return "cannot persist the route table in " + config_.state_dir + ": " +
-                   strerror(errno);
+                   strerror(saved);
+        // The rename itself survives a power cut only once the directory is on disk too.
+        int dir = open(config_.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir >= 0) {
+            fsync(dir);
+            ::close(dir);
+        }
     }
     routes_ = next;
     for (auto &w : workers_)
