@@ -55,6 +55,7 @@ Connection::Connection(Worker &worker, int fd, const sockaddr_storage &peer)
 Connection::~Connection()
 {
     if (warm_ticket_) warm_ticket_->waiting = nullptr;
+    if (file_load_) file_load_->forget(this);
     if (fd_ >= 0) ::close(fd_);
     worker_.shared().connections.fetch_sub(1, std::memory_order_relaxed);
     unlink();
@@ -81,7 +82,9 @@ void Connection::close()
     if (state_ == State::kClosing) return;
     state_ = State::kClosing;
     if (warm_ticket_) warm_ticket_->waiting = nullptr; // a warm-up in flight finds nobody
-    if (sending_) worker_.io().sends().cancel(this);   // before the fd number can be reused
+    if (file_load_) file_load_->forget(this);
+    file_load_.reset();
+    if (sending_) worker_.io().sends().cancel(this); // before the fd number can be reused
     sending_ = false;
     out_.clear();
     ::close(fd_); // also takes it out of the epoll set
@@ -140,7 +143,7 @@ void Connection::on_readable()
     // bytes bring a new event) or EAGAIN. While responses are backed up, read nothing and
     // remember that bytes may be waiting: on_io comes back here once they have left.
     while (state_ == State::kOpen) {
-        if (!out_.empty()) {
+        if (!out_.empty() || file_load_) {
             input_pending_ = true;
             return;
         }
@@ -193,7 +196,7 @@ void Connection::pump()
     for (int round = 0; round < 64 && state_ == State::kOpen; ++round) {
         process();
         if (!flush()) return;
-        if (!out_.empty() || close_after_flush_ || in_pos_ >= in_len_) return;
+        if (!out_.empty() || close_after_flush_ || file_load_ || in_pos_ >= in_len_) return;
     }
 }
 
@@ -202,6 +205,10 @@ void Connection::after_io()
     if (state_ != State::kOpen) return;
     if (!out_.empty()) {
         watch(); // a send-space event resumes us
+        rearm();
+        return;
+    }
+    if (file_load_) { // the answer comes once the file is in, even after the client's FIN
         rearm();
         return;
     }
@@ -226,6 +233,7 @@ void Connection::after_io()
 
 void Connection::process()
 {
+    if (file_load_) return; // no compact() either: the waiting head's views point into in_
     while (state_ == State::kOpen && !close_after_flush_ && in_pos_ < in_len_) {
         if (!out_.has_room()) break; // let the socket drain before answering more
         auto r = parser_.feed(in_ + in_pos_, in_len_ - in_pos_);
@@ -236,16 +244,41 @@ void Connection::process()
             break;
         }
         if (r.event == ParseEvent::kHeadComplete) {
-            respond(parser_.head());
+            if (!respond(parser_.head())) return; // the head's views must stay where they are
             responded_ = true;
             continue;
         }
-        if (!responded_) respond(parser_.head());
-        responded_ = false;
-        parser_.reset_message();
-        msg_start_ = in_pos_;
+        if (!responded_ && !respond(parser_.head())) {
+            answer_completes_message_ = true;
+            return;
+        }
+        next_message();
     }
     compact();
+}
+
+void Connection::next_message()
+{
+    responded_ = false;
+    parser_.reset_message();
+    msg_start_ = in_pos_;
+}
+
+void Connection::on_file_loaded()
+{
+    file_load_.reset();
+    if (state_ != State::kOpen) return;
+    if (!respond(parser_.head())) return; // the next file it needs is loading now
+    if (answer_completes_message_) {
+        answer_completes_message_ = false;
+        next_message();
+    } else {
+        responded_ = true;
+    }
+    pump();
+    after_io();
+    // Reads paused while we waited; no new event will announce those bytes.
+    if (state_ == State::kOpen && input_pending_ && out_.empty()) on_readable();
 }
 
 void Connection::grow_input()
@@ -277,12 +310,12 @@ void Connection::compact()
     msg_start_ = msg_start_ >= from ? msg_start_ - from : 0;
 }
 
-void Connection::respond(const shared::http::RequestHead &head)
+bool Connection::respond(const shared::http::RequestHead &head)
 {
-    deadline_kind_ = Deadline::kNone; // each answered request restarts the idle/header clocks
     Exchange ex{head, out_, worker_};
     ex.head_only = head.method == Method::kHead;
     ex.close = !head.keep_alive || draining_ || worker_.draining();
+    size_t unanswered = out_.buffer().size(); // taken back if the answer must wait
     if (head.has_body && head.expect_continue &&
         (head.method == Method::kGet || head.method == Method::kHead ||
          head.method == Method::kOptions))
@@ -290,6 +323,13 @@ void Connection::respond(const shared::http::RequestHead &head)
     char host_buf[shared::http::kMaxHostLength]; // the normalised host, for routing and the log
     std::string_view host = shared::http::normalize_host(head.host, host_buf, sizeof host_buf);
     dispatch(ex, host);
+    if (ex.pending) {
+        out_.buffer().resize(unanswered);
+        file_load_ = std::move(ex.pending);
+        file_load_->wait(this);
+        return false;
+    }
+    deadline_kind_ = Deadline::kNone; // each answered request restarts the idle/header clocks
     if (ex.close) close_after_flush_ = true;
     worker_.stats().requests.add(1);
     if (AccessLog *log = worker_.access_log()) {
@@ -301,6 +341,7 @@ void Connection::respond(const shared::http::RequestHead &head)
         rec.bytes = ex.body_bytes;
         log->log(rec);
     }
+    return true;
 }
 
 void Connection::dispatch(Exchange &ex, std::string_view host)
@@ -470,6 +511,10 @@ void Connection::rearm()
 void Connection::on_tick(uint64_t now)
 {
     if (state_ == State::kClosing || deadline_ms_ == 0 || now < deadline_ms_) return;
+    if (file_load_) { // the disk did not give the file within the header timeout
+        close();
+        return;
+    }
     if (deadline_kind_ == Deadline::kHeader && state_ == State::kOpen && out_.empty() &&
         (parser_.in_message() || in_len_ > 0)) {
         fail(408, "The request head did not arrive in time.");

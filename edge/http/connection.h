@@ -22,7 +22,8 @@ struct Exchange;
 class Connection final : public shared::IntrusiveHook<Connection>,
                          public IoWatcher,
                          public SendBatch::Sender,
-                         public WarmTicket::Waiter
+                         public WarmTicket::Waiter,
+                         public FileLoad::Waiter
 {
 public:
     // Takes ownership of the accepted, non-blocking socket fd.
@@ -44,6 +45,8 @@ public:
     void on_warm() override;
     // The round's batched send of our output went (bytes or -errno).
     void on_sent(ssize_t result) override;
+    // The file the current request waited for is in the cache: answer it now.
+    void on_file_loaded() override;
 
 private:
     enum class State : uint8_t { kOpen, kLingering, kClosing };
@@ -52,7 +55,10 @@ private:
     void on_readable();
     void on_writable();
     void process();
-    void respond(const shared::http::RequestHead &head);
+    // Answers the request; false when it waits for a file load (nothing written).
+    bool respond(const shared::http::RequestHead &head);
+    // The current message is answered and read to its end: ready for the next one.
+    void next_message();
     void dispatch(Exchange &ex, std::string_view host);
     void fail(int status, std::string_view reason);
     void pump();
@@ -104,6 +110,10 @@ private:
     bool sending_ = false;       // output is in the round's send batch
     size_t batched_bytes_ = 0;   // what that batch entry asks the socket to take
     std::shared_ptr<WarmTicket> warm_ticket_;
+    // The load the current request waits for. Meanwhile nothing is parsed or read (the head's
+    // views point into in_), and output already queued keeps going.
+    FileLoadRef file_load_;
+    bool answer_completes_message_ = false; // that request was read whole before it waited
 
     Deadline deadline_kind_ = Deadline::kNone;
     uint64_t deadline_ms_ = 0;

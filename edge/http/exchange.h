@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "edge/core/worker.h"
+#include "edge/static/file_cache.h"
 #include "edge/write/output_queue.h"
 #include "shared/http/request_head.h"
 #include "shared/http/response_writer.h"
@@ -20,6 +21,9 @@ struct Exchange {
     uint64_t body_bytes = 0; // for the access log
     bool close = false;      // answer with "Connection: close" and close after the write
     bool head_only = false;  // HEAD: headers as for GET, no body
+    // Set by a handler that needs a file the cache is still loading: it wrote nothing, and
+    // the request is handled again once the load is done.
+    FileLoadRef pending;
 
     shared::http::ResponseWriter writer() { return shared::http::ResponseWriter(out.buffer()); }
 

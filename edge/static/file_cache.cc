@@ -1,7 +1,9 @@
 // File cache fills: open beneath the deployment root, hash the content for the ETag, pre-build
-// the header lines. This is the cold path; the hot path is one hash-map lookup.
+// the header lines, on the libuv threadpool. This is the cold path; the hot path is one
+// hash-map lookup.
 #include "edge/static/file_cache.h"
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -46,8 +48,8 @@ bool fill_body(FileBody &body, int fd, uint64_t size, const CacheLimits &limits,
     body.size = size;
     // Up to a few hundred KiB one copy into the socket costs less CPU than sendfile's page
     // splicing (100 KiB: 22.4k → 25.9k requests per CPU second, #2). A file not in the page
-    // cache is not read here, on the loop thread: it stays a descriptor, whose windows the
-    // OutputQueue reads in on the threadpool before sending.
+    // cache is not read here, so its first answer does not wait for the disk: it stays a
+    // descriptor, whose windows the OutputQueue reads in on the threadpool before sending.
     body.cold = !pages_resident(fd, 0, size);
     if (size <= limits.small_body_bytes && !body.cold &&
         (body.charge = BodyCharge::take(memory, size))) {
@@ -127,19 +129,92 @@ int open_fallback(int dir_fd, const char *rel, int flags)
     return fd;
 }
 
+// An ETag that costs no disk wait: a body in memory, a digest already known, or a warm file
+// up to inline_hash_bytes. Larger and cold files keep theirs empty for the background hasher.
+void etag_if_cheap(FileBody &body, const FileEntry &entry, const CacheLimits &limits,
+                   DigestMemo *digests)
+{
+    if (body.in_memory()) {
+        body.etag = etag_of_bytes(body.data.data(), body.data.size());
+    } else {
+        std::optional<DigestMemo::Key> key = digests ? DigestMemo::key_of(body.fd) : std::nullopt;
+        if (key)
+            if (std::optional<std::string> known = digests->find(*key)) body.etag = *known;
+        if (body.etag.empty() && body.size <= limits.inline_hash_bytes && !body.cold) {
+            body.etag = etag_of_file(body.fd);
+            if (key && !body.etag.empty()) digests->put(*key, body.etag);
+        }
+    }
+    build_headers(body, entry, entry.has_variants);
+}
+
+// Everything a cache fill needs from the disk. Runs on the threadpool (or inline without a
+// loop): it touches only its own entry, the thread-safe memory budget and digest memo.
+std::shared_ptr<FileEntry> read_entry(int dir_fd, std::string_view path, uint64_t now_ms,
+                                      const CacheLimits &limits,
+                                      const std::shared_ptr<BodyMemory> &memory,
+                                      DigestMemo *digests)
+{
+    auto entry = std::make_shared<FileEntry>();
+    entry->checked_ms = now_ms;
+    char rel[PATH_MAX];
+    if (!relative_path(path, rel)) return entry;
+    int fd = open_beneath(dir_fd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return entry;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return entry;
+    }
+    entry->dev = st.st_dev;
+    entry->ino = st.st_ino;
+    entry->stat_size = st.st_size;
+    entry->stat_mtime_ns = st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        entry->kind = FileEntry::Kind::kDirectory;
+        return entry;
+    }
+    if (!S_ISREG(st.st_mode)) { // fifos, devices, sockets: never served
+        close(fd);
+        return entry;
+    }
+    // Regular-file reads never block on O_NONBLOCK, but clear it for clarity of intent.
+    fcntl(fd, F_SETFL, 0);
+    entry->kind = FileEntry::Kind::kFile;
+    entry->content_type = content_type_for(path_extension(path));
+    entry->html = is_html_type(entry->content_type);
+    entry->hashed_name = is_content_hashed_name(path);
+    entry->mtime = st.st_mtim.tv_sec;
+    char date[shared::http::kHttpDateLength];
+    shared::http::format_http_date(entry->mtime, date);
+    entry->last_modified.assign(date, sizeof date);
+    if (!fill_body(entry->identity, fd, uint64_t(st.st_size), limits, memory)) {
+        entry->kind = FileEntry::Kind::kMissing;
+        return entry;
+    }
+    entry->br = load_variant(dir_fd, rel, ".br", "br", limits, memory);
+    entry->gzip = load_variant(dir_fd, rel, ".gz", "gzip", limits, memory);
+    entry->has_variants = entry->br || entry->gzip;
+    etag_if_cheap(entry->identity, *entry, limits, digests);
+    if (entry->br) etag_if_cheap(*entry->br, *entry, limits, digests);
+    if (entry->gzip) etag_if_cheap(*entry->gzip, *entry, limits, digests);
+    return entry;
+}
+
 } // namespace
 
 int open_beneath(int dir_fd, const char *rel, int flags) noexcept
 {
-    static bool have_openat2 = true;
-    if (have_openat2) {
+    static std::atomic<bool> have_openat2{true}; // loads run on threadpool threads too
+    if (have_openat2.load(std::memory_order_relaxed)) {
         struct open_how how {
         };
         how.flags = uint64_t(flags | O_CLOEXEC);
         how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
         long fd = syscall(SYS_openat2, dir_fd, rel, &how, sizeof how);
         if (fd >= 0 || errno != ENOSYS) return int(fd);
-        have_openat2 = false;
+        have_openat2.store(false, std::memory_order_relaxed);
     }
     return open_fallback(dir_fd, rel, flags);
 }
@@ -171,16 +246,60 @@ FileBody::~FileBody()
     if (fd >= 0) close(fd);
 }
 
+void FileLoad::forget(Waiter *w) noexcept
+{
+    for (size_t i = 0; i < waiters_.size(); ++i)
+        if (waiters_[i] == w) {
+            waiters_.erase(waiters_.begin() + std::ptrdiff_t(i));
+            return;
+        }
+}
+
+void FileLoad::wake()
+{
+    // One at a time: a waiter woken first may make another one forget its wait.
+    while (!waiters_.empty()) {
+        Waiter *w = waiters_.front();
+        waiters_.erase(waiters_.begin());
+        w->on_file_loaded();
+    }
+}
+
+struct Site::DirFd {
+    explicit DirFd(int f) noexcept : fd(f) {}
+    DirFd(const DirFd &) = delete;
+    DirFd &operator=(const DirFd &) = delete;
+    ~DirFd()
+    {
+        if (fd >= 0) close(fd);
+    }
+    int fd;
+};
+
+struct Site::LoadJob {
+    uv_work_t req;
+    std::shared_ptr<const DirFd> dir;
+    std::string path;
+    uint64_t now_ms;
+    CacheLimits limits;
+    std::shared_ptr<BodyMemory> memory;
+    DigestMemo *digests;
+    std::shared_ptr<Site *> site;
+    FileLoadRef load;
+    std::shared_ptr<FileEntry> entry; // the threadpool's result
+};
+
 Site::Site(std::string dir, int dir_fd, std::shared_ptr<BodyMemory> memory,
-           BackgroundHasher *hasher, DigestMemo *digests) noexcept
-    : dir_(std::move(dir)), dir_fd_(dir_fd), memory_(std::move(memory)), hasher_(hasher),
-      digests_(digests)
+           BackgroundHasher *hasher, DigestMemo *digests, uv_loop_t *loop)
+    : dir_(std::move(dir)), dir_fd_(std::make_shared<const DirFd>(dir_fd)),
+      memory_(std::move(memory)), hasher_(hasher), digests_(digests), loop_(loop),
+      self_(std::make_shared<Site *>(this))
 {
 }
 
 Site::~Site()
 {
-    if (dir_fd_ >= 0) close(dir_fd_);
+    *self_ = nullptr; // loads still in flight wake their waiters and drop their entries
 }
 
 bool Site::still_valid(const FileEntry &e, std::string_view path) const
@@ -188,13 +307,14 @@ bool Site::still_valid(const FileEntry &e, std::string_view path) const
     char rel[PATH_MAX];
     if (!relative_path(path, rel)) return true;
     struct stat st;
-    if (fstatat(dir_fd_, rel, &st, 0) != 0) return e.kind == FileEntry::Kind::kMissing;
+    if (fstatat(dir_fd_->fd, rel, &st, 0) != 0) return e.kind == FileEntry::Kind::kMissing;
     if (e.kind == FileEntry::Kind::kMissing) return false;
     return e.dev == st.st_dev && e.ino == st.st_ino && e.stat_size == st.st_size &&
            e.stat_mtime_ns == st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLimits &limits)
+FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLimits &limits,
+                          FileLoadRef *pending)
 {
     auto it = files_.find(path);
     if (it != files_.end()) {
@@ -212,106 +332,93 @@ FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLim
             }
         }
     }
-    FileEntryRef fresh = load(path, now_ms, limits);
-    if (it != files_.end()) {
-        it->second = fresh;
-    } else {
-        if (files_.size() >= limits.max_entries_per_site) files_.clear();
-        files_.emplace(std::string(path), fresh);
+    if (pending && loop_) {
+        auto [slot, first] = loading_.try_emplace(std::string(path));
+        if (!first) {
+            *pending = slot->second;
+            return nullptr;
+        }
+        slot->second = std::make_shared<FileLoad>();
+        if (start_load(path, now_ms, limits, slot->second)) {
+            *pending = slot->second;
+            return nullptr;
+        }
+        loading_.erase(slot); // the threadpool refused: load here
     }
+    std::shared_ptr<FileEntry> fresh =
+        read_entry(dir_fd_->fd, path, now_ms, limits, memory_, digests_);
+    install(path, fresh, limits);
     return fresh;
 }
 
-FileEntryRef Site::load(std::string_view path, uint64_t now_ms, const CacheLimits &limits)
+bool Site::start_load(std::string_view path, uint64_t now_ms, const CacheLimits &limits,
+                      FileLoadRef load)
 {
-    auto entry = std::make_shared<FileEntry>();
-    entry->checked_ms = now_ms;
-    char rel[PATH_MAX];
-    if (!relative_path(path, rel)) return entry;
-    int fd = open_beneath(dir_fd_, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) return entry;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        close(fd);
-        return entry;
+    auto *job = new LoadJob{{},       dir_fd_, std::string(path), now_ms, limits, memory_,
+                            digests_, self_,   std::move(load),   {}};
+    job->req.data = job;
+    int rc = uv_queue_work(
+        loop_, &job->req,
+        [](uv_work_t *req) { // threadpool
+            auto *j = static_cast<LoadJob *>(req->data);
+            j->entry = read_entry(j->dir->fd, j->path, j->now_ms, j->limits, j->memory, j->digests);
+        },
+        [](uv_work_t *req, int) { // loop thread
+            std::unique_ptr<LoadJob> j(static_cast<LoadJob *>(req->data));
+            if (Site *site = *j->site) {
+                site->loading_.erase(j->path);
+                if (j->entry) site->install(j->path, j->entry, j->limits);
+            }
+            j->load->wake();
+        });
+    if (rc != 0) {
+        delete job;
+        return false;
     }
-    entry->dev = st.st_dev;
-    entry->ino = st.st_ino;
-    entry->stat_size = st.st_size;
-    entry->stat_mtime_ns = st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        entry->kind = FileEntry::Kind::kDirectory;
-        return entry;
-    }
-    if (!S_ISREG(st.st_mode)) { // fifos, devices, sockets: never served
-        close(fd);
-        return entry;
-    }
-    // Regular-file reads never block on O_NONBLOCK, but clear it for clarity of intent.
-    fcntl(fd, F_SETFL, 0);
-    entry->kind = FileEntry::Kind::kFile;
-    entry->content_type = content_type_for(path_extension(path));
-    entry->html = is_html_type(entry->content_type);
-    entry->hashed_name = is_content_hashed_name(path);
-    entry->mtime = st.st_mtim.tv_sec;
-    char date[shared::http::kHttpDateLength];
-    shared::http::format_http_date(entry->mtime, date);
-    entry->last_modified.assign(date, sizeof date);
-    if (!fill_body(entry->identity, fd, uint64_t(st.st_size), limits, memory_)) {
-        entry->kind = FileEntry::Kind::kMissing;
-        return entry;
-    }
-    entry->br = load_variant(dir_fd_, rel, ".br", "br", limits, memory_);
-    entry->gzip = load_variant(dir_fd_, rel, ".gz", "gzip", limits, memory_);
-    entry->has_variants = entry->br || entry->gzip;
-    assign_etag(entry, entry->identity, limits);
-    if (entry->br) assign_etag(entry, *entry->br, limits);
-    if (entry->gzip) assign_etag(entry, *entry->gzip, limits);
-    return entry;
+    return true;
 }
 
-void Site::assign_etag(const std::shared_ptr<FileEntry> &entry, FileBody &body,
-                       const CacheLimits &limits)
+void Site::install(std::string_view path, const std::shared_ptr<FileEntry> &entry,
+                   const CacheLimits &limits)
 {
-    // A large file another worker (or an earlier route table) already hashed, unchanged.
+    hash_later(entry, entry->identity);
+    if (entry->br) hash_later(entry, *entry->br);
+    if (entry->gzip) hash_later(entry, *entry->gzip);
+    auto it = files_.find(path);
+    if (it != files_.end()) {
+        it->second = entry;
+        return;
+    }
+    if (files_.size() >= limits.max_entries_per_site) files_.clear();
+    files_.emplace(std::string(path), entry);
+}
+
+void Site::hash_later(const std::shared_ptr<FileEntry> &entry, FileBody &body)
+{
+    if (entry->kind != FileEntry::Kind::kFile || !body.etag.empty() || body.in_memory()) return;
     std::optional<DigestMemo::Key> key;
-    if (!body.in_memory() && digests_) {
-        key = DigestMemo::key_of(body.fd);
-        if (key) {
-            if (std::optional<std::string> known = digests_->find(*key)) {
-                body.etag = std::move(*known);
-                build_headers(body, *entry, entry->has_variants);
-                return;
-            }
-        }
-    }
-    // Large files, and files not in the page cache, are hashed off the loop thread.
-    if (!body.in_memory() && hasher_ && (body.size > limits.inline_hash_bytes || body.cold)) {
-        // The done callback holds the entry, and with it the descriptor being hashed. It runs
-        // on this loop's thread, between requests: nothing reads the strings it rewrites.
-        bool queued =
-            hasher_->submit(body.fd, [entry, b = &body, digests = digests_, key](std::string etag) {
-                if (digests && key) digests->put(*key, etag);
-                b->etag = std::move(etag);
-                b->headers.clear();
-                build_headers(*b, *entry, entry->has_variants);
-            });
-        if (queued) {
-            build_headers(body, *entry, entry->has_variants); // no ETag until the digest is in
-            return;
-        }
-    }
-    body.etag = body.in_memory() ? etag_of_bytes(body.data.data(), body.data.size())
-                                 : etag_of_file(body.fd);
+    if (digests_) key = DigestMemo::key_of(body.fd);
+    // The done callback holds the entry, and with it the descriptor being hashed. It runs
+    // on this loop's thread, between requests: nothing reads the strings it rewrites.
+    if (hasher_ &&
+        hasher_->submit(body.fd, [entry, b = &body, digests = digests_, key](std::string etag) {
+            if (digests && key) digests->put(*key, etag);
+            b->etag = std::move(etag);
+            b->headers.clear();
+            build_headers(*b, *entry, entry->has_variants);
+        }))
+        return;
+    body.etag = etag_of_file(body.fd); // no threadpool (unit tests)
     if (key && !body.etag.empty()) digests_->put(*key, body.etag);
+    body.headers.clear();
     build_headers(body, *entry, entry->has_variants);
 }
 
 FileCache::FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t *loop,
                      DigestMemo *digests)
     : root_(std::move(deployments_root)), limits_(limits),
-      memory_(std::make_shared<BodyMemory>(limits.memory_bytes)), hasher_(loop), digests_(digests)
+      memory_(std::make_shared<BodyMemory>(limits.memory_bytes)), loop_(loop), hasher_(loop),
+      digests_(digests)
 {
     open_root();
 }
@@ -360,7 +467,7 @@ Site *FileCache::site(std::string_view rel_dir, uint64_t now_ms)
     slot.checked_ms = now_ms;
     if (fd >= 0)
         slot.site = std::make_unique<Site>(root_ + "/" + std::string(rel_dir), fd, memory_,
-                                           &hasher_, digests_);
+                                           &hasher_, digests_, loop_);
     if (sites_.size() >= 4096) sites_.clear(); // unknown names must not grow memory forever
     Site *result = slot.site.get();
     sites_.insert_or_assign(std::string(rel_dir), std::move(slot));

@@ -13,6 +13,9 @@
 #include <string_view>
 #include <sys/types.h>
 #include <unordered_map>
+#include <vector>
+
+#include <uv.h>
 
 #include "edge/static/background_hasher.h"
 #include "edge/static/body_memory.h"
@@ -75,46 +78,88 @@ struct FileEntry {
 
 using FileEntryRef = std::shared_ptr<const FileEntry>;
 
+// A cache fill under way on the libuv threadpool (open, stat, small body, ETag), so that a
+// worker loop never waits on the disk for a file it has not seen. Requests that need the
+// file wait here and look it up again once it is in the cache.
+class FileLoad
+{
+public:
+    class Waiter
+    {
+    public:
+        virtual void on_file_loaded() = 0;
+
+    protected:
+        ~Waiter() = default;
+    };
+    void wait(Waiter *w) { waiters_.push_back(w); }
+    // The waiter goes away first (its connection closed).
+    void forget(Waiter *w) noexcept;
+    // Loop thread, once the entry is in the cache (or the load came to nothing).
+    void wake();
+
+private:
+    std::vector<Waiter *> waiters_;
+};
+using FileLoadRef = std::shared_ptr<FileLoad>;
+
 // The files of one deployment directory.
 class Site
 {
 public:
     // hasher may be null: every ETag is then computed inline. digests may be null: large
-    // files are then hashed by this site alone.
+    // files are then hashed by this site alone. loop may be null: files are then loaded
+    // inline by lookup().
     Site(std::string dir, int dir_fd, std::shared_ptr<BodyMemory> memory, BackgroundHasher *hasher,
-         DigestMemo *digests = nullptr) noexcept;
+         DigestMemo *digests = nullptr, uv_loop_t *loop = nullptr);
     Site(const Site &) = delete;
     Site &operator=(const Site &) = delete;
     ~Site();
 
-    // `path` is a normalised request path ("/", "/a/b.js"). Never returns null.
-    // Symlinks that lead outside the directory count as missing.
-    FileEntryRef lookup(std::string_view path, uint64_t now_ms, const CacheLimits &limits);
+    // `path` is a normalised request path ("/", "/a/b.js"). Symlinks that lead outside the
+    // directory count as missing. A file not in the cache is loaded on the threadpool when
+    // the site has a loop and the caller passes `pending`: lookup() then returns null and
+    // *pending is the load to wait for. Otherwise it loads the file here and never returns
+    // null.
+    FileEntryRef lookup(std::string_view path, uint64_t now_ms, const CacheLimits &limits,
+                        FileLoadRef *pending = nullptr);
 
     const std::string &dir() const noexcept { return dir_; }
 
 private:
-    FileEntryRef load(std::string_view path, uint64_t now_ms, const CacheLimits &limits);
+    struct DirFd;
+    struct LoadJob;
+
+    // Queues the load of path on the threadpool; false if it cannot be queued.
+    bool start_load(std::string_view path, uint64_t now_ms, const CacheLimits &limits,
+                    FileLoadRef load);
+    // Loop thread: ETags the threadpool left to the background hasher, then into the cache.
+    void install(std::string_view path, const std::shared_ptr<FileEntry> &entry,
+                 const CacheLimits &limits);
     bool still_valid(const FileEntry &e, std::string_view path) const;
-    // Sets body's ETag now, or (large file, hasher present) once the threadpool has it.
-    void assign_etag(const std::shared_ptr<FileEntry> &entry, FileBody &body,
-                     const CacheLimits &limits);
+    // Hands a body without an ETag to the background hasher (or hashes it here without one).
+    void hash_later(const std::shared_ptr<FileEntry> &entry, FileBody &body);
 
     std::string dir_;
-    int dir_fd_;
+    std::shared_ptr<const DirFd> dir_fd_; // held by loads in flight too
     std::shared_ptr<BodyMemory> memory_;
     BackgroundHasher *hasher_;
     DigestMemo *digests_;
+    uv_loop_t *loop_;
+    std::shared_ptr<Site *> self_; // loads in flight find the site here, null once it is gone
     std::unordered_map<std::string, FileEntryRef, shared::route::StringHash, std::equal_to<>>
         files_;
+    std::unordered_map<std::string, FileLoadRef, shared::route::StringHash, std::equal_to<>>
+        loading_;
 };
 
 // All sites a worker has seen, by directory relative to the deployments root.
 class FileCache
 {
 public:
-    // With a loop, large files are hashed on its threadpool; without, inline. With digests,
-    // a large file hashed once (by any worker, under any route table) is not hashed again.
+    // With a loop, files are loaded and large files hashed on its threadpool; without,
+    // inline. With digests, a large file hashed once (by any worker, under any route table)
+    // is not hashed again.
     FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t *loop = nullptr,
               DigestMemo *digests = nullptr);
     FileCache(const FileCache &) = delete;
@@ -147,6 +192,7 @@ private:
     uint64_t root_checked_ms_ = 0; // while the root is missing: when it was last looked for
     CacheLimits limits_;
     std::shared_ptr<BodyMemory> memory_; // shared with the bodies, which may outlive the cache
+    uv_loop_t *loop_;
     BackgroundHasher hasher_;
     DigestMemo *digests_;
     std::unordered_map<std::string, SiteSlot, shared::route::StringHash, std::equal_to<>> sites_;

@@ -158,7 +158,9 @@ void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t,
 
 void not_found(Exchange &ex, Site &site, const RouteTarget &t, std::string_view req_path)
 {
-    FileEntryRef page = site.lookup("/404.html", ex.worker.now_ms(), ex.worker.cache().limits());
+    FileEntryRef page =
+        site.lookup("/404.html", ex.worker.now_ms(), ex.worker.cache().limits(), &ex.pending);
+    if (!page) return; // loading: the request comes back here
     if (page->kind == FileEntry::Kind::kFile) {
         serve_file(ex, page, t, req_path, 404);
         return;
@@ -242,7 +244,10 @@ void serve_static(Exchange &ex, const RouteTarget &t)
         return;
     }
     const CacheLimits &limits = worker.cache().limits();
-    FileEntryRef entry = site->lookup(np.path, now, limits);
+    // A lookup that returns null is loading the file off the loop thread: nothing has been
+    // written, and the connection hands the request back here once the file is cached.
+    FileEntryRef entry = site->lookup(np.path, now, limits, &ex.pending);
+    if (!entry) return;
     std::string_view path = np.path;
 
     if (entry->kind == FileEntry::Kind::kDirectory) {
@@ -262,7 +267,9 @@ void serve_static(Exchange &ex, const RouteTarget &t)
         static constexpr std::string_view kIndex = "/index.html";
         if (len + kIndex.size() <= sizeof buf) {
             std::memcpy(buf + len, kIndex.data(), kIndex.size());
-            entry = site->lookup(std::string_view(buf, len + kIndex.size()), now, limits);
+            entry =
+                site->lookup(std::string_view(buf, len + kIndex.size()), now, limits, &ex.pending);
+            if (!entry) return;
         }
         if (entry->kind == FileEntry::Kind::kFile) {
             serve_file(ex, entry, t, path, 200);
@@ -276,7 +283,8 @@ void serve_static(Exchange &ex, const RouteTarget &t)
     // Nothing at this path. SPA: extension-less paths are client-side routes; assets never are.
     if (t.spa && path_extension(path).empty()) {
         for (std::string_view fallback : {"/200.html", "/index.html"}) {
-            FileEntryRef page = site->lookup(fallback, now, limits);
+            FileEntryRef page = site->lookup(fallback, now, limits, &ex.pending);
+            if (!page) return;
             if (page->kind == FileEntry::Kind::kFile) {
                 serve_file(ex, page, t, path, 200);
                 return;

@@ -239,6 +239,57 @@ TEST_CASE("a file evicted from the page cache is read in off the loop, then sent
     CHECK(cold_reads() > after_whole);
 }
 
+TEST_CASE("requests for files the worker has not seen wait off the loop and are answered in order",
+          "[e2e][static]")
+{
+    // Each first sight of a file is read on the threadpool while its request waits: a
+    // pipeline of such requests (plus a 100-continue, a SPA route, a custom 404) must come
+    // back whole and in order, and the client's FIN right behind them must not cut it short.
+    TempTree t;
+    const std::pair<const char *, const char *> files[] = {{"index.html", "<h1>spa</h1>\n"},
+                                                           {"404.html", "<h1>custom 404</h1>\n"},
+                                                           {"a.txt", "alpha\n"},
+                                                           {"b.css", "b{}\n"},
+                                                           {"c.json", "{\"c\":3}\n"}};
+    for (auto [name, body] : files)
+        t.write(std::string("deployments/app/") + name, body);
+    EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments", t.path("deployments"),
+                      "--base-domain", "test", "--workers", "1"});
+    const std::string host = "Host: app.test\r\n";
+    std::string pipeline = "GET /a.txt HTTP/1.1\r\n" + host + "\r\n" +             //
+                           "HEAD /b.css HTTP/1.1\r\n" + host + "\r\n" +            //
+                           "GET /gone.js HTTP/1.1\r\n" + host + "\r\n" +           //
+                           "GET /some/route HTTP/1.1\r\n" + host + "\r\n" +        //
+                           "GET /c.json HTTP/1.1\r\n" + host +                     //
+                           "Content-Length: 2\r\nExpect: 100-continue\r\n\r\nhi" + //
+                           "GET /a.txt HTTP/1.1\r\n" + host + "\r\n";
+    RawClient c(edge.port());
+    c.send(pipeline);
+    c.shutdown_write();
+    Response a = must(c.read_response());
+    CHECK(a.status == 200);
+    CHECK(a.body == "alpha\n");
+    CHECK(a.header("ETag").size() == 34);
+    Response b = must(c.read_response(true));
+    CHECK(b.status == 200);
+    CHECK(b.header("Content-Length") == "4");
+    Response gone = must(c.read_response());
+    CHECK(gone.status == 404);
+    CHECK(gone.body == "<h1>custom 404</h1>\n");
+    Response route = must(c.read_response());
+    CHECK(route.status == 200);
+    CHECK(route.body == "<h1>spa</h1>\n");
+    Response cont = must(c.read_response());
+    CHECK(cont.status == 100);
+    Response json = must(c.read_response());
+    CHECK(json.status == 200);
+    CHECK(json.body == "{\"c\":3}\n");
+    Response again = must(c.read_response());
+    CHECK(again.body == "alpha\n");
+    CHECK(again.header("ETag") == a.header("ETag"));
+    CHECK(c.wait_closed(5000));
+}
+
 TEST_CASE("SIGTERM finishes the response in flight and exits 0", "[e2e][lifecycle]")
 {
     SmallSite site;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -264,6 +265,90 @@ TEST_CASE("file cache hashes large files on the loop's threadpool", "[static]")
         // Files at or under the inline limit are hashed at once, even with a loop.
         root.write("site/medium.bin", std::string(32 * 1024, 'm'));
         CHECK(lookup(cache, "site", "/medium.bin")->identity.etag.size() == 34);
+    }
+    REQUIRE(uv_loop_close(&loop) == 0);
+}
+
+namespace
+{
+struct CountingWaiter : FileLoad::Waiter {
+    int calls = 0;
+    std::function<void()> then;
+    void on_file_loaded() override
+    {
+        ++calls;
+        if (then) then();
+    }
+};
+} // namespace
+
+TEST_CASE("with a loop, a file not cached yet is loaded on the threadpool while requests wait",
+          "[static]")
+{
+    TempRoot root;
+    root.write("site/app.js", "app();\n");
+    root.write("site/page.html", "<p>page</p>\n");
+    CacheLimits limits = no_revalidate();
+    FileCache inline_cache(root.path().string(), limits);
+    FileEntryRef reference = lookup(inline_cache, "site", "/app.js");
+
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    {
+        FileCache cache(root.path().string(), limits, &loop);
+        Site *site = cache.site("site", 0);
+        REQUIRE(site != nullptr);
+        FileLoadRef load, again;
+        CHECK(site->lookup("/app.js", 0, limits, &load) == nullptr); // queued, not read here
+        REQUIRE(load);
+        CHECK(site->lookup("/app.js", 0, limits, &again) == nullptr);
+        CHECK(again == load); // one load for every request that needs the file
+        CountingWaiter a, gone, b, dropped;
+        a.then = [&] { load->forget(&dropped); }; // a waiter woken first may end another's wait
+        load->wait(&a);
+        load->wait(&gone);
+        load->wait(&b);
+        load->wait(&dropped);
+        load->forget(&gone); // its connection closed meanwhile
+        REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+        CHECK(a.calls == 1);
+        CHECK(b.calls == 1);
+        CHECK(gone.calls == 0);
+        CHECK(dropped.calls == 0);
+
+        FileLoadRef none;
+        FileEntryRef e = site->lookup("/app.js", 0, limits, &none);
+        REQUIRE(e != nullptr);
+        CHECK_FALSE(none);
+        CHECK(e->identity.data == "app();\n");
+        CHECK(e->identity.etag == reference->identity.etag);
+        CHECK(contains(e->identity.headers, "ETag: " + reference->identity.etag + "\r\n"));
+
+        // A missing file is an answer the cache keeps as well.
+        FileLoadRef miss;
+        CHECK(site->lookup("/nope.js", 0, limits, &miss) == nullptr);
+        REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+        FileEntryRef missing = site->lookup("/nope.js", 0, limits, &miss);
+        REQUIRE(missing != nullptr);
+        CHECK(missing->kind == FileEntry::Kind::kMissing);
+
+        // A route-table swap drops the site with a load in flight: its waiters still hear of
+        // it, and the new site loads the file again.
+        FileLoadRef swapped;
+        CHECK(site->lookup("/page.html", 0, limits, &swapped) == nullptr);
+        CountingWaiter c;
+        swapped->wait(&c);
+        cache.clear();
+        REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+        CHECK(c.calls == 1);
+        Site *fresh = cache.site("site", 0);
+        REQUIRE(fresh != nullptr);
+        FileLoadRef reload;
+        CHECK(fresh->lookup("/page.html", 0, limits, &reload) == nullptr);
+        REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+        FileEntryRef page = fresh->lookup("/page.html", 0, limits, &reload);
+        REQUIRE(page != nullptr);
+        CHECK(page->identity.data == "<p>page</p>\n");
     }
     REQUIRE(uv_loop_close(&loop) == 0);
 }
