@@ -185,7 +185,8 @@ TEST_CASE("a file evicted from the page cache is read in off the loop, then sent
     };
     // Clean pages can be dropped by anyone who can read the file, but not while something
     // still holds them (a send the client has not acknowledged yet): drop until none of the
-    // file is resident, as mincore sees it.
+    // file is resident, as mincore sees it. Rarely (about 1 run in 100 under ASan) some stay
+    // for seconds; the run then has nothing to check rather than a false failure.
     auto evict = [&] {
         int fd = open(site.tree.path("deployments/demo/big.bin").c_str(), O_RDONLY | O_CLOEXEC);
         REQUIRE(fd >= 0);
@@ -203,7 +204,8 @@ TEST_CASE("a file evicted from the page cache is read in off the loop, then sent
         }
         munmap(map, site.big.size());
         ::close(fd);
-        REQUIRE(evicted);
+        if (!evicted) WARN("the kernel kept big.bin's pages for 5 s: nothing to test this run");
+        return evicted;
     };
 
     // Just written, the file is in the page cache: sendfile goes straight on.
@@ -222,7 +224,7 @@ TEST_CASE("a file evicted from the page cache is read in off the loop, then sent
     }
     REQUIRE_FALSE(etag.empty());
 
-    evict();
+    if (!evict()) return;
     auto cold = get(edge->port(), "demo.localhost", "/big.bin");
     REQUIRE(cold);
     CHECK(cold->status == 200);
@@ -231,7 +233,7 @@ TEST_CASE("a file evicted from the page cache is read in off the loop, then sent
     CHECK(after_whole >= 1);
 
     // A range in the middle starts its own window there.
-    evict();
+    if (!evict()) return;
     auto part = get(edge->port(), "demo.localhost", "/big.bin", "Range: bytes=5000000-5099999\r\n");
     REQUIRE(part);
     CHECK(part->status == 206);
