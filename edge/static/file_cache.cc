@@ -40,19 +40,29 @@ bool relative_path(std::string_view path, char (&buf)[PATH_MAX])
     return true;
 }
 
-// Reads a regular file into body (small, in the page cache, and while the worker's
-// memory_bytes allow) or keeps its descriptor. Takes fd.
-bool fill_body(FileBody &body, int fd, uint64_t size, const CacheLimits &limits,
-               const std::shared_ptr<BodyMemory> &memory)
+// What a cache fill works with, and where it runs.
+struct Fill {
+    const CacheLimits &limits;
+    const std::shared_ptr<BodyMemory> &memory;
+    DigestMemo *digests;
+    // On the threadpool a fill may wait for the disk: the request waits off the loop anyway.
+    // Inline on a loop thread it may not: cold files are left to the threadpool then.
+    bool may_wait_for_disk;
+};
+
+// Reads a regular file into body (small, and while the worker's memory_bytes allow) or keeps
+// its descriptor. Takes fd.
+bool fill_body(FileBody &body, int fd, uint64_t size, const Fill &fill)
 {
     body.size = size;
     // Up to a few hundred KiB one copy into the socket costs less CPU than sendfile's page
     // splicing (100 KiB: 22.4k → 25.9k requests per CPU second, #2). A file not in the page
-    // cache is not read here, so its first answer does not wait for the disk: it stays a
+    // cache is read only where waiting for the disk is allowed; elsewhere it stays a
     // descriptor, whose windows the OutputQueue reads in on the threadpool before sending.
     body.cold = !pages_resident(fd, 0, size);
-    if (size <= limits.small_body_bytes && !body.cold &&
-        (body.charge = BodyCharge::take(memory, size))) {
+    if (size <= fill.limits.small_body_bytes && (!body.cold || fill.may_wait_for_disk) &&
+        (body.charge = BodyCharge::take(fill.memory, size))) {
+        body.cold = false; // read in below
         body.data.resize(size);
         size_t got = 0;
         while (got < size) {
@@ -87,8 +97,7 @@ void build_headers(FileBody &body, const FileEntry &entry, bool has_variants)
 
 // A precompressed sibling ("app.js.br"), when it is a regular file beneath the root.
 std::unique_ptr<FileBody> load_variant(int dir_fd, const char *rel, const char *suffix,
-                                       std::string_view encoding, const CacheLimits &limits,
-                                       const std::shared_ptr<BodyMemory> &memory)
+                                       std::string_view encoding, const Fill &fill)
 {
     char name[PATH_MAX];
     if (std::snprintf(name, sizeof name, "%s%s", rel, suffix) >= int(sizeof name)) return nullptr;
@@ -101,7 +110,7 @@ std::unique_ptr<FileBody> load_variant(int dir_fd, const char *rel, const char *
     }
     auto body = std::make_unique<FileBody>();
     body->encoding = encoding;
-    if (!fill_body(*body, fd, uint64_t(st.st_size), limits, memory)) return nullptr;
+    if (!fill_body(*body, fd, uint64_t(st.st_size), fill)) return nullptr;
     return body;
 }
 
@@ -129,18 +138,20 @@ int open_fallback(int dir_fd, const char *rel, int flags)
     return fd;
 }
 
-// An ETag that costs no disk wait: a body in memory, a digest already known, or a warm file
-// up to inline_hash_bytes. Larger and cold files keep theirs empty for the background hasher.
-void etag_if_cheap(FileBody &body, const FileEntry &entry, const CacheLimits &limits,
-                   DigestMemo *digests)
+// The ETag now when it is cheap: a body in memory, a digest already known, or a file up to
+// inline_hash_bytes that is warm or may be waited for. Larger files (and cold ones inline)
+// keep theirs empty for the background hasher.
+void etag_if_cheap(FileBody &body, const FileEntry &entry, const Fill &fill)
 {
     if (body.in_memory()) {
         body.etag = etag_of_bytes(body.data.data(), body.data.size());
     } else {
+        DigestMemo *digests = fill.digests;
         std::optional<DigestMemo::Key> key = digests ? DigestMemo::key_of(body.fd) : std::nullopt;
         if (key)
             if (std::optional<std::string> known = digests->find(*key)) body.etag = *known;
-        if (body.etag.empty() && body.size <= limits.inline_hash_bytes && !body.cold) {
+        if (body.etag.empty() && body.size <= fill.limits.inline_hash_bytes &&
+            (!body.cold || fill.may_wait_for_disk)) {
             body.etag = etag_of_file(body.fd);
             if (key && !body.etag.empty()) digests->put(*key, body.etag);
         }
@@ -151,9 +162,7 @@ void etag_if_cheap(FileBody &body, const FileEntry &entry, const CacheLimits &li
 // Everything a cache fill needs from the disk. Runs on the threadpool (or inline without a
 // loop): it touches only its own entry, the thread-safe memory budget and digest memo.
 std::shared_ptr<FileEntry> read_entry(int dir_fd, std::string_view path, uint64_t now_ms,
-                                      const CacheLimits &limits,
-                                      const std::shared_ptr<BodyMemory> &memory,
-                                      DigestMemo *digests)
+                                      const Fill &fill)
 {
     auto entry = std::make_shared<FileEntry>();
     entry->checked_ms = now_ms;
@@ -189,16 +198,16 @@ std::shared_ptr<FileEntry> read_entry(int dir_fd, std::string_view path, uint64_
     char date[shared::http::kHttpDateLength];
     shared::http::format_http_date(entry->mtime, date);
     entry->last_modified.assign(date, sizeof date);
-    if (!fill_body(entry->identity, fd, uint64_t(st.st_size), limits, memory)) {
+    if (!fill_body(entry->identity, fd, uint64_t(st.st_size), fill)) {
         entry->kind = FileEntry::Kind::kMissing;
         return entry;
     }
-    entry->br = load_variant(dir_fd, rel, ".br", "br", limits, memory);
-    entry->gzip = load_variant(dir_fd, rel, ".gz", "gzip", limits, memory);
+    entry->br = load_variant(dir_fd, rel, ".br", "br", fill);
+    entry->gzip = load_variant(dir_fd, rel, ".gz", "gzip", fill);
     entry->has_variants = entry->br || entry->gzip;
-    etag_if_cheap(entry->identity, *entry, limits, digests);
-    if (entry->br) etag_if_cheap(*entry->br, *entry, limits, digests);
-    if (entry->gzip) etag_if_cheap(*entry->gzip, *entry, limits, digests);
+    etag_if_cheap(entry->identity, *entry, fill);
+    if (entry->br) etag_if_cheap(*entry->br, *entry, fill);
+    if (entry->gzip) etag_if_cheap(*entry->gzip, *entry, fill);
     return entry;
 }
 
@@ -346,7 +355,7 @@ FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLim
         loading_.erase(slot); // the threadpool refused: load here
     }
     std::shared_ptr<FileEntry> fresh =
-        read_entry(dir_fd_->fd, path, now_ms, limits, memory_, digests_);
+        read_entry(dir_fd_->fd, path, now_ms, Fill{limits, memory_, digests_, !loop_});
     install(path, fresh, limits);
     return fresh;
 }
@@ -361,7 +370,8 @@ bool Site::start_load(std::string_view path, uint64_t now_ms, const CacheLimits 
         loop_, &job->req,
         [](uv_work_t *req) { // threadpool
             auto *j = static_cast<LoadJob *>(req->data);
-            j->entry = read_entry(j->dir->fd, j->path, j->now_ms, j->limits, j->memory, j->digests);
+            j->entry = read_entry(j->dir->fd, j->path, j->now_ms,
+                                  Fill{j->limits, j->memory, j->digests, true});
         },
         [](uv_work_t *req, int) { // loop thread
             std::unique_ptr<LoadJob> j(static_cast<LoadJob *>(req->data));

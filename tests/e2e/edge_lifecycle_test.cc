@@ -241,6 +241,46 @@ TEST_CASE("a file evicted from the page cache is read in off the loop, then sent
     CHECK(cold_reads() > after_whole);
 }
 
+TEST_CASE("a file not in the page cache has its ETag in its first answer", "[e2e][static]")
+{
+    // Its first sight is loaded on the threadpool, which may wait for the disk: the body is
+    // read and hashed there, so the first answer already carries the validator and a client
+    // holding it (same content, other name) gets a 304 at once.
+    TempTree t;
+    std::string css = pattern_bytes(20 * 1024, 9);
+    t.write("deployments/app/site.css", css);
+    t.write("deployments/app/copy.css", css);
+    for (const char *name : {"site.css", "copy.css"}) {
+        int fd = open(t.path(std::string("deployments/app/") + name).c_str(), O_RDONLY | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        void *map = mmap(nullptr, css.size(), PROT_READ, MAP_SHARED, fd, 0);
+        REQUIRE(map != MAP_FAILED);
+        std::vector<unsigned char> pages((css.size() + 4095) / 4096);
+        fdatasync(fd);
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        REQUIRE(mincore(map, css.size(), pages.data()) == 0);
+        bool evicted =
+            std::none_of(pages.begin(), pages.end(), [](unsigned char p) { return p & 1; });
+        munmap(map, css.size());
+        ::close(fd);
+        if (!evicted) {
+            WARN("the kernel kept " << name << "'s pages: nothing to test this run");
+            return;
+        }
+    }
+    EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments", t.path("deployments"),
+                      "--base-domain", "test", "--workers", "1"});
+    Response first = must(get(edge.port(), "app.test", "/site.css"));
+    CHECK(first.status == 200);
+    CHECK(first.body == css);
+    std::string etag = first.header("ETag");
+    CHECK(etag.size() == 34);
+    Response copy =
+        must(get(edge.port(), "app.test", "/copy.css", "If-None-Match: " + etag + "\r\n"));
+    CHECK(copy.status == 304);
+    CHECK(copy.header("ETag") == etag);
+}
+
 TEST_CASE("requests for files the worker has not seen wait off the loop and are answered in order",
           "[e2e][static]")
 {

@@ -87,6 +87,20 @@ bool contains(const std::string &haystack, std::string_view needle)
     return haystack.find(needle) != std::string::npos;
 }
 
+// Drops the file's pages from the page cache; false if some stay (tmpfs keeps them all).
+bool evict(const fs::path &file)
+{
+    int fd = open(file.c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    fdatasync(fd); // clean pages can be dropped
+    struct stat st;
+    REQUIRE(fstat(fd, &st) == 0);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    bool evicted = !pages_resident(fd, 0, uint64_t(st.st_size));
+    close(fd);
+    return evicted;
+}
+
 } // namespace
 
 TEST_CASE("file cache tells files, directories and missing paths apart", "[static]")
@@ -361,17 +375,9 @@ TEST_CASE("a small file not in the page cache is neither read nor hashed on the 
     std::string bytes(40 * 1024, 'c');
     bytes[777] = 'd';
     root.write("site/cold.bin", bytes);
-    {
-        int fd = open((root.path() / "site/cold.bin").c_str(), O_RDONLY);
-        REQUIRE(fd >= 0);
-        fdatasync(fd); // clean pages can be dropped
-        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-        bool evicted = !pages_resident(fd, 0, bytes.size());
-        close(fd);
-        if (!evicted) {
-            WARN("this filesystem keeps the file in memory (tmpfs?): nothing to test");
-            return;
-        }
+    if (!evict(root.path() / "site/cold.bin")) {
+        WARN("this filesystem keeps the file in memory (tmpfs?): nothing to test");
+        return;
     }
     CacheLimits limits = no_revalidate();
     uv_loop_t loop;
@@ -399,6 +405,71 @@ TEST_CASE("a small file not in the page cache is neither read nor hashed on the 
         CHECK(w->identity.data == bytes);
         CHECK(w->identity.etag == e->identity.etag);
         CHECK(lookup(cache, "site", "/cold.bin") == w);
+    }
+    REQUIRE(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("a file not in the page cache is read and hashed by its threadpool load: its first "
+          "answer has the body in memory and the ETag",
+          "[static]")
+{
+    TempRoot root;
+    std::string small(40 * 1024, 's'), large(300 * 1024, 'l');
+    small[99] = 'x';
+    large[12345] = 'y';
+    root.write("site/cold.css", small);
+    root.write("site/cold.bin", large); // above small_body_bytes, below inline_hash_bytes
+    auto evict_both = [&] {
+        return evict(root.path() / "site/cold.css") && evict(root.path() / "site/cold.bin");
+    };
+    if (!evict_both()) {
+        WARN("this filesystem keeps the files in memory (tmpfs?): nothing to test");
+        return;
+    }
+    CacheLimits limits = no_revalidate();
+    FileCache inline_cache(root.path().string(), limits); // no loop: reads inline
+    std::string small_etag = lookup(inline_cache, "site", "/cold.css")->identity.etag;
+    std::string large_etag = lookup(inline_cache, "site", "/cold.bin")->identity.etag;
+    REQUIRE(small_etag.size() == 34);
+    REQUIRE(large_etag.size() == 34);
+    if (!evict_both()) { // cold again
+        WARN("the kernel kept the files' pages: nothing to test this run");
+        return;
+    }
+
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    {
+        FileCache cache(root.path().string(), limits, &loop);
+        Site *site = cache.site("site", 0);
+        REQUIRE(site != nullptr);
+        FileLoadRef a, b;
+        CHECK(site->lookup("/cold.css", 0, limits, &a) == nullptr);
+        CHECK(site->lookup("/cold.bin", 0, limits, &b) == nullptr);
+        REQUIRE(a);
+        REQUIRE(b);
+        CountingWaiter wa, wb;
+        a->wait(&wa);
+        b->wait(&wb);
+        REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+        REQUIRE(wa.calls == 1);
+        REQUIRE(wb.calls == 1);
+
+        FileLoadRef none;
+        FileEntryRef css = site->lookup("/cold.css", 0, limits, &none);
+        REQUIRE(css != nullptr);
+        CHECK(css->identity.in_memory());
+        CHECK_FALSE(css->identity.cold);
+        CHECK(css->identity.data == small);
+        CHECK(css->identity.etag == small_etag);
+        CHECK(contains(css->identity.headers, "ETag: " + small_etag + "\r\n"));
+
+        FileEntryRef bin = site->lookup("/cold.bin", 0, limits, &none);
+        REQUIRE(bin != nullptr);
+        CHECK_FALSE(bin->identity.in_memory()); // sent with sendfile
+        CHECK(bin->identity.etag == large_etag);
+        CHECK(contains(bin->identity.headers, "ETag: " + large_etag + "\r\n"));
+        CHECK_FALSE(none);
     }
     REQUIRE(uv_loop_close(&loop) == 0);
 }
