@@ -62,6 +62,7 @@ void IoLoop::run_once(int max_wait_ms)
     epoll_event events[256];
     int n = epoll_wait_nocancel(epfd_, events, 256, timeout);
     if (n < 0 && errno != EINTR) n = 0;
+    ++rounds_;
     uv_update_time(uv_); // connections read the loop's clock for their deadlines
     bool libuv_ready = false;
     for (int i = 0; i < n; ++i) {

@@ -53,9 +53,12 @@ public:
     void run_once(int max_wait_ms = -1);
 
     SendBatch &sends() noexcept { return sends_; }
+    // Rounds run so far, counting the one under way.
+    uint64_t rounds() const noexcept { return rounds_; }
 
 private:
     uv_loop_t *uv_;
+    uint64_t rounds_ = 0;
     int epfd_ = -1;
     SendBatch sends_;
 };

@@ -194,10 +194,21 @@ void Worker::give_back_head_buffer(std::string buffer) noexcept
 
 void Worker::accept_ready(Listener &l)
 {
-    // One connection per readiness report (nginx's default, multi_accept off): the listener
-    // is level-triggered, so the next round takes the next one, and a batch that ends in an
-    // accept4() returning EAGAIN would cost a syscall per wake-up for nothing.
-    if (draining_) return;
+    // The listener is level-triggered: a connection left in its queue reports it again next
+    // round. So a listener ready in two rounds in a row has a backlog and gets a burst of
+    // accepts (new connection per request: 42k → 47k requests per CPU second, #2); one ready
+    // now and then gets one accept, as a burst ending in an accept4() that says EAGAIN would
+    // cost a syscall per wake-up for nothing (nginx's multi_accept off).
+    uint64_t round = io_->rounds();
+    int burst = l.ready_round + 1 == round ? kAcceptBurst : 1;
+    l.ready_round = round;
+    for (int i = 0; i < burst; ++i)
+        if (!accept_one(l)) return;
+}
+
+bool Worker::accept_one(Listener &l)
+{
+    if (draining_) return false;
     sockaddr_storage peer;
     socklen_t len = sizeof peer;
     int fd;
@@ -212,7 +223,7 @@ void Worker::accept_ready(Listener &l)
             l.paused = true;
             accept_paused_ = true;
         }
-        return; // EAGAIN: another worker or the client was faster
+        return false; // EAGAIN: another worker or the client was faster
     }
     stats_.accepted.add(1);
     uint32_t n = shared_.connections.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -221,9 +232,10 @@ void Worker::accept_ready(Listener &l)
         stats_.rejected_over_cap.add(1);
         (void)!::send(fd, k503.data(), k503.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         ::close(fd);
-        return;
+        return true;
     }
     adopt(fd, peer);
+    return true;
 }
 
 void Worker::adopt(int fd, const sockaddr_storage &peer)

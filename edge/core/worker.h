@@ -120,11 +120,15 @@ private:
     struct Listener final : IoWatcher {
         Worker *worker = nullptr;
         int fd = -1;
-        bool paused = false; // out of descriptors: not watched until the next tick
+        bool paused = false;      // out of descriptors: not watched until the next tick
+        uint64_t ready_round = 0; // the IoLoop round that last reported it ready
         void on_io(uint32_t) override { worker->accept_ready(*this); }
     };
     void run();
+    static constexpr int kAcceptBurst = 16;
     void accept_ready(Listener &l);
+    // Takes one connection off the listener's queue; false when there is none to take.
+    bool accept_one(Listener &l);
     void on_tick();
     void on_async();
     void begin_drain();

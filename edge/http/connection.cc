@@ -204,7 +204,10 @@ void Connection::after_io()
 {
     if (state_ != State::kOpen) return;
     if (!out_.empty()) {
-        watch(); // a send-space event resumes us
+        // A send-space event resumes us. Output in the round's send batch is not waiting
+        // yet: on_sent comes back here if the socket did not take it all, and a connection
+        // answered and closed within its first round never joins the epoll set.
+        if (!sending_) watch();
         rearm();
         return;
     }

@@ -125,6 +125,43 @@ TEST_CASE("connections above max_connections are refused with 503", "[e2e][limit
     CHECK(served);
 }
 
+TEST_CASE("a backlog of new connections is taken in bursts and every one answered; keep-alive "
+          "ones answered again",
+          "[e2e][limits]")
+{
+    // The worker is stopped while 48 clients connect and send: its listener then reports a
+    // backlog in consecutive rounds and takes it in bursts, whose answers leave in one send
+    // batch. "Connection: close" ones are closed without ever joining the epoll set; the
+    // keep-alive ones must join it after their batched answer, or their second request would
+    // never be read.
+    auto defer = GENERATE(as<std::string>{}, "true", "false");
+    SmallSite site;
+    auto edge = site.start("[edge]\ndefer_accept = " + defer + "\n");
+    REQUIRE(must(get(edge->port(), "demo.localhost", "/")).status == 200);
+    REQUIRE(kill(edge->pid(), SIGSTOP) == 0);
+    std::vector<std::unique_ptr<RawClient>> clients;
+    for (int i = 0; i < 48; ++i) {
+        clients.push_back(std::make_unique<RawClient>(edge->port()));
+        bool keep = i % 2 == 0;
+        clients.back()->send(std::string("GET / HTTP/1.1\r\nHost: demo.localhost\r\n") +
+                             (keep ? "" : "Connection: close\r\n") + "\r\n");
+    }
+    REQUIRE(kill(edge->pid(), SIGCONT) == 0);
+    for (int i = 0; i < 48; ++i) {
+        INFO("client " << i);
+        Response r = must(clients[i]->read_response());
+        CHECK(r.status == 200);
+        CHECK(r.body == "<h1>hi</h1>\n");
+        if (i % 2 == 1) CHECK(clients[i]->wait_closed());
+    }
+    for (int i = 0; i < 48; i += 2)
+        clients[i]->send(kGetRoot);
+    for (int i = 0; i < 48; i += 2) {
+        INFO("keep-alive client " << i);
+        CHECK(must(clients[i]->read_response()).status == 200);
+    }
+}
+
 TEST_CASE("out of descriptors, the edge rests its listener instead of spinning, then recovers",
           "[e2e][limits]")
 {
