@@ -211,6 +211,20 @@ std::shared_ptr<FileEntry> read_entry(int dir_fd, std::string_view path, uint64_
     return entry;
 }
 
+// Whether the file behind a cached entry is still the one it describes (quick mode, where a
+// directory may be edited by hand). Reads only the entry's stat identity, which never changes
+// once the entry is built: safe on the threadpool.
+bool unchanged_on_disk(int dir_fd, const FileEntry &e, std::string_view path)
+{
+    char rel[PATH_MAX];
+    if (!relative_path(path, rel)) return true;
+    struct stat st;
+    if (fstatat(dir_fd, rel, &st, 0) != 0) return e.kind == FileEntry::Kind::kMissing;
+    if (e.kind == FileEntry::Kind::kMissing) return false;
+    return e.dev == st.st_dev && e.ino == st.st_ino && e.stat_size == st.st_size &&
+           e.stat_mtime_ns == st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
 } // namespace
 
 int open_beneath(int dir_fd, const char *rel, int flags) noexcept
@@ -295,7 +309,10 @@ struct Site::LoadJob {
     DigestMemo *digests;
     std::shared_ptr<Site *> site;
     FileLoadRef load;
-    std::shared_ptr<FileEntry> entry; // the threadpool's result
+    FileEntryRef current; // a revalidation: the entry to check against the disk
+    // The threadpool's result: current still describes the file, or a new entry.
+    bool unchanged = false;
+    std::shared_ptr<FileEntry> entry;
 };
 
 Site::Site(std::string dir, int dir_fd, std::shared_ptr<BodyMemory> memory,
@@ -311,20 +328,10 @@ Site::~Site()
     *self_ = nullptr; // loads still in flight wake their waiters and drop their entries
 }
 
-bool Site::still_valid(const FileEntry &e, std::string_view path) const
-{
-    char rel[PATH_MAX];
-    if (!relative_path(path, rel)) return true;
-    struct stat st;
-    if (fstatat(dir_fd_->fd, rel, &st, 0) != 0) return e.kind == FileEntry::Kind::kMissing;
-    if (e.kind == FileEntry::Kind::kMissing) return false;
-    return e.dev == st.st_dev && e.ino == st.st_ino && e.stat_size == st.st_size &&
-           e.stat_mtime_ns == st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-}
-
 FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLimits &limits,
                           FileLoadRef *pending)
 {
+    FileEntryRef stale; // due for a look at the disk
     auto it = files_.find(path);
     if (it != files_.end()) {
         const FileEntry &e = *it->second;
@@ -335,24 +342,27 @@ FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLim
         if (!warmed) {
             if (limits.revalidate_ms == 0 || now_ms - e.checked_ms < limits.revalidate_ms)
                 return it->second;
-            if (still_valid(e, path)) {
-                e.checked_ms = now_ms;
-                return it->second;
-            }
+            stale = it->second;
         }
     }
     if (pending && loop_) {
+        // A revalidation's fstatat goes to the threadpool too: the request waits for it
+        // (and for the new content if the file changed), the loop does not.
         auto [slot, first] = loading_.try_emplace(std::string(path));
         if (!first) {
             *pending = slot->second;
             return nullptr;
         }
         slot->second = std::make_shared<FileLoad>();
-        if (start_load(path, now_ms, limits, slot->second)) {
+        if (start_load(path, now_ms, limits, slot->second, stale)) {
             *pending = slot->second;
             return nullptr;
         }
         loading_.erase(slot); // the threadpool refused: load here
+    }
+    if (stale && unchanged_on_disk(dir_fd_->fd, *stale, path)) {
+        stale->checked_ms = now_ms;
+        return stale;
     }
     std::shared_ptr<FileEntry> fresh =
         read_entry(dir_fd_->fd, path, now_ms, Fill{limits, memory_, digests_, !loop_});
@@ -361,23 +371,29 @@ FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLim
 }
 
 bool Site::start_load(std::string_view path, uint64_t now_ms, const CacheLimits &limits,
-                      FileLoadRef load)
+                      FileLoadRef load, FileEntryRef current)
 {
-    auto *job = new LoadJob{{},       dir_fd_, std::string(path), now_ms, limits, memory_,
-                            digests_, self_,   std::move(load),   {}};
+    auto *job =
+        new LoadJob{{},    dir_fd_,         std::string(path),  now_ms, limits, memory_, digests_,
+                    self_, std::move(load), std::move(current), false,  {}};
     job->req.data = job;
     int rc = uv_queue_work(
         loop_, &job->req,
         [](uv_work_t *req) { // threadpool
             auto *j = static_cast<LoadJob *>(req->data);
-            j->entry = read_entry(j->dir->fd, j->path, j->now_ms,
-                                  Fill{j->limits, j->memory, j->digests, true});
+            j->unchanged = j->current && unchanged_on_disk(j->dir->fd, *j->current, j->path);
+            if (!j->unchanged)
+                j->entry = read_entry(j->dir->fd, j->path, j->now_ms,
+                                      Fill{j->limits, j->memory, j->digests, true});
         },
         [](uv_work_t *req, int) { // loop thread
             std::unique_ptr<LoadJob> j(static_cast<LoadJob *>(req->data));
             if (Site *site = *j->site) {
                 site->loading_.erase(j->path);
-                if (j->entry) site->install(j->path, j->entry, j->limits);
+                if (j->unchanged)
+                    site->keep(j->path, j->current, j->now_ms, j->limits);
+                else if (j->entry)
+                    site->install(j->path, j->entry, j->limits);
             }
             j->load->wake();
         });
@@ -399,6 +415,15 @@ void Site::install(std::string_view path, const std::shared_ptr<FileEntry> &entr
         it->second = entry;
         return;
     }
+    if (files_.size() >= limits.max_entries_per_site) files_.clear();
+    files_.emplace(std::string(path), entry);
+}
+
+void Site::keep(std::string_view path, const FileEntryRef &entry, uint64_t checked_ms,
+                const CacheLimits &limits)
+{
+    entry->checked_ms = checked_ms;
+    if (files_.find(path) != files_.end()) return; // still there, or replaced meanwhile
     if (files_.size() >= limits.max_entries_per_site) files_.clear();
     files_.emplace(std::string(path), entry);
 }

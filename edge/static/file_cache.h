@@ -2,7 +2,8 @@
 //
 // Deployment directories are immutable once published (DESIGN.md), so an entry lives for the
 // life of the route table without re-checking the disk; a cheap fstatat() at most every
-// `revalidate_ms` protects quick mode, where an operator may still edit a directory by hand.
+// `revalidate_ms` (on the threadpool, like every fill) protects quick mode, where an operator
+// may still edit a directory by hand.
 // Each worker owns its own cache: no locks on the request path.
 #pragma once
 
@@ -130,13 +131,16 @@ private:
     struct DirFd;
     struct LoadJob;
 
-    // Queues the load of path on the threadpool; false if it cannot be queued.
+    // Queues the load of path on the threadpool, or with `current` its revalidation (a new
+    // load only if the file changed); false if it cannot be queued.
     bool start_load(std::string_view path, uint64_t now_ms, const CacheLimits &limits,
-                    FileLoadRef load);
+                    FileLoadRef load, FileEntryRef current = nullptr);
     // Loop thread: ETags the threadpool left to the background hasher, then into the cache.
     void install(std::string_view path, const std::shared_ptr<FileEntry> &entry,
                  const CacheLimits &limits);
-    bool still_valid(const FileEntry &e, std::string_view path) const;
+    // Loop thread: a revalidated entry found unchanged, good for another revalidate_ms.
+    void keep(std::string_view path, const FileEntryRef &entry, uint64_t checked_ms,
+              const CacheLimits &limits);
     // Hands a body without an ETag to the background hasher (or hashes it here without one).
     void hash_later(const std::shared_ptr<FileEntry> &entry, FileBody &body);
 

@@ -484,6 +484,34 @@ TEST_CASE("quick mode picks up a deployment published after startup", "[e2e][rou
     CHECK(served);
 }
 
+TEST_CASE("quick mode serves a file edited by hand once revalidate_ms has passed", "[e2e][static]")
+{
+    // The re-check (an fstatat on the threadpool) finds the new size and mtime: the next
+    // answer has the new content and ETag; a deleted file becomes a 404.
+    SmallSite site;
+    site.tree.write("deployments/demo/page.txt", "version one\n");
+    auto edge = site.start("[cache]\nrevalidate_ms = 50\n");
+    Response first = must(get(edge->port(), "demo.localhost", "/page.txt"));
+    REQUIRE(first.body == "version one\n");
+    site.tree.write("deployments/demo/page.txt", "version two, longer\n");
+    auto served_until = [&](auto done) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (std::chrono::steady_clock::now() < deadline) {
+            Response r = must(get(edge->port(), "demo.localhost", "/page.txt"));
+            if (done(r)) return r;
+        }
+        FAIL("the edge kept serving the old file for 5 s");
+        return Response{};
+    };
+    Response second = served_until(
+        [](const Response &r) { return r.status == 200 && r.body != "version one\n"; });
+    CHECK(second.body == "version two, longer\n");
+    CHECK(second.header("ETag").size() == 34);
+    CHECK(second.header("ETag") != first.header("ETag"));
+    std::filesystem::remove(site.tree.path("deployments/demo/page.txt"));
+    served_until([](const Response &r) { return r.status == 404; });
+}
+
 TEST_CASE("a second edge on a port in use fails clearly instead of sharing it", "[e2e][config]")
 {
     SmallSite site;
@@ -501,9 +529,13 @@ TEST_CASE("requests and new connections allocate nothing once the caches are war
     WARN("skipped: this build's sanitizers interpose malloc themselves");
 #else
     EdgeFixture &fx = edge_fixture(); // its deployments tree
+    // Immutable deployments: no revalidation, whose threadpool job (once per file and
+    // revalidate_ms, not per request) would allocate if this test ran past a window.
+    TempTree conf;
+    std::string config = write_config(conf, "edge.toml", "[cache]\nrevalidate_ms = 0\n");
     setenv("LD_PRELOAD", BERTH_MALLOC_COUNTER, 1);
-    EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments", fx.tree.path("deployments"),
-                      "--base-domain", "localhost", "--workers", "1"});
+    EdgeProcess edge({"--config", config, "--listen", "127.0.0.1:0", "--deployments",
+                      fx.tree.path("deployments"), "--base-domain", "localhost", "--workers", "1"});
     unsetenv("LD_PRELOAD");
     auto allocations = [&edge](int nth) {
         std::string tag = "mallocs#" + std::to_string(nth) + ": ";

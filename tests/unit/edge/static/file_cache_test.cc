@@ -705,6 +705,67 @@ TEST_CASE("file cache re-checks the disk after revalidate_ms", "[static]")
     CHECK(cache.site("new-site", 1500) != nullptr);
 }
 
+TEST_CASE("with a loop, a revalidation stats the file on the threadpool while requests wait",
+          "[static]")
+{
+    TempRoot root;
+    root.write("site/page.txt", "version one");
+    CacheLimits limits;
+    limits.revalidate_ms = 1000;
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    {
+        FileCache cache(root.path().string(), limits, &loop);
+        Site *site = cache.site("site", 0);
+        REQUIRE(site != nullptr);
+        // Looks path up at `now`, waiting for the threadpool when the cache asks to.
+        auto lookup_at = [&](std::string_view path, uint64_t now, bool expect_wait) {
+            FileLoadRef load;
+            FileEntryRef e = site->lookup(path, now, limits, &load);
+            CHECK((e == nullptr) == expect_wait);
+            if (!e) {
+                REQUIRE(load);
+                FileLoadRef again;
+                CHECK(site->lookup(path, now, limits, &again) == nullptr);
+                CHECK(again == load); // a second request shares the revalidation
+                CountingWaiter w;
+                load->wait(&w);
+                REQUIRE(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+                CHECK(w.calls == 1);
+                e = site->lookup(path, now, limits, &load);
+            }
+            REQUIRE(e != nullptr);
+            return e;
+        };
+
+        FileEntryRef first = lookup_at("/page.txt", 0, true);
+        CHECK(first->identity.data == "version one");
+        CHECK(lookup_at("/late.txt", 0, true)->kind == FileEntry::Kind::kMissing);
+        // Within the window: the cached entries stand, no threadpool trip.
+        CHECK(lookup_at("/page.txt", 500, false) == first);
+        // After it, unchanged: the same entry, checked on the threadpool, good for another
+        // window from then.
+        CHECK(lookup_at("/page.txt", 1500, true) == first);
+        CHECK(first->checked_ms == 1500);
+        CHECK(lookup_at("/page.txt", 2000, false) == first);
+
+        root.write("site/page.txt", "version two, longer");
+        root.write("site/late.txt", "late");
+        FileEntryRef second = lookup_at("/page.txt", 2600, true);
+        CHECK(second != first);
+        CHECK(second->identity.data == "version two, longer");
+        CHECK(second->identity.etag != first->identity.etag);
+        FileEntryRef late = lookup_at("/late.txt", 2600, true);
+        CHECK(late->kind == FileEntry::Kind::kFile);
+        CHECK(late->identity.data == "late");
+
+        std::filesystem::remove(root.path() / "site/late.txt");
+        CHECK(lookup_at("/late.txt", 4000, true)->kind == FileEntry::Kind::kMissing);
+        CHECK(lookup_at("/page.txt", 4000, true) == second);
+    }
+    REQUIRE(uv_loop_close(&loop) == 0);
+}
+
 TEST_CASE("file cache recognises content-hashed asset names", "[static]")
 {
     CHECK(is_content_hashed_name("app.3f9a1b2c.js"));
