@@ -21,8 +21,8 @@ struct Exchange {
     uint64_t body_bytes = 0; // for the access log
     bool close = false;      // answer with "Connection: close" and close after the write
     bool head_only = false;  // HEAD: headers as for GET, no body
-    // Set by a handler that needs a file the cache is still loading: it wrote nothing, and
-    // the request is handled again once the load is done.
+    // Set by a handler that needs a file or directory the cache is still loading or opening:
+    // it wrote nothing, and the request is handled again once that is done.
     FileLoadRef pending;
 
     shared::http::ResponseWriter writer() { return shared::http::ResponseWriter(out.buffer()); }

@@ -211,6 +211,13 @@ std::shared_ptr<FileEntry> read_entry(int dir_fd, std::string_view path, uint64_
     return entry;
 }
 
+// Whether something checked at `checked_ms` is due for another look. A time at or before the
+// check never is: a request that waited for a look uses its answer, however long it took.
+bool due(uint64_t now_ms, uint64_t checked_ms, uint64_t interval_ms)
+{
+    return now_ms > checked_ms && now_ms - checked_ms >= interval_ms;
+}
+
 // Whether the file behind a cached entry is still the one it describes (quick mode, where a
 // directory may be edited by hand). Reads only the entry's stat identity, which never changes
 // once the entry is built: safe on the threadpool.
@@ -288,7 +295,7 @@ void FileLoad::wake()
     }
 }
 
-struct Site::DirFd {
+struct DirFd {
     explicit DirFd(int f) noexcept : fd(f) {}
     DirFd(const DirFd &) = delete;
     DirFd &operator=(const DirFd &) = delete;
@@ -299,16 +306,35 @@ struct Site::DirFd {
     int fd;
 };
 
-struct Site::LoadJob {
-    uv_work_t req;
+// A look at the disk on the threadpool that requests wait for (a FileLoad): beneath which
+// directory, at which path, started when on the caller's clock and on the loop's.
+struct DiskLook {
+    DiskLook(uv_loop_t *loop, std::shared_ptr<const DirFd> d, std::string_view p, uint64_t now,
+             FileLoadRef l)
+        : dir(std::move(d)), path(p), now_ms(now), started_loop_ms(uv_now(loop)), load(std::move(l))
+    {
+    }
+    // When the look counts as done on the caller's clock: its start plus the time the loop saw
+    // pass, so the requests it wakes (handled again at once) find it current.
+    uint64_t finished_ms(uv_loop_t *loop) const
+    {
+        return now_ms + (uv_now(loop) - started_loop_ms);
+    }
+
+    uv_work_t req{};
     std::shared_ptr<const DirFd> dir;
     std::string path;
     uint64_t now_ms;
+    uint64_t started_loop_ms;
+    FileLoadRef load;
+};
+
+struct Site::LoadJob : DiskLook {
+    using DiskLook::DiskLook;
     CacheLimits limits;
     std::shared_ptr<BodyMemory> memory;
-    DigestMemo *digests;
+    DigestMemo *digests = nullptr;
     std::shared_ptr<Site *> site;
-    FileLoadRef load;
     FileEntryRef current; // a revalidation: the entry to check against the disk
     // The threadpool's result: current still describes the file, or a new entry.
     bool unchanged = false;
@@ -340,7 +366,7 @@ FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLim
         const FileBody &b = e.identity;
         bool warmed = b.cold && b.resident_checked_ms != 0 && b.size <= limits.small_body_bytes;
         if (!warmed) {
-            if (limits.revalidate_ms == 0 || now_ms - e.checked_ms < limits.revalidate_ms)
+            if (limits.revalidate_ms == 0 || !due(now_ms, e.checked_ms, limits.revalidate_ms))
                 return it->second;
             stale = it->second;
         }
@@ -373,9 +399,12 @@ FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLim
 bool Site::start_load(std::string_view path, uint64_t now_ms, const CacheLimits &limits,
                       FileLoadRef load, FileEntryRef current)
 {
-    auto *job =
-        new LoadJob{{},    dir_fd_,         std::string(path),  now_ms, limits, memory_, digests_,
-                    self_, std::move(load), std::move(current), false,  {}};
+    auto *job = new LoadJob(loop_, dir_fd_, path, now_ms, std::move(load));
+    job->limits = limits;
+    job->memory = memory_;
+    job->digests = digests_;
+    job->site = self_;
+    job->current = std::move(current);
     job->req.data = job;
     int rc = uv_queue_work(
         loop_, &job->req,
@@ -390,10 +419,13 @@ bool Site::start_load(std::string_view path, uint64_t now_ms, const CacheLimits 
             std::unique_ptr<LoadJob> j(static_cast<LoadJob *>(req->data));
             if (Site *site = *j->site) {
                 site->loading_.erase(j->path);
-                if (j->unchanged)
-                    site->keep(j->path, j->current, j->now_ms, j->limits);
-                else if (j->entry)
+                uint64_t checked = j->finished_ms(site->loop_);
+                if (j->unchanged) {
+                    site->keep(j->path, j->current, checked, j->limits);
+                } else if (j->entry) {
+                    j->entry->checked_ms = checked;
                     site->install(j->path, j->entry, j->limits);
+                }
             }
             j->load->wake();
         });
@@ -453,51 +485,110 @@ FileCache::FileCache(std::string deployments_root, CacheLimits limits, uv_loop_t
                      DigestMemo *digests)
     : root_(std::move(deployments_root)), limits_(limits),
       memory_(std::make_shared<BodyMemory>(limits.memory_bytes)), loop_(loop), hasher_(loop),
-      digests_(digests)
+      digests_(digests), self_(std::make_shared<FileCache *>(this))
 {
     open_root();
 }
 
 void FileCache::open_root() noexcept
 {
-    root_fd_ = open(root_.empty() ? "." : root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(root_.empty() ? "." : root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) root_fd_ = std::make_shared<const DirFd>(fd);
 }
 
 bool FileCache::root_open(uint64_t now_ms)
 {
-    if (root_fd_ >= 0) return true;
+    if (root_fd_) return true;
     // Missing at startup (created or mounted later): look again at most once per interval.
     uint64_t interval = limits_.revalidate_ms ? limits_.revalidate_ms : 1000;
     if (now_ms - root_checked_ms_ < interval) return false;
     root_checked_ms_ = now_ms;
     open_root();
-    return root_fd_ >= 0;
+    return root_fd_ != nullptr;
 }
 
 FileCache::~FileCache()
 {
-    if (root_fd_ >= 0) close(root_fd_);
+    *self_ = nullptr; // opens still in flight wake their waiters and close what they opened
 }
 
 void FileCache::clear()
 {
     sites_.clear();
+    opening_.clear();
+    ++generation_;
 }
 
-Site *FileCache::site(std::string_view rel_dir, uint64_t now_ms)
+Site *FileCache::site(std::string_view rel_dir, uint64_t now_ms, FileLoadRef *pending)
 {
     auto it = sites_.find(rel_dir);
     if (it != sites_.end()) {
         SiteSlot &slot = it->second;
         if (slot.site) return slot.site.get();
-        if (limits_.revalidate_ms != 0 && now_ms - slot.checked_ms < limits_.revalidate_ms)
-            return nullptr;
+        // With revalidate_ms = 0 a missing directory is looked for again at every new
+        // millisecond, but a request woken by a look uses its answer.
+        if (!due(now_ms, slot.checked_ms, limits_.revalidate_ms)) return nullptr;
     }
     if (!root_open(now_ms) || rel_dir.empty() || rel_dir.size() >= PATH_MAX) return nullptr;
-    char rel[PATH_MAX];
-    std::memcpy(rel, rel_dir.data(), rel_dir.size());
-    rel[rel_dir.size()] = '\0';
-    int fd = open_beneath(root_fd_, rel, O_PATH | O_DIRECTORY);
+    if (pending && loop_) {
+        auto [slot, first] = opening_.try_emplace(std::string(rel_dir));
+        if (!first) {
+            *pending = slot->second;
+            return nullptr;
+        }
+        slot->second = std::make_shared<FileLoad>();
+        if (start_open(rel_dir, now_ms, slot->second)) {
+            *pending = slot->second;
+            return nullptr;
+        }
+        opening_.erase(slot); // the threadpool refused: open here
+    }
+    std::string rel(rel_dir);
+    return install_site(rel_dir, open_beneath(root_fd_->fd, rel.c_str(), O_PATH | O_DIRECTORY),
+                        now_ms);
+}
+
+struct FileCache::OpenJob : DiskLook {
+    using DiskLook::DiskLook;
+    uint64_t generation = 0;
+    std::shared_ptr<FileCache *> cache;
+    int fd = -1; // the threadpool's result
+};
+
+bool FileCache::start_open(std::string_view rel_dir, uint64_t now_ms, FileLoadRef load)
+{
+    auto *job = new OpenJob(loop_, root_fd_, rel_dir, now_ms, std::move(load));
+    job->generation = generation_;
+    job->cache = self_;
+    job->req.data = job;
+    int rc = uv_queue_work(
+        loop_, &job->req,
+        [](uv_work_t *req) { // threadpool
+            auto *j = static_cast<OpenJob *>(req->data);
+            j->fd = open_beneath(j->dir->fd, j->path.c_str(), O_PATH | O_DIRECTORY);
+        },
+        [](uv_work_t *req, int) { // loop thread
+            std::unique_ptr<OpenJob> j(static_cast<OpenJob *>(req->data));
+            FileCache *cache = *j->cache;
+            if (cache) {
+                auto it = cache->opening_.find(j->path);
+                if (it != cache->opening_.end() && it->second == j->load) cache->opening_.erase(it);
+            }
+            if (cache && cache->generation_ == j->generation)
+                cache->install_site(j->path, j->fd, j->finished_ms(cache->loop_));
+            else if (j->fd >= 0) // the cache is gone or was cleared: the next request looks again
+                close(j->fd);
+            j->load->wake();
+        });
+    if (rc != 0) {
+        delete job;
+        return false;
+    }
+    return true;
+}
+
+Site *FileCache::install_site(std::string_view rel_dir, int fd, uint64_t now_ms)
+{
     SiteSlot slot;
     slot.checked_ms = now_ms;
     if (fd >= 0)

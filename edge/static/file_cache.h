@@ -104,6 +104,9 @@ private:
 };
 using FileLoadRef = std::shared_ptr<FileLoad>;
 
+// A directory descriptor shared with the threadpool jobs that use it, closed by the last.
+struct DirFd;
+
 // The files of one deployment directory.
 class Site
 {
@@ -128,7 +131,6 @@ public:
     const std::string &dir() const noexcept { return dir_; }
 
 private:
-    struct DirFd;
     struct LoadJob;
 
     // Queues the load of path on the threadpool, or with `current` its revalidation (a new
@@ -171,8 +173,10 @@ public:
     ~FileCache();
 
     // `rel_dir` is relative to the deployments root ("myapp/d-17", "demo"). Returns null when
-    // the directory does not exist (re-checked after revalidate_ms) or escapes the root.
-    Site *site(std::string_view rel_dir, uint64_t now_ms);
+    // the directory does not exist (re-checked after revalidate_ms) or escapes the root. With
+    // a loop and `pending`, a directory not looked at yet (or due for another look) is opened
+    // on the threadpool: site() then returns null and *pending is the open to wait for.
+    Site *site(std::string_view rel_dir, uint64_t now_ms, FileLoadRef *pending = nullptr);
 
     // Called when a new route table is installed: every entry may be stale.
     void clear();
@@ -187,19 +191,28 @@ private:
         std::unique_ptr<Site> site; // null: directory missing
         uint64_t checked_ms = 0;
     };
+    struct OpenJob;
+    // Queues the open of rel_dir on the threadpool; false if it cannot be queued.
+    bool start_open(std::string_view rel_dir, uint64_t now_ms, FileLoadRef load);
+    // The directory's descriptor (-1: missing) becomes its site, or the memory of its absence.
+    Site *install_site(std::string_view rel_dir, int fd, uint64_t now_ms);
     void open_root() noexcept;
     // The root's descriptor, opened again (at most once per revalidate_ms) while it is missing.
     bool root_open(uint64_t now_ms);
 
     std::string root_;
-    int root_fd_ = -1;
-    uint64_t root_checked_ms_ = 0; // while the root is missing: when it was last looked for
+    std::shared_ptr<const DirFd> root_fd_; // null while the root is missing
+    uint64_t root_checked_ms_ = 0;         // while the root is missing: when it was last looked for
     CacheLimits limits_;
     std::shared_ptr<BodyMemory> memory_; // shared with the bodies, which may outlive the cache
     uv_loop_t *loop_;
     BackgroundHasher hasher_;
     DigestMemo *digests_;
     std::unordered_map<std::string, SiteSlot, shared::route::StringHash, std::equal_to<>> sites_;
+    std::unordered_map<std::string, FileLoadRef, shared::route::StringHash, std::equal_to<>>
+        opening_;
+    uint64_t generation_ = 0; // bumped by clear(): opens started before it are not installed
+    std::shared_ptr<FileCache *> self_; // opens in flight find the cache here, null once gone
 };
 
 // True for names like "app.3f9a1b2c.js", "index-BqRt3x_Z.css", "chunk.a1b2c3d4e5f6.mjs".

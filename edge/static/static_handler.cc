@@ -228,7 +228,8 @@ void serve_static(Exchange &ex, const RouteTarget &t)
     }
     Worker &worker = ex.worker;
     uint64_t now = worker.now_ms();
-    Site *site = worker.cache().site(t.site_dir, now);
+    Site *site = worker.cache().site(t.site_dir, now, &ex.pending);
+    if (!site && ex.pending) return; // its directory is being opened off the loop thread
     if (!site) {
         send_error(ex, 404, "Deployment not found", "No deployment is published at this host.");
         return;

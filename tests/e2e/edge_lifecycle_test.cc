@@ -484,6 +484,34 @@ TEST_CASE("quick mode picks up a deployment published after startup", "[e2e][rou
     CHECK(served);
 }
 
+TEST_CASE("with revalidate_ms = 0 an unknown deployment is a 404 and a new one is found at once",
+          "[e2e][routing]")
+{
+    // A directory is opened on the threadpool while its request waits; with no revalidation
+    // window the woken request must still take that answer rather than look again forever.
+    SmallSite site;
+    auto edge = site.start("[cache]\nrevalidate_ms = 0\n");
+    RawClient c(edge->port());
+    c.send("GET / HTTP/1.1\r\nHost: nope.localhost\r\n\r\n"
+           "GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n"
+           "GET /x HTTP/1.1\r\nHost: nope.localhost\r\n\r\n");
+    Response unknown = must(c.read_response());
+    CHECK(unknown.status == 404);
+    CHECK(unknown.body.find("No deployment is published at this host.") != std::string::npos);
+    CHECK(must(c.read_response()).status == 200);
+    CHECK(must(c.read_response()).status == 404);
+
+    site.tree.write("deployments/fresh/index.html", "<h1>fresh</h1>\n");
+    bool served = false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!served && std::chrono::steady_clock::now() < deadline) {
+        c.send("GET / HTTP/1.1\r\nHost: fresh.localhost\r\n\r\n");
+        Response r = must(c.read_response());
+        served = r.status == 200 && r.body == "<h1>fresh</h1>\n";
+    }
+    CHECK(served);
+}
+
 TEST_CASE("quick mode serves a file edited by hand once revalidate_ms has passed", "[e2e][static]")
 {
     // The re-check (an fstatat on the threadpool) finds the new size and mtime: the next
