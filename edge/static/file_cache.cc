@@ -211,6 +211,19 @@ std::shared_ptr<FileEntry> read_entry(int dir_fd, std::string_view path, uint64_
     return entry;
 }
 
+// The look at `key` a request waits for: the one under way, or a new one `start` queues.
+// Null when the threadpool refused it: the caller does the work inline.
+template <class Start>
+FileLoadRef join_or_start(PendingLooks &looks, std::string_view key, Start start)
+{
+    auto [slot, first] = looks.try_emplace(std::string(key));
+    if (!first) return slot->second;
+    slot->second = std::make_shared<FileLoad>();
+    if (start(slot->second)) return slot->second;
+    looks.erase(slot);
+    return nullptr;
+}
+
 // Whether something checked at `checked_ms` is due for another look. A time at or before the
 // check never is: a request that waited for a look uses its answer, however long it took.
 bool due(uint64_t now_ms, uint64_t checked_ms, uint64_t interval_ms)
@@ -374,17 +387,10 @@ FileEntryRef Site::lookup(std::string_view path, uint64_t now_ms, const CacheLim
     if (pending && loop_) {
         // A revalidation's fstatat goes to the threadpool too: the request waits for it
         // (and for the new content if the file changed), the loop does not.
-        auto [slot, first] = loading_.try_emplace(std::string(path));
-        if (!first) {
-            *pending = slot->second;
-            return nullptr;
-        }
-        slot->second = std::make_shared<FileLoad>();
-        if (start_load(path, now_ms, limits, slot->second, stale)) {
-            *pending = slot->second;
-            return nullptr;
-        }
-        loading_.erase(slot); // the threadpool refused: load here
+        *pending = join_or_start(loading_, path, [&](const FileLoadRef &load) {
+            return start_load(path, now_ms, limits, load, stale);
+        });
+        if (*pending) return nullptr;
     }
     if (stale && unchanged_on_disk(dir_fd_->fd, *stale, path)) {
         stale->checked_ms = now_ms;
@@ -443,21 +449,23 @@ void Site::install(std::string_view path, const std::shared_ptr<FileEntry> &entr
     if (entry->br) hash_later(entry, *entry->br);
     if (entry->gzip) hash_later(entry, *entry->gzip);
     auto it = files_.find(path);
-    if (it != files_.end()) {
+    if (it != files_.end())
         it->second = entry;
-        return;
-    }
-    if (files_.size() >= limits.max_entries_per_site) files_.clear();
-    files_.emplace(std::string(path), entry);
+    else
+        add(path, entry, limits);
 }
 
 void Site::keep(std::string_view path, const FileEntryRef &entry, uint64_t checked_ms,
                 const CacheLimits &limits)
 {
     entry->checked_ms = checked_ms;
-    if (files_.find(path) != files_.end()) return; // still there, or replaced meanwhile
+    if (files_.find(path) == files_.end()) add(path, entry, limits); // else there, or replaced
+}
+
+void Site::add(std::string_view path, FileEntryRef entry, const CacheLimits &limits)
+{
     if (files_.size() >= limits.max_entries_per_site) files_.clear();
-    files_.emplace(std::string(path), entry);
+    files_.emplace(std::string(path), std::move(entry));
 }
 
 void Site::hash_later(const std::shared_ptr<FileEntry> &entry, FileBody &body)
@@ -531,17 +539,10 @@ Site *FileCache::site(std::string_view rel_dir, uint64_t now_ms, FileLoadRef *pe
     }
     if (!root_open(now_ms) || rel_dir.empty() || rel_dir.size() >= PATH_MAX) return nullptr;
     if (pending && loop_) {
-        auto [slot, first] = opening_.try_emplace(std::string(rel_dir));
-        if (!first) {
-            *pending = slot->second;
-            return nullptr;
-        }
-        slot->second = std::make_shared<FileLoad>();
-        if (start_open(rel_dir, now_ms, slot->second)) {
-            *pending = slot->second;
-            return nullptr;
-        }
-        opening_.erase(slot); // the threadpool refused: open here
+        *pending = join_or_start(opening_, rel_dir, [&](const FileLoadRef &load) {
+            return start_open(rel_dir, now_ms, load);
+        });
+        if (*pending) return nullptr;
     }
     std::string rel(rel_dir);
     return install_site(rel_dir, open_beneath(root_fd_->fd, rel.c_str(), O_PATH | O_DIRECTORY),

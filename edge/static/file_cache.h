@@ -103,6 +103,9 @@ private:
     std::vector<Waiter *> waiters_;
 };
 using FileLoadRef = std::shared_ptr<FileLoad>;
+// Looks under way, by path or directory: requests that need the same one share it.
+using PendingLooks =
+    std::unordered_map<std::string, FileLoadRef, shared::route::StringHash, std::equal_to<>>;
 
 // A directory descriptor shared with the threadpool jobs that use it, closed by the last.
 struct DirFd;
@@ -143,6 +146,8 @@ private:
     // Loop thread: a revalidated entry found unchanged, good for another revalidate_ms.
     void keep(std::string_view path, const FileEntryRef &entry, uint64_t checked_ms,
               const CacheLimits &limits);
+    // A path not in the cache yet; past max_entries_per_site the site starts over.
+    void add(std::string_view path, FileEntryRef entry, const CacheLimits &limits);
     // Hands a body without an ETag to the background hasher (or hashes it here without one).
     void hash_later(const std::shared_ptr<FileEntry> &entry, FileBody &body);
 
@@ -155,8 +160,7 @@ private:
     std::shared_ptr<Site *> self_; // loads in flight find the site here, null once it is gone
     std::unordered_map<std::string, FileEntryRef, shared::route::StringHash, std::equal_to<>>
         files_;
-    std::unordered_map<std::string, FileLoadRef, shared::route::StringHash, std::equal_to<>>
-        loading_;
+    PendingLooks loading_;
 };
 
 // All sites a worker has seen, by directory relative to the deployments root.
@@ -209,8 +213,7 @@ private:
     BackgroundHasher hasher_;
     DigestMemo *digests_;
     std::unordered_map<std::string, SiteSlot, shared::route::StringHash, std::equal_to<>> sites_;
-    std::unordered_map<std::string, FileLoadRef, shared::route::StringHash, std::equal_to<>>
-        opening_;
+    PendingLooks opening_;
     uint64_t generation_ = 0; // bumped by clear(): opens started before it are not installed
     std::shared_ptr<FileCache *> self_; // opens in flight find the cache here, null once gone
 };
