@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "edge/admin/admin_server.h"
-#include "edge/core/edge_config.h"
+#include "edge/config/edge_config.h"
 #include "edge/core/server.h"
 
 namespace

@@ -7,7 +7,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "edge/core/edge_config.h"
+#include "edge/config/edge_config.h"
 #include "fuzz/fuzz_check.h"
 
 namespace

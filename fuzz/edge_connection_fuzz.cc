@@ -43,7 +43,7 @@ struct Fixture {
         config.small_file_bytes = 16 * 1024;
         config.revalidate_ms = 0;
         shared.config = &config;
-        worker = std::make_unique<Worker>(0, shared, std::vector<int>{}, nullptr);
+        worker = std::make_unique<Worker>(0, shared, std::vector<ListenSocket>{}, nullptr);
     }
     ~Fixture()
     {

@@ -132,6 +132,8 @@ struct HttpServer::Connection {
             case ParseEvent::kMessageComplete:
                 dispatch();
                 return;
+            case ParseEvent::kBody: // body spans are off here: the body goes to `body`
+                break;
             case ParseEvent::kError:
                 fail_parse();
                 return;

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "edge/core/edge_config.h"
+#include "edge/config/edge_config.h"
 
 namespace berth::edge
 {

@@ -35,88 +35,6 @@ struct StartupError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-sockaddr_storage resolve(const ListenAddr &a, socklen_t &len)
-{
-    sockaddr_storage ss{};
-    auto *v4 = reinterpret_cast<sockaddr_in *>(&ss);
-    auto *v6 = reinterpret_cast<sockaddr_in6 *>(&ss);
-    if (inet_pton(AF_INET, a.host.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(a.port);
-        len = sizeof *v4;
-        return ss;
-    }
-    if (inet_pton(AF_INET6, a.host.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(a.port);
-        len = sizeof *v6;
-        return ss;
-    }
-    addrinfo hints{}, *res = nullptr;
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(a.host.c_str(), nullptr, &hints, &res) != 0 || !res)
-        throw StartupError("cannot resolve listen host \"" + a.host + "\"");
-    std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
-    len = socklen_t(res->ai_addrlen);
-    freeaddrinfo(res);
-    if (ss.ss_family == AF_INET)
-        v4->sin_port = htons(a.port);
-    else
-        v6->sin6_port = htons(a.port);
-    return ss;
-}
-
-int bind_socket(const sockaddr_storage &ss, socklen_t len, const std::string &what)
-{
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw StartupError("socket(): " + std::string(strerror(errno)));
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); // inherited by accepted sockets
-    if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind(fd, reinterpret_cast<const sockaddr *>(&ss), len) != 0) {
-        int e = errno;
-        ::close(fd);
-        throw StartupError("cannot listen on " + what + ": " + strerror(e));
-    }
-    if (listen(fd, 4096) != 0) {
-        int e = errno;
-        ::close(fd);
-        throw StartupError("listen() on " + what + ": " + strerror(e));
-    }
-    return fd;
-}
-
-// SO_REUSEPORT would let a second berth-edge silently share the port with a running one;
-// a plain bind first turns that mistake into a clear "address in use".
-void refuse_if_in_use(const sockaddr_storage &ss, socklen_t len, const std::string &what)
-{
-    int probe = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe < 0) return;
-    int one = 1;
-    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (ss.ss_family == AF_INET6) setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    int rc = bind(probe, reinterpret_cast<const sockaddr *>(&ss), len);
-    int e = errno;
-    ::close(probe);
-    if (rc != 0 && e == EADDRINUSE)
-        throw StartupError("cannot listen on " + what + ": address already in use");
-}
-
-std::string format_addr(const sockaddr_storage &ss)
-{
-    char ip[INET6_ADDRSTRLEN];
-    if (ss.ss_family == AF_INET6) {
-        auto *v6 = reinterpret_cast<const sockaddr_in6 *>(&ss);
-        inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof ip);
-        return "[" + std::string(ip) + "]:" + std::to_string(ntohs(v6->sin6_port));
-    }
-    auto *v4 = reinterpret_cast<const sockaddr_in *>(&ss);
-    inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof ip);
-    return std::string(ip) + ":" + std::to_string(ntohs(v4->sin_port));
-}
-
 std::optional<shared::route::RouteTable> read_table(const std::string &path, bool required)
 {
     std::ifstream in(path);
@@ -152,30 +70,9 @@ Server::Server(EdgeConfig config) : config_(std::move(config))
 Server::~Server()
 {
     workers_.clear();
-    for (auto &fds : listen_fds_)
-        for (int fd : fds)
-            if (fd >= 0) ::close(fd);
-}
-
-void Server::open_listeners()
-{
-    listen_fds_.assign(config_.workers, {});
-    for (const ListenAddr &a : config_.listen) {
-        socklen_t len = 0;
-        sockaddr_storage ss = resolve(a, len);
-        std::string what = a.host + ":" + std::to_string(a.port);
-        if (a.port != 0) refuse_if_in_use(ss, len, what);
-        for (unsigned w = 0; w < config_.workers; ++w) {
-            int fd = bind_socket(ss, len, what);
-            if (w == 0) {
-                // Port 0: every worker's socket must share the port the kernel picked.
-                socklen_t blen = sizeof ss;
-                getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &blen);
-                bound_.push_back(format_addr(ss));
-            }
-            listen_fds_[w].push_back(fd);
-        }
-    }
+    for (auto &sockets : listeners_.per_worker)
+        for (ListenSocket &s : sockets)
+            ::close(s.fd);
 }
 
 std::shared_ptr<const shared::route::RouteTable> Server::initial_routes()
@@ -226,7 +123,10 @@ int Server::run()
                                    strerror(errno));
         }
         probe_io_uring();
-        open_listeners();
+        listeners_ = open_listen_sockets(config_.listen, config_.workers);
+    } catch (const ListenError &e) {
+        std::fprintf(stderr, "berth-edge: %s\n", e.what());
+        return 1;
     } catch (const StartupError &e) {
         std::fprintf(stderr, "berth-edge: %s\n", e.what());
         return 1;
@@ -262,9 +162,9 @@ int Server::run()
     });
 
     for (unsigned w = 0; w < config_.workers; ++w) {
-        workers_.push_back(
-            std::make_unique<Worker>(int(w), shared_, std::move(listen_fds_[w]), routes_));
-        listen_fds_[w].clear();
+        workers_.push_back(std::make_unique<Worker>(int(w), shared_,
+                                                    std::move(listeners_.per_worker[w]), routes_));
+        listeners_.per_worker[w].clear();
     }
     for (auto &w : workers_)
         w->start();
@@ -284,7 +184,7 @@ int Server::run()
     }
 
     // Announce readiness only now: when this line is out, the admin socket answers too.
-    for (const std::string &addr : bound_)
+    for (const std::string &addr : listeners_.bound)
         std::printf("berth-edge: listening on http://%s\n", addr.c_str());
     std::fflush(stdout);
 
@@ -444,12 +344,12 @@ std::string Server::stats_reply() const
              batched = 0;
     for (auto &w : workers_) {
         deferring += w->deferring_accept_now();
-        requests += w->stats().requests.get();
-        accepted += w->stats().accepted.get();
-        rejected += w->stats().rejected_over_cap.get();
-        bytes += w->stats().bytes_out.get();
-        cold += w->stats().cold_file_reads.get();
-        batched += w->stats().batched_sends.get();
+        requests += w->connection_stats().requests.get();
+        accepted += w->accept_stats().accepted.get();
+        rejected += w->accept_stats().rejected_over_cap.get();
+        bytes += w->connection_stats().bytes_out.get();
+        cold += w->connection_stats().cold_file_reads.get();
+        batched += w->batched_sends();
     }
     return shared::admin::ok_reply(
         {{"workers", workers_.size()},

@@ -7,8 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "edge/accept/listen_sockets.h"
 #include "edge/admin/admin_server.h"
-#include "edge/core/edge_config.h"
+#include "edge/config/edge_config.h"
 #include "edge/core/worker.h"
 
 namespace berth::edge
@@ -27,7 +28,6 @@ public:
     int run();
 
 private:
-    void open_listeners();
     // Whether workers can batch sends through io_uring; io_uring = true without it is an error.
     void probe_io_uring();
     std::shared_ptr<const shared::route::RouteTable> initial_routes();
@@ -56,10 +56,8 @@ private:
     std::unique_ptr<AdminServer> admin_;
     std::shared_ptr<const shared::route::RouteTable> routes_;
     ServerShared shared_;
-    // listen_fds_[worker][i]: each worker's own socket for each configured address.
-    std::vector<std::vector<int>> listen_fds_;
-    std::vector<std::string> bound_; // "127.0.0.1:8080" per configured address, as bound
-    std::string send_path_;          // "io_uring" or "sendmsg (why)", for the admin stats
+    ListenSockets listeners_; // handed to the workers as they start
+    std::string send_path_;   // "io_uring" or "sendmsg (why)", for the admin stats
     std::vector<std::unique_ptr<Worker>> workers_;
 };
 

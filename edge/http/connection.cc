@@ -1,20 +1,14 @@
 // Connection state machine: read → parse → respond (in order) → write → keep-alive or close.
-// Requests are answered as soon as their head is parsed; a body that follows (rare on static
-// routes) is consumed and dropped so the next pipelined request still parses.
+// Requests are answered as soon as their head is parsed; a body that follows is handed to a
+// streaming exchange that asked for it, or consumed and dropped so the next pipelined request
+// still parses.
 #include "edge/http/connection.h"
 
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <ctime>
-#include <unistd.h>
 
-#include "edge/core/nocancel.h"
-#include "edge/core/worker.h"
-#include "edge/http/exchange.h"
-#include "edge/log/access_log.h"
-#include "edge/redirect/redirect_handler.h"
-#include "edge/static/static_handler.h"
+#include "shared/base/assert.h"
 #include "shared/http/host.h"
 
 namespace berth::edge
@@ -26,52 +20,41 @@ using shared::http::ParseEvent;
 namespace
 {
 
-shared::http::ParserLimits limits_from(const EdgeConfig &c)
-{
-    shared::http::ParserLimits l;
-    l.max_head_bytes = c.max_header_bytes;
-    l.max_target_bytes = c.max_url_bytes;
-    l.max_header_count = c.max_header_count;
-    l.max_body_bytes = c.max_body_bytes;
-    return l;
-}
-
 constexpr uint64_t kLingerMs = 2000;
+// A streamed answer is pulled while less than this is queued and unsent: the memory a
+// connection holds for a download does not grow with the download.
+constexpr uint64_t kStreamHighWater = 64 * 1024;
+
+const RouteTarget kNoTarget{};
 
 } // namespace
 
-Connection::Connection(Worker &worker, int fd, const sockaddr_storage &peer)
-    : worker_(worker), fd_(fd), peer_(peer),
-      // The head must fit; a little slack lets a pipelined next request start behind it.
-      max_in_cap_(worker.config().max_header_bytes + 1024),
-      // Most requests are a few hundred bytes: start small, grow once for a large head, so
-      // thousands of idle keep-alive connections stay cheap (#2: RSS no more than nginx's).
-      in_cap_(std::min<uint32_t>(kInitialInput, max_in_cap_)),
-      parser_(limits_from(worker.config())), out_(worker.take_head_buffer())
+Connection::Connection(ConnectionContext &ctx, Transport &transport, const sockaddr_storage &peer)
+    : ctx_(ctx), transport_(&transport), peer_(peer)
 {
-    in_ = inline_in_;
+    transport_->set_user(this);
 }
 
 Connection::~Connection()
 {
-    if (warm_ticket_) warm_ticket_->waiting = nullptr;
-    if (file_load_) file_load_->forget(this);
-    if (fd_ >= 0) ::close(fd_);
-    worker_.shared().connections.fetch_sub(1, std::memory_order_relaxed);
+    BERTH_ASSERT(state_ == State::kClosing); // the owner deletes only retired connections
     unlink();
-    worker_.give_back_head_buffer(out_.release_buffer());
-    worker_.on_connection_closed(*this);
 }
 
-void Connection::start()
+uint64_t Connection::now_us() const noexcept
+{
+    return uv_hrtime() / 1000;
+}
+
+void Connection::start(bool request_waiting)
 {
     deadline_kind_ = Deadline::kHeader;
-    deadline_ms_ = worker_.now_ms() + worker_.config().header_timeout_ms;
-    // While the listener defers accepts (defer_accept_policy.h) the request is already here:
-    // read it now, and a connection answered and closed in this first pass never touches
-    // epoll. Otherwise the request usually lands a moment after the accept, so a read now
-    // would mostly find nothing; joining the epoll set reports bytes already there as well.
-    if (worker_.deferring_accept())
+    deadline_ms_ = ctx_.now_ms() + ctx_.config->header_timeout_ms;
+    // While the listener defers accepts the request is already here: read it now, and a
+    // connection answered and closed in this first pass never touches epoll. Otherwise the
+    // request usually lands a moment after the accept, so a read now would mostly find
+    // nothing; joining the epoll set reports bytes already there as well.
+    if (request_waiting)
         on_readable();
     else
         watch();
@@ -82,41 +65,54 @@ void Connection::close()
     if (state_ == State::kClosing) return;
     state_ = State::kClosing;
     if (warm_ticket_) warm_ticket_->waiting = nullptr; // a warm-up in flight finds nobody
-    if (file_load_) file_load_->forget(this);
-    file_load_.reset();
-    if (sending_) worker_.io().sends().cancel(this); // before the fd number can be reused
-    sending_ = false;
-    out_.clear();
-    ::close(fd_); // also takes it out of the epoll set
-    fd_ = -1;
-    worker_.defer_delete(this); // later events of this round may still name us
+    if (task_) end_task(false);
+    if (busy_) {
+        if (ctx_.access_log) {
+            if (waiting_) { // the client went away before its answer: 499, as nginx logs it
+                Exchange gone{busy_->parser.head(), {}, kNoTarget, busy_->out, {}, 0};
+                gone.status = 499;
+                gone.head_end = busy_->out.queued_total();
+                log_answer(gone, false);
+            }
+            busy_->log.finish_all(busy_->out.sent_total(), now_us(), *ctx_.access_log, &peer_);
+        }
+        release_busy();
+    }
+    if (waiting_) waiting_->forget(this);
+    waiting_.reset();
+    transport_->close();
+    ctx_.owner->retire(*this); // later events of this round may still name us
 }
 
 void Connection::watch()
 {
-    if (watched_ || state_ == State::kClosing) return;
-    if (!worker_.io().watch(fd_, this)) {
-        close();
-        return;
-    }
-    watched_ = true;
+    if (state_ != State::kClosing && !transport_->watch()) close();
 }
 
-void Connection::on_io(uint32_t events)
+void Connection::take_busy()
+{
+    busy_ = ctx_.busy->take();
+}
+
+void Connection::release_busy(bool parser_clean) noexcept
+{
+    ctx_.busy->give(busy_, parser_clean);
+    busy_ = nullptr;
+}
+
+void Connection::on_ready(uint8_t readiness)
 {
     if (state_ == State::kClosing) return; // closed earlier in this round
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_shut_ = true;
-    if ((events & EPOLLOUT) && !out_.empty()) on_writable();
-    // Readable now, or bytes left waiting while the output was backed up (epoll reports the
-    // whole readiness mask with a send-space event, but that is not ours to rely on).
-    if (state_ != State::kClosing &&
-        ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || input_pending_))
-        on_readable();
+    if (readiness & kHangup) peer_shut_ = true;
+    if ((readiness & kWritable) && busy_ && !busy_->out.empty()) on_writable();
+    // Readable now, or bytes left waiting while the output was backed up (the transport
+    // reports the whole readiness with a send-space event, but that is not ours to rely on).
+    if (state_ != State::kClosing && ((readiness & kReadable) || input_pending_)) on_readable();
 }
 
 bool Connection::idle() const noexcept
 {
-    return out_.empty() && !parser_.in_message() && in_pos_ == in_len_;
+    return !busy_ || (busy_->out.empty() && busy_->input_idle() && !waiting_ && !task_);
 }
 
 void Connection::drain()
@@ -125,57 +121,68 @@ void Connection::drain()
     if (state_ == State::kOpen && idle()) close();
 }
 
+bool Connection::reads_paused() const noexcept
+{
+    if (!busy_) return false;
+    if (waiting_ || held_len_ > 0) return true;
+    if (busy_->out.empty()) return false;
+    // Output backed up: read on only while a streamed exchange takes the request body, so an
+    // upload and its answer can flow at the same time.
+    return !(task_ && task_reads_body_ && busy_->parser.in_message());
+}
+
 void Connection::on_readable()
 {
     if (state_ == State::kLingering) {
         // Discard what the client still sends so our response is not lost to a RST.
         char sink[4096];
         while (true) {
-            ssize_t n = recv_nocancel(fd_, sink, sizeof sink);
-            if (n > 0) continue;
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && errno == EAGAIN) return;
+            ReadResult r = transport_->read(sink, sizeof sink);
+            if (r.n > 0) continue;
+            if (r.n == -EAGAIN) return;
             close();
             return;
         }
     }
-    // Edge-triggered: read until a short read (the socket was empty at that moment; later
-    // bytes bring a new event) or EAGAIN. While responses are backed up, read nothing and
-    // remember that bytes may be waiting: on_io comes back here once they have left.
+    // Edge-triggered: read until the transport says nothing more is waiting (later bytes
+    // bring a new event). While responses are backed up, read nothing and remember that bytes
+    // may be waiting: on_ready comes back here once they have left.
     while (state_ == State::kOpen) {
-        if (!out_.empty() || file_load_) {
+        if (reads_paused()) {
             input_pending_ = true;
             return;
         }
-        if (in_len_ == in_cap_) {
+        if (!busy_) take_busy();
+        BusyState &b = *busy_;
+        if (b.len == b.cap) {
             compact();
-            if (in_len_ == in_cap_ && in_cap_ < max_in_cap_) grow_input();
-            if (in_len_ == in_cap_) {
+            if (b.len == b.cap && b.cap < b.max_cap) grow_input();
+            if (b.len == b.cap) {
                 // A head larger than the buffer (the buffer is sized to the head limit).
-                bool in_target = parser_.head().header_count == 0;
+                bool in_target = b.parser.head().header_count == 0;
                 fail(in_target ? 414 : 431, "request head exceeds the configured limit");
                 pump();
                 after_io();
                 return;
             }
         }
-        uint32_t room = in_cap_ - in_len_;
-        ssize_t n = recv_nocancel(fd_, in_ + in_len_, room);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) {
+        uint32_t room = b.cap - b.len;
+        ReadResult r = transport_->read(b.in + b.len, room);
+        if (r.n < 0) {
+            if (r.n == -EAGAIN) {
                 input_pending_ = false;
-                watch(); // nothing more to read: wait for the next event
+                if (idle()) release_busy(true); // nothing came: an idle connection holds no buffers
+                watch();                        // nothing more to read: wait for the next event
                 return;
             }
             close();
             return;
         }
-        input_pending_ = uint32_t(n) == room || peer_shut_;
-        if (n == 0)
+        input_pending_ = r.more || peer_shut_;
+        if (r.n == 0)
             read_eof_ = true; // answer what is complete, then close
         else
-            in_len_ += uint32_t(n);
+            b.len += uint32_t(r.n);
         pump();
         after_io();
         if (!input_pending_ || read_eof_) return;
@@ -192,26 +199,44 @@ void Connection::pump()
 {
     // Parse and answer, write, and go on while the socket keeps up with a pipeline. Nothing
     // is answered while the output is in the send batch: the batch points into its buffer.
-    if (sending_) return;
+    if (!busy_ || busy_->out.in_flight() || pumping_) return;
+    pumping_ = true;
     for (int round = 0; round < 64 && state_ == State::kOpen; ++round) {
+        if (task_) pull_task();
         process();
-        if (!flush()) return;
-        if (!out_.empty() || close_after_flush_ || file_load_ || in_pos_ >= in_len_) return;
+        if (!flush()) break;
+        if (!busy_) break;
+        BusyState &b = *busy_;
+        bool task_can_go = task_ && !task_waiting_;
+        if (!b.out.empty() || close_after_flush_ || waiting_ || (task_ && !task_can_go)) break;
+        if (b.pos >= b.len && !task_can_go) break;
     }
+    pumping_ = false;
 }
 
 void Connection::after_io()
 {
     if (state_ != State::kOpen) return;
-    if (!out_.empty()) {
-        // A send-space event resumes us. Output in the round's send batch is not waiting
-        // yet: on_sent comes back here if the socket did not take it all, and a connection
-        // answered and closed within its first round never joins the epoll set.
-        if (!sending_) watch();
+    if (!busy_) { // idle keep-alive: nothing buffered, nothing to send
+        if (read_eof_ || draining_) {
+            close();
+            return;
+        }
+        watch();
         rearm();
         return;
     }
-    if (file_load_) { // the answer comes once the file is in, even after the client's FIN
+    BusyState &b = *busy_;
+    if (!b.out.empty()) {
+        // A send-space event resumes us. Output in the round's send batch is not waiting
+        // yet: on_sent comes back here if the socket did not take it all, and a connection
+        // answered and closed within its first round never joins the epoll set.
+        if (!b.out.in_flight()) watch();
+        rearm();
+        return;
+    }
+    if (waiting_ || task_) { // the answer comes once the wait is over, even after the client's FIN
+        if (task_) watch();
         rearm();
         return;
     }
@@ -219,8 +244,7 @@ void Connection::after_io()
         // Linger only when the client may still be sending (an error mid-request, unread
         // bytes): closing with unread input would reset the connection and could destroy
         // the response before the client reads it. A clean "Connection: close" just closes.
-        bool clean = !linger_needed_ && in_pos_ == in_len_ && !parser_.in_message();
-        if (read_eof_ || clean)
+        if (read_eof_ || clean_close())
             close();
         else
             begin_linger();
@@ -230,31 +254,48 @@ void Connection::after_io()
         close();
         return;
     }
+    if (b.input_idle()) release_busy(true); // idle keep-alive: the buffers go back to the pool
     watch();
     rearm();
 }
 
 void Connection::process()
 {
-    if (file_load_) return; // no compact() either: the waiting head's views point into in_
-    while (state_ == State::kOpen && !close_after_flush_ && in_pos_ < in_len_) {
-        if (!out_.has_room()) break; // let the socket drain before answering more
-        auto r = parser_.feed(in_ + in_pos_, in_len_ - in_pos_);
-        in_pos_ += uint32_t(r.consumed);
+    // While waiting, nothing moves: the waiting head's views point into the input buffer; and
+    // body bytes a task holds must stay where they are.
+    if (!busy_ || waiting_ || held_len_ > 0) return;
+    BusyState &b = *busy_;
+    while (state_ == State::kOpen && !close_after_flush_ && b.pos < b.len) {
+        // The next request waits until the streamed answer before it is complete.
+        if (task_ && !b.parser.in_message()) break;
+        if (!b.out.has_room() || b.log.full()) break; // let the socket drain first
+        auto r = b.parser.feed(b.in + b.pos, b.len - b.pos);
+        b.pos += uint32_t(r.consumed);
         if (r.event == ParseEvent::kNeedMore) break;
         if (r.event == ParseEvent::kError) {
-            fail(parser_.error_status(), parser_.error_reason());
+            fail(b.parser.error_status(), b.parser.error_reason());
             break;
         }
+        if (r.event == ParseEvent::kBody) { // only while a task reads the body
+            std::string_view piece = b.parser.body();
+            size_t took = task_ ? task_->on_body(piece.data(), piece.size()) : piece.size();
+            if (took < piece.size()) {
+                held_at_ = uint32_t(piece.data() + took - b.in);
+                held_len_ = uint32_t(piece.size() - took);
+                return;
+            }
+            continue;
+        }
         if (r.event == ParseEvent::kHeadComplete) {
-            if (!respond(parser_.head())) return; // the head's views must stay where they are
+            if (!respond(b.parser.head())) return; // the head's views must stay where they are
             responded_ = true;
             continue;
         }
-        if (!responded_ && !respond(parser_.head())) {
+        if (!responded_ && !respond(b.parser.head())) {
             answer_completes_message_ = true;
             return;
         }
+        if (task_ && task_reads_body_) task_->on_body_end();
         next_message();
     }
     compact();
@@ -262,18 +303,21 @@ void Connection::process()
 
 void Connection::next_message()
 {
+    BusyState &b = *busy_;
     responded_ = false;
-    parser_.reset_message();
-    msg_start_ = in_pos_;
+    b.parser.reset_message();
+    b.parser.set_body_spans(false);
+    b.msg_start = b.pos;
 }
 
-void Connection::on_file_loaded()
+void Connection::on_wake()
 {
-    file_load_.reset();
+    waiting_.reset();
     if (state_ != State::kOpen) return;
-    if (!respond(parser_.head())) return; // the next file it needs is loading now
+    if (!respond(busy_->parser.head())) return; // the next thing it needs is on its way now
     if (answer_completes_message_) {
         answer_completes_message_ = false;
+        if (task_ && task_reads_body_) task_->on_body_end();
         next_message();
     } else {
         responded_ = true;
@@ -281,73 +325,88 @@ void Connection::on_file_loaded()
     pump();
     after_io();
     // Reads paused while we waited; no new event will announce those bytes.
-    if (state_ == State::kOpen && input_pending_ && out_.empty()) on_readable();
+    if (state_ == State::kOpen && input_pending_ && (!busy_ || busy_->out.empty())) on_readable();
 }
 
 void Connection::grow_input()
 {
-    std::unique_ptr<char[]> bigger(new char[max_in_cap_]);
-    std::memcpy(bigger.get(), in_, in_len_);
-    if (parser_.in_message() && !parser_.head_complete())
-        parser_.rebase(reinterpret_cast<std::intptr_t>(bigger.get()) -
-                       reinterpret_cast<std::intptr_t>(in_)); // head views move along
-    grown_in_ = std::move(bigger);
-    in_ = grown_in_.get();
-    in_cap_ = max_in_cap_;
+    BusyState &b = *busy_;
+    std::unique_ptr<char[]> bigger(new char[b.max_cap]);
+    std::memcpy(bigger.get(), b.in, b.len);
+    if (b.parser.in_message() && !b.parser.head_complete())
+        b.parser.rebase(reinterpret_cast<std::intptr_t>(bigger.get()) -
+                        reinterpret_cast<std::intptr_t>(b.in)); // head views move along
+    b.grown = std::move(bigger);
+    b.in = b.grown.get();
+    b.cap = b.max_cap;
 }
 
 void Connection::compact()
 {
-    if (in_pos_ == in_len_ && !parser_.in_message()) {
-        in_pos_ = in_len_ = msg_start_ = 0; // the common case: no copy at all
+    BusyState &b = *busy_;
+    if (b.input_idle()) {
+        b.pos = b.len = b.msg_start = 0; // the common case: no copy at all
         return;
     }
-    if (in_cap_ - in_len_ > in_cap_ / 4) return; // enough room left to read on
-    bool mid_head = parser_.in_message() && !parser_.head_complete();
-    uint32_t from = mid_head ? msg_start_ : in_pos_;
+    if (b.cap - b.len > b.cap / 4) return; // enough room left to read on
+    bool mid_head = b.parser.in_message() && !b.parser.head_complete();
+    uint32_t from = mid_head ? b.msg_start : b.pos;
     if (from == 0) return;
-    std::memmove(in_, in_ + from, in_len_ - from);
-    if (mid_head) parser_.rebase(-std::ptrdiff_t(from));
-    in_len_ -= from;
-    in_pos_ -= from;
-    msg_start_ = msg_start_ >= from ? msg_start_ - from : 0;
+    std::memmove(b.in, b.in + from, b.len - from);
+    if (mid_head) b.parser.rebase(-std::ptrdiff_t(from));
+    b.len -= from;
+    b.pos -= from;
+    b.msg_start = b.msg_start >= from ? b.msg_start - from : 0;
 }
 
 bool Connection::respond(const shared::http::RequestHead &head)
 {
-    Exchange ex{head, out_, worker_};
+    BusyState &b = *busy_;
+    char host_buf[shared::http::kMaxHostLength]; // the normalised host, for routing and the log
+    std::string_view host = shared::http::normalize_host(head.host, host_buf, sizeof host_buf);
+    char scratch[512];
+    RouteTarget target =
+        ctx_.router->route(ctx_.routes, host, scratch, sizeof scratch); // site_dir may use scratch
+    Exchange ex{head, host, target, b.out, ctx_.date->line(), ctx_.now_ms(), this};
     ex.head_only = head.method == Method::kHead;
-    ex.close = !head.keep_alive || draining_ || worker_.draining();
-    size_t unanswered = out_.buffer().size(); // taken back if the answer must wait
+    ex.close = !head.keep_alive || draining_ || ctx_.draining;
+    if (!waiting_ && ctx_.access_log && exchange_start_us_ == 0) exchange_start_us_ = now_us();
+    size_t unanswered = b.out.buffer().size(); // taken back if the answer must wait
     if (head.has_body && head.expect_continue &&
         (head.method == Method::kGet || head.method == Method::kHead ||
          head.method == Method::kOptions))
-        out_.buffer().append("HTTP/1.1 100 Continue\r\n\r\n");
-    char host_buf[shared::http::kMaxHostLength]; // the normalised host, for routing and the log
-    std::string_view host = shared::http::normalize_host(head.host, host_buf, sizeof host_buf);
-    dispatch(ex, host);
+        b.out.buffer().append("HTTP/1.1 100 Continue\r\n\r\n");
+    dispatch(ex);
     if (ex.pending) {
-        out_.buffer().resize(unanswered);
-        file_load_ = std::move(ex.pending);
-        file_load_->wait(this);
+        b.out.buffer().resize(unanswered);
+        waiting_ = std::move(ex.pending);
+        waiting_->wait(this);
         return false;
     }
     deadline_kind_ = Deadline::kNone; // each answered request restarts the idle/header clocks
     if (ex.close) close_after_flush_ = true;
-    worker_.stats().requests.add(1);
-    if (AccessLog *log = worker_.access_log()) {
-        AccessRecord rec;
-        rec.peer = &peer_;
-        rec.req = &head;
-        rec.host = host;
-        rec.status = ex.status;
-        rec.bytes = ex.body_bytes;
-        log->log(rec);
+    ctx_.stats->requests.add(1);
+    if (ex.task) {
+        task_ = ex.task;
+        task_reads_body_ = ex.task_reads_body;
+        task_waiting_ = false;
+        if (task_reads_body_) b.parser.set_body_spans(true);
     }
+    if (ctx_.access_log) log_answer(ex, ex.task != nullptr);
+    exchange_start_us_ = 0;
     return true;
 }
 
-void Connection::dispatch(Exchange &ex, std::string_view host)
+void Connection::log_answer(const Exchange &ex, bool streaming)
+{
+    BusyState &b = *busy_;
+    uint64_t end = streaming ? ExchangeLog::kStreaming : b.out.queued_total();
+    uint64_t start = exchange_start_us_ ? exchange_start_us_ : now_us();
+    b.log.add(ex.req, ex.host, ex.status, ex.head_end ? ex.head_end : end, end, start);
+    b.log.advance(b.out.sent_total(), start, *ctx_.access_log, &peer_); // nothing to send
+}
+
+void Connection::dispatch(Exchange &ex)
 {
     const auto &head = ex.req;
     if (head.target == "*") { // OPTIONS * : the server's own capabilities
@@ -356,132 +415,183 @@ void Connection::dispatch(Exchange &ex, std::string_view host)
         ex.end_head();
         return;
     }
-    if (host.empty() && !head.host.empty()) {
+    if (ex.host.empty() && !head.host.empty()) {
         ex.close = true;
         send_error(ex, 400, "Bad Request", "The Host header is not a valid host name.");
         return;
     }
-    char scratch[512];
-    RouteTarget target = worker_.router().route(worker_.routes(), host, scratch, sizeof scratch);
-    switch (target.kind) {
-    case RouteTarget::Kind::kStatic:
-        serve_static(ex, target);
-        return;
-    case RouteTarget::Kind::kRedirect:
-        serve_redirect(ex, *target.route);
-        return;
-    case RouteTarget::Kind::kProxy:
-        send_error(ex, 502, "Bad Gateway", "Proxy routes are not served by this edge build yet.");
-        return;
-    case RouteTarget::Kind::kUnknownHost:
+    if (ex.target.kind == RouteTarget::Kind::kUnknownHost) {
         send_error(ex, 404, "Unknown host", "No deployment is served at this host name.");
         return;
     }
+    Handler *handler = ctx_.handlers->find(ex.target.kind);
+    if (!handler) {
+        send_error(ex, 502, "Bad Gateway", "This route type is not served by this edge build.");
+        return;
+    }
+    handler->serve(ex);
 }
 
 void Connection::fail(int status, std::string_view reason)
 {
+    BusyState &b = *busy_;
     close_after_flush_ = true;
     linger_needed_ = true;
-    in_pos_ = in_len_;
+    b.pos = b.len;
+    held_len_ = 0;
+    if (task_) end_task(false);
     if (responded_ || status == 0) return; // the response already left; just close after it
-    Exchange ex{parser_.head(), out_, worker_};
+    Exchange ex{b.parser.head(), {}, kNoTarget, b.out, ctx_.date->line(), ctx_.now_ms(), this};
     ex.close = true;
     send_error(ex, status, shared::http::reason_phrase(status), reason);
+    if (ctx_.access_log && !b.log.full()) log_answer(ex, false);
     responded_ = true;
+}
+
+void Connection::pull_task()
+{
+    OutputQueue &out = busy_->out;
+    while (task_ && !task_waiting_ && out.unsent() < kStreamHighWater && out.has_room()) {
+        switch (task_->pull(out)) {
+        case ExchangeTask::Pull::kMore:
+            continue;
+        case ExchangeTask::Pull::kWait:
+            task_waiting_ = true;
+            return;
+        case ExchangeTask::Pull::kDone:
+            end_task(true);
+            return;
+        case ExchangeTask::Pull::kAbort:
+            // The answer cannot be completed: what was queued goes, then the connection
+            // closes, so the client sees a cut answer rather than a wrong one.
+            close_after_flush_ = true;
+            end_task(false);
+            return;
+        }
+    }
+}
+
+void Connection::end_task(bool completed)
+{
+    ExchangeTask *task = task_;
+    task_ = nullptr;
+    task_waiting_ = false;
+    held_len_ = 0;
+    if (busy_) {
+        busy_->parser.set_body_spans(false); // a body the task did not read is dropped
+        if (ctx_.access_log)
+            busy_->log.set_end(busy_->out.queued_total(), task->status(), task->head_end());
+    }
+    task->end(completed);
 }
 
 bool Connection::flush()
 {
-    if (state_ != State::kOpen || warming_ || sending_) return false;
+    if (state_ != State::kOpen || warming_ || !busy_ || busy_->out.in_flight()) return false;
+    OutputQueue &out = busy_->out;
     uint64_t written = 0;
     bool closing = close_after_flush_ && clean_close();
-    if (out_.memory_first() && batch_send(closing)) return false;
     OutputQueue::Flush r;
-    while ((r = out_.flush(fd_, written, closing, worker_.now_ms())) == OutputQueue::Flush::kCold) {
+    while ((r = out.flush(*transport_, written, closing, ctx_.now_ms())) ==
+           OutputQueue::Flush::kCold) {
         if (start_warm()) break;
-        out_.mark_warm(); // no threadpool to read it in: send it as it is
+        out.mark_warm(); // no threadpool to read it in: send it as it is
     }
-    worker_.stats().bytes_out.add(written);
-    if (written && deadline_kind_ == Deadline::kSend)
-        deadline_ms_ = worker_.now_ms() + worker_.config().send_timeout_ms;
+    note_sent(written);
     if (r == OutputQueue::Flush::kError) {
         close();
         return false;
     }
-    return true;
+    return r != OutputQueue::Flush::kQueued;
 }
 
-bool Connection::batch_send(bool closing)
+void Connection::note_sent(uint64_t bytes)
 {
-    SendBatch::Slot *slot = worker_.io().sends().reserve(this, fd_);
-    if (!slot) return false;
-    OutputQueue::Gathered g = out_.gather(slot->iov, closing);
-    slot->n_iov = g.n_iov;
-    slot->flags = g.flags;
-    batched_bytes_ = g.bytes;
-    sending_ = true;
-    return true;
+    if (bytes == 0) return;
+    ctx_.stats->bytes_out.add(bytes);
+    if (deadline_kind_ == Deadline::kSend)
+        deadline_ms_ = ctx_.now_ms() + ctx_.config->send_timeout_ms;
+    if (ctx_.access_log && !busy_->log.empty())
+        busy_->log.advance(busy_->out.sent_total(), now_us(), *ctx_.access_log, &peer_);
 }
 
 void Connection::on_sent(ssize_t result)
 {
-    sending_ = false;
-    worker_.stats().batched_sends.add(1);
-    if (state_ != State::kOpen) return;
-    if (result < 0 && result != -EAGAIN && result != -EINTR) {
+    if (state_ == State::kClosing || !busy_) return;
+    uint64_t written = 0;
+    OutputQueue::Flush r = busy_->out.sent(result, written);
+    note_sent(written);
+    if (r == OutputQueue::Flush::kError) {
         close();
         return;
     }
-    if (result > 0) {
-        out_.consume(size_t(result));
-        worker_.stats().bytes_out.add(uint64_t(result));
-        if (deadline_kind_ == Deadline::kSend)
-            deadline_ms_ = worker_.now_ms() + worker_.config().send_timeout_ms;
-    }
     // The socket is full (EAGAIN, or it took only part): a send-space event resumes us, as
-    // after a direct sendmsg. Otherwise go on with what followed (the body's next piece, a
-    // file body, the next pipelined response, the bytes left unread meanwhile).
-    if (result == -EAGAIN || (result >= 0 && size_t(result) < batched_bytes_)) {
+    // after a direct send. Otherwise go on with what followed (the body's next piece, a file
+    // body, the next pipelined response, the bytes left unread meanwhile).
+    if (r == OutputQueue::Flush::kBlocked) {
         after_io();
         return;
     }
     on_writable();
-    if (state_ == State::kOpen && input_pending_ && out_.empty()) on_readable();
+    if (state_ == State::kOpen && input_pending_ && (!busy_ || busy_->out.empty())) on_readable();
 }
 
 bool Connection::start_warm()
 {
     if (!warm_ticket_) warm_ticket_ = std::make_shared<WarmTicket>();
-    OutputQueue::ColdWindow w = out_.cold_window();
-    if (!worker_.warmer().warm(w.fd, w.offset, w.length, std::move(w.keep), warm_ticket_))
-        return false;
+    OutputQueue::ColdWindow w = busy_->out.cold_window();
+    if (!ctx_.warmer->warm(w.fd, w.offset, w.length, std::move(w.keep), warm_ticket_)) return false;
     warm_ticket_->waiting = this;
     warming_ = true;
-    worker_.stats().cold_file_reads.add(1);
+    ctx_.stats->cold_file_reads.add(1);
     return true;
 }
 
 void Connection::on_warm()
 {
     warming_ = false;
-    out_.mark_warm();
+    if (state_ != State::kOpen) return;
+    busy_->out.mark_warm();
     on_writable();
     // Reads paused while the output was backed up; no new event will announce those bytes.
     if (state_ == State::kOpen && input_pending_) on_readable();
 }
 
+void Connection::resume_output()
+{
+    if (state_ != State::kOpen || !task_) return;
+    task_waiting_ = false;
+    if (pumping_) return; // called from within pull(): the pump goes on by itself
+    pump();
+    after_io();
+}
+
+void Connection::resume_body()
+{
+    if (state_ != State::kOpen || !task_ || held_len_ == 0 || pumping_) return;
+    BusyState &b = *busy_;
+    size_t took = task_->on_body(b.in + held_at_, held_len_);
+    BERTH_ASSERT(took <= held_len_);
+    held_at_ += uint32_t(took);
+    held_len_ -= uint32_t(took);
+    if (held_len_ > 0 || !task_) return;
+    pump();
+    after_io();
+    if (state_ == State::kOpen && input_pending_ && !reads_paused()) on_readable();
+}
+
 bool Connection::clean_close() const noexcept
 {
-    return !linger_needed_ && in_pos_ == in_len_ && !parser_.in_message();
+    return !linger_needed_ && (!busy_ || busy_->input_idle());
 }
 
 void Connection::begin_linger()
 {
-    ::shutdown(fd_, SHUT_WR);
+    transport_->shutdown_write();
     state_ = State::kLingering;
     deadline_kind_ = Deadline::kLinger;
-    deadline_ms_ = worker_.now_ms() + kLingerMs;
+    deadline_ms_ = ctx_.now_ms() + kLingerMs;
+    if (busy_) release_busy(); // lingering only discards
     watch();
     on_readable(); // bytes already waiting would bring no new edge-triggered event
 }
@@ -489,16 +599,20 @@ void Connection::begin_linger()
 void Connection::rearm()
 {
     if (state_ != State::kOpen) return;
-    uint64_t now = worker_.now_ms();
-    const EdgeConfig &c = worker_.config();
-    if (!out_.empty()) {
+    uint64_t now = ctx_.now_ms();
+    const EdgeConfig &c = *ctx_.config;
+    if (busy_ && !busy_->out.empty()) {
         if (deadline_kind_ != Deadline::kSend) {
             deadline_kind_ = Deadline::kSend;
             deadline_ms_ = now + c.send_timeout_ms;
         }
         return;
     }
-    if (parser_.in_message() || in_pos_ < in_len_) {
+    if (task_) { // a streamed exchange keeps its own deadlines (connect, upstream idle)
+        deadline_kind_ = Deadline::kNone;
+        return;
+    }
+    if (busy_ && !busy_->input_idle()) {
         if (deadline_kind_ != Deadline::kHeader) { // not extended by more bytes (slowloris)
             deadline_kind_ = Deadline::kHeader;
             deadline_ms_ = now + c.header_timeout_ms;
@@ -513,13 +627,14 @@ void Connection::rearm()
 
 void Connection::on_tick(uint64_t now)
 {
-    if (state_ == State::kClosing || deadline_ms_ == 0 || now < deadline_ms_) return;
-    if (file_load_) { // the disk did not give the file within the header timeout
+    if (state_ == State::kClosing || deadline_kind_ == Deadline::kNone || now < deadline_ms_)
+        return;
+    if (waiting_) { // the disk did not give the file within the header timeout
         close();
         return;
     }
-    if (deadline_kind_ == Deadline::kHeader && state_ == State::kOpen && out_.empty() &&
-        (parser_.in_message() || in_len_ > 0)) {
+    if (deadline_kind_ == Deadline::kHeader && state_ == State::kOpen && busy_ &&
+        busy_->out.empty() && (busy_->parser.in_message() || busy_->len > 0)) {
         fail(408, "The request head did not arrive in time.");
         deadline_kind_ = Deadline::kNone;
         pump();

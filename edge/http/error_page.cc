@@ -60,9 +60,7 @@ void send_error(Exchange &ex, int status, std::string_view title, std::string_vi
     std::string &out = ex.out.buffer();
     out.append(page.headers).append(extra);
     ex.end_head();
-    if (ex.head_only) return;
-    out.append(page.body);
-    ex.body_bytes = page.body.size();
+    if (!ex.head_only) out.append(page.body);
 }
 
 } // namespace berth::edge

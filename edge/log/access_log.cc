@@ -118,23 +118,22 @@ void AccessLog::log(const AccessRecord &r)
     }
     format_time();
     std::string_view time(time_buf_, time_len_);
-    const auto &q = *r.req;
-    std::string_view proto = q.is_http10() ? "HTTP/1.0" : "HTTP/1.1";
+    std::string_view proto = r.http10 ? "HTTP/1.0" : "HTTP/1.1";
     if (format_ == LogFormat::kCombined) {
         append_peer(buf_, r.peer);
         buf_.append(" - - [").append(time).append("] \"");
-        append_log_escaped(buf_, q.method_name);
+        append_log_escaped(buf_, r.method);
         buf_.push_back(' ');
-        append_log_escaped(buf_, q.target);
+        append_log_escaped(buf_, r.target);
         buf_.push_back(' ');
         buf_.append(proto).append("\" ");
         append_uint(buf_, uint64_t(r.status));
         buf_.push_back(' ');
         append_uint(buf_, r.bytes);
         buf_.append(" \"");
-        append_or_dash(buf_, q.get(shared::http::HeaderToken::kReferer));
+        append_or_dash(buf_, r.referer);
         buf_.append("\" \"");
-        append_or_dash(buf_, q.get(shared::http::HeaderToken::kUserAgent));
+        append_or_dash(buf_, r.user_agent);
         buf_.append("\"\n");
     } else {
         buf_.append("{\"time\":\"").append(time).append("\",\"remote\":\"");
@@ -142,17 +141,19 @@ void AccessLog::log(const AccessRecord &r)
         buf_.append("\",\"host\":\"");
         append_json_escaped(buf_, r.host);
         buf_.append("\",\"method\":\"");
-        append_json_escaped(buf_, q.method_name);
+        append_json_escaped(buf_, r.method);
         buf_.append("\",\"target\":\"");
-        append_json_escaped(buf_, q.target);
+        append_json_escaped(buf_, r.target);
         buf_.append("\",\"proto\":\"").append(proto).append("\",\"status\":");
         append_uint(buf_, uint64_t(r.status));
         buf_.append(",\"bytes\":");
         append_uint(buf_, r.bytes);
+        buf_.append(",\"duration_us\":");
+        append_uint(buf_, r.duration_us);
         buf_.append(",\"referer\":\"");
-        append_json_escaped(buf_, q.get(shared::http::HeaderToken::kReferer));
+        append_json_escaped(buf_, r.referer);
         buf_.append("\",\"user_agent\":\"");
-        append_json_escaped(buf_, q.get(shared::http::HeaderToken::kUserAgent));
+        append_json_escaped(buf_, r.user_agent);
         buf_.append("\"}\n");
     }
     if (buf_.size() >= kFlushAt) flush();

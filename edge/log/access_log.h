@@ -1,5 +1,6 @@
-// Log step: one line per finished request into a per-worker buffer, written by the libuv
-// threadpool (uv_fs_write), so the loop never blocks on the log file.
+// Log step: one line per finished exchange (its last byte handed to the socket, or the
+// connection gone) into a per-worker buffer, written by the libuv threadpool (uv_fs_write),
+// so the loop never blocks on the log file.
 #pragma once
 
 #include <cstdint>
@@ -9,18 +10,22 @@
 
 #include <uv.h>
 
-#include "edge/core/edge_config.h"
-#include "shared/http/request_head.h"
+#include "edge/config/edge_config.h"
 
 namespace berth::edge
 {
 
 struct AccessRecord {
     const sockaddr_storage *peer = nullptr;
-    const shared::http::RequestHead *req = nullptr;
-    std::string_view host;
+    std::string_view host; // normalised
+    std::string_view method;
+    std::string_view target;
+    std::string_view referer;
+    std::string_view user_agent;
+    bool http10 = false;
     int status = 0;
-    uint64_t bytes = 0;
+    uint64_t bytes = 0;       // body bytes that reached the socket
+    uint64_t duration_us = 0; // head parsed → last byte handed to the socket
 };
 
 class AccessLog

@@ -4,8 +4,9 @@
 namespace berth::edge
 {
 
-void serve_redirect(Exchange &ex, const shared::route::Route &route)
+void RedirectHandler::serve(Exchange &ex)
 {
+    const shared::route::Route &route = *ex.target.route;
     std::string_view to = route.to;
     size_t scheme = to.find("://");
     size_t path_at = to.find('/', scheme == std::string_view::npos ? 0 : scheme + 3);

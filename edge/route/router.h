@@ -11,6 +11,7 @@ namespace berth::edge
 
 struct RouteTarget {
     enum class Kind : unsigned char { kUnknownHost, kStatic, kRedirect, kProxy };
+    static constexpr size_t kKinds = 4;
     Kind kind = Kind::kUnknownHost;
     const shared::route::Route *route = nullptr; // null in quick mode
     std::string_view site_dir;                   // static: relative to the deployments root

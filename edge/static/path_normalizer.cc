@@ -127,13 +127,4 @@ NormalizedPath normalize_path(std::string_view raw, char *out, size_t cap) noexc
     return result;
 }
 
-std::string_view path_extension(std::string_view path) noexcept
-{
-    size_t slash = path.rfind('/');
-    std::string_view last = slash == std::string_view::npos ? path : path.substr(slash + 1);
-    size_t dot = last.rfind('.');
-    if (dot == std::string_view::npos || dot == 0 || dot + 1 == last.size()) return {};
-    return last.substr(dot + 1);
-}
-
 } // namespace berth::edge

@@ -26,7 +26,4 @@ struct NormalizedPath {
 // otherwise invalid UTF-8. Repeated slashes collapse. Writes at most `cap` bytes into `out`.
 NormalizedPath normalize_path(std::string_view raw, char *out, size_t cap) noexcept;
 
-// The last segment's extension ("js" for "/a/app.3f9a.js"), empty when there is none.
-std::string_view path_extension(std::string_view path) noexcept;
-
 } // namespace berth::edge

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "edge/cache/mime_types.h"
 #include "edge/static/conditional.h"
 #include "edge/static/path_normalizer.h"
 
@@ -82,12 +83,12 @@ const FileBody &choose_body(const Exchange &ex, const FileEntry &entry)
 void push_body(Exchange &ex, const FileEntryRef &ref, const FileBody &body, uint64_t offset,
                uint64_t length)
 {
-    ex.body_bytes = length;
     if (ex.head_only || length == 0) return;
     if (body.in_memory())
         ex.out.push_memory(body.data.data() + offset, size_t(length), ref);
     else
-        ex.out.push_file(body, offset, length, ref);
+        ex.out.push_file(FileSource{body.fd, body.size, &body.resident_checked_ms}, offset, length,
+                         ref);
 }
 
 void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t,
@@ -156,10 +157,10 @@ void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t,
     push_body(ex, ref, body, 0, body.size);
 }
 
-void not_found(Exchange &ex, Site &site, const RouteTarget &t, std::string_view req_path)
+void not_found(Exchange &ex, Site &site, const CacheLimits &limits, const RouteTarget &t,
+               std::string_view req_path)
 {
-    FileEntryRef page =
-        site.lookup("/404.html", ex.worker.now_ms(), ex.worker.cache().limits(), &ex.pending);
+    FileEntryRef page = site.lookup("/404.html", ex.now_ms, limits, &ex.pending);
     if (!page) return; // loading: the request comes back here
     if (page->kind == FileEntry::Kind::kFile) {
         serve_file(ex, page, t, req_path, 404);
@@ -207,8 +208,9 @@ bool accepts_encoding(std::string_view ae, std::string_view coding) noexcept
     return star > 0;
 }
 
-void serve_static(Exchange &ex, const RouteTarget &t)
+void StaticHandler::serve(Exchange &ex)
 {
+    const RouteTarget &t = ex.target;
     const auto &req = ex.req;
     if (req.method == Method::kOptions) {
         ex.begin(204);
@@ -226,9 +228,9 @@ void serve_static(Exchange &ex, const RouteTarget &t)
                    std::string_view(allow, size_t(n)));
         return;
     }
-    Worker &worker = ex.worker;
-    uint64_t now = worker.now_ms();
-    Site *site = worker.cache().site(t.site_dir, now, &ex.pending);
+    uint64_t now = ex.now_ms;
+    const CacheLimits &limits = cache_.limits();
+    Site *site = cache_.site(t.site_dir, now, &ex.pending);
     if (!site && ex.pending) return; // its directory is being opened off the loop thread
     if (!site) {
         send_error(ex, 404, "Deployment not found", "No deployment is published at this host.");
@@ -241,10 +243,9 @@ void serve_static(Exchange &ex, const RouteTarget &t)
         return;
     }
     if (np.verdict != PathVerdict::kOk) {
-        not_found(ex, *site, t, "/");
+        not_found(ex, *site, limits, t, "/");
         return;
     }
-    const CacheLimits &limits = worker.cache().limits();
     // A lookup that returns null is loading the file off the loop thread: nothing has been
     // written, and the connection hands the request back here once the file is cached.
     FileEntryRef entry = site->lookup(np.path, now, limits, &ex.pending);
@@ -292,7 +293,7 @@ void serve_static(Exchange &ex, const RouteTarget &t)
             }
         }
     }
-    not_found(ex, *site, t, path);
+    not_found(ex, *site, limits, t, path);
 }
 
 } // namespace berth::edge

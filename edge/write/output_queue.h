@@ -1,73 +1,77 @@
-// Per-connection output: response heads in one reusable buffer, bodies by reference, in order.
+// Write step: per-connection output — response heads in one reusable buffer, bodies by
+// reference, in order — sent through the connection's transport.
 //
-// Heads and small cached bodies leave in one sendmsg() (writev); large files go by sendfile()
-// from the cached descriptor, so their bytes never cross user space. Segments keep the cache
-// entry that owns their bytes alive until they are written. A file goes out one window at a
-// time, each checked to be in the page cache first (page_cache.h): sendfile() must not wait
-// on the disk on the loop thread.
+// Heads and small bodies leave in one gathered send; file ranges go by Transport::send_file
+// (sendfile on a plain socket), so their bytes never cross user space. A segment holds a
+// reference to whatever owns its bytes (a cache entry) until they are written. A file goes
+// out one window at a time, each checked to be in the page cache first (page_cache.h): a send
+// must not wait on the disk on the loop thread.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <sys/uio.h>
 
-#include "edge/static/file_cache.h"
+#include "edge/transport/transport.h"
 
 namespace berth::edge
 {
 
+// Keeps the bytes (or the descriptor) of a queued segment alive until it is written.
+using Keep = std::shared_ptr<const void>;
+
+// An open file a response body is sent from.
+struct FileSource {
+    int fd = -1;
+    uint64_t size = 0; // the whole file's size
+    // When a file of up to one window was last found whole in the page cache (loop thread
+    // only); a file found less than a second ago is not checked again.
+    uint64_t *resident_checked_ms = nullptr;
+};
+
 class OutputQueue
 {
 public:
-    static constexpr size_t kMaxSegments = 32;
+    static constexpr size_t kMaxSegments = Transport::kMaxIov;
 
     // kCold: the next file window is not in the page cache; warm cold_window() and call
-    // mark_warm() before flushing again.
-    enum class Flush : uint8_t { kDone, kBlocked, kError, kCold };
+    // mark_warm() before flushing again. kQueued: the transport holds the front bytes for the
+    // round's batch; nothing may change until sent() reports the result.
+    enum class Flush : uint8_t { kDone, kBlocked, kError, kCold, kQueued };
     static constexpr uint64_t kWindow = 1 << 20;
 
     struct ColdWindow {
         int fd;
         uint64_t offset;
         uint64_t length;
-        FileEntryRef keep;
+        Keep keep;
     };
 
     OutputQueue() = default; // the head buffer grows on first use and keeps its capacity
-    // Starts with a buffer some earlier queue grew (Worker::take_head_buffer).
-    explicit OutputQueue(std::string buffer) noexcept : buf_(std::move(buffer)) { buf_.clear(); }
 
     // Bytes copied into the head buffer (status line, headers, generated bodies).
     std::string &buffer() noexcept { return buf_; }
     // Marks buffer bytes appended since the last mark as the next segment.
     void commit_buffer() noexcept;
-    // A body owned by a cache entry.
-    void push_memory(const char *data, size_t len, FileEntryRef keep) noexcept;
-    void push_file(const FileBody &body, uint64_t offset, uint64_t len, FileEntryRef keep) noexcept;
+    // A body owned by someone else, alive as long as `keep`.
+    void push_memory(const char *data, size_t len, Keep keep) noexcept;
+    void push_file(const FileSource &file, uint64_t offset, uint64_t len, Keep keep) noexcept;
 
-    // Writes as much as the socket takes. kBlocked: wait for POLLOUT and call again.
-    // closing: the socket is closed right after this flush, so the last bytes are held back
-    // (MSG_MORE) and leave together with the FIN that close() adds: one packet, not two.
-    // now_ms: a file found in the page cache less than a second ago is not checked again.
-    Flush flush(int fd, uint64_t &bytes_written, bool closing, uint64_t now_ms) noexcept;
+    // Sends as much as the transport takes. kBlocked: wait for kWritable and call again.
+    // closing: the transport is closed right after this flush, so the last bytes are held
+    // back and leave together with the FIN: one packet, not two.
+    Flush flush(Transport &t, uint64_t &bytes_written, bool closing, uint64_t now_ms) noexcept;
+    // The result of a send flush() left queued (kQueued): bytes taken or -errno. kDone: go on
+    // flushing; kBlocked: the socket is full; kError: broken.
+    Flush sent(ssize_t result, uint64_t &bytes_written) noexcept;
+    bool in_flight() const noexcept { return in_flight_ > 0; }
 
-    // One sendmsg takes at most this much: the kernel builds a send from 32 KiB page
-    // fragments, and larger sends cost more than their size (a 100 KiB body sent whole: 23k
-    // requests per CPU second; in 32 KiB pieces: 38k, #2).
+    // One send takes at most this much: the kernel builds a send from 32 KiB page fragments,
+    // and larger sends cost more than their size (a 100 KiB body sent whole: 23k requests per
+    // CPU second; in 32 KiB pieces: 38k, #2).
     static constexpr size_t kMaxSendBytes = 32 * 1024;
-
-    struct Gathered {
-        size_t n_iov = 0;
-        size_t bytes = 0;
-        int flags = 0; // MSG_MORE when a file segment follows or `closing` (see flush())
-    };
-    // The next bytes to send are in memory (not a file segment): sendable with gather().
-    bool memory_first() noexcept;
-    // The iovecs of the memory segments at the front, up to kMaxSegments and kMaxSendBytes.
-    Gathered gather(iovec *iov, bool closing) noexcept;
-    // n bytes from the front have been sent.
-    void consume(size_t n) noexcept;
 
     bool empty() const noexcept { return count_ == 0 && committed_ == buf_.size(); }
     // Room for one more response (head + body segment)?
@@ -75,13 +79,13 @@ public:
     {
         return count_ + 3 <= kMaxSegments && buf_.size() < 256 * 1024;
     }
+    // Every byte ever queued (sent or not): marks where a response ends in the stream.
+    uint64_t queued_total() const noexcept { return pushed_ + (buf_.size() - committed_); }
+    // Every byte ever handed to the transport.
+    uint64_t sent_total() const noexcept { return sent_; }
+    // Bytes queued and not sent yet.
+    uint64_t unsent() const noexcept { return queued_total() - sent_; }
     void clear() noexcept;
-    // Drops what is queued and hands the head buffer, capacity and all, to the next owner.
-    std::string release_buffer() noexcept
-    {
-        clear();
-        return std::move(buf_);
-    }
 
     // After kCold: the window to read in, and the word that it now is.
     ColdWindow cold_window() const noexcept;
@@ -95,17 +99,30 @@ private:
         const char *data = nullptr; // kMemory
         uint64_t offset = 0;        // kBuffer: into buf_; kFile: file offset
         uint64_t length = 0;
-        uint64_t warm_end = 0; // kFile: bytes before this offset were found in the page cache
-        const FileBody *body = nullptr; // kFile; kept alive by `keep`
-        FileEntryRef keep;
+        uint64_t warm_end = 0;           // kFile: bytes before this offset are in the page cache
+        uint64_t file_size = 0;          // kFile
+        uint64_t *resident_ms = nullptr; // kFile: FileSource::resident_checked_ms
+        Keep keep;
+    };
+    struct Gathered {
+        size_t n_iov = 0;
+        size_t bytes = 0;
+        bool more = false; // a file segment follows, or `closing`
     };
     Segment &push() noexcept;
+    void pop() noexcept;
+    // The iovecs of the memory segments at the front, up to kMaxSegments and kMaxSendBytes.
+    Gathered gather(iovec *iov, bool closing) noexcept;
+    // n bytes from the front have been sent.
+    void consume(size_t n) noexcept;
     // The page-cache check before sending the file segment's next window.
     bool window_resident(Segment &s, uint64_t now_ms) noexcept;
-    void pop() noexcept;
 
     std::string buf_;
     size_t committed_ = 0; // buf_ bytes already described by segments
+    uint64_t pushed_ = 0;  // bytes described by segments so far (queued_total)
+    uint64_t sent_ = 0;    // bytes handed to the transport so far
+    size_t in_flight_ = 0; // bytes of the send the transport queued (kQueued)
     Segment segments_[kMaxSegments];
     size_t head_ = 0;
     size_t count_ = 0;

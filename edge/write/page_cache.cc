@@ -18,13 +18,13 @@ struct WarmJob {
     int fd;
     uint64_t offset;
     uint64_t len;
-    FileEntryRef keep;
+    Keep keep;
     std::shared_ptr<WarmTicket> ticket;
 };
 
 } // namespace
 
-bool PageCacheWarmer::warm(int fd, uint64_t offset, uint64_t len, FileEntryRef keep,
+bool PageCacheWarmer::warm(int fd, uint64_t offset, uint64_t len, Keep keep,
                            std::shared_ptr<WarmTicket> ticket)
 {
     if (!loop_) return false;

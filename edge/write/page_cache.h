@@ -11,8 +11,7 @@
 
 #include <uv.h>
 
-#include "edge/static/file_cache.h"
-#include "edge/static/resident_pages.h"
+#include "edge/write/output_queue.h"
 
 namespace berth::edge
 {
@@ -38,8 +37,7 @@ public:
     // Reads [offset, offset + len) of fd into the page cache on the threadpool, then calls
     // ticket->waiting->on_warm() on the loop thread if the waiter is still there. `keep`
     // holds the descriptor open meanwhile. False if the job could not be queued.
-    bool warm(int fd, uint64_t offset, uint64_t len, FileEntryRef keep,
-              std::shared_ptr<WarmTicket> ticket);
+    bool warm(int fd, uint64_t offset, uint64_t len, Keep keep, std::shared_ptr<WarmTicket> ticket);
 
 private:
     uv_loop_t *loop_;

@@ -97,6 +97,7 @@ int RequestParser::fail(int status, const char *reason) noexcept
 
 ParseResult RequestParser::feed(const char *data, size_t len) noexcept
 {
+    body_ = {};
     if (error_status_) return {ParseEvent::kError, 0};
     if (message_complete_) return {ParseEvent::kMessageComplete, 0};
     llhttp_errno_t err = llhttp_execute(&parser_, data, len);
@@ -108,6 +109,7 @@ ParseResult RequestParser::feed(const char *data, size_t len) noexcept
     size_t consumed = size_t(llhttp_get_error_pos(&parser_) - data);
     if (err == HPE_PAUSED) {
         llhttp_resume(&parser_);
+        if (!body_.empty()) return {ParseEvent::kBody, consumed};
         return {message_complete_ ? ParseEvent::kMessageComplete : ParseEvent::kHeadComplete,
                 consumed};
     }
@@ -125,6 +127,16 @@ ParseResult RequestParser::feed(const char *data, size_t len) noexcept
         if (!error_reason_) error_reason_ = llhttp_errno_name(err);
     }
     return {ParseEvent::kError, consumed};
+}
+
+void RequestParser::reset() noexcept
+{
+    llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+    parser_.data = this;
+    reset_message();
+    error_status_ = 0;
+    error_reason_ = "";
+    body_ = {};
 }
 
 void RequestParser::reset_message() noexcept
@@ -327,7 +339,9 @@ int RequestParser::on_body(llhttp_t *p, const char *at, size_t len)
     s.body_bytes_ += len;
     if (s.body_bytes_ > s.limits_.max_body_bytes) return s.fail(413, "request body too large");
     if (s.body_sink_) s.body_sink_->append(at, len);
-    return 0;
+    if (!s.body_spans_ || len == 0) return 0;
+    s.body_ = std::string_view(at, len);
+    return HPE_PAUSED; // feed() returns kBody, ending just after this piece
 }
 
 int RequestParser::on_message_complete(llhttp_t *p)

@@ -24,6 +24,7 @@ enum class ParseEvent : uint8_t {
     kNeedMore,        // all bytes consumed, message not complete
     kHeadComplete,    // head parsed and a body follows; inspect head(), then feed on
     kMessageComplete, // whole message parsed; handle it, then reset_message() and feed on
+    kBody,            // with body spans on: body() holds the next piece of the body
     kError,           // error_status() and error_reason() tell why; the connection must close
 };
 
@@ -50,8 +51,15 @@ public:
     // The caller moved the buffer holding the current head by delta bytes (compaction).
     void rebase(std::ptrdiff_t delta) noexcept;
 
-    // Body bytes go to *sink when set (control plane); otherwise they are dropped (edge).
+    // Body bytes go to *sink when set (control plane); otherwise they are dropped (edge),
+    // unless body spans are on: then feed() stops at each piece of the body (kBody) and
+    // body() views it in the caller's buffer (de-chunked), for a handler that streams it.
     void set_body_sink(std::string *sink) noexcept { body_sink_ = sink; }
+    void set_body_spans(bool on) noexcept { body_spans_ = on; }
+    std::string_view body() const noexcept { return body_; }
+
+    // Back to a fresh parser (after an error, or for another connection).
+    void reset() noexcept;
 
     // The connection closed: true if that ended a message cleanly (or none had begun).
     bool finish() noexcept;
@@ -82,6 +90,8 @@ private:
     ParserLimits limits_;
     RequestHead head_;
     std::string *body_sink_ = nullptr;
+    std::string_view body_;
+    bool body_spans_ = false;
     size_t head_bytes_ = 0;
     size_t trailer_bytes_ = 0;
     uint64_t body_bytes_ = 0;

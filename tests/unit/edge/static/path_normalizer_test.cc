@@ -9,7 +9,6 @@
 
 using berth::edge::normalize_path;
 using berth::edge::NormalizedPath;
-using berth::edge::path_extension;
 using berth::edge::PathVerdict;
 
 namespace
@@ -225,19 +224,6 @@ TEST_CASE("path normaliser returns kTooLong when the decoded path does not fit",
 
     CHECK(norm("/", 0).verdict == PathVerdict::kRejected);
     CHECK(norm("/", 1).path == "/");
-}
-
-TEST_CASE("path extension is the last segment's suffix", "[static]")
-{
-    CHECK(path_extension("/a/app.3f9a.js") == "js");
-    CHECK(path_extension("/x.tar.gz") == "gz");
-    CHECK(path_extension("/INDEX.HTML") == "HTML");
-    CHECK(path_extension("/a.b/c").empty());
-    CHECK(path_extension("/a/b").empty());
-    CHECK(path_extension("/.well-known").empty());
-    CHECK(path_extension("/file.").empty());
-    CHECK(path_extension("/").empty());
-    CHECK(path_extension("").empty());
 }
 
 TEST_CASE("path normaliser output never contains a dot segment (property)", "[static]")

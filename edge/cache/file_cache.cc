@@ -1,7 +1,7 @@
 // File cache fills: open beneath the deployment root, hash the content for the ETag, pre-build
 // the header lines, on the libuv threadpool. This is the cold path; the hot path is one
 // hash-map lookup.
-#include "edge/static/file_cache.h"
+#include "edge/cache/file_cache.h"
 
 #include <atomic>
 #include <cerrno>
@@ -14,10 +14,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "edge/static/file_etag.h"
-#include "edge/static/mime_types.h"
-#include "edge/static/path_normalizer.h"
-#include "edge/static/resident_pages.h"
+#include "edge/cache/file_etag.h"
+#include "edge/cache/mime_types.h"
+#include "edge/io/resident_pages.h"
 #include "shared/http/http_date.h"
 #include "shared/http/response_writer.h"
 
@@ -287,25 +286,6 @@ bool is_content_hashed_name(std::string_view path) noexcept
 FileBody::~FileBody()
 {
     if (fd >= 0) close(fd);
-}
-
-void FileLoad::forget(Waiter *w) noexcept
-{
-    for (size_t i = 0; i < waiters_.size(); ++i)
-        if (waiters_[i] == w) {
-            waiters_.erase(waiters_.begin() + std::ptrdiff_t(i));
-            return;
-        }
-}
-
-void FileLoad::wake()
-{
-    // One at a time: a waiter woken first may make another one forget its wait.
-    while (!waiters_.empty()) {
-        Waiter *w = waiters_.front();
-        waiters_.erase(waiters_.begin());
-        w->on_file_loaded();
-    }
 }
 
 struct DirFd {

@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "edge/core/edge_config.h"
+#include "edge/config/edge_config.h"
 
 namespace berth::edge
 {

@@ -14,7 +14,7 @@
 
 #include <uv.h>
 
-#include "edge/write/send_batch.h"
+#include "edge/io/send_batch.h"
 
 namespace berth::edge
 {

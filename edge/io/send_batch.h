@@ -25,6 +25,8 @@
 
 #include <liburing.h>
 
+#include "shared/base/counter.h"
+
 namespace berth::edge
 {
 
@@ -68,6 +70,8 @@ public:
     // The sender is closing its socket: its slot, not sent yet, is dropped.
     void cancel(Sender *sender) noexcept;
     bool empty() const noexcept { return count_ == 0; }
+    // Sends that left through a batch so far (any thread may read it: admin stats).
+    uint64_t batched() const noexcept { return batched_.get(); }
     // Sends every slot and reports each result. Senders may reserve again from on_sent (the
     // next pipelined response); those leave before submit() returns.
     void submit() noexcept;
@@ -88,6 +92,7 @@ private:
     std::unique_ptr<Slot[]> slots_;
     msghdr msgs_[kSlots];
     unsigned count_ = 0;
+    shared::Counter batched_;
 };
 
 } // namespace berth::edge

@@ -3,10 +3,11 @@
 
 #include <string>
 
-#include "edge/static/mime_types.h"
+#include "edge/cache/mime_types.h"
 
 using berth::edge::content_type_for;
 using berth::edge::is_html_type;
+using berth::edge::path_extension;
 
 TEST_CASE("mime types map web document and script extensions", "[static]")
 {
@@ -84,4 +85,17 @@ TEST_CASE("mime types mark only HTML as an HTML document", "[static]")
     CHECK_FALSE(is_html_type(content_type_for("xhtml")));
     CHECK_FALSE(is_html_type(content_type_for("js")));
     CHECK_FALSE(is_html_type(content_type_for("txt")));
+}
+
+TEST_CASE("path extension is the last segment's suffix", "[cache]")
+{
+    CHECK(path_extension("/a/app.3f9a.js") == "js");
+    CHECK(path_extension("/x.tar.gz") == "gz");
+    CHECK(path_extension("/INDEX.HTML") == "HTML");
+    CHECK(path_extension("/a.b/c").empty());
+    CHECK(path_extension("/a/b").empty());
+    CHECK(path_extension("/.well-known").empty());
+    CHECK(path_extension("/file.").empty());
+    CHECK(path_extension("/").empty());
+    CHECK(path_extension("").empty());
 }

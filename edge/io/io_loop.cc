@@ -1,9 +1,9 @@
-#include "edge/core/io_loop.h"
+#include "edge/io/io_loop.h"
 
 #include <cerrno>
 #include <unistd.h>
 
-#include "edge/core/nocancel.h"
+#include "edge/io/nocancel.h"
 
 namespace berth::edge
 {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "edge/write/send_batch.h"
+#include "edge/io/send_batch.h"
 #include "tests/support/socket_pair.h"
 
 using namespace berth::edge;

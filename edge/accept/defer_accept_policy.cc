@@ -1,4 +1,4 @@
-#include "edge/core/defer_accept_policy.h"
+#include "edge/accept/defer_accept_policy.h"
 
 namespace berth::edge
 {

@@ -1,5 +1,5 @@
 // TOML → EdgeConfig with file:line errors for unknown keys and wrong types.
-#include "edge/core/edge_config.h"
+#include "edge/config/edge_config.h"
 
 #include <charconv>
 #include <set>

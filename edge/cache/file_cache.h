@@ -18,9 +18,10 @@
 
 #include <uv.h>
 
-#include "edge/static/background_hasher.h"
-#include "edge/static/body_memory.h"
-#include "edge/static/digest_memo.h"
+#include "edge/cache/background_hasher.h"
+#include "edge/cache/body_memory.h"
+#include "edge/cache/digest_memo.h"
+#include "edge/io/wake_list.h"
 #include "shared/route/route_table.h"
 
 namespace berth::edge
@@ -81,28 +82,9 @@ using FileEntryRef = std::shared_ptr<const FileEntry>;
 
 // A cache fill under way on the libuv threadpool (open, stat, small body, ETag), so that a
 // worker loop never waits on the disk for a file it has not seen. Requests that need the
-// file wait here and look it up again once it is in the cache.
-class FileLoad
-{
-public:
-    class Waiter
-    {
-    public:
-        virtual void on_file_loaded() = 0;
-
-    protected:
-        ~Waiter() = default;
-    };
-    void wait(Waiter *w) { waiters_.push_back(w); }
-    // The waiter goes away first (its connection closed).
-    void forget(Waiter *w) noexcept;
-    // Loop thread, once the entry is in the cache (or the load came to nothing).
-    void wake();
-
-private:
-    std::vector<Waiter *> waiters_;
-};
-using FileLoadRef = std::shared_ptr<FileLoad>;
+// file wait on it and look it up again once it is in the cache.
+using FileLoad = WakeList;
+using FileLoadRef = WakeRef;
 // Looks under way, by path or directory: requests that need the same one share it.
 using PendingLooks =
     std::unordered_map<std::string, FileLoadRef, shared::route::StringHash, std::equal_to<>>;

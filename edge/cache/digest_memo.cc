@@ -1,4 +1,4 @@
-#include "edge/static/digest_memo.h"
+#include "edge/cache/digest_memo.h"
 
 #include <functional>
 #include <sys/stat.h>

@@ -1,6 +1,6 @@
-#include "edge/static/background_hasher.h"
+#include "edge/cache/background_hasher.h"
 
-#include "edge/static/file_etag.h"
+#include "edge/cache/file_etag.h"
 
 namespace berth::edge
 {

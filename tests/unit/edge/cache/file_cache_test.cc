@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "edge/static/file_cache.h"
-#include "edge/static/resident_pages.h"
+#include "edge/cache/file_cache.h"
+#include "edge/io/resident_pages.h"
 
 namespace fs = std::filesystem;
 using namespace berth::edge;
@@ -316,10 +316,10 @@ TEST_CASE("file cache hashes large files on the loop's threadpool", "[static]")
 
 namespace
 {
-struct CountingWaiter : FileLoad::Waiter {
+struct CountingWaiter : Waiter {
     int calls = 0;
     std::function<void()> then;
-    void on_file_loaded() override
+    void on_wake() override
     {
         ++calls;
         if (then) then();

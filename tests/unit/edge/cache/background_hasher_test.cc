@@ -11,8 +11,8 @@
 
 #include <uv.h>
 
-#include "edge/static/background_hasher.h"
-#include "edge/static/file_etag.h"
+#include "edge/cache/background_hasher.h"
+#include "edge/cache/file_etag.h"
 
 using namespace berth::edge;
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "edge/static/resident_pages.h"
+#include "edge/io/resident_pages.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>

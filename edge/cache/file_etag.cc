@@ -1,4 +1,4 @@
-#include "edge/static/file_etag.h"
+#include "edge/cache/file_etag.h"
 
 #include <cerrno>
 #include <unistd.h>

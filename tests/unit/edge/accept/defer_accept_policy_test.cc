@@ -1,7 +1,7 @@
 // DeferAcceptPolicy: when a worker's listeners hold connections until their first bytes.
 #include <catch2/catch.hpp>
 
-#include "edge/core/defer_accept_policy.h"
+#include "edge/accept/defer_accept_policy.h"
 
 using berth::edge::AutoSwitch;
 using berth::edge::DeferAcceptPolicy;

@@ -1,5 +1,5 @@
 // The MIME table; looked up once per file when it enters the file cache, never per request.
-#include "edge/static/mime_types.h"
+#include "edge/cache/mime_types.h"
 
 #include <array>
 #include <utility>
@@ -85,6 +85,15 @@ std::string_view content_type_for(std::string_view ext) noexcept
     for (const auto &[e, type] : kTypes)
         if (e == key) return type;
     return "application/octet-stream";
+}
+
+std::string_view path_extension(std::string_view path) noexcept
+{
+    size_t slash = path.rfind('/');
+    std::string_view last = slash == std::string_view::npos ? path : path.substr(slash + 1);
+    size_t dot = last.rfind('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 == last.size()) return {};
+    return last.substr(dot + 1);
 }
 
 } // namespace berth::edge

@@ -1,11 +1,11 @@
-#include "edge/write/send_batch.h"
+#include "edge/io/send_batch.h"
 
 #include <cerrno>
 #include <cstring>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "edge/core/nocancel.h"
+#include "edge/io/nocancel.h"
 
 namespace berth::edge
 {
@@ -151,6 +151,7 @@ void SendBatch::submit() noexcept
         for (unsigned i = 0; i < n; ++i)
             senders[i] = slots_[i].sender;
         count_ = 0;
+        batched_.add(n);
         for (unsigned i = 0; i < n; ++i)
             senders[i]->on_sent(results[i]);
     }
