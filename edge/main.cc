@@ -64,6 +64,7 @@ T one_of(const std::string &flag, const std::string &value,
 int main(int argc, char **argv)
 {
     using namespace berth::edge;
+    berth::shared::set_log_identity("berth-edge");
     std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty() && args[0] == "admin")
         return run_admin_client(std::vector<std::string>(args.begin() + 1, args.end()));
@@ -142,6 +143,7 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "berth-edge: %s\n", e.what());
         return 2;
     }
+    berth::shared::set_log_level(config.log_level);
     Server server(std::move(config));
     return server.run();
 }

@@ -34,6 +34,19 @@ void check_keys(const std::string &file, const toml::table &t, const std::string
                  "unknown key \"" + std::string(key.str()) + "\" in [" + section + "]");
 }
 
+// Features this build does not serve yet: a key that turns one on must not be read and then
+// ignored (a user who sets it believes it works). Empty, false and [] are the "off" values.
+constexpr const char *kNoTls = "TLS termination is not in this build yet";
+constexpr const char *kNoGeo = "GeoIP and trusted proxies are not in this build yet";
+
+void refuse_unserved(const std::string &file, const toml::table &t, const char *section,
+                     const char *key, bool set, const char *why)
+{
+    if (set)
+        fail(at(file, *t.get(key)), std::string("[") + section + "] " + key + ": " + why +
+                                        "; remove the key or leave it empty");
+}
+
 struct Reader {
     const std::string &file;
     const toml::table &t;
@@ -178,6 +191,9 @@ EdgeConfig load_edge_config(const std::string &path)
         r.string("certs_dir", c.certs_dir);
         r.string("default_cert", c.default_cert);
         r.boolean("hsts", c.hsts);
+        refuse_unserved(path, *t, "tls", "certs_dir", !c.certs_dir.empty(), kNoTls);
+        refuse_unserved(path, *t, "tls", "default_cert", !c.default_cert.empty(), kNoTls);
+        refuse_unserved(path, *t, "tls", "hsts", c.hsts, kNoTls);
     }
     if (auto *t = section(path, root, "limits")) {
         check_keys(path, *t, "limits",
@@ -207,6 +223,9 @@ EdgeConfig load_edge_config(const std::string &path)
         Reader r{path, *t};
         r.string("socket", c.admin_socket);
         r.string("metrics_listen", c.metrics_listen);
+        refuse_unserved(path, *t, "admin", "metrics_listen", !c.metrics_listen.empty(),
+                        "metrics are served on the admin socket (\"stats\"), not over HTTP, by "
+                        "this build");
     }
     if (auto *t = section(path, root, "log")) {
         check_keys(path, *t, "log", {"access", "format", "level"});
@@ -221,17 +240,30 @@ EdgeConfig load_edge_config(const std::string &path)
             else
                 fail(at(path, *t->get("format")), "format must be \"combined\" or \"json\"");
         }
-        r.string("level", c.error_log_level);
+        std::string level;
+        if (r.string("level", level)) {
+            auto parsed = shared::parse_log_level(level);
+            if (!parsed)
+                fail(at(path, *t->get("level")),
+                     "level must be \"error\", \"warn\", \"info\" or \"debug\"");
+            c.log_level = *parsed;
+        }
     }
     if (auto *t = section(path, root, "redis")) {
         check_keys(path, *t, "redis", {"url"});
         Reader{path, *t}.string("url", c.redis_url);
+        refuse_unserved(
+            path, *t, "redis", "url", !c.redis_url.empty(),
+            "route tables from Redis are not in this build (it takes them over its admin "
+            "socket: routes.put)");
     }
     if (auto *t = section(path, root, "geoip")) {
         check_keys(path, *t, "geoip", {"database", "trusted_proxies"});
         Reader r{path, *t};
         r.string("database", c.geoip_database);
         r.strings("trusted_proxies", c.trusted_proxies);
+        refuse_unserved(path, *t, "geoip", "database", !c.geoip_database.empty(), kNoGeo);
+        refuse_unserved(path, *t, "geoip", "trusted_proxies", !c.trusted_proxies.empty(), kNoGeo);
     }
     return c;
 }
@@ -247,6 +279,8 @@ void validate_edge_config(EdgeConfig &c)
         fail(where, "--base-domain needs --deployments");
     if (c.tls_certs.size() != c.tls_keys.size())
         fail(where, "--tls-cert and --tls-key must come in pairs");
+    if (!c.tls_certs.empty()) fail(where, std::string("--tls-cert: ") + kNoTls);
+    if (!c.geoip_database.empty()) fail(where, std::string("--geoip: ") + kNoGeo);
     for (char &ch : c.base_domain)
         if (ch >= 'A' && ch <= 'Z') ch = char(ch | 0x20);
     while (!c.base_domain.empty() && c.base_domain.back() == '.')

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "shared/base/log.h"
+
 namespace berth::edge
 {
 
@@ -74,7 +76,7 @@ struct EdgeConfig {
     // [log]
     std::string access_log; // path, "-" for stdout, "" for off
     LogFormat log_format = LogFormat::kCombined;
-    std::string error_log_level = "info";
+    shared::LogLevel log_level = shared::LogLevel::kInfo; // stderr messages
 
     // [redis], [geoip]
     std::string redis_url;

@@ -1,7 +1,6 @@
 // Startup and shutdown of the edge process.
 #include "edge/core/server.h"
 
-#include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -9,9 +8,6 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <optional>
 #include <pthread.h>
 #include <sstream>
@@ -23,10 +19,14 @@
 
 #include <uv.h>
 
+#include "shared/base/log.h"
 #include "shared/route/route_table_json.h"
 
 namespace berth::edge
 {
+
+using shared::log_message;
+using shared::LogLevel;
 
 namespace
 {
@@ -109,10 +109,10 @@ int Server::run()
         std::error_code dir_error;
         if (!config_.deployments_root.empty() &&
             !std::filesystem::is_directory(config_.deployments_root, dir_error))
-            std::fprintf(stderr,
-                         "berth-edge: warning: deployments root %s is not a directory; static "
-                         "routes answer 404 until it is\n",
-                         config_.deployments_root.c_str());
+            log_message(LogLevel::kWarn,
+                        "warning: deployments root %s is not a directory; static routes answer "
+                        "404 until it is",
+                        config_.deployments_root.c_str());
         if (!config_.access_log.empty()) {
             shared_.access_log_fd = config_.access_log == "-"
                                         ? dup(STDOUT_FILENO)
@@ -125,10 +125,10 @@ int Server::run()
         probe_io_uring();
         listeners_ = open_listen_sockets(config_.listen, config_.workers);
     } catch (const ListenError &e) {
-        std::fprintf(stderr, "berth-edge: %s\n", e.what());
+        log_message(LogLevel::kError, "%s", e.what());
         return 1;
     } catch (const StartupError &e) {
-        std::fprintf(stderr, "berth-edge: %s\n", e.what());
+        log_message(LogLevel::kError, "%s", e.what());
         return 1;
     }
 
@@ -178,7 +178,7 @@ int Server::run()
             if (!parent.empty()) std::filesystem::create_directories(parent);
             admin_->listen(config_.admin_socket);
         } catch (const std::exception &e) {
-            std::fprintf(stderr, "berth-edge: %s\n", e.what());
+            log_message(LogLevel::kError, "%s", e.what());
             begin_stop("startup error");
         }
     }
@@ -195,7 +195,7 @@ int Server::run()
     uv_loop_close(&loop_);
     ::close(signal_fd_);
     if (shared_.access_log_fd >= 0) ::close(shared_.access_log_fd);
-    std::fprintf(stderr, "berth-edge: stopped\n");
+    log_message(LogLevel::kInfo, "stopped");
     return 0;
 }
 
@@ -203,7 +203,7 @@ void Server::begin_stop(const char *why)
 {
     if (stopping_) return;
     stopping_ = true;
-    std::fprintf(stderr, "berth-edge: %s, draining connections\n", why);
+    log_message(LogLevel::kInfo, "%s, draining connections", why);
     for (auto &w : workers_)
         w->request_stop();
     on_worker_finished(); // no workers (startup error): finish at once
@@ -298,16 +298,16 @@ std::string Server::install_table(shared::route::RouteTable table)
 void Server::reload()
 {
     if (!reopenable_access_log() && config_.routes_file.empty()) {
-        std::fprintf(stderr, "berth-edge: SIGHUP: no access log file or routes file to reload\n");
+        log_message(LogLevel::kInfo, "SIGHUP: no access log file or routes file to reload");
         return;
     }
     if (reopenable_access_log()) {
         std::string error = reopen_access_log();
         if (error.empty())
-            std::fprintf(stderr, "berth-edge: SIGHUP: access log %s reopened\n",
-                         config_.access_log.c_str());
+            log_message(LogLevel::kInfo, "SIGHUP: access log %s reopened",
+                        config_.access_log.c_str());
         else
-            std::fprintf(stderr, "berth-edge: SIGHUP: %s\n", error.c_str());
+            log_message(LogLevel::kError, "SIGHUP: %s", error.c_str());
     }
     if (config_.routes_file.empty()) return;
     std::string error;
@@ -318,11 +318,10 @@ void Server::reload()
         error = e.what();
     }
     if (error.empty())
-        std::fprintf(stderr, "berth-edge: SIGHUP: route table version %llu from %s installed\n",
-                     (unsigned long long)routes_->version(), config_.routes_file.c_str());
+        log_message(LogLevel::kInfo, "SIGHUP: route table version %llu from %s installed",
+                    (unsigned long long)routes_->version(), config_.routes_file.c_str());
     else
-        std::fprintf(stderr, "berth-edge: SIGHUP: %s; the current route table stays\n",
-                     error.c_str());
+        log_message(LogLevel::kError, "SIGHUP: %s; the current route table stays", error.c_str());
 }
 
 void Server::probe_io_uring()
@@ -335,7 +334,7 @@ void Server::probe_io_uring()
     if (probe.enabled() || config_.io_uring == AutoSwitch::kOff) return;
     if (config_.io_uring == AutoSwitch::kOn)
         throw StartupError("io_uring = true, but " + send_path_);
-    std::fprintf(stderr, "berth-edge: sending with %s\n", send_path_.c_str());
+    log_message(LogLevel::kWarn, "sending with %s", send_path_.c_str());
 }
 
 std::string Server::stats_reply() const

@@ -1,6 +1,7 @@
 // Something a request can wait for on its worker loop (a file load, later an upstream
 // connect), and the requests waiting for it. The waiters are woken on the loop thread, one at
-// a time: a waiter woken first may make another one forget its wait.
+// a time: a waiter woken first may make another one forget its wait. A wake-up is for the
+// waiters present when it starts; one that waits again meanwhile waits for the next.
 #pragma once
 
 #include <memory>
@@ -25,25 +26,34 @@ public:
     // The waiter goes away first (its connection closed).
     void forget(Waiter *w) noexcept
     {
-        for (size_t i = 0; i < waiters_.size(); ++i)
-            if (waiters_[i] == w) {
-                waiters_.erase(waiters_.begin() + std::ptrdiff_t(i));
-                return;
-            }
+        for (std::vector<Waiter *> *list : {&waiters_, waking_})
+            if (list)
+                for (Waiter *&x : *list)
+                    if (x == w) x = nullptr;
     }
     // Loop thread, once what they wait for is done (or came to nothing).
     void wake()
     {
-        while (!waiters_.empty()) {
-            Waiter *w = waiters_.front();
-            waiters_.erase(waiters_.begin());
-            w->on_wake();
+        std::vector<Waiter *> now;
+        now.swap(waiters_);
+        waking_ = &now;
+        for (Waiter *&slot : now) {
+            Waiter *w = slot;
+            slot = nullptr;
+            if (w) w->on_wake();
         }
+        waking_ = nullptr;
     }
-    bool has_waiters() const noexcept { return !waiters_.empty(); }
+    bool has_waiters() const noexcept
+    {
+        for (Waiter *w : waiters_)
+            if (w) return true;
+        return false;
+    }
 
 private:
-    std::vector<Waiter *> waiters_;
+    std::vector<Waiter *> waiters_; // null: forgotten
+    std::vector<Waiter *> *waking_ = nullptr;
 };
 
 using WakeRef = std::shared_ptr<WakeList>;

@@ -56,14 +56,6 @@ std::unique_ptr<RawClient> served_client(int port)
     return c;
 }
 
-std::string slurp(const std::string &path)
-{
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 } // namespace
 
 TEST_CASE("a slow request head gets 408 after header_timeout_ms (slowloris)", "[e2e][timeouts]")
@@ -186,7 +178,7 @@ TEST_CASE("out of descriptors, the edge rests its listener instead of spinning, 
     waiting.send(kGetRoot);
 
     auto cpu_ticks = [&edge] {
-        std::istringstream stat(slurp("/proc/" + std::to_string(edge->pid()) + "/stat"));
+        std::istringstream stat(read_file("/proc/" + std::to_string(edge->pid()) + "/stat"));
         std::string field;
         long ticks = 0;
         for (int i = 1; i <= 15 && stat >> field; ++i)
@@ -403,7 +395,7 @@ TEST_CASE("access log: combined and JSON lines", "[e2e][log]")
         REQUIRE(get(edge->port(), "demo.localhost", "/missing.js"));
         CHECK(edge->stop() == 0);
     }
-    std::string text = slurp(log);
+    std::string text = read_file(log);
     CHECK(text.find("\"GET / HTTP/1.1\" 200 12 \"-\" \"test-agent\"") != std::string::npos);
     CHECK(text.find("\"GET /missing.js HTTP/1.1\" 404") != std::string::npos);
     CHECK(text.rfind("127.0.0.1 - - [", 0) == 0);
@@ -414,7 +406,7 @@ TEST_CASE("access log: combined and JSON lines", "[e2e][log]")
         REQUIRE(get(edge->port(), "demo.localhost", "/?q=\"x\"", "User-Agent: a\"b\r\n"));
         CHECK(edge->stop() == 0);
     }
-    std::string j = slurp(jlog);
+    std::string j = read_file(jlog);
     CHECK(j.find("\"status\":200") != std::string::npos);
     CHECK(j.find("\"host\":\"demo.localhost\"") != std::string::npos);
     CHECK(j.find("\"user_agent\":\"a\\\"b\"") != std::string::npos);

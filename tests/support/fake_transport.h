@@ -63,6 +63,16 @@ public:
         return true;
     }
 
+    // The end of a loop round, for a socket that broke meanwhile: the queued send fails.
+    bool fail_batch(int error)
+    {
+        if (!queued_) return false;
+        queued_ = false;
+        pending_.clear();
+        user_->on_sent(-error);
+        return true;
+    }
+
     // --- the server's side
     edge::ReadResult read(char *buf, size_t len) noexcept override
     {

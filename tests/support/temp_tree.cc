@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace berth::test
@@ -49,6 +50,14 @@ std::string pattern_bytes(size_t n, char salt)
     for (size_t i = 0; i < n; ++i)
         s[i] = char(digits[(i + size_t(salt)) % 16]);
     return s;
+}
+
+std::string read_file(const std::string &path)
+{
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
 }
 
 } // namespace berth::test

@@ -27,6 +27,9 @@ private:
     std::filesystem::path root_;
 };
 
+// The whole file (empty when it cannot be read).
+std::string read_file(const std::string &path);
+
 // Bytes that are easy to check: "0123456789abcdef" repeated, cut to n.
 std::string pattern_bytes(size_t n, char salt = 0);
 

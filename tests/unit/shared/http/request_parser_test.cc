@@ -558,3 +558,97 @@ TEST_CASE("request parser limits the size of chunked trailers", "[http]")
     CHECK(r.event == ParseEvent::kError);
     CHECK(p.error_status() == 431);
 }
+
+namespace
+{
+
+// Feeds `bytes` in pieces of `step`, collecting the body spans, until the message completes.
+std::string body_by_spans(RequestParser &p, const std::string &bytes, size_t step, size_t &pos)
+{
+    std::string body;
+    while (pos < bytes.size()) {
+        size_t n = std::min(step, bytes.size() - pos);
+        ParseResult r = p.feed(bytes.data() + pos, n);
+        pos += r.consumed;
+        if (r.event == ParseEvent::kBody) {
+            REQUIRE(inside(p.body(), bytes)); // a view into the caller's buffer, no copy
+            body.append(p.body());
+            continue;
+        }
+        if (r.event == ParseEvent::kMessageComplete) return body;
+        REQUIRE(r.event != ParseEvent::kError);
+    }
+    FAIL("the message did not complete");
+    return body;
+}
+
+} // namespace
+
+TEST_CASE("with body spans on, the body comes out piece by piece, de-chunked, in any split",
+          "[parser]")
+{
+    const std::string fixed = "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n"
+                              "hello world"
+                              "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+    const std::string chunked = "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+                                "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+    for (const std::string *bytes : {&fixed, &chunked}) {
+        for (size_t step : {size_t(1), size_t(3), size_t(7), size_t(4096)}) {
+            CAPTURE(step, *bytes);
+            RequestParser p{ParserLimits{}};
+            p.set_body_spans(true);
+            size_t pos = 0;
+            // The head first (paused before the body), then the spans.
+            ParseResult r{ParseEvent::kNeedMore, 0};
+            while (r.event == ParseEvent::kNeedMore) {
+                r = p.feed(bytes->data() + pos, std::min(step, bytes->size() - pos));
+                pos += r.consumed;
+            }
+            REQUIRE(r.event == ParseEvent::kHeadComplete);
+            CHECK(p.head().path == "/up");
+            CHECK(body_by_spans(p, *bytes, step, pos) == "hello world");
+            // The pipelined request behind it parses as usual.
+            p.reset_message();
+            p.set_body_spans(false);
+            r = p.feed(bytes->data() + pos, bytes->size() - pos);
+            CHECK(r.event == ParseEvent::kMessageComplete);
+            CHECK(p.head().path == "/next");
+        }
+    }
+}
+
+TEST_CASE("body spans still enforce the body limit", "[parser]")
+{
+    ParserLimits limits;
+    limits.max_body_bytes = 8;
+    RequestParser p(limits);
+    p.set_body_spans(true);
+    std::string bytes = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n";
+    size_t pos = 0;
+    ParseResult r{ParseEvent::kNeedMore, 0};
+    std::string body;
+    while (pos < bytes.size()) {
+        r = p.feed(bytes.data() + pos, bytes.size() - pos);
+        pos += r.consumed;
+        if (r.event == ParseEvent::kBody) body.append(p.body());
+        if (r.event == ParseEvent::kError || r.event == ParseEvent::kMessageComplete) break;
+    }
+    CHECK(r.event == ParseEvent::kError);
+    CHECK(p.error_status() == 413);
+    CHECK(body.size() <= 8);
+}
+
+TEST_CASE("a reset parser takes a new connection's bytes after one that asked to close", "[parser]")
+{
+    RequestParser p{ParserLimits{}};
+    std::string first = "GET /a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    REQUIRE(feed_all(p, first).event == ParseEvent::kMessageComplete);
+    p.reset_message();
+    std::string second = "GET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+    CHECK(feed_all(p, second).event != ParseEvent::kMessageComplete); // llhttp refuses it
+    p.reset();
+    REQUIRE(feed_all(p, second).event == ParseEvent::kMessageComplete);
+    CHECK(p.head().path == "/b");
+}

@@ -1,0 +1,115 @@
+// EdgeConfig from TOML: the shipped conf/edge.toml loads; every mistake is a ConfigError that
+// starts with file:line and names the key; a key for a feature this build does not serve is
+// refused instead of being read and ignored.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "edge/config/edge_config.h"
+#include "tests/support/temp_tree.h"
+
+using namespace berth::edge;
+using berth::test::TempTree;
+
+namespace
+{
+
+EdgeConfig load(const TempTree &t, const std::string &toml)
+{
+    t.write("edge.toml", toml);
+    return load_edge_config(t.path("edge.toml"));
+}
+
+std::string error_of(const std::string &toml)
+{
+    TempTree t;
+    try {
+        load(t, toml);
+    } catch (const ConfigError &e) {
+        std::string what = e.what();
+        std::string prefix = t.path("edge.toml") + ":";
+        CHECK(what.rfind(prefix, 0) == 0); // file:line first
+        return what.substr(prefix.size());
+    }
+    return "";
+}
+
+} // namespace
+
+TEST_CASE("the shipped conf/edge.toml loads and validates", "[config]")
+{
+    EdgeConfig c = load_edge_config(std::string(BERTH_SOURCE_DIR) + "/conf/edge.toml");
+    validate_edge_config(c);
+    CHECK(c.deployments_root == "conf/demo-deployments");
+    CHECK(c.base_domain == "localhost");
+    REQUIRE(c.listen.size() == 1);
+    CHECK(c.listen[0].port == 8080);
+    CHECK(c.log_level == berth::shared::LogLevel::kInfo);
+}
+
+TEST_CASE("config mistakes name the line and the key", "[config]")
+{
+    CHECK(error_of("[edge]\nworkerz = 2\n") == "2: unknown key \"workerz\" in [edge]");
+    CHECK(error_of("[edge]\n\nworkers = \"two\"\n") == "3: workers must be an integer");
+    CHECK(error_of("[limits]\nmax_header_count = 1000\n") ==
+          "2: max_header_count must be between 8 and 100");
+    CHECK(error_of("[log]\nlevel = \"loud\"\n") ==
+          "2: level must be \"error\", \"warn\", \"info\" or \"debug\"");
+    CHECK(error_of("[nope]\n").find("unknown key \"nope\"") != std::string::npos);
+}
+
+TEST_CASE("keys of features this build does not serve are refused, not ignored", "[config]")
+{
+    struct Case {
+        const char *toml;
+        const char *key;
+    };
+    for (Case c :
+         {Case{"[admin]\nmetrics_listen = \"127.0.0.1:9100\"\n", "[admin] metrics_listen"},
+          Case{"[tls]\ncerts_dir = \"/etc/berth/certs\"\n", "[tls] certs_dir"},
+          Case{"[tls]\ndefault_cert = \"a.pem\"\n", "[tls] default_cert"},
+          Case{"[tls]\nhsts = true\n", "[tls] hsts"},
+          Case{"[redis]\nurl = \"redis://127.0.0.1:6379\"\n", "[redis] url"},
+          Case{"[geoip]\ndatabase = \"GeoLite2.mmdb\"\n", "[geoip] database"},
+          Case{"[geoip]\ntrusted_proxies = [\"10.0.0.0/8\"]\n", "[geoip] trusted_proxies"}}) {
+        CAPTURE(c.toml);
+        std::string e = error_of(c.toml);
+        CHECK(e.rfind("2: " + std::string(c.key) + ": ", 0) == 0);
+        CHECK(e.find("not") != std::string::npos);
+    }
+    // Their "off" values are fine: the shipped config carries them.
+    TempTree t;
+    EdgeConfig off =
+        load(t, "[admin]\nmetrics_listen = \"\"\n[tls]\nhsts = false\ncerts_dir = \"\"\n"
+                "[redis]\nurl = \"\"\n[geoip]\ndatabase = \"\"\ntrusted_proxies = []\n");
+    CHECK(off.metrics_listen.empty());
+}
+
+TEST_CASE("flags for features this build does not serve are refused too", "[config]")
+{
+    EdgeConfig c;
+    c.deployments_root = "/srv";
+    c.tls_certs = {"a.crt"};
+    c.tls_keys = {"a.key"};
+    CHECK_THROWS_WITH(validate_edge_config(c), Catch::Contains("--tls-cert"));
+    EdgeConfig g;
+    g.deployments_root = "/srv";
+    g.geoip_database = "x.mmdb";
+    CHECK_THROWS_WITH(validate_edge_config(g), Catch::Contains("--geoip"));
+    EdgeConfig pair;
+    pair.deployments_root = "/srv";
+    pair.tls_certs = {"a.crt"};
+    CHECK_THROWS_WITH(validate_edge_config(pair), Catch::Contains("must come in pairs"));
+}
+
+TEST_CASE("the error log level filters stderr messages", "[config]")
+{
+    TempTree t;
+    EdgeConfig c = load(t, "[log]\nlevel = \"warn\"\n");
+    CHECK(c.log_level == berth::shared::LogLevel::kWarn);
+    berth::shared::set_log_level(c.log_level);
+    CHECK(berth::shared::log_enabled(berth::shared::LogLevel::kError));
+    CHECK(berth::shared::log_enabled(berth::shared::LogLevel::kWarn));
+    CHECK_FALSE(berth::shared::log_enabled(berth::shared::LogLevel::kInfo));
+    berth::shared::set_log_level(berth::shared::LogLevel::kInfo);
+}
