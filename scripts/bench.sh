@@ -10,6 +10,7 @@
 #   BENCH_API=0  skip the control-plane API workload (scripts/bench_api.sh) at the end
 #   BENCH_REPEAT=2  rounds: each server's best round is reported, and the median and range of
 #   the ratio within each round (the machine is shared and noisy)
+#   BENCH_IDLE=9000  idle keep-alive connections for the RSS-per-connection figure (0: skip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-8}
@@ -211,6 +212,32 @@ for wl, servers in data.items():
         best_core = max((v[s] for (w, _), v in core_rounds.items() if w == wl and v.get(s, -1) > 0), default=-1)
         print(f"{wl:9} {s:9} {r[2]:>10} {r[3]:>10} {1e6 / score(r):>10.2f} {ratio:>8} {spread:>31} {r[5]:>9} {r[6]:>9} {r[7]+'k':>9} {r[8]:>7} {best_core:>10.0f} {core_ratio:>10}")
 PY
+
+# Idle keep-alive connections (#12): RSS growth per connection, each connection answered once
+# and then left open, on fresh berth-edge and nginx instances (one worker each; nginx with
+# room for the connections). A platform holds many idle browsers and slow clients.
+IDLE=${BENCH_IDLE:-9000}
+if [[ $IDLE != 0 ]]; then
+  echo
+  echo "idle keep-alive connections ($IDLE, one GET each, then idle):"
+  port=$(free_port)
+  taskset -c 0 "$BERTH" --listen 127.0.0.1:$port --deployments "$WORK/deployments" \
+    --base-domain bench.test --workers 1 >"$WORK/berth-idle.log" 2>&1 &
+  PIDS+=($!); idle_pid=$!; wait_port $port
+  printf '  %-8s ' berth; python3 scripts/idle_rss.py $port site.bench.test /1k.txt "$IDLE" $idle_pid
+  kill $idle_pid
+  if [[ " $SERVERS " == *" nginx "* ]]; then
+    port=$(free_port); dir=$WORK/nginx-idle; mkdir -p $dir
+    sed -e "s/worker_connections 4096;/worker_connections $((IDLE + 1024));/" \
+        -e "s/^worker_processes 1;/worker_processes 1;\nworker_rlimit_nofile $((IDLE + 2048));/" \
+        -e "s#$WORK/nginx#$dir#g" -e "s/127.0.0.1:[0-9]* reuseport/127.0.0.1:$port reuseport/" \
+        $WORK/nginx/nginx.conf > $dir/nginx.conf
+    taskset -c 0 nginx -c $dir/nginx.conf -p $dir >/dev/null 2>&1 &
+    PIDS+=($!); wait_port $port
+    printf '  %-8s ' nginx
+    python3 scripts/idle_rss.py $port site.bench.test /1k.txt "$IDLE" "$(pgrep -P "${PIDS[-1]}" | head -1)"
+  fi
+fi
 
 # The control-plane API workload (issue #3): GET deployment and trigger+cancel round trips
 # per second with p99, against private PostgreSQL and Redis. BENCH_API=0 skips it.
