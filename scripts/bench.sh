@@ -11,6 +11,8 @@
 #   BENCH_REPEAT=2  rounds: each server's best round is reported, and the median and range of
 #   the ratio within each round (the machine is shared and noisy)
 #   BENCH_IDLE=9000  idle keep-alive connections for the RSS-per-connection figure (0: skip)
+#   BENCH_BERTH_B=path  a second berth-edge binary (an A/B of two builds in one run): add
+#   "berthb" to BENCH_SERVERS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-8}
@@ -44,11 +46,12 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/n
 
 # Server pid whose CPU we count: the one worker (nginx/h2o fork one, berth and lighttpd are one process).
 start_berth() {
-  local port=$1
-  taskset -c 0 "$BERTH" --listen 127.0.0.1:$port --deployments "$WORK/deployments" \
-    --base-domain bench.test --workers 1 ${BENCH_BERTH_ARGS:-} >"$WORK/berth.log" 2>&1 &
+  local port=$1 binary=${2:-$BERTH}
+  taskset -c 0 "$binary" --listen 127.0.0.1:$port --deployments "$WORK/deployments" \
+    --base-domain bench.test --workers 1 ${BENCH_BERTH_ARGS:-} >"$WORK/berth-$port.log" 2>&1 &
   PIDS+=($!); SERVER_PID=$!; wait_port $port
 }
+start_berthb() { start_berth "$1" "${BENCH_BERTH_B:?BENCH_BERTH_B names the second binary}"; }
 start_nginx() {
   local port=$1 dir=$WORK/nginx; mkdir -p $dir
   cat > $dir/nginx.conf <<CONF
