@@ -2,3 +2,5 @@
 # Included from fuzz/CMakeLists.txt; they link only the I/O-free berth_control_core.
 berth_add_fuzzer(webhook_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/webhook_fuzz.cc LIBS berth_control_core)
 berth_add_fuzzer(api_body_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/api_body_fuzz.cc LIBS berth_control_core)
+berth_add_fuzzer(control_config_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/control_config_fuzz.cc LIBS berth_control_core)
+berth_add_fuzzer(ip_address_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/ip_address_fuzz.cc LIBS berth_control_core)

@@ -8,11 +8,10 @@ add_library(berth_control_test_support STATIC
   ${CMAKE_SOURCE_DIR}/tests/support/pg_instance.cc
   ${CMAKE_SOURCE_DIR}/tests/support/redis_instance.cc
   ${CMAKE_SOURCE_DIR}/tests/control/support/control_env.cc
-  ${CMAKE_SOURCE_DIR}/tests/control/support/http_client.cc
 )
 target_include_directories(berth_control_test_support PUBLIC ${CMAKE_SOURCE_DIR})
 target_compile_definitions(berth_control_test_support PUBLIC BERTH_BINARY_DIR="${CMAKE_BINARY_DIR}")
-target_link_libraries(berth_control_test_support PUBLIC PkgConfig::BERTH_TEST_PQXX
+target_link_libraries(berth_control_test_support PUBLIC berth_test_support PkgConfig::BERTH_TEST_PQXX
   PkgConfig::BERTH_TEST_HIREDIS nlohmann_json::nlohmann_json Threads::Threads PRIVATE berth_warnings)
 
 berth_add_test(control_unit_test
@@ -50,3 +49,11 @@ berth_add_test(control_edge_test
   LIBS berth_control_test_support berth_test_support
   LABELS "control;e2e")
 add_dependencies(control_edge_test berth-control berth-edge)
+
+# Shared code control relies on (#12): the admin client and the TOML reader, over real sockets
+# and files. Built here so the edge's unit-test list stays the lead's.
+berth_add_test(shared_control_facing_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/shared/admin/admin_client_test.cc
+    ${CMAKE_SOURCE_DIR}/tests/unit/shared/config/toml_reader_test.cc
+  LIBS berth_shared berth_test_support
+  LABELS "control;unit")

@@ -3,7 +3,8 @@
 
 #include "control/api/api_router.h"
 #include "control/api/request_body.h"
-#include "control/pipeline/publish.h"
+#include "control/edges/edge_push.h"
+#include "control/edges/route_tables.h"
 #include "control/store/audit_log.h"
 #include "control/store/db.h"
 
@@ -203,12 +204,14 @@ ApiResponse system_route_recheck(RequestCtx &ctx)
     if (!ctx.user->is_admin)
         throw ApiError(403, "admin_required", "route-recheck is for administrators");
     Json table = ctx.api.db.transact([&](pqxx::work &w) {
-        Json t = build_route_table(w, ctx.api.config);
+        BuiltTable built = build_route_table(w, ctx.api.config);
+        audit_dropped_routes(w, built.dropped);
+        Json t = built.json();
         audit_append(w, {ctx.actor(), "ROUTE_RECHECK", "system", "routes",
                          Json{{"version", t["version"]}, {"routes", t["routes"].size()}}});
         return t;
     });
-    Json edges = push_route_table(ctx.api.config, table);
+    Json edges = push_results_json(push_route_table(ctx.api.config.edge_admin_sockets, table));
     return json_response(
         200,
         Json{{"version", table["version"]}, {"routes", table["routes"].size()}, {"edges", edges}});

@@ -1,11 +1,14 @@
-// TOML loading with precise positions: toml++ gives each node's source line (#3).
+// conf/control.toml → ControlConfig through the shared TOML reader (shared/config, #12). A key
+// that is accepted also takes effect: values this build cannot honour fail here, naming the key.
 #include "control/config/control_config.h"
+
+#include <sys/un.h>
 
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 
-#include <toml++/toml.h>
+#include "control/net/ip_address.h"
+#include "shared/config/toml_reader.h"
 
 namespace berth::control
 {
@@ -13,179 +16,183 @@ namespace berth::control
 namespace
 {
 
-[[noreturn]] void fail(const std::string &file, const toml::source_region &where,
-                       const std::string &message)
+using shared::config::fail;
+using shared::config::Reader;
+
+bool is_host_char(char c)
 {
-    throw ConfigError(file + ":" + std::to_string(where.begin.line) + ": " + message);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
 }
 
-struct Reader {
-    const std::string &file;
+bool is_hostname(const std::string &h)
+{
+    if (h.empty() || h.size() > 253 || h.front() == '.' || h.back() == '.' || h.front() == '-' ||
+        h.find("..") != std::string::npos)
+        return false;
+    for (char c : h)
+        if (!is_host_char(c)) return false;
+    return true;
+}
 
-    void str(const toml::node &n, const std::string &key, std::string &out) const
-    {
-        if (!n.is_string()) fail(file, n.source(), key + " must be a string");
-        out = *n.value<std::string>();
-    }
-    void integer(const toml::node &n, const std::string &key, int &out, int lo, int hi) const
-    {
-        if (!n.is_integer()) fail(file, n.source(), key + " must be an integer");
-        int64_t v = *n.value<int64_t>();
-        if (v < lo || v > hi)
-            fail(file, n.source(),
-                 key + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-        out = int(v);
-    }
-    void boolean(const toml::node &n, const std::string &key, bool &out) const
-    {
-        if (!n.is_boolean()) fail(file, n.source(), key + " must be true or false");
-        out = *n.value<bool>();
-    }
-    void strings(const toml::node &n, const std::string &key, std::vector<std::string> &out) const
-    {
-        const toml::array *a = n.as_array();
-        if (!a) fail(file, n.source(), key + " must be an array of strings");
-        out.clear();
-        for (const toml::node &e : *a) {
-            if (!e.is_string()) fail(file, e.source(), key + " must be an array of strings");
-            out.push_back(*e.value<std::string>());
-        }
-    }
-};
-
-void check_listen(const std::string &file, const toml::node &n, const std::string &addr)
+void check_listen(const Reader &r, const std::string &addr)
 {
     size_t colon = addr.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == addr.size())
-        fail(file, n.source(), "api.listen must be HOST:PORT, got \"" + addr + "\"");
+        r.fail_key("listen", "must be HOST:PORT, got \"" + addr + "\"");
     for (size_t i = colon + 1; i < addr.size(); ++i)
         if (addr[i] < '0' || addr[i] > '9')
-            fail(file, n.source(), "api.listen port must be a number, got \"" + addr + "\"");
-    if (std::stol(addr.substr(colon + 1)) > 65535)
-        fail(file, n.source(), "api.listen port must be at most 65535");
+            r.fail_key("listen", "port must be a number, got \"" + addr + "\"");
+    if (colon + 1 + 5 < addr.size() || std::stol(addr.substr(colon + 1)) > 65535)
+        r.fail_key("listen", "port must be at most 65535");
+}
+
+// redis://HOST[:PORT][/DB]: RedisConn connects with exactly these. A user, password or query
+// would be dropped by the connection, so they are refused here instead (#12: nothing ignored).
+void check_redis_url(const Reader &r, const std::string &url)
+{
+    if (url.rfind("redis://", 0) != 0) r.fail_key("url", "must start with redis://");
+    std::string rest = url.substr(8);
+    if (rest.find('@') != std::string::npos)
+        r.fail_key("url", "must not carry a user or password: this build does not send AUTH "
+                          "(bind Redis to loopback or a private socket instead)");
+    if (rest.find_first_of("?#") != std::string::npos)
+        r.fail_key("url", "must not carry options (?...): none are supported");
+    size_t slash = rest.find('/');
+    std::string hostport = rest.substr(0, slash);
+    if (slash != std::string::npos) {
+        std::string db = rest.substr(slash + 1);
+        if (db.empty() || db.size() > 2 || db.find_first_not_of("0123456789") != std::string::npos)
+            r.fail_key("url", "database index after / must be a number from 0 to 99");
+    }
+    size_t colon = hostport.rfind(':');
+    std::string host = hostport.substr(0, colon);
+    if (host.empty() || !is_hostname(host)) r.fail_key("url", "needs a host name or IPv4 address");
+    if (colon != std::string::npos) {
+        std::string port = hostport.substr(colon + 1);
+        if (port.empty() || port.size() > 5 ||
+            port.find_first_not_of("0123456789") != std::string::npos || std::stol(port) > 65535 ||
+            std::stol(port) == 0)
+            r.fail_key("url", "port must be a number from 1 to 65535");
+    }
+}
+
+void read_api(const Reader &r, ControlConfig &c)
+{
+    shared::config::check_keys(c.path, r.t, "api",
+                               {"listen", "threads", "trigger_per_minute", "trigger_per_hour",
+                                "page_size_default", "page_size_max", "idle_timeout_ms",
+                                "max_body_bytes"});
+    if (r.string("listen", c.api_listen)) check_listen(r, c.api_listen);
+    r.integer("threads", c.api_threads, 1, 128);
+    r.integer("trigger_per_minute", c.trigger_per_minute, 1, 1000000);
+    r.integer("trigger_per_hour", c.trigger_per_hour, 1, 1000000);
+    r.integer("page_size_default", c.page_size_default, 1, 1000);
+    r.integer("page_size_max", c.page_size_max, 1, 1000);
+    r.integer("idle_timeout_ms", c.idle_timeout_ms, 100, 3600000);
+    r.integer("max_body_bytes", c.max_body_bytes, 1024, 64 << 20);
+    if (c.page_size_default > c.page_size_max)
+        r.fail_key("page_size_default", "must not exceed api.page_size_max");
+}
+
+void read_deploy(const Reader &r, ControlConfig &c)
+{
+    shared::config::check_keys(c.path, r.t, "deploy",
+                               {"deployments_root", "base_domain", "builds_dir", "keep_deployments",
+                                "workers", "visibility_timeout_s", "recover_queued_after_s"});
+    r.string("deployments_root", c.deployments_root);
+    if (r.string("base_domain", c.base_domain) && !is_hostname(c.base_domain))
+        r.fail_key("base_domain", "must be a host name such as \"localhost\" or \"apps.example.com\"");
+    r.string("builds_dir", c.builds_dir);
+    r.integer("keep_deployments", c.keep_deployments, 1, 1000);
+    r.integer("workers", c.workers, 0, 64);
+    r.integer("visibility_timeout_s", c.visibility_timeout_s, 1, 86400);
+    r.integer("recover_queued_after_s", c.recover_queued_after_s, 1, 86400);
+    if (c.deployments_root.empty()) r.fail_key("deployments_root", "must not be empty");
+    if (c.builds_dir.empty()) r.fail_key("builds_dir", "must not be empty");
+}
+
+void read_edges(const Reader &r, ControlConfig &c)
+{
+    shared::config::check_keys(c.path, r.t, "edges", {"admin_sockets"});
+    c.edge_admin_sockets.clear();
+    r.strings("admin_sockets", c.edge_admin_sockets);
+    for (const auto &s : c.edge_admin_sockets)
+        if (s.empty() || s.size() >= sizeof(sockaddr_un{}.sun_path))
+            r.fail_key("admin_sockets", "entries must be socket paths of 1 to " +
+                                            std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
+                                            " bytes, got \"" + s + "\"");
+}
+
+void read_security(const Reader &r, ControlConfig &c)
+{
+    shared::config::check_keys(c.path, r.t, "security",
+                               {"encryption_key_env", "encryption_key_file", "allowed_repo_hosts",
+                                "allow_file_urls"});
+    r.string("encryption_key_env", c.encryption_key_env);
+    r.string("encryption_key_file", c.encryption_key_file);
+    c.allowed_repo_hosts.clear();
+    r.strings("allowed_repo_hosts", c.allowed_repo_hosts);
+    for (const auto &h : c.allowed_repo_hosts) {
+        std::string error = check_allowed_repo_host(h);
+        if (!error.empty()) r.fail_key("allowed_repo_hosts", error);
+    }
+    r.boolean("allow_file_urls", c.allow_file_urls);
 }
 
 } // namespace
 
+std::string check_allowed_repo_host(const std::string &entry)
+{
+    // An address range ("10.0.0.0/8", "fd00::/8", "192.0.2.7") or a host name; both are
+    // matched against every resolved address or the URL's host (control/pipeline/repo_url).
+    if (parse_cidr(entry) || (entry.find_first_of("/:") == std::string::npos && is_hostname(entry)))
+        return {};
+    return "entry \"" + entry + "\" must be a host name or an address range such as 10.0.0.0/8";
+}
+
 ControlConfig load_control_config(const std::string &path)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigError(path + ":0: cannot open config file");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string text = ss.str();
-
-    toml::table root;
-    try {
-        root = toml::parse(text, path);
-    } catch (const toml::parse_error &e) {
-        throw ConfigError(path + ":" + std::to_string(e.source().begin.line) + ": " +
-                          std::string(e.description()));
+    {
+        std::ifstream probe(path);
+        if (!probe) throw ConfigError(path + ":0: cannot open config file");
     }
-
+    toml::table root = shared::config::parse_file(path);
     ControlConfig c;
     c.path = path;
-    Reader r{path};
-    for (auto &&[section_key, section_node] : root) {
-        std::string section(section_key.str());
-        const toml::table *t = section_node.as_table();
-        if (!t) fail(path, section_node.source(), "[" + section + "] must be a table");
-        for (auto &&[k, n] : *t) {
-            std::string key(k.str());
-            std::string full = section + "." + key;
-            if (section == "api") {
-                if (key == "listen") {
-                    r.str(n, full, c.api_listen);
-                    check_listen(path, n, c.api_listen);
-                } else if (key == "threads")
-                    r.integer(n, full, c.api_threads, 1, 128);
-                else if (key == "trigger_per_minute")
-                    r.integer(n, full, c.trigger_per_minute, 1, 1000000);
-                else if (key == "trigger_per_hour")
-                    r.integer(n, full, c.trigger_per_hour, 1, 1000000);
-                else if (key == "page_size_default")
-                    r.integer(n, full, c.page_size_default, 1, 1000);
-                else if (key == "idle_timeout_ms")
-                    r.integer(n, full, c.idle_timeout_ms, 100, 3600000);
-                else if (key == "page_size_max")
-                    r.integer(n, full, c.page_size_max, 1, 1000);
-                else if (key == "max_body_bytes") {
-                    int v = 0;
-                    r.integer(n, full, v, 1024, 64 << 20);
-                    c.max_body_bytes = uint64_t(v);
-                } else
-                    fail(path, n.source(), "unknown key " + full);
-            } else if (section == "database") {
-                if (key == "url")
-                    r.str(n, full, c.database_url);
-                else if (key == "pool")
-                    r.integer(n, full, c.database_pool, 1, 256);
-                else
-                    fail(path, n.source(), "unknown key " + full);
-            } else if (section == "redis") {
-                if (key == "url")
-                    r.str(n, full, c.redis_url);
-                else if (key == "prefix")
-                    r.str(n, full, c.redis_prefix);
-                else
-                    fail(path, n.source(), "unknown key " + full);
-                if (key == "url" && c.redis_url.rfind("redis://", 0) != 0)
-                    fail(path, n.source(), "redis.url must start with redis://");
-            } else if (section == "deploy") {
-                if (key == "deployments_root")
-                    r.str(n, full, c.deployments_root);
-                else if (key == "base_domain")
-                    r.str(n, full, c.base_domain);
-                else if (key == "builds_dir")
-                    r.str(n, full, c.builds_dir);
-                else if (key == "keep_deployments")
-                    r.integer(n, full, c.keep_deployments, 1, 1000);
-                else if (key == "workers")
-                    r.integer(n, full, c.workers, 0, 64);
-                else if (key == "visibility_timeout_s")
-                    r.integer(n, full, c.visibility_timeout_s, 1, 86400);
-                else if (key == "recover_queued_after_s")
-                    r.integer(n, full, c.recover_queued_after_s, 1, 86400);
-                else
-                    fail(path, n.source(), "unknown key " + full);
-            } else if (section == "edges") {
-                if (key == "admin_sockets")
-                    r.strings(n, full, c.edge_admin_sockets);
-                else
-                    fail(path, n.source(), "unknown key " + full);
-            } else if (section == "security") {
-                if (key == "encryption_key_env")
-                    r.str(n, full, c.encryption_key_env);
-                else if (key == "encryption_key_file")
-                    r.str(n, full, c.encryption_key_file);
-                else if (key == "allowed_repo_hosts")
-                    r.strings(n, full, c.allowed_repo_hosts);
-                else if (key == "allow_file_urls")
-                    r.boolean(n, full, c.allow_file_urls);
-                else
-                    fail(path, n.source(), "unknown key " + full);
-            } else if (section == "webhooks") {
-                if (key == "github_secret_env")
-                    r.str(n, full, c.github_secret_env);
-                else if (key == "gitlab_secret_env")
-                    r.str(n, full, c.gitlab_secret_env);
-                else if (key == "bitbucket_secret_env")
-                    r.str(n, full, c.bitbucket_secret_env);
-                else if (key == "github_secret")
-                    r.str(n, full, c.github_secret);
-                else if (key == "gitlab_secret")
-                    r.str(n, full, c.gitlab_secret);
-                else if (key == "bitbucket_secret")
-                    r.str(n, full, c.bitbucket_secret);
-                else
-                    fail(path, n.source(), "unknown key " + full);
-            } else {
-                fail(path, section_node.source(), "unknown section [" + section + "]");
-            }
-        }
+    shared::config::check_keys(path, root, "top level",
+                               {"api", "database", "redis", "deploy", "edges", "security",
+                                "webhooks"});
+    using shared::config::section;
+    if (auto *t = section(path, root, "api")) read_api(Reader{path, *t, "api"}, c);
+    if (auto *t = section(path, root, "database")) {
+        shared::config::check_keys(path, *t, "database", {"url", "pool"});
+        Reader r{path, *t, "database"};
+        r.string("url", c.database_url);
+        r.integer("pool", c.database_pool, 1, 256);
     }
-    if (c.page_size_default > c.page_size_max)
-        throw ConfigError(path + ":0: api.page_size_default must not exceed api.page_size_max");
+    if (auto *t = section(path, root, "redis")) {
+        shared::config::check_keys(path, *t, "redis", {"url", "prefix"});
+        Reader r{path, *t, "redis"};
+        if (r.string("url", c.redis_url)) check_redis_url(r, c.redis_url);
+        r.string("prefix", c.redis_prefix);
+    }
+    if (auto *t = section(path, root, "deploy")) read_deploy(Reader{path, *t, "deploy"}, c);
+    if (auto *t = section(path, root, "edges")) read_edges(Reader{path, *t, "edges"}, c);
+    if (auto *t = section(path, root, "security")) read_security(Reader{path, *t, "security"}, c);
+    if (auto *t = section(path, root, "webhooks")) {
+        shared::config::check_keys(path, *t, "webhooks",
+                                   {"github_secret_env", "gitlab_secret_env",
+                                    "bitbucket_secret_env", "github_secret", "gitlab_secret",
+                                    "bitbucket_secret"});
+        Reader r{path, *t, "webhooks"};
+        r.string("github_secret_env", c.github_secret_env);
+        r.string("gitlab_secret_env", c.gitlab_secret_env);
+        r.string("bitbucket_secret_env", c.bitbucket_secret_env);
+        r.string("github_secret", c.github_secret);
+        r.string("gitlab_secret", c.gitlab_secret);
+        r.string("bitbucket_secret", c.bitbucket_secret);
+    }
     return c;
 }
 

@@ -1,16 +1,16 @@
 // conf/control.toml → ControlConfig; every error is `file:line: message` (exit 2 in main).
 #pragma once
 
-#include <stdexcept>
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "shared/config/toml_reader.h"
 
 namespace berth::control
 {
 
-struct ConfigError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+using ConfigError = shared::config::ConfigError;
 
 struct ControlConfig {
     std::string path; // the file this came from (for messages)
@@ -64,6 +64,10 @@ struct ControlConfig {
 // out-of-range value. Relative paths are kept as written (resolved against the working
 // directory, which is the repository root in every documented command).
 ControlConfig load_control_config(const std::string &path);
+
+// Empty when `entry` is a valid [security] allowed_repo_hosts entry (a host name or an address
+// range), else the message naming it.
+std::string check_allowed_repo_host(const std::string &entry);
 
 // The webhook secret for a provider ("github"...): the environment variable if set, else the
 // inline value; empty when neither is configured (deliveries are then refused).

@@ -7,6 +7,7 @@
 
 #include <git2.h>
 
+#include "control/net/ip_address.h"
 #include "control/webhooks/webhook_payload.h"
 
 namespace berth::control
@@ -59,9 +60,17 @@ void check_repo_url(const std::string &url, const ControlConfig &config)
         host == "[::]" || host.rfind("169.254.", 0) == 0 || host.rfind("[fe80", 0) == 0)
         throw std::runtime_error("repository host " + host +
                                  " is loopback, link-local or unspecified");
+    // The allow-list holds host names and address ranges; a range matches a numeric host.
+    std::string bare = host.substr(0, host.front() == '[' ? host.find(']') + 1 : host.rfind(':'));
+    if (bare.size() > 2 && bare.front() == '[') bare = bare.substr(1, bare.size() - 2);
+    auto allowed = [&](const std::string &entry) {
+        if (entry == bare) return true;
+        auto range = parse_cidr(entry);
+        auto ip = parse_ip(bare);
+        return range && ip && range->contains(*ip);
+    };
     if (!config.allowed_repo_hosts.empty() &&
-        std::find(config.allowed_repo_hosts.begin(), config.allowed_repo_hosts.end(), host) ==
-            config.allowed_repo_hosts.end())
+        std::none_of(config.allowed_repo_hosts.begin(), config.allowed_repo_hosts.end(), allowed))
         throw std::runtime_error("repository host " + host +
                                  " is not in [security] allowed_repo_hosts");
 }

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "control/edges/edge_push.h"
+#include "control/edges/route_tables.h"
 #include "control/pipeline/git_checkout.h"
 #include "control/pipeline/publish.h"
 #include "control/queue/job_queue.h"
@@ -261,11 +263,25 @@ void JobRunner::run_build(const std::string &id)
             transition(w, p[0].as<std::string>(), S::kActive, S::kInactive, kActor);
         if (!transition(w, id, S::kHealthCheck, S::kActive, kActor))
             throw std::runtime_error("deployment left HEALTH_CHECK unexpectedly");
-        return config_.edge_admin_sockets.empty() ? Json() : build_route_table(w, config_);
+        return config_.edge_admin_sockets.empty() ? Json() : routed_table(w);
     });
     log(id, "ACTIVE at " + row.service_name + "." + config_.base_domain);
     prune(row.service_id);
-    if (!table.is_null()) log(id, "route push: " + push_route_table(config_, table).dump());
+    push_routes(id, table);
+}
+
+Json JobRunner::routed_table(pqxx::transaction_base &w)
+{
+    BuiltTable built = build_route_table(w, config_);
+    audit_dropped_routes(w, built.dropped);
+    return built.json();
+}
+
+void JobRunner::push_routes(const std::string &id, const Json &table)
+{
+    if (table.is_null()) return;
+    log(id, "route push: " +
+                push_results_json(push_route_table(config_.edge_admin_sockets, table)).dump());
 }
 
 void JobRunner::prune(const std::string &service_id)
@@ -309,9 +325,9 @@ void JobRunner::run_rollback(const std::string &id)
             throw std::runtime_error("rollback left ROLLING_BACK unexpectedly");
         append_build_log(w, id,
                          "rolled back to " + row.artifact_path + " (route swap, no rebuild)");
-        return config_.edge_admin_sockets.empty() ? Json() : build_route_table(w, config_);
+        return config_.edge_admin_sockets.empty() ? Json() : routed_table(w);
     });
-    if (!table.is_null()) log(id, "route push: " + push_route_table(config_, table).dump());
+    push_routes(id, table);
 }
 
 PipelineWorkers::PipelineWorkers(const ControlConfig &config, Db &db) : config_(config), db_(db) {}

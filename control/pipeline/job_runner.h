@@ -11,6 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include <pqxx/pqxx>
+
+#include "control/base/json_util.h"
 #include "control/config/control_config.h"
 
 namespace berth::control
@@ -38,6 +41,8 @@ private:
     void run_build(const std::string &id);
     void run_rollback(const std::string &id);
     void prune(const std::string &service_id);
+    Json routed_table(pqxx::transaction_base &w); // built, dropped routes audited
+    void push_routes(const std::string &id, const Json &table);
     void fail(const std::string &id, const std::string &message);
     void log(const std::string &id, const std::string &line);
     bool step(const std::string &id, int from, int to);

@@ -7,7 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "control/base/json_util.h"
-#include "control/pipeline/state_machine.h"
+#include "control/model/state_machine.h"
 
 namespace berth::control
 {

@@ -9,7 +9,7 @@
 #include "control/base/crypto.h"
 #include "tests/control/support/control_env.h"
 
-using namespace berth::testing;
+using namespace berth::test;
 using nlohmann::json;
 
 namespace
@@ -91,7 +91,7 @@ TEST_CASE("berth-control CLI: config errors exit 2 with file:line, migrate re-ru
     auto r = env.run({"migrate"});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find(env.config_path + ":") == 0);
-    CHECK(r.err.find("unknown section [bogus]") != std::string::npos);
+    CHECK(r.err.find("unknown key \"bogus\" in [top level]") != std::string::npos);
 }
 
 TEST_CASE("keep-alive serves many requests on one connection and closes idle ones",

@@ -8,7 +8,7 @@
 #include "tests/support/edge_process.h"
 #include "tests/support/http_client.h"
 
-using namespace berth::testing;
+using namespace berth::test;
 using nlohmann::json;
 
 namespace

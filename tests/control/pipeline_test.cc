@@ -18,7 +18,7 @@
 #include "control/base/crypto.h"
 #include "tests/control/support/control_env.h"
 
-using namespace berth::testing;
+using namespace berth::test;
 using nlohmann::json;
 namespace fs = std::filesystem;
 

@@ -14,8 +14,8 @@
 #include "tests/support/redis_instance.h"
 
 using namespace berth::control;
-using berth::testing::PgInstance;
-using berth::testing::RedisInstance;
+using berth::test::PgInstance;
+using berth::test::RedisInstance;
 
 namespace
 {

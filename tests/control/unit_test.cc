@@ -8,7 +8,8 @@
 #include "control/api/request_body.h"
 #include "control/base/crypto.h"
 #include "control/config/control_config.h"
-#include "control/pipeline/state_machine.h"
+#include "control/model/state_machine.h"
+#include "control/net/ip_address.h"
 #include "control/webhooks/webhook_payload.h"
 
 using namespace berth::control;
@@ -166,7 +167,9 @@ TEST_CASE("config errors name the file and line", "[control][config]")
     write("[api]\nlisten = \"nope\"\n");
     CHECK(error_of() == path + ":2: api.listen must be HOST:PORT, got \"nope\"");
     write("[api]\nlisten = \"127.0.0.1:8700\"\ntypo = 1\n");
-    CHECK(error_of() == path + ":3: unknown key api.typo");
+    CHECK(error_of() == path + ":3: unknown key \"typo\" in [api]");
+    write("[apis]\nlisten = \"127.0.0.1:8700\"\n");
+    CHECK(error_of() == path + ":1: unknown key \"apis\" in [top level]");
     write("[api\n");
     CHECK(error_of().rfind(path + ":1: ", 0) == 0);
     write("[deploy]\nworkers = 999\n");
@@ -176,4 +179,90 @@ TEST_CASE("config errors name the file and line", "[control][config]")
     CHECK(load_control_config(path).edge_admin_sockets.size() == 1);
     std::remove(path.c_str());
     CHECK(std::string(error_of()).find(":0: cannot open config file") != std::string::npos);
+}
+
+// #12: a value this build would parse and then drop or misread fails at startup, naming the key.
+TEST_CASE("config values that could not take effect are refused at startup", "[control][config]")
+{
+    std::string path = "/tmp/berth-control-config-test2-" + std::to_string(::getpid()) + ".toml";
+    auto error_of = [&](const std::string &text) -> std::string {
+        std::ofstream(path) << text;
+        try {
+            load_control_config(path);
+        } catch (const ConfigError &e) {
+            return e.what();
+        }
+        return "";
+    };
+    // RedisConn sends no AUTH: a password in the URL would be silently dropped.
+    CHECK(error_of("[redis]\nurl = \"redis://:secret@127.0.0.1:6379\"\n")
+              .rfind(path + ":2: redis.url must not carry a user or password", 0) == 0);
+    CHECK(error_of("[redis]\nurl = \"redis://127.0.0.1:6379?timeout=3\"\n")
+              .rfind(path + ":2: redis.url must not carry options", 0) == 0);
+    CHECK(error_of("[redis]\nurl = \"redis://127.0.0.1:99999\"\n") ==
+          path + ":2: redis.url port must be a number from 1 to 65535");
+    CHECK(error_of("[redis]\nurl = \"redis://127.0.0.1:6379/x\"\n") ==
+          path + ":2: redis.url database index after / must be a number from 0 to 99");
+    CHECK(error_of("[redis]\nurl = \"redis://127.0.0.1:6379/3\"\n").empty());
+    CHECK(error_of("[deploy]\nbase_domain = \"apps example\"\n")
+              .rfind(path + ":2: deploy.base_domain must be a host name", 0) == 0);
+    CHECK(error_of("[deploy]\ndeployments_root = \"\"\n") ==
+          path + ":2: deploy.deployments_root must not be empty");
+    CHECK(error_of("[edges]\nadmin_sockets = [\"\"]\n")
+              .rfind(path + ":2: edges.admin_sockets entries must be socket paths", 0) == 0);
+    CHECK(error_of("[edges]\nadmin_sockets = [\"/" + std::string(120, 'x') + "\"]\n")
+              .rfind(path + ":2: edges.admin_sockets entries must be socket paths", 0) == 0);
+    // allowed_repo_hosts: host names and address ranges, both used by the URL policy.
+    CHECK(error_of("[security]\nallowed_repo_hosts = [\"git.example.com\", \"10.0.0.0/8\","
+                   " \"fd00::/8\", \"192.0.2.7\"]\n")
+              .empty());
+    CHECK(error_of("[security]\nallowed_repo_hosts = [\"10.1.0.0/8\"]\n") ==
+          path + ":2: security.allowed_repo_hosts entry \"10.1.0.0/8\" must be a host name or an "
+                 "address range such as 10.0.0.0/8");
+    CHECK(error_of("[security]\nallowed_repo_hosts = [\"https://git.example.com\"]\n") ==
+          path + ":2: security.allowed_repo_hosts entry \"https://git.example.com\" must be a host "
+                 "name or an address range such as 10.0.0.0/8");
+    CHECK(error_of("[api]\npage_size_default = 50\npage_size_max = 10\n") ==
+          path + ":2: api.page_size_default must not exceed api.page_size_max");
+    std::remove(path.c_str());
+}
+
+TEST_CASE("ip addresses: strict numeric parsing, ranges and non-public classes", "[control][net]")
+{
+    CHECK(parse_ip("127.0.0.1"));
+    CHECK(!parse_ip("2130706433")); // numeric spellings are the resolver's business
+    CHECK(!parse_ip("0x7f.1"));
+    CHECK(!parse_ip("localhost"));
+    CHECK(*parse_ip("::ffff:127.0.0.1") == *parse_ip("127.0.0.1"));
+    CHECK(to_string(*parse_ip("::ffff:10.1.2.3")) == "10.1.2.3");
+    for (const char *a : {"127.0.0.1", "127.255.0.9", "::1"})
+        CHECK(non_public_reason(*parse_ip(a)) == "loopback");
+    for (const char *a : {"10.0.0.1", "172.16.5.4", "192.168.1.1", "fd12::1"})
+        CHECK(non_public_reason(*parse_ip(a)) == "private");
+    CHECK(non_public_reason(*parse_ip("169.254.169.254")) == "link-local");
+    CHECK(non_public_reason(*parse_ip("fe80::1")) == "link-local");
+    CHECK(non_public_reason(*parse_ip("0.0.0.0")) == "unspecified");
+    CHECK(non_public_reason(*parse_ip("::")) == "unspecified");
+    CHECK(non_public_reason(*parse_ip("224.0.0.1")) == "multicast");
+    CHECK(non_public_reason(*parse_ip("ff02::1")) == "multicast");
+    CHECK(non_public_reason(*parse_ip("240.0.0.1")) == "reserved");
+    CHECK(non_public_reason(*parse_ip("::ffff:127.0.0.1")) == "loopback");
+    CHECK(non_public_reason(*parse_ip("64:ff9b::7f00:1")) == "loopback"); // NAT64 of 127.0.0.1
+    CHECK(non_public_reason(*parse_ip("2002:7f00:1::1")) == "loopback");  // 6to4 of 127.0.0.1
+    CHECK(non_public_reason(*parse_ip("::127.0.0.1")) == "reserved");     // v4-compatible
+    CHECK(non_public_reason(*parse_ip("140.82.112.3")).empty());
+    CHECK(non_public_reason(*parse_ip("2606:4700::1111")).empty());
+
+    auto c = parse_cidr("10.0.0.0/8");
+    REQUIRE(c);
+    CHECK(c->contains(*parse_ip("10.200.0.1")));
+    CHECK(c->contains(*parse_ip("::ffff:10.200.0.1")));
+    CHECK(!c->contains(*parse_ip("11.0.0.1")));
+    CHECK(parse_cidr("192.0.2.7")->contains(*parse_ip("192.0.2.7")));
+    CHECK(!parse_cidr("192.0.2.7")->contains(*parse_ip("192.0.2.8")));
+    CHECK(parse_cidr("fd00::/8")->contains(*parse_ip("fdab::1")));
+    CHECK(!parse_cidr("10.1.0.0/8")); // not the first address of its range
+    CHECK(!parse_cidr("10.0.0.0/33"));
+    CHECK(!parse_cidr("10.0.0.0/"));
+    CHECK(!parse_cidr("example.com/8"));
 }

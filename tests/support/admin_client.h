@@ -1,8 +1,12 @@
-// Test support: one connection to the edge's admin socket (newline-delimited JSON).
+// Test support: the shared admin client (shared/admin/admin_client.h) with test-friendly
+// failure: an error fails the running test case instead of throwing.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "shared/admin/admin_client.h"
 
 namespace berth::test
 {
@@ -10,17 +14,16 @@ namespace berth::test
 class AdminConn
 {
 public:
-    explicit AdminConn(const std::string &socket_path);
-    AdminConn(const AdminConn &) = delete;
-    AdminConn &operator=(const AdminConn &) = delete;
-    ~AdminConn();
+    // Connects within timeout_ms (also the bound of each call); FAILs the test on error.
+    explicit AdminConn(const std::string &socket_path, int timeout_ms = 5000);
 
     // Sends one request line and returns the reply line, parsed.
     nlohmann::json call(const std::string &line);
 
+    shared::admin::AdminClient &client() { return client_; }
+
 private:
-    int fd_ = -1;
-    std::string buf_;
+    shared::admin::AdminClient client_;
 };
 
 } // namespace berth::test

@@ -177,4 +177,63 @@ Response must(std::optional<Response> r)
     return *r;
 }
 
+nlohmann::json Response::json() const
+{
+    return nlohmann::json::parse(body, nullptr, false);
+}
+
+Response HttpClient::raw(const std::string &bytes)
+{
+    if (!conn_) conn_ = std::make_unique<RawClient>(port_);
+    conn_->send(bytes);
+    auto r = conn_->read_response(false, 30000);
+    if (!r) {
+        conn_.reset();
+        throw std::runtime_error("no complete response from 127.0.0.1:" + std::to_string(port_));
+    }
+    if (strcasecmp(r->header("Connection").c_str(), "close") == 0) conn_.reset();
+    return std::move(*r);
+}
+
+Response HttpClient::request(const std::string &method, const std::string &path,
+                             const std::string &body,
+                             const std::vector<std::pair<std::string, std::string>> &headers)
+{
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    for (const auto &[k, v] : headers)
+        req += k + ": " + v + "\r\n";
+    if (!body.empty() || method == "POST" || method == "PATCH")
+        req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "\r\n" + body;
+    bool reused = conn_ != nullptr;
+    try {
+        return raw(req);
+    } catch (const std::runtime_error &) {
+        if (!reused) throw;
+        conn_.reset(); // closed by the server while idle: once more on a fresh connection
+        return raw(req);
+    }
+}
+
+Response HttpClient::call(const std::string &method, const std::string &path,
+                          const std::string &token, const nlohmann::json &body)
+{
+    std::vector<std::pair<std::string, std::string>> h;
+    if (!token.empty()) h.emplace_back("Authorization", "Token " + token);
+    std::string b;
+    if (!body.is_null()) {
+        b = body.dump();
+        h.emplace_back("Content-Type", "application/json");
+    }
+    return request(method, "/api/v1/" + path, b, h);
+}
+
+bool HttpClient::wait_closed(int timeout_ms)
+{
+    if (!conn_) conn_ = std::make_unique<RawClient>(port_);
+    bool closed = conn_->wait_closed(timeout_ms);
+    if (closed) conn_.reset();
+    return closed;
+}
+
 } // namespace berth::test

@@ -1,12 +1,16 @@
-// Test support: a raw HTTP/1.1 client over a real loopback socket. Sends exact bytes and
-// parses responses itself, so tests see precisely what the server wrote.
+// Test support: the one test HTTP client (edge e2e and control tests). A raw HTTP/1.1 client
+// over a real loopback socket that sends exact bytes and parses responses itself, so tests see
+// precisely what the server wrote; and a keep-alive JSON API client built on it.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace berth::test
 {
@@ -22,6 +26,8 @@ struct Response {
     std::string header(std::string_view name) const;
     bool has_header(std::string_view name) const;
     size_t count_header(std::string_view name) const;
+    // The body parsed as JSON; a discarded value when it is not JSON.
+    nlohmann::json json() const;
 };
 
 class RawClient
@@ -59,5 +65,35 @@ std::optional<Response> get(int port, std::string_view host, std::string_view pa
 
 // The response, REQUIRE'd to have arrived.
 Response must(std::optional<Response> r);
+
+// A blocking client over one keep-alive connection to 127.0.0.1:port, reconnecting when the
+// server closed it. Throws std::runtime_error (never REQUIREs), so it may run on any thread.
+class HttpClient
+{
+public:
+    explicit HttpClient(int port) : port_(port) {}
+
+    // Sends one request and reads the whole response (30 s at most). A request that fails on a
+    // reused connection (the server closed it while idle) is retried once on a fresh one.
+    Response request(const std::string &method, const std::string &path,
+                     const std::string &body = {},
+                     const std::vector<std::pair<std::string, std::string>> &headers = {});
+
+    // /api/v1/<path> with Authorization: Token <token> (when not empty) and a JSON body (when
+    // not null).
+    Response call(const std::string &method, const std::string &path, const std::string &token,
+                  const nlohmann::json &body = nullptr);
+
+    // Sends raw bytes on the connection (opening it if needed) and reads one response.
+    Response raw(const std::string &bytes);
+
+    // Connects (if needed) and waits until the server closes the connection.
+    bool wait_closed(int timeout_ms);
+
+private:
+
+    int port_;
+    std::unique_ptr<RawClient> conn_;
+};
 
 } // namespace berth::test

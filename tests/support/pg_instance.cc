@@ -23,7 +23,7 @@
 
 #include <pqxx/pqxx>
 
-namespace berth::testing
+namespace berth::test
 {
 
 namespace
@@ -202,4 +202,4 @@ void PgInstance::stop()
     pid_ = -1;
 }
 
-} // namespace berth::testing
+} // namespace berth::test

@@ -6,7 +6,7 @@
 #include <string>
 #include <sys/types.h>
 
-namespace berth::testing
+namespace berth::test
 {
 
 // Binaries come from /usr/lib/postgresql/15/bin (override with $BERTH_PG_BIN). When the tests
@@ -49,4 +49,4 @@ std::string make_temp_dir(const char *prefix);
 // Removes a directory tree (best effort).
 void remove_tree(const std::string &dir);
 
-} // namespace berth::testing
+} // namespace berth::test

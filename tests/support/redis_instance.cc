@@ -16,7 +16,7 @@
 
 #include "tests/support/pg_instance.h"
 
-namespace berth::testing
+namespace berth::test
 {
 
 RedisInstance::RedisInstance()
@@ -86,4 +86,4 @@ void RedisInstance::stop()
     pid_ = -1;
 }
 
-} // namespace berth::testing
+} // namespace berth::test

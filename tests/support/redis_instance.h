@@ -4,7 +4,7 @@
 #include <string>
 #include <sys/types.h>
 
-namespace berth::testing
+namespace berth::test
 {
 
 class RedisInstance
@@ -28,4 +28,4 @@ private:
     pid_t pid_ = -1;
 };
 
-} // namespace berth::testing
+} // namespace berth::test

@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace berth::testing
+namespace berth::test
 {
 
 namespace
@@ -54,10 +54,10 @@ bool wait_until(const std::function<bool()> &cond, int timeout_ms)
     }
 }
 
-std::vector<HttpResponse> concurrently(int port, int n,
-                                       const std::function<HttpResponse(HttpClient &)> &fn)
+std::vector<Response> concurrently(int port, int n,
+                                       const std::function<Response(HttpClient &)> &fn)
 {
-    std::vector<HttpResponse> out(static_cast<size_t>(n));
+    std::vector<Response> out(static_cast<size_t>(n));
     std::vector<std::thread> threads;
     std::atomic<int> ready{0};
     for (int i = 0; i < n; ++i)
@@ -195,7 +195,7 @@ std::string ControlEnv::server_log() const
 
 nlohmann::json create_project(HttpClient &c, const std::string &token, const std::string &name)
 {
-    HttpResponse r = c.call("POST", "projects/", token, {{"name", name}});
+    Response r = c.call("POST", "projects/", token, {{"name", name}});
     if (r.status != 201)
         throw std::runtime_error("create project: " + std::to_string(r.status) + " " + r.body);
     return r.json();
@@ -213,7 +213,7 @@ nlohmann::json create_service(HttpClient &c, const std::string &token,
                            {"branch", "main"}};
     for (auto it = extra.begin(); it != extra.end(); ++it)
         body[it.key()] = it.value();
-    HttpResponse r = c.call("POST", "services/", token, body);
+    Response r = c.call("POST", "services/", token, body);
     if (r.status != 201)
         throw std::runtime_error("create service: " + std::to_string(r.status) + " " + r.body);
     return r.json();
@@ -245,4 +245,4 @@ std::string make_git_repo(const std::string &dir,
     return head;
 }
 
-} // namespace berth::testing
+} // namespace berth::test

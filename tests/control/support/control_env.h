@@ -9,11 +9,11 @@
 
 #include <sys/types.h>
 
-#include "tests/control/support/http_client.h"
+#include "tests/support/http_client.h"
 #include "tests/support/pg_instance.h"
 #include "tests/support/redis_instance.h"
 
-namespace berth::testing
+namespace berth::test
 {
 
 struct CommandResult {
@@ -67,8 +67,8 @@ private:
 
 // Runs fn on n threads, each with its own connection, released together; the responses in
 // thread order.
-std::vector<HttpResponse> concurrently(int port, int n,
-                                       const std::function<HttpResponse(HttpClient &)> &fn);
+std::vector<Response> concurrently(int port, int n,
+                                       const std::function<Response(HttpClient &)> &fn);
 
 // Polls cond every 20 ms until it holds or timeout_ms passes; returns whether it held.
 bool wait_until(const std::function<bool()> &cond, int timeout_ms = 20000);
@@ -87,4 +87,4 @@ std::string make_git_repo(const std::string &dir,
                           const std::vector<std::pair<std::string, std::string>> &files,
                           const std::string &branch = "main");
 
-} // namespace berth::testing
+} // namespace berth::test

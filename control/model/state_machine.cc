@@ -1,5 +1,5 @@
 // The transition table. Every status change in the store goes through can_transition().
-#include "control/pipeline/state_machine.h"
+#include "control/model/state_machine.h"
 
 #include <array>
 

@@ -1,0 +1,89 @@
+// Tables are built from rows, never from hand-written JSON: a schema change in shared/route
+// breaks this file at compile time, and the edge's own parser is the last check (#12).
+#include "control/edges/route_tables.h"
+
+#include <stdexcept>
+#include <unordered_set>
+
+#include "control/base/crypto.h"
+#include "control/store/audit_log.h"
+#include "shared/route/route_table_json.h"
+
+namespace berth::control
+{
+
+namespace route = shared::route;
+
+Json BuiltTable::json() const
+{
+    return route::route_table_to_json(table);
+}
+
+std::string BuiltTable::hash() const
+{
+    return table_hash(table);
+}
+
+std::string table_hash(const route::RouteTable &table)
+{
+    return sha256_hex(canonical_json(route::route_table_to_json(table)["routes"]));
+}
+
+void add_checked_route(std::vector<route::Route> &routes, std::vector<DroppedRoute> &dropped,
+                       route::Route r, const std::string &service_id)
+{
+    for (const route::Route &have : routes)
+        if (have.host == r.host) {
+            dropped.push_back({service_id, r.host, "duplicate host \"" + r.host + "\""});
+            return;
+        }
+    std::string error;
+    Json alone = route::route_table_to_json(route::RouteTable(1, {r}));
+    auto parsed = route::route_table_from_json(alone, error);
+    if (!parsed) {
+        dropped.push_back({service_id, r.host, error});
+        return;
+    }
+    // The parser normalises hosts (case, trailing dot): keep what the edge will hold.
+    routes.push_back(parsed->routes().front());
+}
+
+void audit_dropped_routes(pqxx::transaction_base &w, const std::vector<DroppedRoute> &dropped)
+{
+    for (const auto &d : dropped)
+        audit_append(w, {"routes", "ROUTE_DROPPED", "service", d.service_id,
+                         Json{{"host", d.host}, {"reason", d.reason}}});
+}
+
+BuiltTable build_route_table(pqxx::transaction_base &w, const ControlConfig &config)
+{
+    auto version = w.exec("SELECT nextval('route_table_version')")[0][0].as<int64_t>();
+    std::vector<route::Route> routes;
+    BuiltTable out;
+    auto add = [&](const std::string &service_id, std::string host, std::string root) {
+        route::Route r;
+        r.host = std::move(host);
+        r.type = route::RouteType::kStatic;
+        r.root = std::move(root);
+        r.spa = true;
+        add_checked_route(routes, out.dropped, std::move(r), service_id);
+    };
+    // Service hosts first: a custom domain never displaces <name>.<base_domain>.
+    for (const auto &r : w.exec("SELECT s.id, s.name, d.artifact_path FROM deployments d"
+                                " JOIN services s ON s.id = d.service_id WHERE d.status = 'ACTIVE'"
+                                " AND d.artifact_path IS NOT NULL ORDER BY s.name"))
+        add(r[0].as<std::string>(), r[1].as<std::string>() + "." + config.base_domain,
+            r[2].as<std::string>());
+    for (const auto &r :
+         w.exec("SELECT dm.service_id, dm.hostname, d.artifact_path FROM domains dm"
+                " JOIN deployments d ON d.service_id = dm.service_id AND d.status = 'ACTIVE'"
+                " WHERE dm.verified AND d.artifact_path IS NOT NULL ORDER BY dm.hostname"))
+        add(r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>());
+    out.table = route::RouteTable(uint64_t(version), std::move(routes));
+    std::string error;
+    if (!route::route_table_from_json(out.json(), error))
+        throw std::logic_error("built route table fails validation: " + error);
+    return out;
+}
+
+} // namespace berth::control
