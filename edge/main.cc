@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "edge/admin/admin_server.h"
+#include "edge/admin/admin_cli.h"
 #include "edge/config/edge_config.h"
 #include "edge/core/server.h"
 

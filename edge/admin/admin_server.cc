@@ -1,5 +1,5 @@
-// Admin socket server and client. Each client connection reads lines; every line gets exactly
-// one reply line, in order.
+// Admin socket server. Each client connection reads lines; every line gets exactly one reply
+// line, in order.
 #include "edge/admin/admin_server.h"
 
 #include <cerrno>
@@ -12,8 +12,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include "edge/config/edge_config.h"
 
 namespace berth::edge
 {
@@ -161,109 +159,6 @@ void AdminServer::send_reply(Client &c, std::string reply)
     int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t *>(&c.pipe), &b, 1,
                       [](uv_write_t *req, int) { delete static_cast<WriteReq *>(req->data); });
     if (rc != 0) delete w; // libuv's rule: an error return means the callback never runs
-}
-
-int run_admin_client(const std::vector<std::string> &args)
-{
-    std::string socket_path = ".berth/edge-admin.sock";
-    std::vector<std::string> rest;
-    for (size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--socket" && i + 1 < args.size()) {
-            socket_path = args[++i];
-        } else if (args[i] == "--config" && i + 1 < args.size()) {
-            try {
-                EdgeConfig c = load_edge_config(args[++i]);
-                if (!c.admin_socket.empty()) socket_path = c.admin_socket;
-            } catch (const ConfigError &e) {
-                std::fprintf(stderr, "berth-edge admin: %s\n", e.what());
-                return 2;
-            }
-        } else {
-            rest.push_back(args[i]);
-        }
-    }
-    if (rest.empty() || rest.size() > 2) {
-        std::fprintf(
-            stderr,
-            "usage: berth-edge admin [--socket PATH | --config FILE] COMMAND [JSON | @FILE]\n"
-            "       berth-edge admin [--socket PATH | --config FILE] '{\"cmd\":COMMAND, ...}'\n"
-            "commands: ping stats routes.get routes.put upstream.health certs.reload logs.reopen "
-            "drain\n");
-        return 2;
-    }
-    nlohmann::json request = nlohmann::json::object();
-    if (rest.size() == 1 && !rest[0].empty() && rest[0][0] == '{') {
-        // A whole request line, as the socket takes it: {"cmd":"stats"}.
-        request = nlohmann::json::parse(rest[0], nullptr, false);
-        if (request.is_discarded() || !request.is_object() || !request.contains("cmd") ||
-            !request["cmd"].is_string()) {
-            std::fprintf(stderr, "berth-edge admin: a request line must be a JSON object with a "
-                                 "\"cmd\" string\n");
-            return 2;
-        }
-        rest[0] = request["cmd"].get<std::string>();
-    } else if (rest.size() == 2) {
-        std::string text = rest[1];
-        if (!text.empty() && text[0] == '@') {
-            std::ifstream in(text.substr(1));
-            if (!in) {
-                std::fprintf(stderr, "berth-edge admin: cannot read %s\n", text.c_str() + 1);
-                return 2;
-            }
-            std::stringstream s;
-            s << in.rdbuf();
-            text = s.str();
-        }
-        request = nlohmann::json::parse(text, nullptr, false);
-        if (request.is_discarded() || !request.is_object()) {
-            std::fprintf(stderr, "berth-edge admin: the argument must be a JSON object\n");
-            return 2;
-        }
-        // routes.put with a bare table: wrap it as {"table": ...}.
-        if (rest[0] == "routes.put" && !request.contains("table") && request.contains("routes"))
-            request = nlohmann::json{{"table", request}};
-    }
-    request["cmd"] = rest[0];
-    std::string line = request.dump() + "\n";
-
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (socket_path.size() >= sizeof addr.sun_path) {
-        std::fprintf(stderr, "berth-edge admin: socket path too long\n");
-        return 2;
-    }
-    std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
-        std::fprintf(stderr, "berth-edge admin: cannot connect to %s: %s\n", socket_path.c_str(),
-                     strerror(errno));
-        if (fd >= 0) ::close(fd);
-        return 2;
-    }
-    for (size_t off = 0; off < line.size();) {
-        ssize_t n = ::write(fd, line.data() + off, line.size() - off);
-        if (n <= 0) {
-            std::fprintf(stderr, "berth-edge admin: write failed: %s\n", strerror(errno));
-            ::close(fd);
-            return 2;
-        }
-        off += size_t(n);
-    }
-    std::string reply;
-    char buf[65536];
-    while (reply.find('\n') == std::string::npos) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n <= 0) break;
-        reply.append(buf, size_t(n));
-    }
-    ::close(fd);
-    if (reply.empty()) {
-        std::fprintf(stderr, "berth-edge admin: no reply from %s\n", socket_path.c_str());
-        return 2;
-    }
-    std::fputs(reply.c_str(), stdout);
-    nlohmann::json parsed = nlohmann::json::parse(reply, nullptr, false);
-    return parsed.is_object() && parsed.value("ok", false) ? 0 : 1;
 }
 
 } // namespace berth::edge

@@ -2,10 +2,9 @@
 #include "edge/config/edge_config.h"
 
 #include <charconv>
-#include <set>
 #include <thread>
 
-#include <toml++/toml.h>
+#include "shared/config/toml_reader.h"
 
 namespace berth::edge
 {
@@ -13,26 +12,10 @@ namespace berth::edge
 namespace
 {
 
-std::string at(const std::string &file, const toml::node &node)
-{
-    return file + ":" + std::to_string(node.source().begin.line);
-}
-
-[[noreturn]] void fail(const std::string &where, const std::string &what)
-{
-    throw ConfigError(where + ": " + what);
-}
-
-// Every key of a table must be known: a typo must not silently fall back to a default.
-void check_keys(const std::string &file, const toml::table &t, const std::string &section,
-                std::initializer_list<const char *> known)
-{
-    std::set<std::string_view> k(known.begin(), known.end());
-    for (auto &&[key, node] : t)
-        if (!k.count(key.str()))
-            fail(at(file, node),
-                 "unknown key \"" + std::string(key.str()) + "\" in [" + section + "]");
-}
+using shared::config::at;
+using shared::config::check_keys;
+using shared::config::fail;
+using shared::config::section;
 
 // Features this build does not serve yet: a key that turns one on must not be read and then
 // ignored (a user who sets it believes it works). Empty, false and [] are the "off" values.
@@ -47,70 +30,13 @@ void refuse_unserved(const std::string &file, const toml::table &t, const char *
                                         "; remove the key or leave it empty");
 }
 
-struct Reader {
-    const std::string &file;
-    const toml::table &t;
-
-    template <typename T> bool integer(const char *key, T &out, int64_t min, int64_t max)
+struct Reader : shared::config::Reader {
+    void auto_switch(const char *key, AutoSwitch &out) const
     {
-        const toml::node *n = t.get(key);
-        if (!n) return false;
-        auto v = n->value<int64_t>();
-        if (!n->is_integer() || !v) fail(at(file, *n), std::string(key) + " must be an integer");
-        if (*v < min || *v > max)
-            fail(at(file, *n), std::string(key) + " must be between " + std::to_string(min) +
-                                   " and " + std::to_string(max));
-        out = T(*v);
-        return true;
-    }
-    bool string(const char *key, std::string &out)
-    {
-        const toml::node *n = t.get(key);
-        if (!n) return false;
-        if (!n->is_string()) fail(at(file, *n), std::string(key) + " must be a string");
-        out = *n->value<std::string>();
-        return true;
-    }
-    bool boolean(const char *key, bool &out)
-    {
-        const toml::node *n = t.get(key);
-        if (!n) return false;
-        if (!n->is_boolean()) fail(at(file, *n), std::string(key) + " must be true or false");
-        out = *n->value<bool>();
-        return true;
-    }
-    // true, false or "auto".
-    void auto_switch(const char *key, AutoSwitch &out)
-    {
-        const toml::node *n = t.get(key);
-        if (!n) return;
-        if (n->is_boolean())
-            out = *n->value<bool>() ? AutoSwitch::kOn : AutoSwitch::kOff;
-        else if (n->is_string() && *n->value<std::string>() == "auto")
-            out = AutoSwitch::kAuto;
-        else
-            fail(at(file, *n), std::string(key) + " must be true, false or \"auto\"");
-    }
-    void strings(const char *key, std::vector<std::string> &out)
-    {
-        const toml::node *n = t.get(key);
-        if (!n) return;
-        const toml::array *a = n->as_array();
-        if (!a) fail(at(file, *n), std::string(key) + " must be an array of strings");
-        for (const toml::node &e : *a) {
-            if (!e.is_string()) fail(at(file, e), std::string(key) + " entries must be strings");
-            out.push_back(*e.value<std::string>());
-        }
+        shared::config::Reader::auto_switch(key, out, AutoSwitch::kOn, AutoSwitch::kOff,
+                                            AutoSwitch::kAuto);
     }
 };
-
-const toml::table *section(const std::string &file, const toml::table &root, const char *name)
-{
-    const toml::node *n = root.get(name);
-    if (!n) return nullptr;
-    if (!n->is_table()) fail(at(file, *n), std::string("[") + name + "] must be a table");
-    return n->as_table();
-}
 
 } // namespace
 
@@ -143,13 +69,7 @@ ListenAddr parse_listen_addr(const std::string &spec, const std::string &where)
 
 EdgeConfig load_edge_config(const std::string &path)
 {
-    toml::table root;
-    try {
-        root = toml::parse_file(path);
-    } catch (const toml::parse_error &e) {
-        throw ConfigError(path + ":" + std::to_string(e.source().begin.line) + ": " +
-                          std::string(e.description()));
-    }
+    toml::table root = shared::config::parse_file(path);
     EdgeConfig c;
     c.source = path;
     check_keys(path, root, "top level",
@@ -159,7 +79,7 @@ EdgeConfig load_edge_config(const std::string &path)
         check_keys(path, *t, "edge",
                    {"workers", "deployments_root", "base_domain", "state_dir", "routes_file", "spa",
                     "defer_accept", "defer_accept_rate", "io_uring"});
-        Reader r{path, *t};
+        Reader r{{path, *t}};
         r.integer("workers", c.workers, 0, 256);
         r.string("deployments_root", c.deployments_root);
         r.string("base_domain", c.base_domain);
@@ -177,7 +97,7 @@ EdgeConfig load_edge_config(const std::string &path)
             const toml::table *t = e.as_table();
             if (!t) fail(at(path, e), "each [[listen]] must be a table");
             check_keys(path, *t, "listen", {"addr", "tls"});
-            Reader r{path, *t};
+            Reader r{{path, *t}};
             std::string addr;
             if (!r.string("addr", addr)) fail(at(path, e), "[[listen]] needs addr");
             ListenAddr a = parse_listen_addr(addr, at(path, e));
@@ -187,7 +107,7 @@ EdgeConfig load_edge_config(const std::string &path)
     }
     if (auto *t = section(path, root, "tls")) {
         check_keys(path, *t, "tls", {"certs_dir", "default_cert", "hsts"});
-        Reader r{path, *t};
+        Reader r{{path, *t}};
         r.string("certs_dir", c.certs_dir);
         r.string("default_cert", c.default_cert);
         r.boolean("hsts", c.hsts);
@@ -200,7 +120,7 @@ EdgeConfig load_edge_config(const std::string &path)
                    {"header_timeout_ms", "idle_timeout_ms", "send_timeout_ms", "drain_timeout_ms",
                     "max_header_bytes", "max_url_bytes", "max_header_count", "max_connections",
                     "max_body_bytes"});
-        Reader r{path, *t};
+        Reader r{{path, *t}};
         r.integer("header_timeout_ms", c.header_timeout_ms, 1, 3600000);
         r.integer("idle_timeout_ms", c.idle_timeout_ms, 1, 86400000);
         r.integer("send_timeout_ms", c.send_timeout_ms, 1, 86400000);
@@ -213,14 +133,14 @@ EdgeConfig load_edge_config(const std::string &path)
     }
     if (auto *t = section(path, root, "cache")) {
         check_keys(path, *t, "cache", {"small_file_bytes", "memory_bytes", "revalidate_ms"});
-        Reader r{path, *t};
+        Reader r{{path, *t}};
         r.integer("small_file_bytes", c.small_file_bytes, 0, 64 << 20);
         r.integer("memory_bytes", c.memory_bytes, 0, int64_t(1) << 40);
         r.integer("revalidate_ms", c.revalidate_ms, 0, 86400000);
     }
     if (auto *t = section(path, root, "admin")) {
         check_keys(path, *t, "admin", {"socket", "metrics_listen"});
-        Reader r{path, *t};
+        Reader r{{path, *t}};
         r.string("socket", c.admin_socket);
         r.string("metrics_listen", c.metrics_listen);
         refuse_unserved(path, *t, "admin", "metrics_listen", !c.metrics_listen.empty(),
@@ -229,7 +149,7 @@ EdgeConfig load_edge_config(const std::string &path)
     }
     if (auto *t = section(path, root, "log")) {
         check_keys(path, *t, "log", {"access", "format", "level"});
-        Reader r{path, *t};
+        Reader r{{path, *t}};
         r.string("access", c.access_log);
         std::string format;
         if (r.string("format", format)) {
@@ -251,7 +171,7 @@ EdgeConfig load_edge_config(const std::string &path)
     }
     if (auto *t = section(path, root, "redis")) {
         check_keys(path, *t, "redis", {"url"});
-        Reader{path, *t}.string("url", c.redis_url);
+        Reader{{path, *t}}.string("url", c.redis_url);
         refuse_unserved(
             path, *t, "redis", "url", !c.redis_url.empty(),
             "route tables from Redis are not in this build (it takes them over its admin "
@@ -259,7 +179,7 @@ EdgeConfig load_edge_config(const std::string &path)
     }
     if (auto *t = section(path, root, "geoip")) {
         check_keys(path, *t, "geoip", {"database", "trusted_proxies"});
-        Reader r{path, *t};
+        Reader r{{path, *t}};
         r.string("database", c.geoip_database);
         r.strings("trusted_proxies", c.trusted_proxies);
         refuse_unserved(path, *t, "geoip", "database", !c.geoip_database.empty(), kNoGeo);

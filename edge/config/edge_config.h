@@ -7,14 +7,13 @@
 #include <vector>
 
 #include "shared/base/log.h"
+#include "shared/config/toml_reader.h"
 
 namespace berth::edge
 {
 
 // Thrown at startup only; what() is "file:line: message". main() prints it and exits 2.
-struct ConfigError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+using ConfigError = shared::config::ConfigError;
 
 struct ListenAddr {
     std::string host; // "127.0.0.1", "::1", "0.0.0.0"
