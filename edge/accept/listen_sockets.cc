@@ -116,6 +116,9 @@ ListenSockets open_listen_sockets(const std::vector<ListenAddr> &addrs, unsigned
                     socklen_t blen = sizeof ss;
                     getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &blen);
                     out.bound.push_back(format_addr(ss));
+                    out.ports.push_back(ntohs(ss.ss_family == AF_INET6
+                                                  ? reinterpret_cast<sockaddr_in6 &>(ss).sin6_port
+                                                  : reinterpret_cast<sockaddr_in &>(ss).sin_port));
                 }
             }
         }

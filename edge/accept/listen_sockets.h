@@ -2,6 +2,7 @@
 // worker accepts on its own queue and nothing is shared per connection.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <sys/socket.h>
@@ -27,8 +28,9 @@ std::string format_addr(const sockaddr_storage &ss);
 struct ListenSockets {
     // per_worker[w]: worker w's own socket for each configured address, in order.
     std::vector<std::vector<ListenSocket>> per_worker;
-    // "127.0.0.1:8080" per configured address, as bound (port 0 resolved).
+    // "127.0.0.1:8080" per configured address, as bound (port 0 resolved), and its port.
     std::vector<std::string> bound;
+    std::vector<uint16_t> ports;
 };
 
 // Binds every address for every worker. An address already served by another process is

@@ -19,7 +19,6 @@ using shared::config::section;
 
 // Features this build does not serve yet: a key that turns one on must not be read and then
 // ignored (a user who sets it believes it works). Empty, false and [] are the "off" values.
-constexpr const char *kNoTls = "TLS termination is not in this build yet";
 constexpr const char *kNoGeo = "GeoIP and trusted proxies are not in this build yet";
 
 void refuse_unserved(const std::string &file, const toml::table &t, const char *section,
@@ -106,14 +105,20 @@ EdgeConfig load_edge_config(const std::string &path)
         }
     }
     if (auto *t = section(path, root, "tls")) {
-        check_keys(path, *t, "tls", {"certs_dir", "default_cert", "hsts"});
+        check_keys(path, *t, "tls",
+                   {"certs_dir", "default_cert", "hsts", "hsts_max_age", "hsts_include_subdomains",
+                    "redirect_http", "handshake_timeout_ms", "ticket_key_rotation_s",
+                    "session_cache_size"});
         Reader r{{path, *t}};
         r.string("certs_dir", c.certs_dir);
         r.string("default_cert", c.default_cert);
         r.boolean("hsts", c.hsts);
-        refuse_unserved(path, *t, "tls", "certs_dir", !c.certs_dir.empty(), kNoTls);
-        refuse_unserved(path, *t, "tls", "default_cert", !c.default_cert.empty(), kNoTls);
-        refuse_unserved(path, *t, "tls", "hsts", c.hsts, kNoTls);
+        r.integer("hsts_max_age", c.hsts_max_age, 0, 2 * 31536000);
+        r.boolean("hsts_include_subdomains", c.hsts_include_subdomains);
+        r.boolean("redirect_http", c.redirect_http);
+        r.integer("handshake_timeout_ms", c.handshake_timeout_ms, 100, 600000);
+        r.integer("ticket_key_rotation_s", c.ticket_key_rotation_s, 1, 7 * 86400);
+        r.integer("session_cache_size", c.session_cache_size, 0, 10000000);
     }
     if (auto *t = section(path, root, "limits")) {
         check_keys(path, *t, "limits",
@@ -199,7 +204,12 @@ void validate_edge_config(EdgeConfig &c)
         fail(where, "--base-domain needs --deployments");
     if (c.tls_certs.size() != c.tls_keys.size())
         fail(where, "--tls-cert and --tls-key must come in pairs");
-    if (!c.tls_certs.empty()) fail(where, std::string("--tls-cert: ") + kNoTls);
+    bool tls_listener = false;
+    for (const ListenAddr &a : c.listen)
+        tls_listener |= a.tls;
+    if (tls_listener && c.default_cert.empty() && c.certs_dir.empty() && c.tls_certs.empty())
+        fail(where, "a TLS listener needs certificates: [tls] default_cert or certs_dir, or "
+                    "--tls-cert with --tls-key");
     if (!c.geoip_database.empty()) fail(where, std::string("--geoip: ") + kNoGeo);
     for (char &ch : c.base_domain)
         if (ch >= 'A' && ch <= 'Z') ch = char(ch | 0x20);

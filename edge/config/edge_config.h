@@ -46,10 +46,16 @@ struct EdgeConfig {
     std::vector<ListenAddr> listen;
 
     // [tls]
-    std::string certs_dir;
-    std::string default_cert;
-    bool hsts = false;
-    std::vector<std::string> tls_certs;
+    std::string certs_dir;    // <host>.crt/.key, _wildcard.<domain>.crt/.key (cert_store.h)
+    std::string default_cert; // for clients whose SNI names nothing known
+    bool hsts = false;        // Strict-Transport-Security on HTTPS answers
+    uint32_t hsts_max_age = 31536000;
+    bool hsts_include_subdomains = false;
+    bool redirect_http = false; // plain HTTP → 308 https:// (routes may say otherwise)
+    uint32_t handshake_timeout_ms = 10000;
+    uint32_t ticket_key_rotation_s = 43200;
+    uint32_t session_cache_size = 20000;
+    std::vector<std::string> tls_certs; // --tls-cert/--tls-key pairs
     std::vector<std::string> tls_keys;
 
     // [limits]

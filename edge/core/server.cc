@@ -19,6 +19,7 @@
 
 #include <uv.h>
 
+#include "edge/tls/ktls.h"
 #include "shared/base/log.h"
 #include "shared/route/route_table_json.h"
 
@@ -94,8 +95,6 @@ int Server::run()
     raise_fd_limit();
     try {
         if (config_.listen.empty() || config_.workers == 0) validate_edge_config(config_);
-        for (const ListenAddr &a : config_.listen)
-            if (a.tls) throw StartupError("TLS listeners are not supported by this build yet");
         if (!config_.state_dir.empty()) {
             std::error_code ec;
             std::filesystem::create_directories(config_.state_dir, ec);
@@ -124,6 +123,7 @@ int Server::run()
         }
         probe_io_uring();
         listeners_ = open_listen_sockets(config_.listen, config_.workers);
+        setup_tls();
     } catch (const ListenError &e) {
         log_message(LogLevel::kError, "%s", e.what());
         return 1;
@@ -144,6 +144,18 @@ int Server::run()
 
     uv_loop_init(&loop_);
     started_ms_ = uv_now(&loop_);
+    if (tls_) {
+        // Session-ticket keys rotate on the main loop; every worker seals with the new one at
+        // once and still opens tickets of the previous period.
+        uv_timer_init(&loop_, &ticket_timer_);
+        ticket_timer_.data = this;
+        uint64_t period = uint64_t(config_.ticket_key_rotation_s) * 1000;
+        uv_timer_start(
+            &ticket_timer_,
+            [](uv_timer_t *t) { static_cast<Server *>(t->data)->tls_->rotate_ticket_keys(); },
+            period, period);
+        ticket_timer_on_ = true;
+    }
     uv_async_init(&loop_, &finished_async_,
                   [](uv_async_t *a) { static_cast<Server *>(a->data)->on_worker_finished(); });
     finished_async_.data = this;
@@ -184,8 +196,9 @@ int Server::run()
     }
 
     // Announce readiness only now: when this line is out, the admin socket answers too.
-    for (const std::string &addr : listeners_.bound)
-        std::printf("berth-edge: listening on http://%s\n", addr.c_str());
+    for (size_t i = 0; i < listeners_.bound.size(); ++i)
+        std::printf("berth-edge: listening on %s://%s\n", config_.listen[i].tls ? "https" : "http",
+                    listeners_.bound[i].c_str());
     std::fflush(stdout);
 
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -216,6 +229,7 @@ void Server::on_worker_finished()
         if (!w->finished()) return;
     // Every worker drained: close the main loop's handles so uv_run returns.
     if (admin_) admin_->close();
+    if (ticket_timer_on_) uv_close(reinterpret_cast<uv_handle_t *>(&ticket_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&signal_poll_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&finished_async_), nullptr);
 }
@@ -239,8 +253,12 @@ std::string Server::handle_admin(const shared::admin::AdminCommand &cmd)
     }
     if (cmd.cmd == "upstream.health")
         return error_reply("upstream.health: this build serves no proxy routes yet");
-    if (cmd.cmd == "certs.reload")
-        return error_reply("certs.reload: this build has no TLS listeners yet");
+    if (cmd.cmd == "certs.reload") return reload_certs();
+    if (cmd.cmd == "tickets.rotate") {
+        if (!tls_) return error_reply("tickets.rotate: this edge has no TLS listener");
+        tls_->rotate_ticket_keys();
+        return ok_reply({{"rotations", tls_->ticket_rotations()}});
+    }
     return error_reply("unknown command \"" + cmd.cmd + "\"");
 }
 
@@ -297,7 +315,9 @@ std::string Server::install_table(shared::route::RouteTable table)
 
 void Server::reload()
 {
+    if (tls_) log_cert_report(tls_->reload(), "SIGHUP");
     if (!reopenable_access_log() && config_.routes_file.empty()) {
+        if (tls_) return;
         log_message(LogLevel::kInfo, "SIGHUP: no access log file or routes file to reload");
         return;
     }
@@ -362,6 +382,7 @@ std::string Server::stats_reply() const
          {"send_path", send_path_},
          {"batched_sends", batched},
          {"routes_version", routes_ ? routes_->version() : 0},
+         {"tls", tls_stats()},
          {"draining", stopping_},
          {"uptime_ms", uv_now(const_cast<uv_loop_t *>(&loop_)) - started_ms_}});
 }
@@ -387,6 +408,95 @@ std::string Server::reopen_access_log()
     dup2(fd, shared_.access_log_fd);
     ::close(fd);
     return "";
+}
+
+namespace
+{
+
+nlohmann::json certificate_json(const CertInfo &c)
+{
+    char when[32] = "";
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&c.not_after));
+    nlohmann::json j{
+        {"name", c.name}, {"file", c.cert_file}, {"key_type", c.key_type}, {"not_after", when}};
+    if (c.kept) j["kept_previous"] = true;
+    return j;
+}
+
+nlohmann::json report_json(const CertReport &report)
+{
+    nlohmann::json loaded = nlohmann::json::array(), refused = nlohmann::json::array();
+    for (const CertInfo &c : report.loaded)
+        loaded.push_back(certificate_json(c));
+    for (const CertProblem &p : report.refused)
+        refused.push_back({{"file", p.file}, {"reason", p.reason}});
+    return {{"loaded", loaded}, {"refused", refused}};
+}
+
+} // namespace
+
+void Server::setup_tls()
+{
+    uint16_t https_port = 0;
+    for (size_t i = 0; i < config_.listen.size(); ++i)
+        if (config_.listen[i].tls && !https_port) https_port = listeners_.ports[i];
+    if (!https_port) return; // no TLS listener: certificates are not read
+    CertSources sources;
+    sources.default_cert = config_.default_cert;
+    sources.certs_dir = config_.certs_dir;
+    for (size_t i = 0; i < config_.tls_certs.size(); ++i)
+        sources.pairs.emplace_back(config_.tls_certs[i], config_.tls_keys[i]);
+    CertReport report;
+    tls_ = std::make_unique<TlsServer>(std::move(sources), config_.session_cache_size, report);
+    log_cert_report(report, "TLS");
+    if (report.loaded.empty())
+        throw StartupError("the TLS listener has no certificate to serve (see the refusals above)");
+    https_ = std::make_unique<HttpsPolicy>(config_.redirect_http, https_port);
+    shared_.tls = tls_.get();
+    shared_.https = https_.get();
+    if (config_.hsts)
+        shared_.hsts_line =
+            "Strict-Transport-Security: max-age=" + std::to_string(config_.hsts_max_age) +
+            (config_.hsts_include_subdomains ? "; includeSubDomains" : "") + "\r\n";
+}
+
+void Server::log_cert_report(const CertReport &report, const char *when)
+{
+    for (const CertProblem &p : report.refused)
+        log_message(LogLevel::kWarn, "%s: certificate %s refused: %s", when, p.file.c_str(),
+                    p.reason.c_str());
+    log_message(LogLevel::kInfo, "%s: %zu certificate(s) loaded, %zu refused", when,
+                report.loaded.size(), report.refused.size());
+}
+
+std::string Server::reload_certs()
+{
+    if (!tls_) return shared::admin::error_reply("certs.reload: this edge has no TLS listener");
+    CertReport report = tls_->reload();
+    log_cert_report(report, "certs.reload");
+    return shared::admin::ok_reply(report_json(report));
+}
+
+nlohmann::json Server::tls_stats() const
+{
+    if (!tls_) return nullptr;
+    uint64_t full = 0, resumed = 0, failed[kHandshakeFailures] = {};
+    for (auto &w : workers_) {
+        full += w->tls_stats().full.get();
+        resumed += w->tls_stats().resumed.get();
+        for (size_t i = 0; i < kHandshakeFailures; ++i)
+            failed[i] += w->tls_stats().failed[i].get();
+    }
+    nlohmann::json failures = nlohmann::json::object();
+    for (size_t i = 0; i < kHandshakeFailures; ++i)
+        failures[handshake_failure_name(HandshakeFailure(i))] = failed[i];
+    nlohmann::json certs = nlohmann::json::array();
+    for (const CertInfo &c : tls_->store()->certificates())
+        certs.push_back(certificate_json(c));
+    return {{"handshakes", {{"full", full}, {"resumed", resumed}, {"failed", failures}}},
+            {"certificates", certs},
+            {"ticket_key_rotations", tls_->ticket_rotations()},
+            {"ktls", ktls_status()}};
 }
 
 } // namespace berth::edge

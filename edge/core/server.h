@@ -11,6 +11,8 @@
 #include "edge/admin/admin_server.h"
 #include "edge/config/edge_config.h"
 #include "edge/core/worker.h"
+#include "edge/http/https_policy.h"
+#include "edge/tls/tls_server.h"
 
 namespace berth::edge
 {
@@ -37,9 +39,15 @@ private:
     // Refuses a version not above the current one, persists to state_dir, then installs in
     // every worker. Returns an empty string or what went wrong.
     std::string install_table(shared::route::RouteTable table);
-    // SIGHUP: reopen the access log, re-read routes_file; each outcome is one stderr line.
+    // SIGHUP: reopen the access log, re-read routes_file and the certificates; each outcome
+    // is one stderr line.
     void reload();
+    // With a TLS listener: certificates, session tickets (rotated on a timer), HTTPS policy.
+    void setup_tls();
+    std::string reload_certs();
+    void log_cert_report(const CertReport &report, const char *when);
     std::string stats_reply() const;
+    nlohmann::json tls_stats() const;
     std::string reopen_logs();
     bool reopenable_access_log() const; // a file, not stdout
     std::string reopen_access_log();    // empty or the error
@@ -58,6 +66,10 @@ private:
     ServerShared shared_;
     ListenSockets listeners_; // handed to the workers as they start
     std::string send_path_;   // "io_uring" or "sendmsg (why)", for the admin stats
+    std::unique_ptr<TlsServer> tls_;
+    std::unique_ptr<HttpsPolicy> https_;
+    uv_timer_t ticket_timer_;
+    bool ticket_timer_on_ = false;
     std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -50,7 +50,8 @@ Worker::Worker(int id, ServerShared &shared, std::vector<ListenSocket> listeners
 {
     uv_loop_init(&loop_);
     io_ = std::make_unique<IoLoop>(&loop_, config_.io_uring != AutoSwitch::kOff);
-    transports_ = std::make_unique<TransportPool>(*io_, kSpareConnections);
+    transports_ = std::make_unique<TransportPool>(*io_, kSpareConnections, shared.tls, &tls_stats_,
+                                                  config_.handshake_timeout_ms);
     acceptor_ = std::make_unique<Acceptor>(*io_, config_, shared.connections, accept_stats_, *this,
                                            std::move(listeners));
     handlers_.set(RouteTarget::Kind::kStatic, &static_);
@@ -74,6 +75,8 @@ Worker::Worker(int id, ServerShared &shared, std::vector<ListenSocket> listeners
     ctx_.warmer = &warmer_;
     ctx_.stats = &connection_stats_;
     ctx_.owner = this;
+    ctx_.https = shared.https;
+    ctx_.hsts = shared.hsts_line;
 }
 
 Worker::~Worker()
@@ -153,8 +156,11 @@ void Worker::run_once(int max_wait_ms)
 
 void Worker::adopt(int fd, const sockaddr_storage &peer, bool tls)
 {
-    (void)tls; // every listener is plain until the TLS transport lands
-    Transport *t = transports_->plain(fd);
+    Transport *t = tls ? transports_->tls(fd, uv_now(&loop_)) : transports_->plain(fd);
+    if (!t) { // no TLS session to be had: the socket is closed already
+        shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+        return;
+    }
     Connection *c = connection_memory_.make(ctx_, *t, peer);
     connections_.push_front(*c);
     c->start(acceptor_->deferring());

@@ -25,6 +25,7 @@
 #include "edge/redirect/redirect_handler.h"
 #include "edge/route/router.h"
 #include "edge/static/static_handler.h"
+#include "edge/tls/tls_server.h"
 #include "edge/transport/transport_pool.h"
 #include "edge/write/page_cache.h"
 #include "shared/base/intrusive_list.h"
@@ -40,6 +41,9 @@ struct ServerShared {
     int access_log_fd = -1;
     uv_async_t *worker_finished = nullptr; // wakes the main loop when a worker has drained
     DigestMemo digests;                    // ETags of large files, filled at cache misses
+    const TlsServer *tls = nullptr;        // with a TLS listener: certificates, tickets
+    const HttpsPolicy *https = nullptr;    // with a TLS listener: plain HTTP → HTTPS
+    std::string hsts_line;                 // "Strict-Transport-Security: ...\r\n" or empty
 };
 
 class Worker final : public Acceptor::Sink, public ConnectionOwner
@@ -63,6 +67,7 @@ public:
     const AcceptStats &accept_stats() const noexcept { return accept_stats_; }
     const ConnectionStats &connection_stats() const noexcept { return connection_stats_; }
     uint64_t batched_sends() const noexcept { return io_->sends().batched(); }
+    const TlsStats &tls_stats() const noexcept { return tls_stats_; }
     bool deferring_accept_now() const noexcept { return acceptor_->deferring_now(); }
     // Any thread: the worker has drained and its loop is ending.
     bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
@@ -110,6 +115,7 @@ private:
     std::unique_ptr<AccessLog> access_log_;
     AcceptStats accept_stats_;
     ConnectionStats connection_stats_;
+    TlsStats tls_stats_;
     ConnectionContext ctx_;
 
     std::thread thread_;

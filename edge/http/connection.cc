@@ -104,7 +104,9 @@ void Connection::on_ready(uint8_t readiness)
 {
     if (state_ == State::kClosing) return; // closed earlier in this round
     if (readiness & kHangup) peer_shut_ = true;
-    if ((readiness & kWritable) && busy_ && !busy_->out.empty()) on_writable();
+    // Send space, or a TLS transport's records all gone (a close waiting for them goes on).
+    if ((readiness & kWritable) && ((busy_ && !busy_->out.empty()) || close_after_flush_))
+        on_writable();
     // Readable now, or bytes left waiting while the output was backed up (the transport
     // reports the whole readiness with a send-space event, but that is not ours to rely on).
     if (state_ != State::kClosing && ((readiness & kReadable) || input_pending_)) on_readable();
@@ -227,10 +229,11 @@ void Connection::after_io()
         return;
     }
     BusyState &b = *busy_;
-    if (!b.out.empty()) {
+    if (!b.out.empty() || (close_after_flush_ && !transport_->flushed())) {
         // A send-space event resumes us. Output in the round's send batch is not waiting
         // yet: on_sent comes back here if the socket did not take it all, and a connection
-        // answered and closed within its first round never joins the epoll set.
+        // answered and closed within its first round never joins the epoll set. A TLS
+        // transport's records still leaving hold a close back until they are gone.
         if (!b.out.in_flight()) watch();
         rearm();
         return;
@@ -368,6 +371,8 @@ bool Connection::respond(const shared::http::RequestHead &head)
     RouteTarget target =
         ctx_.router->route(ctx_.routes, host, scratch, sizeof scratch); // site_dir may use scratch
     Exchange ex{head, host, target, b.out, ctx_.date->line(), ctx_.now_ms(), this};
+    ex.secure = transport_->tls_info().version != nullptr;
+    if (ex.secure) ex.hsts = ctx_.hsts;
     ex.head_only = head.method == Method::kHead;
     ex.close = !head.keep_alive || draining_ || ctx_.draining;
     if (!waiting_ && ctx_.access_log && exchange_start_us_ == 0) exchange_start_us_ = now_us();
@@ -402,7 +407,8 @@ void Connection::log_answer(const Exchange &ex, bool streaming)
     BusyState &b = *busy_;
     uint64_t end = streaming ? ExchangeLog::kStreaming : b.out.queued_total();
     uint64_t start = exchange_start_us_ ? exchange_start_us_ : now_us();
-    b.log.add(ex.req, ex.host, ex.status, ex.head_end ? ex.head_end : end, end, start);
+    b.log.add(ex.req, ex.host, ex.status, ex.head_end ? ex.head_end : end, end, start,
+              transport_->tls_info());
     b.log.advance(b.out.sent_total(), start, *ctx_.access_log, &peer_); // nothing to send
 }
 
@@ -422,6 +428,10 @@ void Connection::dispatch(Exchange &ex)
     }
     if (ex.target.kind == RouteTarget::Kind::kUnknownHost) {
         send_error(ex, 404, "Unknown host", "No deployment is served at this host name.");
+        return;
+    }
+    if (!ex.secure && ctx_.https && ctx_.https->redirects(ex)) {
+        ctx_.https->redirect(ex);
         return;
     }
     Handler *handler = ctx_.handlers->find(ex.target.kind);
@@ -627,8 +637,12 @@ void Connection::rearm()
 
 void Connection::on_tick(uint64_t now)
 {
-    if (state_ == State::kClosing || deadline_kind_ == Deadline::kNone || now < deadline_ms_)
+    if (state_ == State::kClosing) return;
+    if (transport_->expired(now)) { // a TLS handshake that stalled
+        close();
         return;
+    }
+    if (deadline_kind_ == Deadline::kNone || now < deadline_ms_) return;
     if (waiting_) { // the disk did not give the file within the header timeout
         close();
         return;

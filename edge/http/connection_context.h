@@ -10,6 +10,7 @@
 #include "edge/http/busy_state.h"
 #include "edge/http/date_header.h"
 #include "edge/http/handler.h"
+#include "edge/http/https_policy.h"
 #include "edge/log/access_log.h"
 #include "edge/route/router.h"
 #include "edge/write/page_cache.h"
@@ -48,6 +49,8 @@ struct ConnectionContext {
     PageCacheWarmer *warmer = nullptr;
     ConnectionStats *stats = nullptr;
     ConnectionOwner *owner = nullptr;
+    const HttpsPolicy *https = nullptr; // plain HTTP → HTTPS redirects; null without TLS
+    std::string_view hsts;              // the HSTS header line for HTTPS answers, or empty
     bool draining = false; // the worker is stopping: answers carry "Connection: close"
 
     uint64_t now_ms() const noexcept { return uv_now(loop); }

@@ -74,6 +74,9 @@ struct Exchange {
     uint64_t now_ms = 0;   // the loop's clock
     ExchangeStream *stream = nullptr;
 
+    bool secure = false;   // came over TLS
+    std::string_view hsts; // "Strict-Transport-Security: ...\r\n" on HTTPS answers, or empty
+
     int status = 0;
     bool close = false;     // answer with "Connection: close" and close after the write
     bool head_only = false; // HEAD: headers as for GET, no body
@@ -94,6 +97,7 @@ struct Exchange {
         w.status_line(code, req.is_http10());
         w.raw(date);
         w.raw("Server: berth\r\n");
+        if (!hsts.empty()) w.raw(hsts);
     }
 
     // Connection handling and the blank line that ends the head.

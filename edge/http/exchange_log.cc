@@ -10,7 +10,7 @@ namespace berth::edge
 using shared::http::HeaderToken;
 
 void ExchangeLog::add(const shared::http::RequestHead &req, std::string_view host, int status,
-                      uint64_t head_end, uint64_t end, uint64_t start_us)
+                      uint64_t head_end, uint64_t end, uint64_t start_us, TlsInfo tls)
 {
     BERTH_ASSERT(count_ < kMaxOpen); // the connection answers no more while full()
     Entry &e = ring_[(head_ + count_) % kMaxOpen];
@@ -20,6 +20,7 @@ void ExchangeLog::add(const shared::http::RequestHead &req, std::string_view hos
     e.start_us = start_us;
     e.status = status;
     e.http10 = req.is_http10();
+    e.tls = tls;
     e.text_at = uint32_t(text_.size());
     std::string_view parts[5] = {host, req.method_name, req.target, req.get(HeaderToken::kReferer),
                                  req.get(HeaderToken::kUserAgent)};
@@ -55,6 +56,8 @@ void ExchangeLog::write(const Entry &e, uint64_t sent, uint64_t now_us, AccessLo
     r.referer = parts[3];
     r.user_agent = parts[4];
     r.http10 = e.http10;
+    r.tls_version = e.tls.version ? std::string_view(e.tls.version) : std::string_view();
+    r.tls_resumed = e.tls.resumed;
     r.status = e.status;
     uint64_t body_end = std::min(sent, e.end);
     r.bytes = body_end > e.head_end ? body_end - e.head_end : 0;

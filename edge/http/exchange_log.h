@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "edge/log/access_log.h"
+#include "edge/transport/transport.h"
 #include "shared/http/request_head.h"
 
 namespace berth::edge
@@ -30,7 +31,7 @@ public:
     // offsets in the output stream (OutputQueue::queued_total()); end is kStreaming while a
     // task produces it. start_us: when its head was parsed.
     void add(const shared::http::RequestHead &req, std::string_view host, int status,
-             uint64_t head_end, uint64_t end, uint64_t start_us);
+             uint64_t head_end, uint64_t end, uint64_t start_us, TlsInfo tls = {});
     // The streamed answer (the newest exchange) ended at `end`; its head at head_end.
     void set_end(uint64_t end, int status, uint64_t head_end) noexcept;
     // The output stream reached `sent` bytes: writes the lines of the answers that are out.
@@ -46,6 +47,7 @@ private:
         uint64_t start_us = 0;
         int status = 0;
         bool http10 = false;
+        TlsInfo tls;
         uint32_t text_at = 0; // host, method, target, referer, user agent, one after another
         uint32_t len[5] = {};
     };

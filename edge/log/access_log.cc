@@ -134,7 +134,10 @@ void AccessLog::log(const AccessRecord &r)
         append_or_dash(buf_, r.referer);
         buf_.append("\" \"");
         append_or_dash(buf_, r.user_agent);
-        buf_.append("\"\n");
+        buf_.push_back('"');
+        if (!r.tls_version.empty()) // after the combined fields, so their parsers still work
+            buf_.append(" tls=").append(r.tls_version).append(r.tls_resumed ? " resumed" : "");
+        buf_.push_back('\n');
     } else {
         buf_.append("{\"time\":\"").append(time).append("\",\"remote\":\"");
         append_peer(buf_, r.peer);
@@ -154,7 +157,12 @@ void AccessLog::log(const AccessRecord &r)
         append_json_escaped(buf_, r.referer);
         buf_.append("\",\"user_agent\":\"");
         append_json_escaped(buf_, r.user_agent);
-        buf_.append("\"}\n");
+        buf_.push_back('"');
+        if (!r.tls_version.empty()) {
+            buf_.append(",\"tls\":\"").append(r.tls_version).append("\",\"tls_resumed\":");
+            buf_.append(r.tls_resumed ? "true" : "false");
+        }
+        buf_.append("}\n");
     }
     if (buf_.size() >= kFlushAt) flush();
 }

@@ -24,8 +24,10 @@ struct AccessRecord {
     std::string_view user_agent;
     bool http10 = false;
     int status = 0;
-    uint64_t bytes = 0;       // body bytes that reached the socket
-    uint64_t duration_us = 0; // head parsed → last byte handed to the socket
+    uint64_t bytes = 0;           // body bytes that reached the socket
+    uint64_t duration_us = 0;     // head parsed → last byte handed to the socket
+    std::string_view tls_version; // "TLSv1.3"; empty on plain HTTP
+    bool tls_resumed = false;
 };
 
 class AccessLog

@@ -43,6 +43,12 @@ struct ReadResult {
 
 enum class TransportKind : uint8_t { kPlain, kTls, kOther };
 
+// What a TLS transport negotiated (for the access log and HTTPS policy).
+struct TlsInfo {
+    const char *version = nullptr; // "TLSv1.3"; null on a plain connection
+    bool resumed = false;          // the session was resumed (ticket or cache)
+};
+
 class Transport
 {
 public:
@@ -71,6 +77,12 @@ public:
     virtual void shutdown_write() noexcept = 0;
     // Closes the socket now; a send queued for the round is dropped.
     virtual void close() noexcept = 0;
+    // Every byte the user sent has left (a TLS transport may still hold records): the user
+    // closes only once this is true, and hears kWritable when it becomes true.
+    virtual bool flushed() const noexcept { return true; }
+    // The transport's own deadline passed (a TLS handshake that stalled): close it.
+    virtual bool expired(uint64_t /*now_ms*/) noexcept { return false; }
+    virtual TlsInfo tls_info() const noexcept { return {}; }
 
 protected:
     TransportUser *user_ = nullptr;

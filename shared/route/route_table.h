@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,6 +44,9 @@ struct ProxyTimeouts {
 struct Route {
     std::string host; // lower-case; "*.suffix" for a wildcard
     RouteType type = RouteType::kStatic;
+    // Plain HTTP to this host answers 308 to its https:// URL (ACME challenges excepted).
+    // Unset: the edge's [tls] redirect_http decides.
+    std::optional<bool> https_redirect;
 
     // static
     std::string root; // relative to the deployments root

@@ -226,6 +226,11 @@ std::optional<RouteTable> route_table_from_json(const json &doc, std::string &er
             route.host = normalize_route_host(get_string(r, "host", where, true), where + ".host");
             if (!seen.insert(route.host).second)
                 invalid(where + ".host", "duplicate host \"" + route.host + "\"");
+            if (const json *https = field(r, "https_redirect")) {
+                if (!https->is_boolean())
+                    invalid(where + ".https_redirect", "must be true or false");
+                route.https_redirect = https->get<bool>();
+            }
             std::string type = get_string(r, "type", where, true);
             if (type == "static") {
                 route.type = RouteType::kStatic;
@@ -268,6 +273,7 @@ json route_table_to_json(const RouteTable &table)
     json routes = json::array();
     for (const Route &r : table.routes()) {
         json j{{"host", r.host}};
+        if (r.https_redirect) j["https_redirect"] = *r.https_redirect;
         switch (r.type) {
         case RouteType::kStatic: {
             j["type"] = "static";

@@ -66,9 +66,6 @@ TEST_CASE("keys of features this build does not serve are refused, not ignored",
     };
     for (Case c :
          {Case{"[admin]\nmetrics_listen = \"127.0.0.1:9100\"\n", "[admin] metrics_listen"},
-          Case{"[tls]\ncerts_dir = \"/etc/berth/certs\"\n", "[tls] certs_dir"},
-          Case{"[tls]\ndefault_cert = \"a.pem\"\n", "[tls] default_cert"},
-          Case{"[tls]\nhsts = true\n", "[tls] hsts"},
           Case{"[redis]\nurl = \"redis://127.0.0.1:6379\"\n", "[redis] url"},
           Case{"[geoip]\ndatabase = \"GeoLite2.mmdb\"\n", "[geoip] database"},
           Case{"[geoip]\ntrusted_proxies = [\"10.0.0.0/8\"]\n", "[geoip] trusted_proxies"}}) {
@@ -87,11 +84,6 @@ TEST_CASE("keys of features this build does not serve are refused, not ignored",
 
 TEST_CASE("flags for features this build does not serve are refused too", "[config]")
 {
-    EdgeConfig c;
-    c.deployments_root = "/srv";
-    c.tls_certs = {"a.crt"};
-    c.tls_keys = {"a.key"};
-    CHECK_THROWS_WITH(validate_edge_config(c), Catch::Contains("--tls-cert"));
     EdgeConfig g;
     g.deployments_root = "/srv";
     g.geoip_database = "x.mmdb";
@@ -112,4 +104,34 @@ TEST_CASE("the error log level filters stderr messages", "[config]")
     CHECK(berth::shared::log_enabled(berth::shared::LogLevel::kWarn));
     CHECK_FALSE(berth::shared::log_enabled(berth::shared::LogLevel::kInfo));
     berth::shared::set_log_level(berth::shared::LogLevel::kInfo);
+}
+
+TEST_CASE("TLS keys load, and a TLS listener without certificates is refused", "[config]")
+{
+    TempTree t;
+    EdgeConfig c = load(t, "[edge]\ndeployments_root = \"/srv\"\n"
+                           "[[listen]]\naddr = \"127.0.0.1:8443\"\ntls = true\n"
+                           "[tls]\ncerts_dir = \"/etc/berth/certs\"\ndefault_cert = \"d.pem\"\n"
+                           "hsts = true\nhsts_max_age = 600\nhsts_include_subdomains = true\n"
+                           "redirect_http = true\nhandshake_timeout_ms = 5000\n"
+                           "ticket_key_rotation_s = 60\nsession_cache_size = 100\n");
+    validate_edge_config(c);
+    CHECK(c.listen.at(0).tls);
+    CHECK(c.certs_dir == "/etc/berth/certs");
+    CHECK(c.hsts_max_age == 600);
+    CHECK(c.hsts_include_subdomains);
+    CHECK(c.redirect_http);
+    CHECK(c.handshake_timeout_ms == 5000);
+    CHECK(c.ticket_key_rotation_s == 60);
+    CHECK(c.session_cache_size == 100);
+    CHECK(error_of("[tls]\nhandshake_timeout_ms = 5\n") ==
+          "2: handshake_timeout_ms must be between 100 and 600000");
+
+    EdgeConfig bare = load(t, "[edge]\ndeployments_root = \"/srv\"\n"
+                              "[[listen]]\naddr = \"127.0.0.1:8443\"\ntls = true\n");
+    CHECK_THROWS_WITH(validate_edge_config(bare), Catch::Contains("a TLS listener needs"));
+    EdgeConfig pair = bare;
+    pair.tls_certs = {"a.crt"};
+    pair.tls_keys = {"a.key"};
+    validate_edge_config(pair); // a flag pair is enough
 }
