@@ -93,7 +93,8 @@ bool Acceptor::accept_one(Listener &l)
     if (n > config_.max_connections) {
         open_.fetch_sub(1, std::memory_order_relaxed);
         stats_.rejected_over_cap.add(1);
-        (void)!::send(fd, k503.data(), k503.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        // Plain HTTP gets a fixed 503; a TLS client could not read it before a handshake.
+        if (!l.tls) (void)!::send(fd, k503.data(), k503.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         ::close(fd);
         return true;
     }

@@ -317,7 +317,6 @@ void Server::reload()
 {
     if (tls_) log_cert_report(tls_->reload(), "SIGHUP");
     if (!reopenable_access_log() && config_.routes_file.empty()) {
-        if (tls_) return;
         log_message(LogLevel::kInfo, "SIGHUP: no access log file or routes file to reload");
         return;
     }

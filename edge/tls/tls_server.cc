@@ -104,8 +104,8 @@ bool TlsServer::setup(SSL_CTX *ctx)
     SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_NO_COMPRESSION);
     // An idle keep-alive connection holds no record buffers.
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // (No partial writes: our BIO takes every record, so SSL_write takes all it is given.)
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     // One recv takes as many records as the buffer holds, not a header and then a body.
     SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket);

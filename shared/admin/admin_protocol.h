@@ -13,9 +13,9 @@ namespace berth::shared::admin
 {
 
 // Commands the edge understands.
-inline constexpr const char *kCommands[] = {
-    "ping",         "stats",       "routes.get", "routes.put", "upstream.health",
-    "certs.reload", "logs.reopen", "drain"};
+inline constexpr const char *kCommands[] = {"ping",        "stats",           "routes.get",
+                                            "routes.put",  "upstream.health", "certs.reload",
+                                            "logs.reopen", "tickets.rotate",  "drain"};
 
 struct AdminCommand {
     std::string cmd;

@@ -1,5 +1,6 @@
 // Process control for end-to-end tests: fork/exec, a pipe for stdout, stderr to a temp file.
 #include "tests/support/edge_process.h"
+#include "tests/support/test_certs.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -44,6 +45,20 @@ bool wait_pid(pid_t pid, int timeout_ms, int &status)
 
 EdgeProcess::EdgeProcess(std::vector<std::string> args, bool expect_listen)
 {
+    if (e2e_over_tls()) {
+        // The same test over HTTPS: every listener speaks TLS, with the suite's certificate
+        // (also the default, so clients need no SNI).
+        bool tls_listener = false;
+        for (std::string &a : args)
+            if (a == "--listen") {
+                a = "--listen-tls";
+                tls_listener = true;
+            }
+        if (tls_listener) {
+            const CertFiles &cert = shared_test_cert();
+            args.insert(args.end(), {"--tls-cert", cert.cert, "--tls-key", cert.key});
+        }
+    }
     // ctest runs the e2e suite a second time with sends not batched (the fallback path);
     // a test that chooses --io-uring itself keeps its choice.
     const char *mode = std::getenv("BERTH_TEST_EDGE_IO_URING");
@@ -75,10 +90,14 @@ EdgeProcess::EdgeProcess(std::vector<std::string> args, bool expect_listen)
     ::close(err_fd);
     out_fd_ = out[0];
     if (!expect_listen) return;
-    // Read stdout until "listening on http://HOST:PORT".
+    // Read stdout until a "listening on http://HOST:PORT" (or https://) line per listen flag.
+    size_t expected = std::max<size_t>(
+        1, size_t(std::count_if(args.begin(), args.end(), [](const std::string &a) {
+            return a == "--listen" || a == "--listen-tls";
+        })));
     std::string text;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (port_ == 0) {
+    while (listeners_.size() < expected) {
         int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(
                            deadline - std::chrono::steady_clock::now())
                            .count());
@@ -89,14 +108,16 @@ EdgeProcess::EdgeProcess(std::vector<std::string> args, bool expect_listen)
         ssize_t n = read(out_fd_, buf, sizeof buf);
         if (n <= 0) break;
         text.append(buf, size_t(n));
-        size_t at = text.find("listening on http://");
-        if (at != std::string::npos) {
-            size_t nl = text.find('\n', at);
-            if (nl == std::string::npos) continue;
-            std::string line = text.substr(at, nl - at);
-            port_ = std::atoi(line.substr(line.rfind(':') + 1).c_str());
+        size_t at, nl;
+        while ((at = text.find("listening on ")) != std::string::npos &&
+               (nl = text.find('\n', at)) != std::string::npos) {
+            std::string line = text.substr(at + 13, nl - at - 13); // "https://127.0.0.1:8443"
+            listeners_.emplace_back(line.substr(0, line.find(':')),
+                                    std::atoi(line.substr(line.rfind(':') + 1).c_str()));
+            text.erase(0, nl + 1);
         }
     }
+    if (!listeners_.empty()) port_ = listeners_.front().second;
     if (port_ == 0) {
         stop(2000);
         throw std::runtime_error("berth-edge did not start: " + stderr_text());
@@ -108,6 +129,13 @@ EdgeProcess::~EdgeProcess()
     if (!exited_) stop(5000);
     if (out_fd_ >= 0) ::close(out_fd_);
     if (!err_path_.empty()) unlink(err_path_.c_str());
+}
+
+int EdgeProcess::port(std::string_view scheme) const
+{
+    for (const auto &[s, p] : listeners_)
+        if (s == scheme) return p;
+    throw std::runtime_error("berth-edge has no " + std::string(scheme) + " listener");
 }
 
 int EdgeProcess::wait_exit(int timeout_ms)

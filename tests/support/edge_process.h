@@ -3,7 +3,9 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace berth::test
@@ -19,6 +21,8 @@ public:
     ~EdgeProcess();
 
     int port() const { return port_; }
+    // The port of the first listener with this scheme ("http" or "https").
+    int port(std::string_view scheme) const;
     pid_t pid() const { return pid_; }
     // Sends SIGTERM and waits up to timeout_ms; returns the exit status (-1 on timeout).
     int stop(int timeout_ms = 10000);
@@ -32,6 +36,7 @@ public:
 private:
     pid_t pid_ = -1;
     int port_ = 0;
+    std::vector<std::pair<std::string, int>> listeners_; // scheme, port, in listen order
     int out_fd_ = -1;
     std::string err_path_;
     int status_ = -1;

@@ -1,5 +1,6 @@
 // Minimal response parsing for tests: status line, headers, Content-Length or close-delimited body.
 #include "tests/support/http_client.h"
+#include "tests/support/test_certs.h"
 
 #include <catch2/catch.hpp>
 
@@ -39,6 +40,18 @@ size_t Response::count_header(std::string_view name) const
 
 RawClient::RawClient(int port, int rcvbuf)
 {
+    connect_to(port, rcvbuf);
+    if (e2e_over_tls()) tls_ = std::make_unique<TlsSession>(fd_, TlsOptions{});
+}
+
+RawClient::RawClient(int port, const TlsOptions &tls)
+{
+    connect_to(port, 0);
+    tls_ = std::make_unique<TlsSession>(fd_, tls);
+}
+
+void RawClient::connect_to(int port, int rcvbuf)
+{
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     sockaddr_in a{};
@@ -47,17 +60,21 @@ RawClient::RawClient(int port, int rcvbuf)
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     if (connect(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0)
         throw std::runtime_error("connect failed: " + std::string(strerror(errno)));
+    timeval tv{10, 0}; // a TLS read blocks for a whole record: never forever
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
 RawClient::~RawClient()
 {
+    tls_.reset();
     if (fd_ >= 0) ::close(fd_);
 }
 
 void RawClient::send(std::string_view bytes)
 {
     while (!bytes.empty()) {
-        ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        ssize_t n = tls_ ? tls_->write(bytes.data(), bytes.size())
+                         : ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
             return; // the server may have closed; reads will tell
@@ -68,16 +85,19 @@ void RawClient::send(std::string_view bytes)
 
 void RawClient::shutdown_write()
 {
+    if (tls_) tls_->shutdown();
     ::shutdown(fd_, SHUT_WR);
 }
 
 bool RawClient::fill(int timeout_ms)
 {
     if (eof_) return false;
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    if (!tls_ || !tls_->has_pending()) {
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, timeout_ms) <= 0) return false;
+    }
     char tmp[65536];
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    ssize_t n = tls_ ? tls_->read(tmp, sizeof tmp) : ::recv(fd_, tmp, sizeof tmp, 0);
     if (n <= 0) {
         eof_ = true;
         return false;
@@ -144,14 +164,7 @@ bool RawClient::wait_closed(int timeout_ms)
                            deadline - std::chrono::steady_clock::now())
                            .count());
         if (left <= 0) return false;
-        pollfd p{fd_, POLLIN, 0};
-        if (poll(&p, 1, left) <= 0) return false;
-        char tmp[4096];
-        ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-        if (n <= 0)
-            eof_ = true;
-        else
-            buf_.append(tmp, size_t(n));
+        if (!fill(left) && !eof_) return false;
     }
     return true;
 }

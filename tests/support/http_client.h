@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/tls_client.h"
+
 namespace berth::test
 {
 
@@ -34,7 +36,11 @@ class RawClient
 {
 public:
     // rcvbuf > 0 shrinks the receive buffer before connecting (to make the server stall).
+    // Speaks TLS (no SNI, any certificate) when the e2e suite runs over TLS
+    // (BERTH_TEST_EDGE_TLS=1), so every test runs over both.
     explicit RawClient(int port, int rcvbuf = 0);
+    // Always TLS, with these options. Throws TlsError when the handshake fails.
+    RawClient(int port, const TlsOptions &tls);
     RawClient(const RawClient &) = delete;
     RawClient &operator=(const RawClient &) = delete;
     ~RawClient();
@@ -49,10 +55,14 @@ public:
     const std::string &pending() const { return buf_; }
     void shutdown_write();
     int fd() const { return fd_; }
+    // The TLS session, or null on a plain connection.
+    TlsSession *tls() const { return tls_.get(); }
 
 private:
+    void connect_to(int port, int rcvbuf);
     bool fill(int timeout_ms);
     int fd_ = -1;
+    std::unique_ptr<TlsSession> tls_;
     std::string buf_;
     bool eof_ = false;
 };
@@ -91,7 +101,6 @@ public:
     bool wait_closed(int timeout_ms);
 
 private:
-
     int port_;
     std::unique_ptr<RawClient> conn_;
 };
