@@ -11,6 +11,7 @@
 
 #include "control/api/api_router.h"
 #include "control/api/http_server.h"
+#include "control/edges/edge_reconciler.h"
 #include "control/pipeline/git_checkout.h"
 #include "control/pipeline/job_runner.h"
 #include "control/queue/redis_conn.h"
@@ -117,12 +118,18 @@ int run_serve(const ControlConfig &config)
     uv_signal_start(&st.sigint, on_signal, SIGINT);
     uv_signal_start(&st.sigterm, on_signal, SIGTERM);
 
-    PipelineWorkers workers(config, db);
+    PipelineWorkers workers(config, db, &*box);
     workers.start(config.workers);
+    EdgeReconciler reconciler(config, db);
+    reconciler.start();
+    if (config.edge_admin_sockets.empty())
+        std::fprintf(stderr, "berth-control: warning: [edges] admin_sockets is empty: deployments"
+                             " go ACTIVE without any edge serving them\n");
     std::printf("berth-control: listening on %s:%d\n", host.c_str(), server.bound_port());
     std::fflush(stdout);
 
     uv_run(&loop, UV_RUN_DEFAULT);
+    reconciler.stop();
     workers.stop();
     int rc = uv_loop_close(&loop);
     std::fprintf(stderr, "berth-control: stopped%s\n", rc == 0 ? "" : " (loop not empty)");

@@ -4,3 +4,5 @@ berth_add_fuzzer(webhook_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/webhook_fuzz.cc L
 berth_add_fuzzer(api_body_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/api_body_fuzz.cc LIBS berth_control_core)
 berth_add_fuzzer(control_config_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/control_config_fuzz.cc LIBS berth_control_core)
 berth_add_fuzzer(ip_address_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/ip_address_fuzz.cc LIBS berth_control_core)
+berth_add_fuzzer(secret_scan_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/secret_scan_fuzz.cc LIBS berth_control_core)
+berth_add_fuzzer(repo_url_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/repo_url_fuzz.cc LIBS berth_control_core)

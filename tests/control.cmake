@@ -39,7 +39,7 @@ berth_add_test(control_pipeline_test
 
 # The e2e tests run the real binary.
 add_dependencies(control_api_test berth-control)
-add_dependencies(control_pipeline_test berth-control)
+add_dependencies(control_pipeline_test berth-control berth-edge)
 
 # With the real berth-edge (berth_test_support and berth-edge come from tests/CMakeLists.txt
 # and edge/; target names resolve at generate time).
@@ -57,3 +57,18 @@ berth_add_test(shared_control_facing_test
     ${CMAKE_SOURCE_DIR}/tests/unit/shared/config/toml_reader_test.cc
   LIBS berth_shared berth_test_support
   LABELS "control;unit")
+
+# Issue 15: ACTIVE means served. Real PostgreSQL, Redis, git repositories and berth-edges.
+berth_add_test(control_served_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/served_test.cc
+    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
+  LIBS berth_control_core berth_control_test_support
+  LABELS "control;e2e")
+add_dependencies(control_served_test berth-control berth-edge)
+
+berth_add_test(control_repo_screen_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/repo_screen_test.cc
+    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
+  LIBS berth_control_lib berth_control_test_support
+  LABELS "control;e2e")
+add_dependencies(control_repo_screen_test berth-control)

@@ -3,8 +3,11 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 
 #include "control/api/request_body.h"
+#include "control/edges/edge_sync.h"
+#include "control/pipeline/publish.h"
 #include "control/queue/job_queue.h"
 #include "control/queue/redis_conn.h"
 #include "control/store/audit_log.h"
@@ -60,6 +63,7 @@ const Route kRoutes[] = {
     {Method::kPost, "deployments/*/rollback", deployments_rollback},
     {Method::kPost, "system/route-recheck", system_route_recheck},
     {Method::kGet, "system/audit", system_audit_list},
+    {Method::kGet, "system/edges", system_edges_list},
     {Method::kPost, "webhooks/*", webhooks_receive, false},
 };
 
@@ -265,25 +269,77 @@ Json require_deployment(pqxx::transaction_base &w, const RequestCtx &ctx,
     return *dep;
 }
 
-ApiResponse delete_unless_in_flight(pqxx::transaction_base &w, const RequestCtx &ctx,
-                                    const std::string &kind, const std::string &id)
+ApiResponse delete_and_unpublish(const RequestCtx &ctx, const std::string &kind,
+                                 const std::string &id)
 {
     bool project = kind == "project";
-    auto busy = w.exec_params(
-        std::string("SELECT d.id FROM deployments d JOIN services s ON s.id = d.service_id"
-                    " WHERE ") +
-            (project ? "s.project_id" : "s.id") + " = $1 AND d.status IN " + kInFlightStatusesSql +
-            " LIMIT 1",
-        id);
-    if (!busy.empty())
-        throw ApiError(409, "deployment_in_progress",
-                       "a deployment of this " + kind + " is in progress; cancel it first",
-                       Json{{"deployment_id", busy[0][0].as<std::string>()}});
-    w.exec_params(
-        std::string("DELETE FROM ") + (project ? "projects" : "services") + " WHERE id = $1", id);
-    std::string action = project ? "PROJECT_DELETE" : "SERVICE_DELETE";
-    audit_append(w, {ctx.actor(), action, kind, id, Json::object()});
+    const ControlConfig &config = ctx.api.config;
+    struct Gone {
+        std::vector<std::string> names, deployments;
+    };
+    Gone gone = ctx.api.db.transact([&](pqxx::work &w) {
+        if (project)
+            require_project(w, ctx, id);
+        else
+            require_service(w, ctx, id);
+        const std::string which = project ? "s.project_id" : "s.id";
+        auto busy =
+            w.exec_params("SELECT d.id FROM deployments d JOIN services s ON"
+                          " s.id = d.service_id WHERE " +
+                              which + " = $1 AND d.status IN " + kInFlightStatusesSql + " LIMIT 1",
+                          id);
+        if (!busy.empty())
+            throw ApiError(409, "deployment_in_progress",
+                           "a deployment of this " + kind + " is in progress; cancel it first",
+                           Json{{"deployment_id", busy[0][0].as<std::string>()}});
+        Gone g;
+        for (const auto &r :
+             w.exec_params("SELECT name FROM services s WHERE " + which + " = $1", id))
+            g.names.push_back(r[0].as<std::string>());
+        for (const auto &r : w.exec_params("SELECT d.id FROM deployments d JOIN services s ON"
+                                           " s.id = d.service_id WHERE " +
+                                               which + " = $1",
+                                           id))
+            g.deployments.push_back(r[0].as<std::string>());
+        w.exec_params(std::string("DELETE FROM ") + (project ? "projects" : "services") +
+                          " WHERE id = $1",
+                      id);
+        audit_append(w, {ctx.actor(), project ? "PROJECT_DELETE" : "SERVICE_DELETE", kind, id,
+                         Json{{"services", g.names}}});
+        // The new expected table no longer routes to it; committed with the delete.
+        if (!config.edge_admin_sockets.empty()) refresh_expected(w, config);
+        return g;
+    });
+    // Routes first, files second (#15): every edge that answers is brought to the table
+    // without the service before its directories go, so none serves a half-removed tree.
+    if (!gone.names.empty() && !config.edge_admin_sockets.empty())
+        EdgeSync(config, ctx.api.db).sync_all();
+    for (const auto &name : gone.names)
+        remove_published(std::filesystem::path(config.deployments_root) / name);
+    for (const auto &d : gone.deployments) {
+        std::error_code ec;
+        std::filesystem::remove_all(std::filesystem::path(config.builds_dir) / d, ec);
+    }
     return empty_response(204);
+}
+
+void claim_host(pqxx::transaction_base &w, const ApiContext &api, const std::string &host,
+                bool for_service)
+{
+    w.exec("SELECT pg_advisory_xact_lock(7303)");
+    if (!w.exec_params("SELECT 1 FROM domains WHERE hostname = $1", host).empty())
+        throw ApiError(409, "domain_taken", host + " is already attached to a service",
+                       Json{{"hostname", host}});
+    // <label>.<base_domain> is the host of the service named <label>. (For a service's own
+    // host, a name taken by another service is the unique index's 409 service_name_taken.)
+    const std::string suffix = "." + api.config.base_domain;
+    if (!for_service && host.size() > suffix.size() && host.ends_with(suffix)) {
+        std::string label = host.substr(0, host.size() - suffix.size());
+        if (label.find('.') == std::string::npos &&
+            !w.exec_params("SELECT 1 FROM services WHERE name = $1", label).empty())
+            throw ApiError(409, "domain_taken", host + " is the host of another service",
+                           Json{{"hostname", host}});
+    }
 }
 
 void enqueue_after_commit(const ApiContext &api, const std::string &deployment_id)

@@ -87,10 +87,19 @@ Json require_service(pqxx::transaction_base &w, const RequestCtx &ctx,
 Json require_deployment(pqxx::transaction_base &w, const RequestCtx &ctx,
                         const std::string &deployment_id);
 
-// Deletes project or service `id` (kind "project" | "service") with an audit row and answers
-// 204, unless one of its deployments is in flight: 409 `deployment_in_progress`.
-ApiResponse delete_unless_in_flight(pqxx::transaction_base &w, const RequestCtx &ctx,
-                                    const std::string &kind, const std::string &id);
+// Deletes project or service `id` (kind "project" | "service", ownership checked) with an
+// audit row, unless one of its deployments is in flight (409 `deployment_in_progress`); then
+// takes its routes off every edge, and only then removes its deployment directories and build
+// artefacts. Answers 204.
+ApiResponse delete_and_unpublish(const RequestCtx &ctx, const std::string &kind,
+                                 const std::string &id);
+
+// Hosts are one namespace (#15): <service name>.<base_domain> and every custom domain. Throws
+// 409 `domain_taken` when `host` is a custom domain, or (unless for_service: the host of a
+// service being created or renamed) the host of a service. Takes the advisory lock that
+// serialises these checks with the inserts that follow, until the transaction ends.
+void claim_host(pqxx::transaction_base &w, const ApiContext &api, const std::string &host,
+                bool for_service);
 
 // Handlers (one file per resource).
 ApiResponse projects_list(RequestCtx &ctx);
@@ -107,6 +116,7 @@ ApiResponse services_health_webhook(RequestCtx &ctx);
 ApiResponse services_recheck_health(RequestCtx &ctx);
 ApiResponse system_route_recheck(RequestCtx &ctx);
 ApiResponse system_audit_list(RequestCtx &ctx);
+ApiResponse system_edges_list(RequestCtx &ctx);
 ApiResponse domains_list(RequestCtx &ctx);
 ApiResponse domains_create(RequestCtx &ctx);
 ApiResponse domains_delete(RequestCtx &ctx);

@@ -222,11 +222,20 @@ ApiResponse services_instant_rollback(RequestCtx &ctx)
     }
     auto target = ctx.api.db.transact([&](pqxx::work &w) {
         require_service(w, ctx, ctx.params[0]);
-        // The most recent deployment that was ACTIVE before the current one.
-        auto id =
-            w.exec_params("SELECT id FROM deployments WHERE service_id = $1 AND status = 'INACTIVE'"
-                          " AND artifact_path IS NOT NULL ORDER BY updated_at DESC LIMIT 1",
-                          ctx.params[0]);
+        // The deployment that was ACTIVE before the one serving now, walking the service's
+        // own deploys back (#15): rollbacks reuse an original's directory, so the current
+        // position is the original deploy whose artifact is live, and the target is the
+        // newest earlier original that was ACTIVE and still has its directory. Repeated, this
+        // walks further back; with nothing older there is nothing to roll back to.
+        auto id = w.exec_params(
+            "SELECT d.id FROM deployments d WHERE d.service_id = $1 AND NOT d.is_rollback"
+            " AND d.status IN ('INACTIVE', 'ROLLED_BACK') AND d.artifact_path IS NOT NULL"
+            " AND d.created_at < COALESCE((SELECT o.created_at FROM deployments a"
+            "   JOIN deployments o ON o.service_id = a.service_id AND NOT o.is_rollback"
+            "   AND o.artifact_path = a.artifact_path"
+            "   WHERE a.service_id = $1 AND a.status = 'ACTIVE' LIMIT 1), 'infinity')"
+            " ORDER BY d.created_at DESC LIMIT 1",
+            ctx.params[0]);
         return id.empty() ? std::optional<Json>() : load_deployment(w, id[0][0].as<std::string>());
     });
     if (!target)

@@ -3,6 +3,7 @@
 // point another party's hostname at their deployment (#3).
 #include "control/api/api_router.h"
 #include "control/api/request_body.h"
+#include "control/edges/edge_sync.h"
 #include "control/store/audit_log.h"
 #include "control/store/db.h"
 
@@ -42,6 +43,7 @@ ApiResponse domains_create(RequestCtx &ctx)
     std::string host = parse_domain(ctx.body());
     return ctx.api.db.transact([&](pqxx::work &w) {
         require_service(w, ctx, ctx.params[0]);
+        claim_host(w, ctx.api, host, false);
         auto r = w.exec_params("INSERT INTO domains(service_id, hostname) VALUES ($1, $2)"
                                " ON CONFLICT (hostname) DO NOTHING RETURNING id",
                                ctx.params[0], host);
@@ -61,6 +63,7 @@ ApiResponse domains_delete(RequestCtx &ctx)
         w.exec_params("DELETE FROM domains WHERE hostname = $1", ctx.params[1]);
         audit_append(w, {ctx.actor(), "DOMAIN_REMOVE", "service", ctx.params[0],
                          Json{{"hostname", ctx.params[1]}}});
+        if (!ctx.api.config.edge_admin_sockets.empty()) refresh_expected(w, ctx.api.config);
         return empty_response(204);
     });
 }
@@ -75,6 +78,7 @@ ApiResponse domains_verify(RequestCtx &ctx)
         w.exec_params("UPDATE domains SET verified = true WHERE hostname = $1", ctx.params[1]);
         audit_append(w, {ctx.actor(), "DOMAIN_VERIFY", "service", ctx.params[0],
                          Json{{"hostname", ctx.params[1]}}});
+        if (!ctx.api.config.edge_admin_sockets.empty()) refresh_expected(w, ctx.api.config);
         return json_response(
             200, *json_row(w, std::string(kDomainJson) + "hostname = $1", ctx.params[1]));
     });

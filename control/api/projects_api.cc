@@ -75,10 +75,7 @@ ApiResponse projects_patch(RequestCtx &ctx)
 
 ApiResponse projects_delete(RequestCtx &ctx)
 {
-    return ctx.api.db.transact([&](pqxx::work &w) {
-        require_project(w, ctx, ctx.params[0]);
-        return delete_unless_in_flight(w, ctx, "project", ctx.params[0]);
-    });
+    return delete_and_unpublish(ctx, "project", ctx.params[0]);
 }
 
 } // namespace berth::control

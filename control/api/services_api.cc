@@ -3,8 +3,7 @@
 
 #include "control/api/api_router.h"
 #include "control/api/request_body.h"
-#include "control/edges/edge_push.h"
-#include "control/edges/route_tables.h"
+#include "control/edges/edge_sync.h"
 #include "control/store/audit_log.h"
 #include "control/store/db.h"
 
@@ -28,11 +27,11 @@ std::pair<std::string, std::string> column_lists(const Json &fields)
     return {cols, vals};
 }
 
-[[noreturn]] void rethrow_service_conflict(const pqxx::sql_error &e)
+// The driver's text stays in the server (#15): it names indexes and values.
+[[noreturn]] void rethrow_service_conflict()
 {
     throw ApiError(409, "service_name_taken",
-                   "a service with this name exists (names are global: they are host labels)",
-                   Json{{"detail", e.what()}});
+                   "a service with this name exists (names are global: they are host labels)");
 }
 
 } // namespace
@@ -65,6 +64,8 @@ ApiResponse services_create(RequestCtx &ctx)
     fields["health_webhook_token_hash"] = sha256_hex(token);
     return ctx.api.db.transact([&](pqxx::work &w) {
         require_project(w, ctx, fields["project_id"].get<std::string>());
+        claim_host(w, ctx.api, fields["name"].get<std::string>() + "." + ctx.api.config.base_domain,
+                   true);
         auto [cols, vals] = column_lists(fields);
         std::string id;
         try {
@@ -75,8 +76,8 @@ ApiResponse services_create(RequestCtx &ctx)
                         fields.dump())[0]
                      .as<std::string>();
             sub.commit();
-        } catch (const pqxx::unique_violation &e) {
-            rethrow_service_conflict(e);
+        } catch (const pqxx::unique_violation &) {
+            rethrow_service_conflict();
         }
         Json audit = fields;
         audit.erase("health_webhook_token_hash");
@@ -99,6 +100,9 @@ ApiResponse services_patch(RequestCtx &ctx)
     Json fields = validate_service(ctx.body(), false);
     return ctx.api.db.transact([&](pqxx::work &w) {
         require_service(w, ctx, ctx.params[0]);
+        if (fields.contains("name"))
+            claim_host(w, ctx.api,
+                       fields["name"].get<std::string>() + "." + ctx.api.config.base_domain, true);
         if (!fields.empty()) {
             auto [cols, vals] = column_lists(fields);
             // Row syntax needs ROW() for a single column.
@@ -111,10 +115,13 @@ ApiResponse services_patch(RequestCtx &ctx)
                                     " updated_at = now() WHERE id = $1",
                                 ctx.params[0], fields.dump());
                 sub.commit();
-            } catch (const pqxx::unique_violation &e) {
-                rethrow_service_conflict(e);
+            } catch (const pqxx::unique_violation &) {
+                rethrow_service_conflict();
             }
             audit_append(w, {ctx.actor(), "SERVICE_UPDATE", "service", ctx.params[0], fields});
+            // A rename moves its host: the expected table follows in the same transaction.
+            if (fields.contains("name") && !ctx.api.config.edge_admin_sockets.empty())
+                refresh_expected(w, ctx.api.config);
         }
         return json_response(200,
                              *json_row(w, std::string(kServiceJson) + "id = $1", ctx.params[0]));
@@ -123,10 +130,7 @@ ApiResponse services_patch(RequestCtx &ctx)
 
 ApiResponse services_delete(RequestCtx &ctx)
 {
-    return ctx.api.db.transact([&](pqxx::work &w) {
-        require_service(w, ctx, ctx.params[0]);
-        return delete_unless_in_flight(w, ctx, "service", ctx.params[0]);
-    });
+    return delete_and_unpublish(ctx, "service", ctx.params[0]);
 }
 
 // Called by the app's own container with X-Health-Webhook-Token; no user token. 401 when the
@@ -197,24 +201,38 @@ ApiResponse services_recheck_health(RequestCtx &ctx)
     });
 }
 
-// Rebuilds the whole route table from the ACTIVE deployments and pushes it to every edge.
-// Admin only: it affects every user's routes (403 for other users).
+// Rebuilds the expected route table and brings every edge to it at once (the reconciler would
+// within [edges] sync_interval_ms). Admin only: it affects every user's routes (403 otherwise).
 ApiResponse system_route_recheck(RequestCtx &ctx)
 {
     if (!ctx.user->is_admin)
         throw ApiError(403, "admin_required", "route-recheck is for administrators");
-    Json table = ctx.api.db.transact([&](pqxx::work &w) {
-        BuiltTable built = build_route_table(w, ctx.api.config);
-        audit_dropped_routes(w, built.dropped);
-        Json t = built.json();
+    ExpectedTable table = ctx.api.db.transact([&](pqxx::work &w) {
+        ExpectedTable t = refresh_expected(w, ctx.api.config);
         audit_append(w, {ctx.actor(), "ROUTE_RECHECK", "system", "routes",
-                         Json{{"version", t["version"]}, {"routes", t["routes"].size()}}});
+                         Json{{"version", t.version}, {"routes", t.body["routes"].size()}}});
         return t;
     });
-    Json edges = push_results_json(push_route_table(ctx.api.config.edge_admin_sockets, table));
-    return json_response(
-        200,
-        Json{{"version", table["version"]}, {"routes", table["routes"].size()}, {"edges", edges}});
+    Json edges = Json::array();
+    for (const EdgeResult &r : EdgeSync(ctx.api.config, ctx.api.db).sync_all(&table)) {
+        Json e = {{"socket", r.socket}, {"ok", r.in_sync}};
+        if (!r.in_sync) e["error"] = r.error;
+        edges.push_back(std::move(e));
+    }
+    return json_response(200, Json{{"version", table.version},
+                                   {"routes", table.body["routes"].size()},
+                                   {"edges", edges}});
+}
+
+// Each configured edge as the reconciler last saw it, and the table it should hold. Admin
+// only: socket paths and every user's route versions are installation details.
+ApiResponse system_edges_list(RequestCtx &ctx)
+{
+    if (!ctx.user->is_admin)
+        throw ApiError(403, "admin_required", "the edge list is for administrators");
+    return ctx.api.db.read([&](pqxx::transaction_base &w) {
+        return json_response(200, edges_report(w, ctx.api.config));
+    });
 }
 
 } // namespace berth::control

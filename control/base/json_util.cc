@@ -41,4 +41,18 @@ Json parse_json_or_discarded(std::string_view text)
     return Json::parse(text.begin(), text.end(), nullptr, false);
 }
 
+std::string pg_text_array(const std::vector<std::string> &items)
+{
+    std::string out = "{";
+    for (size_t i = 0; i < items.size(); ++i) {
+        out += i ? ",\"" : "\"";
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
 } // namespace berth::control

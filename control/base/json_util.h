@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,5 +25,8 @@ bool json_depth_within(std::string_view text, int max_depth) noexcept;
 // Parses text; returns a discarded value on malformed or too deeply nested input (never
 // throws).
 Json parse_json_or_discarded(std::string_view text);
+
+// A PostgreSQL array literal of texts ('{"a","b\\"c"}'), for a $n::text[] parameter.
+std::string pg_text_array(const std::vector<std::string> &items);
 
 } // namespace berth::control

@@ -102,7 +102,8 @@ void read_deploy(const Reader &r, ControlConfig &c)
                                 "workers", "visibility_timeout_s", "recover_queued_after_s"});
     r.string("deployments_root", c.deployments_root);
     if (r.string("base_domain", c.base_domain) && !is_hostname(c.base_domain))
-        r.fail_key("base_domain", "must be a host name such as \"localhost\" or \"apps.example.com\"");
+        r.fail_key("base_domain",
+                   "must be a host name such as \"localhost\" or \"apps.example.com\"");
     r.string("builds_dir", c.builds_dir);
     r.integer("keep_deployments", c.keep_deployments, 1, 1000);
     r.integer("workers", c.workers, 0, 64);
@@ -114,9 +115,13 @@ void read_deploy(const Reader &r, ControlConfig &c)
 
 void read_edges(const Reader &r, ControlConfig &c)
 {
-    shared::config::check_keys(c.path, r.t, "edges", {"admin_sockets"});
+    shared::config::check_keys(
+        c.path, r.t, "edges", {"admin_sockets", "timeout_ms", "sync_interval_ms", "ack_timeout_s"});
     c.edge_admin_sockets.clear();
     r.strings("admin_sockets", c.edge_admin_sockets);
+    r.integer("timeout_ms", c.edge_timeout_ms, 50, 60000);
+    r.integer("sync_interval_ms", c.edge_sync_interval_ms, 100, 3600000);
+    r.integer("ack_timeout_s", c.edge_ack_timeout_s, 1, 3600);
     for (const auto &s : c.edge_admin_sockets)
         if (s.empty() || s.size() >= sizeof(sockaddr_un{}.sun_path))
             r.fail_key("admin_sockets", "entries must be socket paths of 1 to " +
@@ -126,9 +131,9 @@ void read_edges(const Reader &r, ControlConfig &c)
 
 void read_security(const Reader &r, ControlConfig &c)
 {
-    shared::config::check_keys(c.path, r.t, "security",
-                               {"encryption_key_env", "encryption_key_file", "allowed_repo_hosts",
-                                "allow_file_urls"});
+    shared::config::check_keys(
+        c.path, r.t, "security",
+        {"encryption_key_env", "encryption_key_file", "allowed_repo_hosts", "allow_file_urls"});
     r.string("encryption_key_env", c.encryption_key_env);
     r.string("encryption_key_file", c.encryption_key_file);
     c.allowed_repo_hosts.clear();
@@ -160,9 +165,9 @@ ControlConfig load_control_config(const std::string &path)
     toml::table root = shared::config::parse_file(path);
     ControlConfig c;
     c.path = path;
-    shared::config::check_keys(path, root, "top level",
-                               {"api", "database", "redis", "deploy", "edges", "security",
-                                "webhooks"});
+    shared::config::check_keys(
+        path, root, "top level",
+        {"api", "database", "redis", "deploy", "edges", "security", "webhooks"});
     using shared::config::section;
     if (auto *t = section(path, root, "api")) read_api(Reader{path, *t, "api"}, c);
     if (auto *t = section(path, root, "database")) {

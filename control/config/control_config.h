@@ -44,6 +44,9 @@ struct ControlConfig {
 
     // [edges]
     std::vector<std::string> edge_admin_sockets;
+    int edge_timeout_ms = 3000;       // each admin call (routes.get, routes.put)
+    int edge_sync_interval_ms = 2000; // the reconciler's pass over every edge
+    int edge_ack_timeout_s = 30;      // a deploy waits this long for a first edge to serve it
 
     // [security]
     std::string encryption_key_env = "BERTH_ENCRYPTION_KEY";

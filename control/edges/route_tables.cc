@@ -29,23 +29,26 @@ std::string table_hash(const route::RouteTable &table)
     return sha256_hex(canonical_json(route::route_table_to_json(table)["routes"]));
 }
 
-void add_checked_route(std::vector<route::Route> &routes, std::vector<DroppedRoute> &dropped,
+bool add_checked_route(std::vector<route::Route> &routes, std::vector<DroppedRoute> &dropped,
                        route::Route r, const std::string &service_id)
 {
-    for (const route::Route &have : routes)
-        if (have.host == r.host) {
-            dropped.push_back({service_id, r.host, "duplicate host \"" + r.host + "\""});
-            return;
-        }
     std::string error;
     Json alone = route::route_table_to_json(route::RouteTable(1, {r}));
     auto parsed = route::route_table_from_json(alone, error);
     if (!parsed) {
         dropped.push_back({service_id, r.host, error});
-        return;
+        return false;
     }
-    // The parser normalises hosts (case, trailing dot): keep what the edge will hold.
-    routes.push_back(parsed->routes().front());
+    // The parser normalises hosts (case, trailing dot): compare and keep what the edge holds.
+    route::Route normal = parsed->routes().front();
+    for (const route::Route &have : routes)
+        if (have.host == normal.host) {
+            dropped.push_back({service_id, normal.host,
+                               "duplicate host \"" + normal.host + "\" (already routed)"});
+            return false;
+        }
+    routes.push_back(std::move(normal));
+    return true;
 }
 
 void audit_dropped_routes(pqxx::transaction_base &w, const std::vector<DroppedRoute> &dropped)
@@ -66,18 +69,20 @@ BuiltTable build_route_table(pqxx::transaction_base &w, const ControlConfig &con
         r.type = route::RouteType::kStatic;
         r.root = std::move(root);
         r.spa = true;
-        add_checked_route(routes, out.dropped, std::move(r), service_id);
+        return add_checked_route(routes, out.dropped, std::move(r), service_id);
     };
     // Service hosts first: a custom domain never displaces <name>.<base_domain>.
-    for (const auto &r : w.exec("SELECT s.id, s.name, d.artifact_path FROM deployments d"
-                                " JOIN services s ON s.id = d.service_id WHERE d.status = 'ACTIVE'"
-                                " AND d.artifact_path IS NOT NULL ORDER BY s.name"))
-        add(r[0].as<std::string>(), r[1].as<std::string>() + "." + config.base_domain,
-            r[2].as<std::string>());
-    for (const auto &r :
-         w.exec("SELECT dm.service_id, dm.hostname, d.artifact_path FROM domains dm"
-                " JOIN deployments d ON d.service_id = dm.service_id AND d.status = 'ACTIVE'"
-                " WHERE dm.verified AND d.artifact_path IS NOT NULL ORDER BY dm.hostname"))
+    for (const auto &r : w.exec("SELECT s.id, s.name, d.artifact_path, d.id FROM services s"
+                                " JOIN deployments d ON d.id = s.live_deployment_id"
+                                " WHERE d.artifact_path IS NOT NULL ORDER BY s.name"))
+        if (add(r[0].as<std::string>(), r[1].as<std::string>() + "." + config.base_domain,
+                r[2].as<std::string>()))
+            out.served.push_back(r[3].as<std::string>());
+    for (const auto &r : w.exec("SELECT dm.service_id, dm.hostname, d.artifact_path FROM domains dm"
+                                " JOIN services s ON s.id = dm.service_id"
+                                " JOIN deployments d ON d.id = s.live_deployment_id"
+                                " WHERE dm.verified AND d.artifact_path IS NOT NULL"
+                                " ORDER BY dm.hostname"))
         add(r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>());
     out.table = route::RouteTable(uint64_t(version), std::move(routes));
     std::string error;

@@ -24,17 +24,19 @@ struct DroppedRoute {
 struct BuiltTable {
     shared::route::RouteTable table;
     std::vector<DroppedRoute> dropped;
-    Json json() const;        // route_table_to_json(table)
-    std::string hash() const; // table_hash(table)
+    std::vector<std::string> served; // deployments whose <name>.<base_domain> route is in it
+    Json json() const;               // route_table_to_json(table)
+    std::string hash() const;        // table_hash(table)
 };
 
 // Adds `route` to `routes` when the shared validator accepts it alone and its host is not
-// taken yet; otherwise records why in `dropped`. Exposed for tests.
-void add_checked_route(std::vector<shared::route::Route> &routes,
+// taken yet; otherwise records why in `dropped` and returns false. Exposed for tests.
+bool add_checked_route(std::vector<shared::route::Route> &routes,
                        std::vector<DroppedRoute> &dropped, shared::route::Route route,
                        const std::string &service_id);
 
-// The table every edge should serve: for each service the deployment it serves (ACTIVE), at
+// The table every edge should serve: for each service its live deployment (the one being made
+// ACTIVE, or the ACTIVE one), at
 // <name>.<base_domain> and at each verified custom domain; version from the
 // route_table_version sequence (snapshots only increase). Routes the shared validator refuses
 // are left out (never the whole table); the caller records them. The whole result is checked

@@ -5,9 +5,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
-#include "control/edges/edge_push.h"
-#include "control/edges/route_tables.h"
+#include "control/edges/edge_sync.h"
 #include "control/pipeline/git_checkout.h"
 #include "control/pipeline/publish.h"
 #include "control/queue/job_queue.h"
@@ -27,29 +27,30 @@ int64_t wall_clock_ms()
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-namespace
-{
-
-constexpr const char *kActor = "pipeline";
-
-struct Row {
+// The columns of a deployment and its service that a run needs.
+struct JobRow {
     std::string service_id, service_name, repo_url, branch, commit, root_directory, buildpack,
         artifact_path;
     bool require_approval = false, approved = false;
 };
 
-Row load_row(Db &db, const std::string &id)
+namespace
 {
-    Row row = db.transact([&](pqxx::work &w) {
+
+constexpr const char *kActor = "pipeline";
+
+JobRow load_row(Db &db, const std::string &id)
+{
+    JobRow row = db.transact([&](pqxx::work &w) {
         auto r = w.exec_params1(
             "SELECT d.service_id, s.name, s.repo_url, d.branch, d.commit_hash, s.root_directory,"
             " s.buildpack, COALESCE(d.artifact_path, ''), s.require_approval, d.approved"
             " FROM deployments d JOIN services s ON s.id = d.service_id WHERE d.id = $1",
             id);
-        return Row{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
-                   r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>(),
-                   r[6].as<std::string>(), r[7].as<std::string>(), r[8].as<bool>(),
-                   r[9].as<bool>()};
+        return JobRow{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                      r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>(),
+                      r[6].as<std::string>(), r[7].as<std::string>(), r[8].as<bool>(),
+                      r[9].as<bool>()};
     });
     // "/dist" and "dist" both mean the repository's dist/ (the seed's default is "/").
     row.root_directory.erase(0, row.root_directory.find_first_not_of('/'));
@@ -96,6 +97,12 @@ bool JobRunner::step(const std::string &id, int from, int to)
 
 void JobRunner::fail(const std::string &id, const std::string &message)
 {
+    try {
+        revert_live(id);
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "berth-control: %s: cannot hand routes back: %s\n", id.c_str(),
+                     e.what());
+    }
     try {
         db_.transact([&](pqxx::work &w) {
             append_build_log(w, id, "error: " + message);
@@ -168,14 +175,14 @@ void JobRunner::run(const std::string &id)
 void JobRunner::run_from_queued(const std::string &id)
 {
     if (!step(id, int(S::kQueued), int(S::kCloning))) return;
-    Row row = load_row(db_, id);
+    JobRow row = load_row(db_, id);
     log(id, "cloning " + row.repo_url + " branch " + row.branch +
                 (row.commit.empty() ? "" : " at " + row.commit));
-    check_repo_url(row.repo_url, config_);
+    ScreenedRepo repo = screen_repo_url(row.repo_url, config_);
     fs::path build = fs::path(config_.builds_dir) / id;
     fs::remove_all(build);
     fs::create_directories(build.parent_path());
-    std::string commit = clone_checkout(row.repo_url, row.branch, row.commit, build);
+    std::string commit = clone_checkout(repo, row.branch, row.commit, build);
     db_.transact([&](pqxx::work &w) {
         w.exec_params("UPDATE deployments SET commit_hash = $2 WHERE id = $1", id, commit);
         return 0;
@@ -214,12 +221,11 @@ void JobRunner::run_from_queued(const std::string &id)
 
 void JobRunner::run_build(const std::string &id)
 {
-    Row row = load_row(db_, id);
+    JobRow row = load_row(db_, id);
     fs::path build = fs::path(config_.builds_dir) / id;
     if (!fs::is_directory(build)) {
         log(id, "checkout missing; cloning again");
-        check_repo_url(row.repo_url, config_);
-        clone_checkout(row.repo_url, row.branch, row.commit, build);
+        clone_checkout(screen_repo_url(row.repo_url, config_), row.branch, row.commit, build);
     }
     struct Cleanup {
         fs::path p;
@@ -238,15 +244,13 @@ void JobRunner::run_build(const std::string &id)
         throw std::runtime_error("root_directory " + row.root_directory +
                                  " is not a directory in the repository");
     log(id, "publishing " + (row.root_directory.empty() ? std::string("/") : row.root_directory));
-    std::string artifact = publish_static(root, config_.deployments_root, row.service_name, id);
+    std::string artifact =
+        publish_static(root, config_.deployments_root, row.service_name, id, secret_values(row));
     db_.transact([&](pqxx::work &w) {
         w.exec_params("UPDATE deployments SET artifact_path = $2 WHERE id = $1", id, artifact);
         return 0;
     });
-    auto unpublish = [&] {
-        std::error_code ec;
-        fs::remove_all(fs::path(config_.deployments_root) / artifact, ec);
-    };
+    auto unpublish = [&] { remove_published(fs::path(config_.deployments_root) / artifact); };
     if (!step(id, int(S::kBuilding), int(S::kDeploying))) return unpublish();
     if (!step(id, int(S::kDeploying), int(S::kHealthCheck))) return unpublish();
     fs::path dir = fs::path(config_.deployments_root) / artifact;
@@ -254,34 +258,121 @@ void JobRunner::run_build(const std::string &id)
         throw std::runtime_error("health check: the published directory is empty");
     log(id, "health check: " + std::string(fs::exists(dir / "index.html") ? "index.html present"
                                                                           : "files present"));
-    Json table = db_.transact([&](pqxx::work &w) {
+    go_live(id, row, S::kHealthCheck, S::kInactive);
+    prune(row.service_id);
+}
+
+// The values of the service's secret env vars, for the publish scan. A value that no longer
+// decrypts (the key changed) cannot be looked for: that fails the deploy rather than skip it.
+std::vector<NamedSecret> JobRunner::secret_values(const JobRow &row)
+{
+    if (!secrets_) return {};
+    auto sealed = db_.transact([&](pqxx::work &w) {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto &r : w.exec_params("SELECT key, value_sealed FROM env_vars"
+                                           " WHERE service_id = $1 AND is_secret",
+                                           row.service_id))
+            out.emplace_back(r[0].as<std::string>(), r[1].as<std::string>());
+        return out;
+    });
+    std::vector<NamedSecret> out;
+    for (const auto &[key, value] : sealed) {
+        auto plain = secrets_->open(value, row.service_id + "/" + key);
+        if (!plain)
+            throw std::runtime_error("secret env var " + key +
+                                     " cannot be decrypted with the current key; it cannot be "
+                                     "checked for in the published files");
+        out.push_back({key, *plain});
+    }
+    return out;
+}
+
+void JobRunner::go_live(const std::string &id, const JobRow &row, DeployStatus from,
+                        DeployStatus demote_to)
+{
+    const bool edges = !config_.edge_admin_sockets.empty();
+    bool mine = db_.transact([&](pqxx::work &w) {
+        if (current_status(w, id) != from) return false;
+        w.exec_params("UPDATE services SET live_deployment_id = $2 WHERE id = $1", row.service_id,
+                      id);
+        if (edges) refresh_expected(w, config_);
+        return true;
+    });
+    if (!mine) return; // moved meanwhile (cancelled): nothing was made live
+    std::vector<std::string> pending;
+    if (edges) {
+        EdgeSync sync(config_, db_);
+        auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::seconds(config_.edge_ack_timeout_s);
+        bool waiting_logged = false;
+        for (;;) {
+            ExpectedTable table;
+            std::vector<EdgeResult> results = sync.sync_all(&table);
+            if (!table.serves(id)) {
+                // Its route was left out (an edge would refuse it): say why, never push less.
+                std::string why = db_.transact([&](pqxx::work &w) {
+                    auto r = w.exec_params("SELECT COALESCE(route_error, '') FROM services"
+                                           " WHERE id = $1",
+                                           row.service_id);
+                    return r.empty() ? std::string() : r[0][0].as<std::string>();
+                });
+                throw std::runtime_error(why.empty() ? "the route table does not serve it" : why);
+            }
+            pending.clear();
+            std::string errors;
+            for (const EdgeResult &r : results) {
+                if (r.in_sync && r.version == table.version) continue;
+                pending.push_back(r.socket);
+                errors += (errors.empty() ? "" : "; ") + r.socket + ": " + r.error;
+            }
+            if (pending.size() < results.size()) {
+                log(id, "route table " + std::to_string(table.version) + " acknowledged by " +
+                            std::to_string(results.size() - pending.size()) + " of " +
+                            std::to_string(results.size()) + " edge(s)" +
+                            (pending.empty() ? "" : "; pending: " + errors));
+                break;
+            }
+            if (std::chrono::steady_clock::now() >= deadline)
+                throw std::runtime_error("no edge acknowledged a route table serving it within " +
+                                         std::to_string(config_.edge_ack_timeout_s) +
+                                         " s: " + errors);
+            if (!waiting_logged)
+                log(id, "waiting for an edge to acknowledge the route table: " + errors);
+            waiting_logged = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+    }
+    db_.transact([&](pqxx::work &w) {
         // Demote first: at most one ACTIVE per service is a unique index.
         auto prev =
             w.exec_params("SELECT id FROM deployments WHERE service_id = $1 AND status = 'ACTIVE'",
                           row.service_id);
         for (const auto &p : prev)
-            transition(w, p[0].as<std::string>(), S::kActive, S::kInactive, kActor);
-        if (!transition(w, id, S::kHealthCheck, S::kActive, kActor))
-            throw std::runtime_error("deployment left HEALTH_CHECK unexpectedly");
-        return config_.edge_admin_sockets.empty() ? Json() : routed_table(w);
+            transition(w, p[0].as<std::string>(), S::kActive, demote_to, kActor);
+        if (!transition(w, id, from, S::kActive, kActor))
+            throw std::runtime_error("deployment left " + std::string(status_name(from)) +
+                                     " unexpectedly");
+        w.exec_params("UPDATE deployments SET edges_pending = $2::text[] WHERE id = $1", id,
+                      pg_text_array(pending));
+        return 0;
     });
     log(id, "ACTIVE at " + row.service_name + "." + config_.base_domain);
-    prune(row.service_id);
-    push_routes(id, table);
 }
 
-Json JobRunner::routed_table(pqxx::transaction_base &w)
+// A failed deployment that had been made live hands its routes back to the ACTIVE one.
+void JobRunner::revert_live(const std::string &id)
 {
-    BuiltTable built = build_route_table(w, config_);
-    audit_dropped_routes(w, built.dropped);
-    return built.json();
-}
-
-void JobRunner::push_routes(const std::string &id, const Json &table)
-{
-    if (table.is_null()) return;
-    log(id, "route push: " +
-                push_results_json(push_route_table(config_.edge_admin_sockets, table)).dump());
+    bool reverted = db_.transact([&](pqxx::work &w) {
+        auto r = w.exec_params(
+            "UPDATE services s SET live_deployment_id = (SELECT d.id FROM deployments d"
+            " WHERE d.service_id = s.id AND d.status = 'ACTIVE') WHERE live_deployment_id = $1"
+            " RETURNING s.id",
+            id);
+        if (r.empty()) return false;
+        if (!config_.edge_admin_sockets.empty()) refresh_expected(w, config_);
+        return true;
+    });
+    if (reverted && !config_.edge_admin_sockets.empty()) EdgeSync(config_, db_).sync_all();
 }
 
 void JobRunner::prune(const std::string &service_id)
@@ -303,34 +394,24 @@ void JobRunner::prune(const std::string &service_id)
             paths.push_back(r[0].as<std::string>());
         return paths;
     });
-    for (const auto &p : victims) {
-        std::error_code ec;
-        fs::remove_all(fs::path(config_.deployments_root) / p, ec);
-    }
+    for (const auto &p : victims)
+        remove_published(fs::path(config_.deployments_root) / p);
 }
 
 void JobRunner::run_rollback(const std::string &id)
 {
-    Row row = load_row(db_, id);
+    JobRow row = load_row(db_, id);
     if (row.artifact_path.empty() ||
         !fs::is_directory(fs::path(config_.deployments_root) / row.artifact_path))
         throw std::runtime_error("rollback target directory " + row.artifact_path + " is gone");
-    Json table = db_.transact([&](pqxx::work &w) {
-        auto prev =
-            w.exec_params("SELECT id FROM deployments WHERE service_id = $1 AND status = 'ACTIVE'",
-                          row.service_id);
-        for (const auto &p : prev)
-            transition(w, p[0].as<std::string>(), S::kActive, S::kRolledBack, kActor);
-        if (!transition(w, id, S::kRollingBack, S::kActive, kActor))
-            throw std::runtime_error("rollback left ROLLING_BACK unexpectedly");
-        append_build_log(w, id,
-                         "rolled back to " + row.artifact_path + " (route swap, no rebuild)");
-        return config_.edge_admin_sockets.empty() ? Json() : routed_table(w);
-    });
-    push_routes(id, table);
+    log(id, "rolling back to " + row.artifact_path + " (route swap, no rebuild)");
+    go_live(id, row, S::kRollingBack, S::kRolledBack);
 }
 
-PipelineWorkers::PipelineWorkers(const ControlConfig &config, Db &db) : config_(config), db_(db) {}
+PipelineWorkers::PipelineWorkers(const ControlConfig &config, Db &db, const SecretBox *secrets)
+    : config_(config), db_(db), secrets_(secrets)
+{
+}
 
 PipelineWorkers::~PipelineWorkers()
 {
@@ -390,7 +471,7 @@ void PipelineWorkers::loop(int index)
 {
     RedisConn redis(config_.redis_url);
     JobQueue queue(redis, config_.redis_prefix, config_.visibility_timeout_s * 1000);
-    JobRunner runner(config_, db_);
+    JobRunner runner(config_, db_, secrets_);
     std::string current;
     runner.set_heartbeat([&] {
         try {

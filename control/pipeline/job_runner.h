@@ -11,20 +11,25 @@
 #include <thread>
 #include <vector>
 
-#include <pqxx/pqxx>
-
-#include "control/base/json_util.h"
+#include "control/base/crypto.h"
 #include "control/config/control_config.h"
+#include "control/model/state_machine.h"
+#include "control/pipeline/secret_scan.h"
 
 namespace berth::control
 {
 
 class Db;
+struct JobRow;
 
 class JobRunner
 {
 public:
-    JobRunner(const ControlConfig &config, Db &db) : config_(config), db_(db) {}
+    // secrets: opens the service's secret env vars for the publish scan (null: none checked).
+    JobRunner(const ControlConfig &config, Db &db, const SecretBox *secrets = nullptr)
+        : config_(config), db_(db), secrets_(secrets)
+    {
+    }
 
     // Advances deployment `id` as far as it goes now. Reads the row first: a job whose row is
     // no longer in a runnable status (cancelled, already done) is a no-op. Any error except
@@ -41,14 +46,17 @@ private:
     void run_build(const std::string &id);
     void run_rollback(const std::string &id);
     void prune(const std::string &service_id);
-    Json routed_table(pqxx::transaction_base &w); // built, dropped routes audited
-    void push_routes(const std::string &id, const Json &table);
+    void go_live(const std::string &id, const JobRow &row, DeployStatus from,
+                 DeployStatus demote_to);
+    void revert_live(const std::string &id);
+    std::vector<NamedSecret> secret_values(const JobRow &row);
     void fail(const std::string &id, const std::string &message);
     void log(const std::string &id, const std::string &line);
     bool step(const std::string &id, int from, int to);
 
     const ControlConfig &config_;
     Db &db_;
+    const SecretBox *secrets_;
     std::function<void()> heartbeat_;
 };
 
@@ -59,7 +67,7 @@ private:
 class PipelineWorkers
 {
 public:
-    PipelineWorkers(const ControlConfig &config, Db &db);
+    PipelineWorkers(const ControlConfig &config, Db &db, const SecretBox *secrets = nullptr);
     ~PipelineWorkers();
     void start(int n);
     void stop(); // joins; a running job finishes its current stage first
@@ -71,6 +79,7 @@ private:
 
     const ControlConfig &config_;
     Db &db_;
+    const SecretBox *secrets_;
     std::vector<std::thread> threads_;
     std::atomic<bool> stopping_{false};
     std::mutex mu_;

@@ -11,7 +11,8 @@ namespace
 constexpr const char *kDeploymentJson =
     "SELECT row_to_json(d)::text FROM (SELECT id, service_id, status, pipeline_stages, commit_hash,"
     " branch, is_rollback, rollback_of, queued_min_replicas, review_summary, error_message,"
-    " artifact_path, trigger_source, triggered_by, created_at, updated_at, started_at, finished_at"
+    " artifact_path, edges_pending, trigger_source, triggered_by, created_at, updated_at,"
+    " started_at, finished_at"
     " FROM deployments WHERE ";
 }
 

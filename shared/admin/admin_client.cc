@@ -103,8 +103,7 @@ std::string AdminClient::call_line(std::string_view line)
             continue;
         } else if (n < 0 && errno == EAGAIN) {
             if (!wait_for(fd_, POLLOUT, deadline))
-                fail("timed out after " + std::to_string(timeout_ms_) +
-                     " ms sending the request");
+                fail("timed out after " + std::to_string(timeout_ms_) + " ms sending the request");
         } else {
             fail(std::string("cannot send the request: ") + std::strerror(errno));
         }

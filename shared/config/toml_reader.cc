@@ -107,9 +107,8 @@ bool Reader::strings(const char *key, std::vector<std::string> &out) const
     if (!a) fail_key(key, "must be an array of strings");
     for (const toml::node &e : *a) {
         if (!e.is_string())
-            fail(at(file, e),
-                 (section_name ? std::string(section_name) + "." : std::string()) + key +
-                     " entries must be strings");
+            fail(at(file, e), (section_name ? std::string(section_name) + "." : std::string()) +
+                                  key + " entries must be strings");
         out.push_back(*e.value<std::string>());
     }
     return true;

@@ -188,6 +188,10 @@ TEST_CASE("projects and services: CRUD, pagination, and a user sees only their o
     r = c->call("POST", "services/", alice, {{"project_id", ids[0]}, {"name", "web"}});
     CHECK(r.status == 409);
     CHECK(r.json()["code"] == "service_name_taken");
+    // #15: Berth's own words only, never PostgreSQL's (it named the index and the value).
+    CHECK_FALSE(r.json().contains("detail"));
+    CHECK(r.body.find("duplicate key") == std::string::npos);
+    CHECK(r.body.find("services_name_key") == std::string::npos);
     r = c->call("POST", "services/", bob, {{"project_id", ids[0]}, {"name", "bobs"}});
     CHECK(r.status == 404); // not bob's project
     r = c->call("POST", "services/", alice,

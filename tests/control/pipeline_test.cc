@@ -17,6 +17,9 @@
 
 #include "control/base/crypto.h"
 #include "tests/control/support/control_env.h"
+#include "tests/support/admin_client.h"
+#include "tests/support/edge_process.h"
+#include "tests/support/http_client.h"
 
 using namespace berth::test;
 using nlohmann::json;
@@ -50,65 +53,11 @@ json wait_status(HttpClient &c, const std::string &token, const std::string &id,
     return dep;
 }
 
-std::string trigger(HttpClient &c, const std::string &token, const std::string &sid)
+// The route table the real edge holds now (routes.get over its admin socket).
+json edge_table(const std::string &socket)
 {
-    auto r = c.call("POST", "deployments/trigger/", token, {{"service_id", sid}});
-    INFO(r.body);
-    REQUIRE(r.status == 201);
-    return r.json()["id"];
+    return berth::test::AdminConn(socket).call(R"({"cmd":"routes.get"})")["table"];
 }
-
-// A stand-in edge admin socket: answers every line with {"ok":true} and keeps the requests.
-class FakeEdge
-{
-public:
-    explicit FakeEdge(const std::string &path) : path_(path)
-    {
-        fd_ = socket(AF_UNIX, SOCK_STREAM, 0);
-        sockaddr_un a{};
-        a.sun_family = AF_UNIX;
-        std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
-        REQUIRE(bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
-        REQUIRE(listen(fd_, 8) == 0);
-        thread_ = std::thread([this] {
-            while (true) {
-                int c = accept(fd_, nullptr, nullptr);
-                if (c < 0) return;
-                std::string line;
-                char buf[4096];
-                ssize_t n;
-                while (line.find('\n') == std::string::npos && (n = read(c, buf, sizeof buf)) > 0)
-                    line.append(buf, size_t(n));
-                {
-                    std::lock_guard lock(mu_);
-                    lines_.push_back(line.substr(0, line.find('\n')));
-                }
-                const char reply[] = "{\"ok\":true}\n";
-                (void)!write(c, reply, sizeof reply - 1);
-                close(c);
-            }
-        });
-    }
-    ~FakeEdge()
-    {
-        shutdown(fd_, SHUT_RDWR);
-        close(fd_);
-        thread_.join();
-        unlink(path_.c_str());
-    }
-    std::vector<std::string> lines()
-    {
-        std::lock_guard lock(mu_);
-        return lines_;
-    }
-
-private:
-    std::string path_;
-    int fd_;
-    std::thread thread_;
-    std::mutex mu_;
-    std::vector<std::string> lines_;
-};
 
 } // namespace
 
@@ -116,16 +65,14 @@ TEST_CASE(
     "trigger to ACTIVE: an immutable static directory, route pushes, rollbacks as swaps, audit",
     "[control][pipeline]")
 {
-    std::string sock_dir = make_temp_dir("berth-edge-sock");
-    struct RemoveDir {
-        std::string d;
-        ~RemoveDir() { remove_tree(d); }
-    } remove_sock_dir{sock_dir};
-    std::string edge_sock = sock_dir + "/admin.sock";
-    FakeEdge edge(edge_sock);
-    ControlOptions o;
-    o.extra_toml = "[edges]\nadmin_sockets = [\"" + edge_sock + "\"]\n";
-    ControlEnv env(o);
+    ControlEnv env;
+    std::string edge_sock = env.dir + "/edge.sock";
+    fs::create_directories(env.deployments_root());
+    berth::test::EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments",
+                                   env.deployments_root(), "--admin-socket", edge_sock,
+                                   "--state-dir", env.dir + "/edge-state"});
+    env.options().extra_toml = "[edges]\nadmin_sockets = [\"" + edge_sock + "\"]\n";
+    env.write_config();
     std::string repo = env.dir + "/repo";
     std::string v1 =
         make_git_repo(repo, {{"site/index.html", "v1"}, {"site/app.js", "js"}, {"README", "r"}});
@@ -136,7 +83,7 @@ TEST_CASE(
         create_service(*c, token, create_project(*c, token, "p")["id"], "site",
                        {{"repo_url", "file://" + repo}, {"root_directory", "site"}})["id"];
 
-    std::string d1 = trigger(*c, token, sid);
+    std::string d1 = trigger_deployment(*c, token, sid);
     json dep1 = wait_status(*c, token, d1, "ACTIVE");
     CHECK(dep1["commit_hash"] == v1);
     CHECK(dep1["artifact_path"] == "site/" + d1);
@@ -156,15 +103,16 @@ TEST_CASE(
     auto logs = c->call("GET", "deployments/" + d1 + "/build-logs/", token).json()["lines"];
     REQUIRE(logs.size() >= 3);
     CHECK(logs[0]["line"].get<std::string>().rfind("cloning file://", 0) == 0);
-    // The route push reached the edge with the new deployment's root.
-    REQUIRE(wait_until([&] { return !edge.lines().empty(); }));
-    json put = json::parse(edge.lines().back());
-    CHECK(put["cmd"] == "routes.put");
-    CHECK(put["table"]["routes"][0]["host"] == "site.localhost");
-    CHECK(put["table"]["routes"][0]["root"] == "site/" + d1);
+    // ACTIVE means the edge already holds a table with the new deployment's root.
+    json held = edge_table(edge_sock);
+    REQUIRE(held["routes"].size() == 1);
+    CHECK(held["routes"][0]["host"] == "site.localhost");
+    CHECK(held["routes"][0]["root"] == "site/" + d1);
+    CHECK(dep1["edges_pending"] == json::array());
+    CHECK(berth::test::must(berth::test::get(edge.port(), "site.localhost", "/")).body == "v1");
 
     std::string v2 = make_git_repo(repo, {{"site/index.html", "v2"}});
-    std::string d2 = trigger(*c, token, sid);
+    std::string d2 = trigger_deployment(*c, token, sid);
     CHECK(wait_status(*c, token, d2, "ACTIVE")["commit_hash"] == v2);
     CHECK(c->call("GET", "deployments/" + d1 + "/", token).json()["status"] == "INACTIVE");
     CHECK(read_file(dir1 / "index.html") == "v1"); // untouched: a new deploy is a new directory
@@ -183,9 +131,7 @@ TEST_CASE(
     r = c->call("POST", "deployments/" + d2 + "/rollback/", token, {{"confirm", "true"}});
     REQUIRE(r.status == 201);
     wait_status(*c, token, r.json()["id"], "ACTIVE");
-    REQUIRE(wait_until([&] {
-        return json::parse(edge.lines().back())["table"]["routes"][0]["root"] == "site/" + d2;
-    }));
+    CHECK(edge_table(edge_sock)["routes"][0]["root"] == "site/" + d2);
     r = c->call("POST", "system/route-recheck/", admin);
     CHECK(r.json()["routes"] == 1);
     CHECK(r.json()["edges"][0]["ok"] == true);
@@ -226,22 +172,23 @@ TEST_CASE("pipeline failures end FAILED with an error_message", "[control][pipel
 
     std::string s1 =
         create_service(*c, token, pid, "nobranch", {{"repo_url", url}, {"branch", "nope"}})["id"];
-    json f1 = wait_status(*c, token, trigger(*c, token, s1), "FAILED");
+    json f1 = wait_status(*c, token, trigger_deployment(*c, token, s1), "FAILED");
     CHECK(f1["error_message"].get<std::string>().find("clone") != std::string::npos);
 
     std::string s2 =
         create_service(*c, token, pid, "nix", {{"repo_url", url}, {"buildpack", "NIXPACKS"}})["id"];
-    json f2 = wait_status(*c, token, trigger(*c, token, s2), "FAILED");
+    json f2 = wait_status(*c, token, trigger_deployment(*c, token, s2), "FAILED");
     CHECK(f2["error_message"].get<std::string>().find("not supported") != std::string::npos);
 
     std::string s3 =
         create_service(*c, token, pid, "ssrf", {{"repo_url", "https://127.0.0.1/x.git"}})["id"];
-    json f3 = wait_status(*c, token, trigger(*c, token, s3), "FAILED");
-    CHECK(f3["error_message"].get<std::string>().find("loopback") != std::string::npos);
+    json f3 = wait_status(*c, token, trigger_deployment(*c, token, s3), "FAILED");
+    CHECK(f3["error_message"].get<std::string>().find("repository URL refused") !=
+          std::string::npos);
 
     std::string s4 = create_service(*c, token, pid, "noroot",
                                     {{"repo_url", url}, {"root_directory", "dist"}})["id"];
-    json f4 = wait_status(*c, token, trigger(*c, token, s4), "FAILED");
+    json f4 = wait_status(*c, token, trigger_deployment(*c, token, s4), "FAILED");
     CHECK(f4["error_message"].get<std::string>().find("dist") != std::string::npos);
     auto logs =
         c->call("GET", "deployments/" + f4["id"].get<std::string>() + "/build-logs/", token).json();
@@ -261,14 +208,14 @@ TEST_CASE("require_approval pauses at AWAITING_APPROVAL, approve builds, cancel 
     std::string sid =
         create_service(*c, token, create_project(*c, token, "p")["id"], "gated",
                        {{"repo_url", "file://" + repo}, {"require_approval", true}})["id"];
-    std::string d1 = trigger(*c, token, sid);
+    std::string d1 = trigger_deployment(*c, token, sid);
     wait_status(*c, token, d1, "AWAITING_APPROVAL");
     auto r = c->call("POST", "deployments/" + d1 + "/approve/", token);
     CHECK(r.status == 200);
     wait_status(*c, token, d1, "ACTIVE");
     CHECK(read_file(fs::path(env.deployments_root()) / "gated" / d1 / "index.html") == "ok");
 
-    std::string d2 = trigger(*c, token, sid);
+    std::string d2 = trigger_deployment(*c, token, sid);
     wait_status(*c, token, d2, "AWAITING_APPROVAL");
     r = c->call("POST", "deployments/" + d2 + "/cancel/", token);
     CHECK(r.status == 200);
@@ -295,7 +242,7 @@ TEST_CASE("directories beyond keep_deployments are pruned, the rest stay rollbac
     std::vector<std::string> ids;
     for (int i = 0; i < 3; ++i) {
         if (i) make_git_repo(repo, {{"dist/index.html", std::to_string(i + 1)}});
-        ids.push_back(trigger(*c, token, sid));
+        ids.push_back(trigger_deployment(*c, token, sid));
         wait_status(*c, token, ids.back(), "ACTIVE");
     }
     fs::path root = fs::path(env.deployments_root()) / "pruned";
@@ -386,7 +333,7 @@ TEST_CASE(
     std::string pid = create_project(*c, token, "p")["id"];
     std::string sa = create_service(*c, token, pid, "a", {{"repo_url", "file://" + repo}})["id"];
     std::string sb = create_service(*c, token, pid, "b", {{"repo_url", "file://" + repo}})["id"];
-    std::string da = trigger(*c, token, sa);
+    std::string da = trigger_deployment(*c, token, sa);
 
     env.redis.stop(); // no persistence: da's queue entry is lost with it
     auto r = c->call("POST", "deployments/trigger/", token, {{"service_id", sb}});
@@ -402,6 +349,6 @@ TEST_CASE(
     env.start_server();
     c = env.client();
     wait_status(*c, token, da, "ACTIVE"); // recovered from the QUEUED row by the sweep
-    wait_status(*c, token, trigger(*c, token, sb), "ACTIVE");
+    wait_status(*c, token, trigger_deployment(*c, token, sb), "ACTIVE");
     env.stop_server();
 }

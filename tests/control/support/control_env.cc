@@ -54,8 +54,7 @@ bool wait_until(const std::function<bool()> &cond, int timeout_ms)
     }
 }
 
-std::vector<Response> concurrently(int port, int n,
-                                       const std::function<Response(HttpClient &)> &fn)
+std::vector<Response> concurrently(int port, int n, const std::function<Response(HttpClient &)> &fn)
 {
     std::vector<Response> out(static_cast<size_t>(n));
     std::vector<std::thread> threads;
@@ -103,6 +102,7 @@ void ControlEnv::write_config() const
       << "keep_deployments = " << opts_.keep_deployments << "\n"
       << "[security]\nencryption_key_env = \"BERTH_TEST_NO_SUCH_ENV\"\nencryption_key_file = \""
       << dir << "/encryption.key\"\nallow_file_urls = true\n"
+      << opts_.security_toml
       << "[webhooks]\ngithub_secret_env = \"\"\ngitlab_secret_env = \"\"\nbitbucket_secret_env = "
          "\"\"\n"
       << "github_secret = \"gh-secret\"\ngitlab_secret = \"gl-secret\"\nbitbucket_secret = "
@@ -201,9 +201,9 @@ nlohmann::json create_project(HttpClient &c, const std::string &token, const std
     return r.json();
 }
 
-nlohmann::json create_service(HttpClient &c, const std::string &token,
-                              const std::string &project_id, const std::string &name,
-                              const nlohmann::json &extra)
+Response create_service_response(HttpClient &c, const std::string &token,
+                                 const std::string &project_id, const std::string &name,
+                                 const nlohmann::json &extra)
 {
     nlohmann::json body = {{"project_id", project_id},
                            {"name", name},
@@ -213,10 +213,40 @@ nlohmann::json create_service(HttpClient &c, const std::string &token,
                            {"branch", "main"}};
     for (auto it = extra.begin(); it != extra.end(); ++it)
         body[it.key()] = it.value();
-    Response r = c.call("POST", "services/", token, body);
+    return c.call("POST", "services/", token, body);
+}
+
+nlohmann::json create_service(HttpClient &c, const std::string &token,
+                              const std::string &project_id, const std::string &name,
+                              const nlohmann::json &extra)
+{
+    Response r = create_service_response(c, token, project_id, name, extra);
     if (r.status != 201)
         throw std::runtime_error("create service: " + std::to_string(r.status) + " " + r.body);
     return r.json();
+}
+
+std::string trigger_deployment(HttpClient &c, const std::string &token,
+                               const std::string &service_id)
+{
+    Response r = c.call("POST", "deployments/trigger/", token, {{"service_id", service_id}});
+    if (r.status != 201)
+        throw std::runtime_error("trigger: " + std::to_string(r.status) + " " + r.body);
+    return r.json()["id"];
+}
+
+nlohmann::json wait_deployment(HttpClient &c, const std::string &token, const std::string &id,
+                               int timeout_ms)
+{
+    nlohmann::json dep;
+    wait_until(
+        [&] {
+            dep = c.call("GET", "deployments/" + id + "/", token).json();
+            std::string s = dep.value("status", "");
+            return s == "ACTIVE" || s == "FAILED" || s == "CANCELLED";
+        },
+        timeout_ms);
+    return dep;
 }
 
 std::string make_git_repo(const std::string &dir,

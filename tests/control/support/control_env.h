@@ -29,7 +29,8 @@ struct ControlOptions {
     int recover_queued_after_s = 30;
     int idle_timeout_ms = 60000;
     int keep_deployments = 5;
-    std::string extra_toml; // appended to the config
+    std::string extra_toml;    // appended to the config
+    std::string security_toml; // extra lines of [security]
 };
 
 class ControlEnv
@@ -68,7 +69,7 @@ private:
 // Runs fn on n threads, each with its own connection, released together; the responses in
 // thread order.
 std::vector<Response> concurrently(int port, int n,
-                                       const std::function<Response(HttpClient &)> &fn);
+                                   const std::function<Response(HttpClient &)> &fn);
 
 // Polls cond every 20 ms until it holds or timeout_ms passes; returns whether it held.
 bool wait_until(const std::function<bool()> &cond, int timeout_ms = 20000);
@@ -77,9 +78,23 @@ std::string berth_control_binary();
 
 // POST projects/ and services/ as `token`; REQUIRE 201 and return the body.
 nlohmann::json create_project(HttpClient &c, const std::string &token, const std::string &name);
+// The POST services/ answer itself, whatever its status.
+Response create_service_response(HttpClient &c, const std::string &token,
+                                 const std::string &project_id, const std::string &name,
+                                 const nlohmann::json &extra = nlohmann::json::object());
 nlohmann::json create_service(HttpClient &c, const std::string &token,
                               const std::string &project_id, const std::string &name,
                               const nlohmann::json &extra = nlohmann::json::object());
+
+// POST deployments/trigger/ for the service; throws std::runtime_error unless 201. The new
+// deployment's id.
+std::string trigger_deployment(HttpClient &c, const std::string &token,
+                               const std::string &service_id);
+
+// GET deployments/{id}/ every 20 ms until its status is ACTIVE, FAILED or CANCELLED or
+// timeout_ms passed; the last answer (callers check its status).
+nlohmann::json wait_deployment(HttpClient &c, const std::string &token, const std::string &id,
+                               int timeout_ms = 60000);
 
 // A git repository at dir with files (path → content) committed on `branch`; returns the
 // commit id. Uses the git CLI with a fixed identity.

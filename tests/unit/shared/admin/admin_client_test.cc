@@ -106,8 +106,9 @@ TEST_CASE("admin client errors name the socket and the cause", "[shared][admin]"
     CHECK(error_of([&] { AdminClient(missing, 1000); }) ==
           "admin socket " + missing +
               ": cannot connect: No such file or directory (is the edge running?)");
-    CHECK(error_of([&] { AdminClient("/" + std::string(200, 'x'), 1000); })
-              .find("the path must be 1 to") != std::string::npos);
+    CHECK(error_of([&] {
+              AdminClient("/" + std::string(200, 'x'), 1000);
+          }).find("the path must be 1 to") != std::string::npos);
 
     std::string silent = tree.path("silent.sock");
     LineServer server(silent, [](const std::string &) { return std::string(); });

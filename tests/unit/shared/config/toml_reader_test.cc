@@ -72,8 +72,9 @@ TEST_CASE("toml reader: syntax errors and missing files carry a line", "[shared]
 {
     berth::test::TempTree tree;
     tree.write("bad.toml", "[a]\nx = 1\n[b\n");
-    CHECK(error_of([&] { config::parse_file(tree.path("bad.toml")); })
-              .rfind(tree.path("bad.toml") + ":3: ", 0) == 0);
+    CHECK(error_of([&] {
+              config::parse_file(tree.path("bad.toml"));
+          }).rfind(tree.path("bad.toml") + ":3: ", 0) == 0);
     tree.write("t.toml", "a = 1\n");
     toml::table root = config::parse_file(tree.path("t.toml"));
     CHECK(error_of([&] { config::section(tree.path("t.toml"), root, "a"); }) ==

@@ -1,0 +1,200 @@
+// The comparison uses the table's content hash as well as its version: a table pushed by hand
+// with the same version but other routes is drift too. Hashes are computed here from the
+// edge's reply (parsed with the shared route parser), so the edge protocol is unchanged.
+#include "control/edges/edge_sync.h"
+
+#include <algorithm>
+
+#include "control/edges/route_tables.h"
+#include "control/store/audit_log.h"
+#include "control/store/db.h"
+#include "shared/admin/admin_client.h"
+#include "shared/route/route_table_json.h"
+
+namespace berth::control
+{
+
+namespace
+{
+
+constexpr const char *kRouteLock = "SELECT pg_advisory_xact_lock(7302)";
+
+std::vector<std::string> parse_uuid_array(const pqxx::field &f)
+{
+    std::vector<std::string> out;
+    auto arr = f.as_array();
+    for (auto e = arr.get_next(); e.first != pqxx::array_parser::juncture::done; e = arr.get_next())
+        if (e.first == pqxx::array_parser::juncture::string_value) out.push_back(e.second);
+    return out;
+}
+
+} // namespace
+
+bool ExpectedTable::serves(const std::string &deployment_id) const
+{
+    return std::find(served.begin(), served.end(), deployment_id) != served.end();
+}
+
+ExpectedTable refresh_expected(pqxx::transaction_base &w, const ControlConfig &config)
+{
+    w.exec(kRouteLock);
+    BuiltTable built = build_route_table(w, config);
+    // Route problems live on the service; audited once per change, not once per rebuild.
+    std::vector<std::string> broken;
+    for (const DroppedRoute &d : built.dropped) {
+        broken.push_back(d.service_id);
+        std::string error = "route " + d.host + " left out of the route table: " + d.reason;
+        auto r = w.exec_params("UPDATE services SET route_error = $2 WHERE id = $1 AND"
+                               " route_error IS DISTINCT FROM $2 RETURNING id",
+                               d.service_id, error);
+        if (!r.empty()) audit_dropped_routes(w, {d});
+    }
+    w.exec_params("UPDATE services SET route_error = NULL WHERE route_error IS NOT NULL"
+                  " AND NOT (id = ANY($1::uuid[]))",
+                  pg_text_array(broken));
+    ExpectedTable e;
+    e.version = built.table.version();
+    e.hash = built.hash();
+    e.body = built.json();
+    e.served = built.served;
+    w.exec_params("INSERT INTO route_state(id, version, hash, body, served) VALUES"
+                  " (1, $1, $2, $3, $4::uuid[]) ON CONFLICT (id) DO UPDATE SET"
+                  " version = EXCLUDED.version, hash = EXCLUDED.hash, body = EXCLUDED.body,"
+                  " served = EXCLUDED.served, updated_at = now()",
+                  int64_t(e.version), e.hash, canonical_json(e.body), pg_text_array(e.served));
+    return e;
+}
+
+ExpectedTable load_expected(pqxx::transaction_base &w, const ControlConfig &config)
+{
+    auto r = w.exec("SELECT version, hash, body, served FROM route_state WHERE id = 1");
+    if (r.empty()) return refresh_expected(w, config);
+    ExpectedTable e;
+    e.version = r[0][0].as<uint64_t>();
+    e.hash = r[0][1].as<std::string>();
+    e.body = Json::parse(r[0][2].as<std::string>());
+    e.served = parse_uuid_array(r[0][3]);
+    return e;
+}
+
+EdgeResult EdgeSync::sync_edge(const std::string &socket, const ExpectedTable &expected)
+{
+    EdgeResult r;
+    r.socket = socket;
+    try {
+        shared::admin::AdminClient client(socket, config_.edge_timeout_ms);
+        Json got = client.call({{"cmd", "routes.get"}});
+        if (!got.value("ok", false))
+            throw shared::admin::AdminError("routes.get refused: " + got.value("error", ""));
+        r.reachable = true;
+        r.version = got.value("version", uint64_t(0));
+        if (got.contains("table") && got["table"].is_object()) {
+            std::string error;
+            if (auto t = shared::route::route_table_from_json(got["table"], error))
+                r.hash = table_hash(*t);
+        }
+        if (r.version == expected.version && r.hash == expected.hash) {
+            r.in_sync = true;
+            return r;
+        }
+        if (r.version >= expected.version) {
+            r.error = "the edge holds version " + std::to_string(r.version) +
+                      ", not below the expected " + std::to_string(expected.version);
+            return r;
+        }
+        Json put = client.call({{"cmd", "routes.put"}, {"table", expected.body}});
+        if (!put.value("ok", false)) {
+            r.error = "routes.put refused: " + put.value("error", std::string("no reason given"));
+            return r;
+        }
+        r.in_sync = true;
+        r.version = expected.version;
+        r.hash = expected.hash;
+    } catch (const shared::admin::AdminError &e) {
+        r.error = e.what();
+    }
+    return r;
+}
+
+void EdgeSync::record(const EdgeResult &r)
+{
+    db_.transact([&](pqxx::work &w) {
+        w.exec_params(
+            "INSERT INTO edge_status(socket, reachable, version, hash, in_sync, last_sync,"
+            " last_error, checked_at) VALUES ($1, $2, NULLIF($3, -1), NULLIF($4, ''), $5,"
+            " CASE WHEN $5 THEN now() END, NULLIF($6, ''), now())"
+            " ON CONFLICT (socket) DO UPDATE SET reachable = EXCLUDED.reachable,"
+            " version = COALESCE(EXCLUDED.version, edge_status.version),"
+            " hash = COALESCE(EXCLUDED.hash, edge_status.hash), in_sync = EXCLUDED.in_sync,"
+            " last_sync = COALESCE(EXCLUDED.last_sync, edge_status.last_sync),"
+            " last_error = EXCLUDED.last_error, checked_at = now()",
+            r.socket, r.reachable, r.reachable ? int64_t(r.version) : int64_t(-1), r.hash,
+            r.in_sync, r.error);
+        return 0;
+    });
+}
+
+std::vector<EdgeResult> EdgeSync::sync_all(ExpectedTable *synced_to)
+{
+    ExpectedTable expected = db_.transact([&](pqxx::work &w) { return load_expected(w, config_); });
+    std::vector<EdgeResult> results;
+    for (const auto &socket : config_.edge_admin_sockets) {
+        EdgeResult r = sync_edge(socket, expected);
+        if (!r.in_sync && r.reachable && r.version >= expected.version) {
+            // The edge is ahead (a table pushed by hand, or control's database was reset):
+            // continue the sequence above it and push a fresh table.
+            uint64_t ahead = r.version;
+            expected = db_.transact([&](pqxx::work &w) {
+                w.exec(kRouteLock);
+                w.exec_params("SELECT setval('route_table_version', GREATEST($1,"
+                              " (SELECT last_value FROM route_table_version)))",
+                              int64_t(ahead));
+                return refresh_expected(w, config_);
+            });
+            r = sync_edge(socket, expected);
+        }
+        record(r);
+        results.push_back(std::move(r));
+    }
+    // Deployments carried by this table are served by every edge now in sync with it.
+    for (const auto &r : results) {
+        if (!r.in_sync || r.version != expected.version) continue;
+        db_.transact([&](pqxx::work &w) {
+            w.exec_params("UPDATE deployments SET edges_pending = array_remove(edges_pending, $1)"
+                          " WHERE $1 = ANY(edges_pending) AND id = ANY($2::uuid[])",
+                          r.socket, pg_text_array(expected.served));
+            return 0;
+        });
+    }
+    if (synced_to) *synced_to = std::move(expected);
+    return results;
+}
+
+Json edges_report(pqxx::transaction_base &w, const ControlConfig &config)
+{
+    Json edges = Json::array();
+    for (const auto &socket : config.edge_admin_sockets) {
+        auto r = w.exec_params(
+            "SELECT json_build_object('socket', socket, 'reachable', reachable, 'version',"
+            " version, 'hash', hash, 'in_sync', in_sync, 'last_sync', last_sync, 'last_error',"
+            " last_error, 'checked_at', checked_at)::text FROM edge_status WHERE socket = $1",
+            socket);
+        edges.push_back(r.empty() ? Json{{"socket", socket},
+                                         {"reachable", nullptr},
+                                         {"version", nullptr},
+                                         {"hash", nullptr},
+                                         {"in_sync", false},
+                                         {"last_sync", nullptr},
+                                         {"last_error", "not checked yet"},
+                                         {"checked_at", nullptr}}
+                                  : Json::parse(r[0][0].as<std::string>()));
+    }
+    auto e = w.exec("SELECT version, hash, updated_at::text FROM route_state WHERE id = 1");
+    Json expected = e.empty() ? Json(nullptr)
+                              : Json{{"version", e[0][0].as<int64_t>()},
+                                     {"hash", e[0][1].as<std::string>()},
+                                     {"updated_at", e[0][2].as<std::string>()}};
+    return {{"expected", expected}, {"edges", edges}};
+}
+
+} // namespace berth::control

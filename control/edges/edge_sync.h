@@ -1,0 +1,73 @@
+// Control and edges converge (#15): the expected route table is stored once (route_state);
+// each edge's routes.get version and hash are compared with it and the table is pushed on
+// drift; what each edge holds is recorded (edge_status) for GET system/edges/.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "control/base/json_util.h"
+#include "control/config/control_config.h"
+
+namespace berth::control
+{
+
+class Db;
+
+// The stored expected table.
+struct ExpectedTable {
+    uint64_t version = 0;
+    std::string hash;
+    Json body;                       // the table as pushed
+    std::vector<std::string> served; // deployment ids whose routes it carries
+    bool serves(const std::string &deployment_id) const;
+};
+
+// Rebuilds the expected table from the services' live deployments (a new version), stores it,
+// and records route problems: services.route_error and one ROUTE_DROPPED audit row when a
+// service's error changes. Runs inside the caller's transaction, under an advisory lock so
+// stored versions only increase.
+ExpectedTable refresh_expected(pqxx::transaction_base &w, const ControlConfig &config);
+
+// The stored expected table; built first if there is none yet.
+ExpectedTable load_expected(pqxx::transaction_base &w, const ControlConfig &config);
+
+// One edge after a sync.
+struct EdgeResult {
+    std::string socket;
+    bool reachable = false;
+    bool in_sync = false; // holds `version` of the expected table (and its routes)
+    uint64_t version = 0; // what the edge reported (or accepted)
+    std::string hash;
+    std::string error;
+};
+
+class EdgeSync
+{
+public:
+    EdgeSync(const ControlConfig &config, Db &db) : config_(config), db_(db) {}
+
+    // Brings every configured edge to the stored expected table: routes.get, and routes.put
+    // when its version or hash differs. An edge ahead of the expected version (its table came
+    // from elsewhere) gets a rebuilt table with a version above its own. Records each edge in
+    // edge_status, clears edges_pending for the deployments the table serves on edges now in
+    // sync, and returns the edges in configuration order with the table they were synced to.
+    std::vector<EdgeResult> sync_all(ExpectedTable *synced_to = nullptr);
+
+    // routes.get on one edge, compared with `expected`; pushes when needed.
+    EdgeResult sync_edge(const std::string &socket, const ExpectedTable &expected);
+
+private:
+    void record(const EdgeResult &r);
+
+    const ControlConfig &config_;
+    Db &db_;
+};
+
+// Edges as GET system/edges/ shows them: [{socket, reachable, version, hash, in_sync,
+// last_sync, last_error, checked_at}] for each configured socket, plus the expected table.
+Json edges_report(pqxx::transaction_base &w, const ControlConfig &config);
+
+} // namespace berth::control
