@@ -187,8 +187,8 @@ bool file_has_key(const std::string &file)
 
 std::string cert_name_from_file(std::string_view file)
 {
-    if (!file.ends_with(".crt")) return "";
-    std::string_view name = file.substr(0, file.size() - 4);
+    if (!file.ends_with(".crt") || file.find('*') != std::string_view::npos) return "";
+    std::string_view name = file.substr(0, file.size() - 4); // wildcards only as _wildcard.
     for (std::string_view variant : {".rsa", ".ecdsa"})
         if (name.ends_with(variant)) {
             name.remove_suffix(variant.size());
