@@ -13,6 +13,11 @@
 #   BENCH_IDLE=9000  idle keep-alive connections for the RSS-per-connection figure (0: skip)
 #   BENCH_BERTH_B=path  a second berth-edge binary (an A/B of two builds in one run): add
 #   "berthb" to BENCH_SERVERS
+#   BENCH_ONLY="tls1k 404"  run only these workloads
+#   BENCH_TLS=0  skip the HTTPS workloads (tls1k: keep-alive over TLS 1.3 with wrk; tlsfull
+#   and tlsresume: a new connection per request, full or resumed handshakes, with openssl
+#   s_time). Every server gets the same ECDSA P-256 certificate and serves TLS on a second
+#   port; lighttpd has no TLS module here and sits these out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-8}
@@ -41,19 +46,27 @@ head -c 102400 /dev/urandom > "$SITE/100k.bin"
 printf '<!doctype html><html><head><title>app</title></head><body><div id="root"></div><script src="/assets/app.js"></script></body></html>\n' > "$SITE/index.html"
 echo 'console.log("app")' > "$SITE/assets/app.js"
 
+# One ECDSA P-256 certificate for every server's TLS port.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=site.bench.test" -addext "subjectAltName=DNS:site.bench.test" \
+  -keyout "$WORK/tls.key" -out "$WORK/tls.crt" >/dev/null 2>&1
+chmod 644 "$WORK/tls.key" # nginx and h2o workers read it after dropping privileges
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "server on port $1 did not start" >&2; return 1; }
 
 # Server pid whose CPU we count: the one worker (nginx/h2o fork one, berth and lighttpd are one process).
+# start_<server> PORT TLSPORT
 start_berth() {
-  local port=$1 binary=${2:-$BERTH}
-  taskset -c 0 "$binary" --listen 127.0.0.1:$port --deployments "$WORK/deployments" \
+  local port=$1 tls=$2 binary=${3:-$BERTH}
+  taskset -c 0 "$binary" --listen 127.0.0.1:$port --listen-tls 127.0.0.1:$tls \
+    --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key" --deployments "$WORK/deployments" \
     --base-domain bench.test --workers 1 ${BENCH_BERTH_ARGS:-} >"$WORK/berth-$port.log" 2>&1 &
   PIDS+=($!); SERVER_PID=$!; wait_port $port
 }
-start_berthb() { start_berth "$1" "${BENCH_BERTH_B:?BENCH_BERTH_B names the second binary}"; }
+start_berthb() { start_berth "$1" "$2" "${BENCH_BERTH_B:?BENCH_BERTH_B names the second binary}"; }
 start_nginx() {
-  local port=$1 dir=$WORK/nginx; mkdir -p $dir
+  local port=$1 tls=$2 dir=$WORK/nginx; mkdir -p $dir
   cat > $dir/nginx.conf <<CONF
 worker_processes 1;
 daemon off;
@@ -67,8 +80,13 @@ http {
   open_file_cache max=10000 inactive=60s; open_file_cache_valid 3600s; open_file_cache_errors on;
   keepalive_requests 100000000;
   client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir; uwsgi_temp_path $dir; scgi_temp_path $dir;
+  ssl_certificate $WORK/tls.crt; ssl_certificate_key $WORK/tls.key;
+  ssl_protocols TLSv1.2 TLSv1.3; ssl_prefer_server_ciphers on;
+  ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
+  ssl_session_cache shared:SSL:10m; ssl_session_tickets on;
   server {
     listen 127.0.0.1:$port reuseport;
+    listen 127.0.0.1:$tls ssl reuseport;
     root $SITE;
     location / { try_files \$uri \$uri/ /index.html; }
     location ~ \.[A-Za-z0-9]+\$ { try_files \$uri =404; }
@@ -80,10 +98,17 @@ CONF
   SERVER_PID=$(pgrep -P "${PIDS[-1]}" | head -1)
 }
 start_h2o() {
-  local port=$1 dir=$WORK/h2o; mkdir -p $dir
+  local port=$1 tls=$2 dir=$WORK/h2o; mkdir -p $dir
   cat > $dir/h2o.conf <<CONF
 num-threads: 1
 listen: { host: 127.0.0.1, port: $port }
+listen:
+  host: 127.0.0.1
+  port: $tls
+  ssl:
+    certificate-file: $WORK/tls.crt
+    key-file: $WORK/tls.key
+    cipher-preference: server
 error-log: $dir/error.log
 pid-file: $dir/h2o.pid
 file.send-compressed: OFF
@@ -100,7 +125,7 @@ CONF
   [[ -n $SERVER_PID ]] || SERVER_PID=${PIDS[-1]}
 }
 start_lighttpd() {
-  local port=$1 dir=$WORK/lighttpd; mkdir -p $dir
+  local port=$1 dir=$WORK/lighttpd; mkdir -p $dir # (no TLS module installed: plain only)
   cat > $dir/lighttpd.conf <<CONF
 server.document-root = "$SITE"
 server.bind = "127.0.0.1"
@@ -133,6 +158,17 @@ WORKLOADS=(
   "404|/assets/app.3f9a.js|"
   "newconn|/1k.txt|Connection: close"
 )
+if [[ ${BENCH_TLS:-1} != 0 ]]; then
+  WORKLOADS+=("tls1k|/1k.txt|" "tlsfull|/1k.txt|" "tlsresume|/1k.txt|")
+fi
+# A new TLS connection per request (openssl s_time: one client, blocking; it sends no Host,
+# so berth answers its 404 page and the others the file: the same size class). Prints the
+# connections made; the figure that decides is connections per server CPU second.
+s_time_run() {
+  local port=$1 mode=$2 secs=$3
+  taskset -c 1 openssl s_time -connect 127.0.0.1:$port $mode -time $secs -www /1k.txt 2>/dev/null |
+    awk '/connections in/ && /real seconds/ {print $1; exit}'
+}
 
 RESULTS=$WORK/results.tsv
 : > $RESULTS
@@ -140,31 +176,46 @@ HZ=$(getconf CLK_TCK)
 # All servers run side by side (an idle one costs nothing); each workload is measured on every
 # server back to back, so the machine's drift (it is shared) touches them alike, and the
 # order of the servers rotates from round to round.
-declare -A PORT PID
+declare -A PORT TLSPORT PID
 for server in $SERVERS; do
-  port=$(free_port)
-  start_$server $port
-  PORT[$server]=$port; PID[$server]=$SERVER_PID
+  port=$(free_port); tls=$(free_port)
+  start_$server $port $tls
+  PORT[$server]=$port; TLSPORT[$server]=$tls; PID[$server]=$SERVER_PID
 done
 read -ra ORDER <<<"$SERVERS"
 for round in $(seq 1 "$REPEAT"); do
   for w in "${WORKLOADS[@]}"; do
     IFS='|' read -r name path extra <<<"$w"
+    [[ -n ${BENCH_ONLY:-} && " $BENCH_ONLY " != *" $name "* ]] && continue
     for server in "${ORDER[@]}"; do
       port=${PORT[$server]}; pid=${PID[$server]}
-      if [[ $server == h2o && $name == spa ]]; then echo -e "$server\t$name\tn/a\t\t\t\t\t\t\t$round\t" >> $RESULTS; continue; fi
+      if [[ $server == h2o && $name == spa ]] || [[ $server == lighttpd && $name == tls* ]]; then
+        echo -e "$server\t$name\tn/a\t\t\t\t\t\t\t$round\t" >> $RESULTS; continue
+      fi
       hdr=(-H "Host: site.bench.test")
       [[ -n $extra ]] && hdr+=(-H "$extra")
+      url=http://127.0.0.1:$port$path
+      [[ $name == tls* ]] && url=https://127.0.0.1:${TLSPORT[$server]}$path
+      if [[ $name == tlsfull || $name == tlsresume ]]; then
+        mode=-new; [[ $name == tlsresume ]] && mode=-reuse
+        s_time_run ${TLSPORT[$server]} $mode 1 >/dev/null || true # warm-up
+        t0=$(cpu_ticks $pid); k0=$(core_ticks)
+        reqs=$(s_time_run ${TLSPORT[$server]} $mode $DUR)
+        t1=$(cpu_ticks $pid); k1=$(core_ticks)
+        rps=$(awk -v r=${reqs:-0} -v d=$DUR 'BEGIN{printf "%.2f", r/d}')
+        p50=""; p99=""; non2xx=0
+      else
       # warm-up (fills caches), then the measured run
-      taskset -c 1 wrk -t1 -c$CONNS -d1s "${hdr[@]}" http://127.0.0.1:$port$path >/dev/null 2>&1 || true
+      taskset -c 1 wrk -t1 -c$CONNS -d1s "${hdr[@]}" $url >/dev/null 2>&1 || true
       t0=$(cpu_ticks $pid); k0=$(core_ticks)
-      out=$(taskset -c 1 wrk -t1 -c$CONNS -d${DUR}s --latency "${hdr[@]}" http://127.0.0.1:$port$path 2>&1)
+      out=$(taskset -c 1 wrk -t1 -c$CONNS -d${DUR}s --latency "${hdr[@]}" $url 2>&1)
       t1=$(cpu_ticks $pid); k1=$(core_ticks)
       reqs=$(awk '/requests in/{print $1}' <<<"$out")
       rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
       p50=$(awk '$1=="50%"{print $2}' <<<"$out")
       p99=$(awk '$1=="99%"{print $2}' <<<"$out")
       non2xx=$(awk '/Non-2xx/{print $NF}' <<<"$out")
+      fi
       cpu=$(awk -v a=$t0 -v b=$t1 -v hz=$HZ 'BEGIN{printf "%.2f", (b-a)/hz}')
       per_cpu=$(awk -v r=$reqs -v c=$cpu 'BEGIN{ if (c>0) printf "%.0f", r/c; else print "inf"}')
       per_core=$(awk -v r=$reqs -v a=$k0 -v b=$k1 -v hz=$HZ 'BEGIN{ if (b>a) printf "%.0f", r/((b-a)/hz); else print "inf"}')
@@ -223,22 +274,31 @@ IDLE=${BENCH_IDLE:-9000}
 if [[ $IDLE != 0 ]]; then
   echo
   echo "idle keep-alive connections ($IDLE, one GET each, then idle):"
-  port=$(free_port)
-  taskset -c 0 "$BERTH" --listen 127.0.0.1:$port --deployments "$WORK/deployments" \
+  port=$(free_port); tls=$(free_port)
+  taskset -c 0 "$BERTH" --listen 127.0.0.1:$port --listen-tls 127.0.0.1:$tls \
+    --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key" --deployments "$WORK/deployments" \
     --base-domain bench.test --workers 1 >"$WORK/berth-idle.log" 2>&1 &
   PIDS+=($!); idle_pid=$!; wait_port $port
   printf '  %-8s ' berth; python3 scripts/idle_rss.py $port site.bench.test /1k.txt "$IDLE" $idle_pid
+  if [[ ${BENCH_TLS:-1} != 0 ]]; then
+    printf '  %-8s ' berth; python3 scripts/idle_rss.py $tls site.bench.test /1k.txt "$IDLE" $idle_pid tls
+  fi
   kill $idle_pid
   if [[ " $SERVERS " == *" nginx "* ]]; then
-    port=$(free_port); dir=$WORK/nginx-idle; mkdir -p $dir
+    port=$(free_port); tls=$(free_port); dir=$WORK/nginx-idle; mkdir -p $dir
     sed -e "s/worker_connections 4096;/worker_connections $((IDLE + 1024));/" \
         -e "s/^worker_processes 1;/worker_processes 1;\nworker_rlimit_nofile $((IDLE + 2048));/" \
-        -e "s#$WORK/nginx#$dir#g" -e "s/127.0.0.1:[0-9]* reuseport/127.0.0.1:$port reuseport/" \
+        -e "s#$WORK/nginx/#$dir/#g" -e "s#$WORK/nginx;#$dir;#g" -e "s#$WORK/nginx\$#$dir#g" \
+        -e "s/listen 127.0.0.1:${PORT[nginx]} reuseport/listen 127.0.0.1:$port reuseport/" \
+        -e "s/listen 127.0.0.1:${TLSPORT[nginx]} ssl reuseport/listen 127.0.0.1:$tls ssl reuseport/" \
         $WORK/nginx/nginx.conf > $dir/nginx.conf
     taskset -c 0 nginx -c $dir/nginx.conf -p $dir >/dev/null 2>&1 &
     PIDS+=($!); wait_port $port
-    printf '  %-8s ' nginx
-    python3 scripts/idle_rss.py $port site.bench.test /1k.txt "$IDLE" "$(pgrep -P "${PIDS[-1]}" | head -1)"
+    worker=$(pgrep -P "${PIDS[-1]}" | head -1)
+    printf '  %-8s ' nginx; python3 scripts/idle_rss.py $port site.bench.test /1k.txt "$IDLE" "$worker"
+    if [[ ${BENCH_TLS:-1} != 0 ]]; then
+      printf '  %-8s ' nginx; python3 scripts/idle_rss.py $tls site.bench.test /1k.txt "$IDLE" "$worker" tls
+    fi
   fi
 fi
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """RSS growth per idle keep-alive connection on a server (a scripts/bench.sh helper).
 
-usage: idle_rss.py PORT HOST PATH COUNT PID
+usage: idle_rss.py PORT HOST PATH COUNT PID [tls]
 
 Sends one GET on a first connection (caches warm), reads the server's VmRSS, then opens COUNT
 keep-alive connections one after another, each answered once (the whole response read), and
@@ -11,6 +11,7 @@ growth in KiB and per connection. Loopback only.
 import re
 import resource
 import socket
+import ssl
 import sys
 import time
 
@@ -42,21 +43,30 @@ def get(sock, host, path):
 
 def main():
     port, host, path, count, pid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+    tls = len(sys.argv) > 6 and sys.argv[6] == "tls"
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    warm = socket.create_connection(("127.0.0.1", int(port)))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+
+    def connect():
+        s = socket.create_connection(("127.0.0.1", int(port)))
+        return ctx.wrap_socket(s, server_hostname=host) if tls else s
+
+    warm = connect()
     get(warm, host, path)
     time.sleep(0.5)
     before = rss_kib(pid)
     conns = []
     for _ in range(count):
-        s = socket.create_connection(("127.0.0.1", int(port)))
+        s = connect()
         get(s, host, path)
         conns.append(s)
     time.sleep(1.0)
     after = rss_kib(pid)
     grown = after - before
-    print(f"{count} idle connections: RSS {before} -> {after} KiB, +{grown} KiB, "
+    print(f"{count} idle {'TLS ' if tls else ''}connections: RSS {before} -> {after} KiB, +{grown} KiB, "
           f"{grown / count:.2f} KiB per connection")
     for s in conns + [warm]:
         s.close()
