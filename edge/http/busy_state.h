@@ -37,8 +37,8 @@ struct BusyState {
             cap = std::min(kInitialInput, max_cap);
         }
         if (!parser_clean || parser.in_message() || parser.error_status()) parser.reset();
-        out.clear();
-        log.clear();
+        if (!out.empty()) out.clear(); // the idle path gives them back empty: nothing to do
+        if (!log.empty()) log.clear();
     }
     // Room to read on: nothing unparsed fills the buffer.
     bool input_idle() const noexcept { return pos == len && !parser.in_message(); }

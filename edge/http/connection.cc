@@ -30,7 +30,8 @@ const RouteTarget kNoTarget{};
 } // namespace
 
 Connection::Connection(ConnectionContext &ctx, Transport &transport, const sockaddr_storage &peer)
-    : ctx_(ctx), transport_(&transport), peer_(peer)
+    : ctx_(ctx), transport_(&transport), peer_(peer),
+      secure_(transport.kind() == TransportKind::kTls)
 {
     transport_->set_user(this);
 }
@@ -371,7 +372,7 @@ bool Connection::respond(const shared::http::RequestHead &head)
     RouteTarget target =
         ctx_.router->route(ctx_.routes, host, scratch, sizeof scratch); // site_dir may use scratch
     Exchange ex{head, host, target, b.out, ctx_.date->line(), ctx_.now_ms(), this};
-    ex.secure = transport_->tls_info().version != nullptr;
+    ex.secure = secure_;
     if (ex.secure) ex.hsts = ctx_.hsts;
     ex.head_only = head.method == Method::kHead;
     ex.close = !head.keep_alive || draining_ || ctx_.draining;

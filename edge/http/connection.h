@@ -103,6 +103,7 @@ private:
     BusyState *busy_ = nullptr; // from ctx_.busy while there is work in hand
     State state_ = State::kOpen;
     sockaddr_storage peer_;
+    bool secure_; // over TLS: HSTS on answers, no HTTP→HTTPS redirect
 
     bool responded_ = false; // current message answered at head-complete
     bool close_after_flush_ = false;

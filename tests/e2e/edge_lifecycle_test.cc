@@ -117,8 +117,11 @@ TEST_CASE("connections above max_connections are refused with 503", "[e2e][limit
     bool served = false;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!served && std::chrono::steady_clock::now() < deadline) {
-        auto again = get(edge->port(), "demo.localhost", "/");
-        served = again && again->status == 200;
+        try {
+            auto again = get(edge->port(), "demo.localhost", "/");
+            served = again && again->status == 200;
+        } catch (const TlsError &) { // over TLS: still over the cap, the handshake was cut
+        }
     }
     CHECK(served);
 }

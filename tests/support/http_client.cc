@@ -41,13 +41,24 @@ size_t Response::count_header(std::string_view name) const
 RawClient::RawClient(int port, int rcvbuf)
 {
     connect_to(port, rcvbuf);
-    if (e2e_over_tls()) tls_ = std::make_unique<TlsSession>(fd_, TlsOptions{});
+    if (e2e_over_tls()) start_tls(TlsOptions{});
 }
 
 RawClient::RawClient(int port, const TlsOptions &tls)
 {
     connect_to(port, 0);
-    tls_ = std::make_unique<TlsSession>(fd_, tls);
+    start_tls(tls);
+}
+
+void RawClient::start_tls(const TlsOptions &options)
+{
+    try {
+        tls_ = std::make_unique<TlsSession>(fd_, options);
+    } catch (...) {
+        ::close(fd_); // the destructor does not run for a constructor that throws
+        fd_ = -1;
+        throw;
+    }
 }
 
 void RawClient::connect_to(int port, int rcvbuf)

@@ -60,6 +60,7 @@ public:
 
 private:
     void connect_to(int port, int rcvbuf);
+    void start_tls(const TlsOptions &options);
     bool fill(int timeout_ms);
     int fd_ = -1;
     std::unique_ptr<TlsSession> tls_;
