@@ -1,6 +1,7 @@
 // TOML → EdgeConfig with file:line errors for unknown keys and wrong types.
 #include "edge/config/edge_config.h"
 
+#include <arpa/inet.h>
 #include <charconv>
 #include <thread>
 
@@ -19,7 +20,6 @@ using shared::config::section;
 
 // Features this build does not serve yet: a key that turns one on must not be read and then
 // ignored (a user who sets it believes it works). Empty, false and [] are the "off" values.
-constexpr const char *kNoGeo = "GeoIP and trusted proxies are not in this build yet";
 
 void refuse_unserved(const std::string &file, const toml::table &t, const char *section,
                      const char *key, bool set, const char *why)
@@ -27,6 +27,22 @@ void refuse_unserved(const std::string &file, const toml::table &t, const char *
     if (set)
         fail(at(file, *t.get(key)), std::string("[") + section + "] " + key + ": " + why +
                                         "; remove the key or leave it empty");
+}
+
+// "10.0.0.0/8", "::1", "192.168.1.7/32": an address, optionally with a prefix length.
+bool valid_ip_range(const std::string &spec)
+{
+    size_t slash = spec.find('/');
+    std::string addr = spec.substr(0, slash);
+    unsigned char buf[16];
+    bool v4 = inet_pton(AF_INET, addr.c_str(), buf) == 1;
+    if (!v4 && inet_pton(AF_INET6, addr.c_str(), buf) != 1) return false;
+    if (slash == std::string::npos) return true;
+    std::string_view p = std::string_view(spec).substr(slash + 1);
+    unsigned prefix = 0;
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
+    return !p.empty() && ec == std::errc() && end == p.data() + p.size() &&
+           prefix <= (v4 ? 32u : 128u);
 }
 
 struct Reader : shared::config::Reader {
@@ -187,8 +203,11 @@ EdgeConfig load_edge_config(const std::string &path)
         Reader r{{path, *t}};
         r.string("database", c.geoip_database);
         r.strings("trusted_proxies", c.trusted_proxies);
-        refuse_unserved(path, *t, "geoip", "database", !c.geoip_database.empty(), kNoGeo);
-        refuse_unserved(path, *t, "geoip", "trusted_proxies", !c.trusted_proxies.empty(), kNoGeo);
+        for (const std::string &p : c.trusted_proxies)
+            if (!valid_ip_range(p))
+                fail(at(path, *t->get("trusted_proxies")),
+                     "[geoip] trusted_proxies: \"" + p +
+                         "\" is not an IP address or address/prefix (10.0.0.0/8, ::1)");
     }
     return c;
 }
@@ -210,7 +229,6 @@ void validate_edge_config(EdgeConfig &c)
     if (tls_listener && c.default_cert.empty() && c.certs_dir.empty() && c.tls_certs.empty())
         fail(where, "a TLS listener needs certificates: [tls] default_cert or certs_dir, or "
                     "--tls-cert with --tls-key");
-    if (!c.geoip_database.empty()) fail(where, std::string("--geoip: ") + kNoGeo);
     for (char &ch : c.base_domain)
         if (ch >= 'A' && ch <= 'Z') ch = char(ch | 0x20);
     while (!c.base_domain.empty() && c.base_domain.back() == '.')

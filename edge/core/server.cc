@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <pthread.h>
 #include <sstream>
@@ -120,6 +121,15 @@ int Server::run()
             if (shared_.access_log_fd < 0)
                 throw StartupError("cannot open access log " + config_.access_log + ": " +
                                    strerror(errno));
+        }
+        if (std::string error = shared_.trusted_proxies.parse(config_.trusted_proxies);
+            !error.empty())
+            throw StartupError("[geoip] trusted_proxies: " + error);
+        if (!config_.geoip_database.empty()) {
+            // A missing or corrupt database is an error at startup, not a silent "no country".
+            if (std::string error = geo_.open(config_.geoip_database); !error.empty())
+                throw StartupError(error);
+            shared_.geo = &geo_;
         }
         probe_io_uring();
         listeners_ = open_listen_sockets(config_.listen, config_.workers);
@@ -251,8 +261,7 @@ std::string Server::handle_admin(const shared::admin::AdminCommand &cmd)
         begin_stop("drain requested on the admin socket");
         return ok_reply({{"draining", true}});
     }
-    if (cmd.cmd == "upstream.health")
-        return error_reply("upstream.health: this build serves no proxy routes yet");
+    if (cmd.cmd == "upstream.health") return upstream_health(cmd.body);
     if (cmd.cmd == "certs.reload") return reload_certs();
     if (cmd.cmd == "tickets.rotate") {
         if (!tls_) return error_reply("tickets.rotate: this edge has no TLS listener");
@@ -313,9 +322,102 @@ std::string Server::install_table(shared::route::RouteTable table)
     return all ? "" : "table persisted but not yet installed by every worker";
 }
 
+std::string Server::upstream_health(const nlohmann::json &body)
+{
+    using shared::admin::error_reply;
+    // {"host": route host, "addr": upstream, "healthy": bool} (DESIGN.md; the protocol
+    // parser has checked the types).
+    auto text = [&body](const char *k) -> std::string {
+        return body.contains(k) && body.at(k).is_string() ? body.at(k).get<std::string>() : "";
+    };
+    std::string host = text("host"), addr = text("addr");
+    if (host.empty()) return error_reply("upstream.health: needs \"host\" (the route's host)");
+    if (addr.empty()) return error_reply("upstream.health: needs \"addr\" (host:port)");
+    if (!body.contains("healthy") || !body.at("healthy").is_boolean())
+        return error_reply("upstream.health: \"healthy\" must be true or false");
+    for (char &c : host)
+        if (c >= 'A' && c <= 'Z') c = char(c | 0x20);
+    const shared::route::Route *route = nullptr;
+    if (routes_)
+        for (const shared::route::Route &r : routes_->routes())
+            if (r.host == host) route = &r;
+    if (!route || route->type != shared::route::RouteType::kProxy)
+        return error_reply("upstream.health: no proxy route for host \"" + host + "\"");
+    bool known = false;
+    for (const shared::route::Upstream &u : route->upstreams)
+        known |= u.addr == addr;
+    if (!known) return error_reply("upstream.health: " + addr + " is not an upstream of " + host);
+    bool healthy = body.at("healthy").get<bool>();
+    shared_.upstreams.mark(host, addr, healthy);
+    log_message(LogLevel::kInfo, "upstream.health: %s %s marked %s", host.c_str(), addr.c_str(),
+                healthy ? "healthy" : "unhealthy");
+    return shared::admin::ok_reply({{"host", host}, {"addr", addr}, {"healthy", healthy}});
+}
+
+nlohmann::json Server::upstream_stats() const
+{
+    // Summed over workers per address; the operator's marks listed by route host.
+    struct Sum {
+        uint64_t requests = 0, retries = 0, status[5] = {}, failures[kUpstreamFailures] = {};
+        uint64_t open = 0, idle = 0, in_flight = 0, ejected_workers = 0;
+    };
+    std::map<std::string, Sum> sums;
+    shared_.upstreams.for_each_stats([&sums](const UpstreamStats &s) {
+        Sum &x = sums[s.addr];
+        x.requests += s.requests.get();
+        x.retries += s.retries.get();
+        for (size_t i = 0; i < 5; ++i)
+            x.status[i] += s.status[i].get();
+        for (size_t i = 0; i < kUpstreamFailures; ++i)
+            x.failures[i] += s.failures[i].get();
+        x.open += s.open.load(std::memory_order_relaxed);
+        x.idle += s.idle.load(std::memory_order_relaxed);
+        x.in_flight += s.in_flight.load(std::memory_order_relaxed);
+        x.ejected_workers += s.ejected.load(std::memory_order_relaxed);
+    });
+    auto marks = shared_.upstreams.marks();
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto &[addr, x] : sums) {
+        nlohmann::json status = nlohmann::json::object(), failures = nlohmann::json::object();
+        for (size_t i = 0; i < 5; ++i)
+            status[std::to_string(i + 1) + "xx"] = x.status[i];
+        for (size_t i = 0; i < kUpstreamFailures; ++i)
+            failures[failure_name(UpstreamFailure(i))] = x.failures[i];
+        nlohmann::json marked = nlohmann::json::object();
+        bool down = false;
+        for (const auto &[key, healthy] : marks)
+            if (key.second == addr) {
+                marked[key.first] = healthy;
+                down |= !healthy;
+            }
+        const char *health = down ? "marked_down" : x.ejected_workers ? "ejected" : "healthy";
+        out.push_back({{"addr", addr},
+                       {"requests", x.requests},
+                       {"retries", x.retries},
+                       {"status", status},
+                       {"failures", failures},
+                       {"open_connections", x.open},
+                       {"idle_connections", x.idle},
+                       {"in_flight", x.in_flight},
+                       {"ejected_workers", x.ejected_workers},
+                       {"marks", marked},
+                       {"health", health}});
+    }
+    return out;
+}
+
 void Server::reload()
 {
     if (tls_) log_cert_report(tls_->reload(), "SIGHUP");
+    if (shared_.geo) {
+        // A database that fails to open keeps the old one serving.
+        std::string error = geo_.reload();
+        if (error.empty())
+            log_message(LogLevel::kInfo, "SIGHUP: GeoIP database %s reopened", geo_.path().c_str());
+        else
+            log_message(LogLevel::kError, "SIGHUP: %s; the previous GeoIP database stays",
+                        error.c_str());
+    }
     if (!reopenable_access_log() && config_.routes_file.empty()) {
         log_message(LogLevel::kInfo, "SIGHUP: no access log file or routes file to reload");
         return;
@@ -382,6 +484,8 @@ std::string Server::stats_reply() const
          {"batched_sends", batched},
          {"routes_version", routes_ ? routes_->version() : 0},
          {"tls", tls_stats()},
+         {"upstreams", upstream_stats()},
+         {"geoip", shared_.geo ? nlohmann::json(geo_.path()) : nlohmann::json(nullptr)},
          {"draining", stopping_},
          {"uptime_ms", uv_now(const_cast<uv_loop_t *>(&loop_)) - started_ms_}});
 }

@@ -47,6 +47,8 @@ private:
     std::string reload_certs();
     void log_cert_report(const CertReport &report, const char *when);
     std::string stats_reply() const;
+    nlohmann::json upstream_stats() const;
+    std::string upstream_health(const nlohmann::json &body);
     nlohmann::json tls_stats() const;
     std::string reopen_logs();
     bool reopenable_access_log() const; // a file, not stdout
@@ -67,6 +69,7 @@ private:
     ListenSockets listeners_; // handed to the workers as they start
     std::string send_path_;   // "io_uring" or "sendmsg (why)", for the admin stats
     std::unique_ptr<TlsServer> tls_;
+    GeoIp geo_; // opened when [geoip] database / --geoip names a file
     std::unique_ptr<HttpsPolicy> https_;
     uv_timer_t ticket_timer_;
     bool ticket_timer_on_ = false;

@@ -56,6 +56,9 @@ Worker::Worker(int id, ServerShared &shared, std::vector<ListenSocket> listeners
                                            std::move(listeners));
     handlers_.set(RouteTarget::Kind::kStatic, &static_);
     handlers_.set(RouteTarget::Kind::kRedirect, &redirect_);
+    proxy_ = std::make_unique<ProxyHandler>(&loop_, *io_, ProxyOptions{id, &shared.upstreams});
+    handlers_.set(RouteTarget::Kind::kProxy, proxy_.get());
+    if (shared.geo) geo_ = std::make_unique<GeoView>(shared.geo);
     uv_timer_init(&loop_, &tick_);
     tick_.data = this;
     uv_async_init(&loop_, &async_,
@@ -77,6 +80,8 @@ Worker::Worker(int id, ServerShared &shared, std::vector<ListenSocket> listeners
     ctx_.owner = this;
     ctx_.https = shared.https;
     ctx_.hsts = shared.hsts_line;
+    ctx_.geo = geo_.get();
+    if (!shared.trusted_proxies.empty()) ctx_.trusted = &shared.trusted_proxies;
 }
 
 Worker::~Worker()
@@ -90,6 +95,8 @@ Worker::~Worker()
     ctx_.access_log = nullptr;
     access_log_.reset();
     acceptor_.reset();
+    proxy_->stop();
+    proxy_->reap();
     uv_walk(
         &loop_,
         [](uv_handle_t *h, void *) {
@@ -98,6 +105,7 @@ Worker::~Worker()
         nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
     reap();
+    proxy_->reap();
     transports_.reset();
     io_.reset();
     uv_loop_close(&loop_);
@@ -152,6 +160,7 @@ void Worker::run_once(int max_wait_ms)
 {
     io_->run_once(max_wait_ms);
     reap();
+    proxy_->reap(); // tasks and upstream connections that ended in the round
 }
 
 void Worker::adopt(int fd, const sockaddr_storage &peer, bool tls)
@@ -238,6 +247,7 @@ void Worker::maybe_finish()
     if (access_log_ && !access_log_->idle()) return; // the next tick checks again
     finished_.store(true, std::memory_order_release);
     if (shared_.worker_finished) uv_async_send(shared_.worker_finished);
+    proxy_->stop();
     if (access_log_) access_log_->flush_blocking();
     uv_close(reinterpret_cast<uv_handle_t *>(&tick_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);

@@ -17,11 +17,14 @@
 #include "edge/accept/acceptor.h"
 #include "edge/cache/digest_memo.h"
 #include "edge/config/edge_config.h"
+#include "edge/geo/geoip.h"
+#include "edge/geo/ip_ranges.h"
 #include "edge/http/busy_state.h"
 #include "edge/http/connection.h"
 #include "edge/http/connection_context.h"
 #include "edge/io/io_loop.h"
 #include "edge/io/object_pool.h"
+#include "edge/proxy/proxy_handler.h"
 #include "edge/redirect/redirect_handler.h"
 #include "edge/route/router.h"
 #include "edge/static/static_handler.h"
@@ -44,6 +47,9 @@ struct ServerShared {
     const TlsServer *tls = nullptr;        // with a TLS listener: certificates, tickets
     const HttpsPolicy *https = nullptr;    // with a TLS listener: plain HTTP → HTTPS
     std::string hsts_line;                 // "Strict-Transport-Security: ...\r\n" or empty
+    UpstreamRegistry upstreams;            // operator health marks, per-upstream counters
+    const GeoIp *geo = nullptr;            // with a [geoip] database
+    IpRanges trusted_proxies;              // [geoip] trusted_proxies
 };
 
 class Worker final : public Acceptor::Sink, public ConnectionOwner
@@ -109,6 +115,8 @@ private:
     Router router_;
     StaticHandler static_;
     RedirectHandler redirect_;
+    std::unique_ptr<ProxyHandler> proxy_; // made once the loop is up (it owns a timer)
+    std::unique_ptr<GeoView> geo_;
     HandlerTable handlers_;
     PageCacheWarmer warmer_;
     DateHeader date_;

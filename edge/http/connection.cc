@@ -27,6 +27,21 @@ constexpr uint64_t kStreamHighWater = 64 * 1024;
 
 const RouteTarget kNoTarget{};
 
+// A route's geo rules (#14): an allow list admits only its countries (an unknown country is
+// not on it); a deny list refuses its own.
+bool geo_allows(const shared::route::Route &r, std::string_view country) noexcept
+{
+    if (!r.allow_countries.empty()) {
+        bool listed = false;
+        for (const std::string &c : r.allow_countries)
+            listed |= c == country;
+        if (!listed) return false;
+    }
+    for (const std::string &c : r.deny_countries)
+        if (c == country) return false;
+    return true;
+}
+
 } // namespace
 
 Connection::Connection(ConnectionContext &ctx, Transport &transport, const sockaddr_storage &peer)
@@ -93,6 +108,20 @@ void Connection::watch()
 void Connection::take_busy()
 {
     busy_ = ctx_.busy->take();
+    busy_->parser.set_body_limit_fn(&Connection::body_limit, this);
+}
+
+uint64_t Connection::body_limit(void *self, const shared::http::RequestHead &head) noexcept
+{
+    // Asked only for a request with a body, before its head is answered: a proxy route may
+    // allow more (uploads) or less than the global limit (#14).
+    auto &c = *static_cast<Connection *>(self);
+    char host_buf[shared::http::kMaxHostLength];
+    std::string_view host = shared::http::normalize_host(head.host, host_buf, sizeof host_buf);
+    char scratch[512];
+    RouteTarget target = c.ctx_.router->route(c.ctx_.routes, host, scratch, sizeof scratch);
+    if (target.route && target.route->max_body_bytes) return *target.route->max_body_bytes;
+    return c.ctx_.config->max_body_bytes;
 }
 
 void Connection::release_busy(bool parser_clean) noexcept
@@ -129,9 +158,9 @@ bool Connection::reads_paused() const noexcept
     if (!busy_) return false;
     if (waiting_ || held_len_ > 0) return true;
     if (busy_->out.empty()) return false;
-    // Output backed up: read on only while a streamed exchange takes the request body, so an
-    // upload and its answer can flow at the same time.
-    return !(task_ && task_reads_body_ && busy_->parser.in_message());
+    // Output backed up: read on only while a streamed exchange takes the request body (or a
+    // tunnel's bytes), so an upload and its answer can flow at the same time.
+    return !(task_ && task_reads_body_ && (busy_->parser.in_message() || tunnel_));
 }
 
 void Connection::on_readable()
@@ -269,6 +298,10 @@ void Connection::process()
     // body bytes a task holds must stay where they are.
     if (!busy_ || waiting_ || held_len_ > 0) return;
     BusyState &b = *busy_;
+    if (tunnel_) {
+        feed_tunnel();
+        return;
+    }
     while (state_ == State::kOpen && !close_after_flush_ && b.pos < b.len) {
         // The next request waits until the streamed answer before it is complete.
         if (task_ && !b.parser.in_message()) break;
@@ -303,6 +336,38 @@ void Connection::process()
         next_message();
     }
     compact();
+}
+
+void Connection::feed_tunnel()
+{
+    BusyState &b = *busy_;
+    if (task_ && b.pos < b.len) {
+        uint32_t from = b.pos;
+        size_t took = task_->on_body(b.in + from, b.len - from);
+        b.pos = b.len;
+        if (took < b.len - from) { // held in place until resume_body()
+            held_at_ = from + uint32_t(took);
+            held_len_ = b.len - held_at_;
+            return;
+        }
+    }
+    if (held_len_ == 0) b.pos = b.len = b.msg_start = 0;
+    if (task_ && read_eof_ && !tunnel_eof_) {
+        tunnel_eof_ = true;
+        task_->on_body_end();
+    }
+}
+
+void Connection::upgrade()
+{
+    if (state_ != State::kOpen || !task_) return;
+    tunnel_ = true; // once the tunnel ends, so does the connection (end_task)
+    task_reads_body_ = true;
+    busy_->parser.set_body_spans(false);
+    if (!pumping_) {
+        pump();
+        after_io();
+    }
 }
 
 void Connection::next_message()
@@ -375,6 +440,8 @@ bool Connection::respond(const shared::http::RequestHead &head)
     ex.secure = secure_;
     if (ex.secure) ex.hsts = ctx_.hsts;
     ex.head_only = head.method == Method::kHead;
+    ex.peer = &peer_;
+    if (ctx_.geo || ctx_.trusted) identify_client(ex);
     ex.close = !head.keep_alive || draining_ || ctx_.draining;
     if (!waiting_ && ctx_.access_log && exchange_start_us_ == 0) exchange_start_us_ = now_us();
     size_t unanswered = b.out.buffer().size(); // taken back if the answer must wait
@@ -403,13 +470,41 @@ bool Connection::respond(const shared::http::RequestHead &head)
     return true;
 }
 
+void Connection::identify_client(Exchange &ex)
+{
+    if (peer_trusted_ < 0)
+        peer_trusted_ = ctx_.trusted && !ctx_.trusted->empty() && ctx_.trusted->contains(peer_);
+    ex.peer_trusted = peer_trusted_ == 1;
+    if (!ctx_.geo) return;
+    if (ex.peer_trusted) {
+        // Behind a trusted proxy the client is named by X-Forwarded-For, per request.
+        std::string_view client =
+            forwarded_client(ex.req.get(shared::http::HeaderToken::kXForwardedFor), *ctx_.trusted);
+        IpAddr a;
+        if (!client.empty() && parse_ip(client, a)) {
+            Country c = ctx_.geo->lookup(a);
+            std::memcpy(forwarded_country_, c.code, 2);
+            ex.country = c.known() ? std::string_view(forwarded_country_, 2) : std::string_view();
+            return;
+        }
+    }
+    if (!country_known_) { // once per connection: the peer does not change
+        IpAddr a;
+        if (ip_of(peer_, a)) country_ = ctx_.geo->lookup(a);
+        country_known_ = true;
+    }
+    ex.country = country_.view();
+}
+
 void Connection::log_answer(const Exchange &ex, bool streaming)
 {
     BusyState &b = *busy_;
     uint64_t end = streaming ? ExchangeLog::kStreaming : b.out.queued_total();
     uint64_t start = exchange_start_us_ ? exchange_start_us_ : now_us();
+    ExchangeNotes notes = ex.notes;
+    if (notes.country.empty()) notes.country = ex.country;
     b.log.add(ex.req, ex.host, ex.status, ex.head_end ? ex.head_end : end, end, start,
-              transport_->tls_info());
+              transport_->tls_info(), notes);
     b.log.advance(b.out.sent_total(), start, *ctx_.access_log, &peer_); // nothing to send
 }
 
@@ -429,6 +524,10 @@ void Connection::dispatch(Exchange &ex)
     }
     if (ex.target.kind == RouteTarget::Kind::kUnknownHost) {
         send_error(ex, 404, "Unknown host", "No deployment is served at this host name.");
+        return;
+    }
+    if (ctx_.geo && ex.target.route && !geo_allows(*ex.target.route, ex.country)) {
+        send_error(ex, 403, "Forbidden", "This site is not available in your region.");
         return;
     }
     if (!ex.secure && ctx_.https && ctx_.https->redirects(ex)) {
@@ -472,6 +571,10 @@ void Connection::pull_task()
         case ExchangeTask::Pull::kDone:
             end_task(true);
             return;
+        case ExchangeTask::Pull::kDoneClose:
+            close_after_flush_ = true;
+            end_task(true);
+            return;
         case ExchangeTask::Pull::kAbort:
             // The answer cannot be completed: what was queued goes, then the connection
             // closes, so the client sees a cut answer rather than a wrong one.
@@ -488,10 +591,13 @@ void Connection::end_task(bool completed)
     task_ = nullptr;
     task_waiting_ = false;
     held_len_ = 0;
+    if (tunnel_) close_after_flush_ = true;
     if (busy_) {
         busy_->parser.set_body_spans(false); // a body the task did not read is dropped
-        if (ctx_.access_log)
-            busy_->log.set_end(busy_->out.queued_total(), task->status(), task->head_end());
+        if (ctx_.access_log) {
+            ExchangeNotes notes = task->notes();
+            busy_->log.set_end(busy_->out.queued_total(), task->status(), task->head_end(), &notes);
+        }
     }
     task->end(completed);
 }

@@ -58,6 +58,7 @@ public:
     void on_warm() override;
     void resume_output() override;
     void resume_body() override;
+    void upgrade() override;
 
 private:
     enum class State : uint8_t { kOpen, kLingering, kClosing };
@@ -74,6 +75,12 @@ private:
     // Answers the request; false when it waits (nothing written).
     bool respond(const shared::http::RequestHead &head);
     void dispatch(Exchange &ex);
+    // The client's country (GeoIP) and whether the peer is a trusted proxy, for `ex`.
+    void identify_client(Exchange &ex);
+    // The request body limit for a head (the route's, else [limits] max_body_bytes).
+    static uint64_t body_limit(void *self, const shared::http::RequestHead &head) noexcept;
+    // A tunnel (after upgrade()): the client's bytes go to the task as they are.
+    void feed_tunnel();
     void log_answer(const Exchange &ex, bool streaming);
     // The current message is answered and read to its end: ready for the next one.
     void next_message();
@@ -115,6 +122,12 @@ private:
     bool warming_ = false;       // output waits for file bytes to reach the page cache
     bool pumping_ = false;
     bool answer_completes_message_ = false; // the waiting request was read whole before it waited
+    bool tunnel_ = false;            // the exchange switched protocols: bytes go to the task raw
+    bool tunnel_eof_ = false;        // the client's end of stream was handed to the tunnel
+    int8_t peer_trusted_ = -1;       // -1: not looked at yet
+    bool country_known_ = false;     // country_ holds the peer's lookup
+    Country country_;                // the TCP peer's country (looked up once per connection)
+    char forwarded_country_[2] = {}; // a trusted proxy's client: looked up per request
     std::shared_ptr<WarmTicket> warm_ticket_;
     // What the current request waits for. Meanwhile nothing is parsed or read (the head's
     // views point into the input buffer), and output already queued keeps going.

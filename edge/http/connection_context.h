@@ -7,6 +7,8 @@
 #include <uv.h>
 
 #include "edge/config/edge_config.h"
+#include "edge/geo/geoip.h"
+#include "edge/geo/ip_ranges.h"
 #include "edge/http/busy_state.h"
 #include "edge/http/date_header.h"
 #include "edge/http/handler.h"
@@ -51,7 +53,9 @@ struct ConnectionContext {
     ConnectionOwner *owner = nullptr;
     const HttpsPolicy *https = nullptr; // plain HTTP → HTTPS redirects; null without TLS
     std::string_view hsts;              // the HSTS header line for HTTPS answers, or empty
-    bool draining = false; // the worker is stopping: answers carry "Connection: close"
+    GeoView *geo = nullptr;             // null: no GeoIP database
+    const IpRanges *trusted = nullptr;  // [geoip] trusted_proxies; null or empty: none
+    bool draining = false;              // the worker is stopping: answers carry "Connection: close"
 
     uint64_t now_ms() const noexcept { return uv_now(loop); }
 };

@@ -12,8 +12,10 @@
 
 #include <cstdint>
 #include <string_view>
+#include <sys/socket.h>
 
 #include "edge/io/wake_list.h"
+#include "edge/log/access_log.h"
 #include "edge/route/router.h"
 #include "edge/write/output_queue.h"
 #include "shared/http/request_head.h"
@@ -30,6 +32,10 @@ public:
     virtual void resume_output() = 0;
     // The task takes request body bytes again (after on_body() took fewer than offered).
     virtual void resume_body() = 0;
+    // The answer switched protocols (a 101 is queued; #14, WebSocket): from now on every byte
+    // the client sends goes to on_body() as it is, unparsed (the client's end of stream is
+    // on_body_end()), and the connection closes once the task ends.
+    virtual void upgrade() = 0;
 
 protected:
     ~ExchangeStream() = default;
@@ -40,10 +46,11 @@ class ExchangeTask
 {
 public:
     enum class Pull : uint8_t {
-        kMore,  // appended something; call again when the output has room
-        kWait,  // nothing now: the task calls ExchangeStream::resume_output() when it has
-        kDone,  // the answer is complete
-        kAbort, // the answer cannot be completed: the connection closes after what was queued
+        kMore,      // appended something; call again when the output has room
+        kWait,      // nothing now: the task calls ExchangeStream::resume_output() when it has
+        kDone,      // the answer is complete
+        kDoneClose, // complete, and the connection closes after it (close-delimited answers)
+        kAbort,     // the answer cannot be completed: the connection closes after what was queued
     };
     // The output has room: append the next part of the answer (head first, then body).
     virtual Pull pull(OutputQueue &out) = 0;
@@ -56,6 +63,8 @@ public:
     // head ended in the output stream (OutputQueue::queued_total() after the head).
     virtual int status() const noexcept = 0;
     virtual uint64_t head_end() const noexcept = 0;
+    // For the access log, asked with status(): the upstream, its time, why it failed.
+    virtual ExchangeNotes notes() const noexcept { return {}; }
     // Called exactly once, when the connection is done with the task: after pull() said kDone
     // (completed = true), after kAbort, or when the connection goes away first (client gone,
     // timeout). The task must not call the ExchangeStream after this; its owner may free it.
@@ -73,6 +82,11 @@ struct Exchange {
     std::string_view date; // "Date: <IMF-fixdate>\r\n"
     uint64_t now_ms = 0;   // the loop's clock
     ExchangeStream *stream = nullptr;
+
+    const sockaddr_storage *peer = nullptr; // the client's address (the TCP peer)
+    std::string_view country;  // the client's ISO country when GeoIP knows it, else empty
+    bool peer_trusted = false; // the peer is one of [geoip] trusted_proxies
+    ExchangeNotes notes;       // for the access log (request id, upstream of an early answer)
 
     bool secure = false;   // came over TLS
     std::string_view hsts; // "Strict-Transport-Security: ...\r\n" on HTTPS answers, or empty

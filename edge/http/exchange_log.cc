@@ -10,7 +10,8 @@ namespace berth::edge
 using shared::http::HeaderToken;
 
 void ExchangeLog::add(const shared::http::RequestHead &req, std::string_view host, int status,
-                      uint64_t head_end, uint64_t end, uint64_t start_us, TlsInfo tls)
+                      uint64_t head_end, uint64_t end, uint64_t start_us, TlsInfo tls,
+                      const ExchangeNotes &notes)
 {
     BERTH_ASSERT(count_ < kMaxOpen); // the connection answers no more while full()
     Entry &e = ring_[(head_ + count_) % kMaxOpen];
@@ -28,12 +29,29 @@ void ExchangeLog::add(const shared::http::RequestHead &req, std::string_view hos
         e.len[i] = uint32_t(parts[i].size());
         text_.append(parts[i]);
     }
+    store_notes(e, notes);
 }
 
-void ExchangeLog::set_end(uint64_t end, int status, uint64_t head_end) noexcept
+void ExchangeLog::store_notes(Entry &e, const ExchangeNotes &notes)
+{
+    // Only the newest entry's text may be replaced: it is the last one in text_.
+    size_t keep = e.text_at;
+    for (size_t i = 0; i < 5; ++i)
+        keep += e.len[i];
+    text_.resize(keep);
+    std::string_view parts[4] = {notes.upstream, notes.error, notes.request_id, notes.country};
+    for (size_t i = 0; i < 4; ++i) {
+        e.len[5 + i] = uint32_t(parts[i].size());
+        text_.append(parts[i]);
+    }
+    e.upstream_us = notes.upstream_us;
+}
+
+void ExchangeLog::set_end(uint64_t end, int status, uint64_t head_end, const ExchangeNotes *notes)
 {
     if (count_ == 0) return;
     Entry &e = ring_[(head_ + count_ - 1) % kMaxOpen];
+    if (notes) store_notes(e, *notes);
     e.end = end;
     if (status) e.status = status;
     e.head_end = head_end ? head_end : end;
@@ -42,9 +60,9 @@ void ExchangeLog::set_end(uint64_t end, int status, uint64_t head_end) noexcept
 void ExchangeLog::write(const Entry &e, uint64_t sent, uint64_t now_us, AccessLog &log,
                         const sockaddr_storage *peer) const
 {
-    std::string_view parts[5];
+    std::string_view parts[kTexts];
     size_t at = e.text_at;
-    for (size_t i = 0; i < 5; ++i) {
+    for (size_t i = 0; i < kTexts; ++i) {
         parts[i] = std::string_view(text_).substr(at, e.len[i]);
         at += e.len[i];
     }
@@ -59,6 +77,7 @@ void ExchangeLog::write(const Entry &e, uint64_t sent, uint64_t now_us, AccessLo
     r.tls_version = e.tls.version ? std::string_view(e.tls.version) : std::string_view();
     r.tls_resumed = e.tls.resumed;
     r.status = e.status;
+    r.notes = {parts[5], parts[6], parts[7], parts[8], e.upstream_us};
     uint64_t body_end = std::min(sent, e.end);
     r.bytes = body_end > e.head_end ? body_end - e.head_end : 0;
     r.duration_us = now_us > e.start_us ? now_us - e.start_us : 0;

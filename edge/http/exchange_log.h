@@ -31,9 +31,11 @@ public:
     // offsets in the output stream (OutputQueue::queued_total()); end is kStreaming while a
     // task produces it. start_us: when its head was parsed.
     void add(const shared::http::RequestHead &req, std::string_view host, int status,
-             uint64_t head_end, uint64_t end, uint64_t start_us, TlsInfo tls = {});
-    // The streamed answer (the newest exchange) ended at `end`; its head at head_end.
-    void set_end(uint64_t end, int status, uint64_t head_end) noexcept;
+             uint64_t head_end, uint64_t end, uint64_t start_us, TlsInfo tls = {},
+             const ExchangeNotes &notes = {});
+    // The streamed answer (the newest exchange) ended at `end`; its head at head_end. Notes
+    // known only at the end (the upstream, its time) replace the ones given to add().
+    void set_end(uint64_t end, int status, uint64_t head_end, const ExchangeNotes *notes = nullptr);
     // The output stream reached `sent` bytes: writes the lines of the answers that are out.
     void advance(uint64_t sent, uint64_t now_us, AccessLog &log, const sockaddr_storage *peer);
     // The connection is closing: writes every line left, with what reached the socket.
@@ -41,6 +43,7 @@ public:
     void clear() noexcept;
 
 private:
+    static constexpr size_t kTexts = 9;
     struct Entry {
         uint64_t head_end = 0;
         uint64_t end = 0;
@@ -48,12 +51,16 @@ private:
         int status = 0;
         bool http10 = false;
         TlsInfo tls;
-        uint32_t text_at = 0; // host, method, target, referer, user agent, one after another
-        uint32_t len[5] = {};
+        int64_t upstream_us = -1;
+        // host, method, target, referer, user agent, then the notes' upstream, error,
+        // request id and country, one after another
+        uint32_t text_at = 0;
+        uint32_t len[kTexts] = {};
     };
     void write(const Entry &e, uint64_t sent, uint64_t now_us, AccessLog &log,
                const sockaddr_storage *peer) const;
     void pop() noexcept;
+    void store_notes(Entry &e, const ExchangeNotes &notes);
 
     Entry ring_[kMaxOpen];
     size_t head_ = 0;

@@ -56,6 +56,26 @@ void append_or_dash(std::string &out, std::string_view s)
     else
         append_log_escaped(out, s);
 }
+void append_notes_combined(std::string &out, const ExchangeNotes &n)
+{
+    // key=value pairs after the combined fields (values never hold spaces: addresses, codes).
+    auto pair = [&out](std::string_view key, std::string_view v) {
+        if (v.empty()) return;
+        out.append(" ").append(key).append("=");
+        append_log_escaped(out, v);
+    };
+    pair("upstream", n.upstream);
+    if (n.upstream_us >= 0) {
+        out.append(" upstream_us=");
+        append_uint(out, uint64_t(n.upstream_us));
+    }
+    pair("upstream_error", n.error);
+    pair("country", n.country);
+    pair("request_id", n.request_id);
+}
+
+void append_notes_json(std::string &out, const ExchangeNotes &n);
+
 } // namespace
 
 void append_json_escaped(std::string &out, std::string_view s)
@@ -89,6 +109,27 @@ void append_json_escaped(std::string &out, std::string_view s)
         }
     }
 }
+
+namespace
+{
+void append_notes_json(std::string &out, const ExchangeNotes &n)
+{
+    auto pair = [&out](std::string_view key, std::string_view v) {
+        if (v.empty()) return;
+        out.append(",\"").append(key).append("\":\"");
+        append_json_escaped(out, v);
+        out.push_back('"');
+    };
+    pair("upstream", n.upstream);
+    if (n.upstream_us >= 0) {
+        out.append(",\"upstream_us\":");
+        append_uint(out, uint64_t(n.upstream_us));
+    }
+    pair("upstream_error", n.error);
+    pair("country", n.country);
+    pair("request_id", n.request_id);
+}
+} // namespace
 
 AccessLog::AccessLog(uv_loop_t *loop, int fd, LogFormat format)
     : loop_(loop), fd_(fd), format_(format)
@@ -137,6 +178,7 @@ void AccessLog::log(const AccessRecord &r)
         buf_.push_back('"');
         if (!r.tls_version.empty()) // after the combined fields, so their parsers still work
             buf_.append(" tls=").append(r.tls_version).append(r.tls_resumed ? " resumed" : "");
+        append_notes_combined(buf_, r.notes);
         buf_.push_back('\n');
     } else {
         buf_.append("{\"time\":\"").append(time).append("\",\"remote\":\"");
@@ -162,6 +204,7 @@ void AccessLog::log(const AccessRecord &r)
             buf_.append(",\"tls\":\"").append(r.tls_version).append("\",\"tls_resumed\":");
             buf_.append(r.tls_resumed ? "true" : "false");
         }
+        append_notes_json(buf_, r.notes);
         buf_.append("}\n");
     }
     if (buf_.size() >= kFlushAt) flush();

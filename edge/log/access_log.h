@@ -15,6 +15,16 @@
 namespace berth::edge
 {
 
+// What a proxied (or geo-checked) exchange adds to its line: the upstream that answered or
+// was last tried, its time, why it failed, the request id and the client's country (#14).
+struct ExchangeNotes {
+    std::string_view upstream;   // "127.0.0.1:9001"
+    std::string_view error;      // "connect_refused", "header_timeout", ... or empty
+    std::string_view request_id; // X-Request-Id
+    std::string_view country;    // ISO code from GeoIP, or empty
+    int64_t upstream_us = -1;    // from the first upstream attempt to its last byte; -1: none
+};
+
 struct AccessRecord {
     const sockaddr_storage *peer = nullptr;
     std::string_view host; // normalised
@@ -28,6 +38,7 @@ struct AccessRecord {
     uint64_t duration_us = 0;     // head parsed → last byte handed to the socket
     std::string_view tls_version; // "TLSv1.3"; empty on plain HTTP
     bool tls_resumed = false;
+    ExchangeNotes notes;
 };
 
 class AccessLog

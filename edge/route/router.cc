@@ -42,6 +42,7 @@ RouteTarget Router::route(const shared::route::RouteTable *table, std::string_vi
                 return t;
             case RouteType::kProxy:
                 t.kind = RouteTarget::Kind::kProxy;
+                t.header_rules = &r.header_rules;
                 return t;
             case RouteType::kStatic:
                 break;

@@ -311,10 +311,23 @@ int RequestParser::finish_head() noexcept
     if (!host_chars_ok(h.host)) return fail(400, "invalid Host header");
 
     h.chunked = (parser_.flags & F_CHUNKED) != 0;
+    if (parser_.flags & F_TRANSFER_ENCODING) {
+        // Only "chunked" alone: a body under another coding ("gzip, chunked") would reach an
+        // upstream re-framed without it (#14), and two fields may be read two ways.
+        int te = 0;
+        bool plain = true;
+        for (uint16_t i = 0; i < h.header_count; ++i)
+            if (h.headers[i].token == HeaderToken::kTransferEncoding) {
+                ++te;
+                plain &= iequals(h.headers[i].value, "chunked");
+            }
+        if (te > 1 || !plain) return fail(501, "transfer coding other than chunked");
+    }
     if (parser_.flags & F_CONTENT_LENGTH) h.content_length = parser_.content_length;
     h.has_body = h.chunked || h.content_length > 0;
-    if (!h.chunked && h.content_length > limits_.max_body_bytes)
-        return fail(413, "request body too large");
+    body_limit_ = limits_.max_body_bytes;
+    if (h.has_body && body_limit_fn_) body_limit_ = body_limit_fn_(body_limit_ctx_, h);
+    if (!h.chunked && h.content_length > body_limit_) return fail(413, "request body too large");
     std::string_view expect = h.get(HeaderToken::kExpect);
     if (!expect.empty()) {
         if (!iequals(expect, "100-continue")) return fail(417, "unsupported expectation");
@@ -337,7 +350,7 @@ int RequestParser::on_body(llhttp_t *p, const char *at, size_t len)
 {
     RequestParser &s = self(p);
     s.body_bytes_ += len;
-    if (s.body_bytes_ > s.limits_.max_body_bytes) return s.fail(413, "request body too large");
+    if (s.body_bytes_ > s.body_limit_) return s.fail(413, "request body too large");
     if (s.body_sink_) s.body_sink_->append(at, len);
     if (!s.body_spans_ || len == 0) return 0;
     s.body_ = std::string_view(at, len);

@@ -56,6 +56,16 @@ public:
     // body() views it in the caller's buffer (de-chunked), for a handler that streams it.
     void set_body_sink(std::string *sink) noexcept { body_sink_ = sink; }
     void set_body_spans(bool on) noexcept { body_spans_ = on; }
+
+    // Decides the body limit of each request that has a body, from its head (a route may
+    // allow more or less than ParserLimits::max_body_bytes); called before the declared
+    // length is checked. Null: the ParserLimits value for every request.
+    using BodyLimitFn = uint64_t (*)(void *ctx, const RequestHead &head) noexcept;
+    void set_body_limit_fn(BodyLimitFn fn, void *ctx) noexcept
+    {
+        body_limit_fn_ = fn;
+        body_limit_ctx_ = ctx;
+    }
     std::string_view body() const noexcept { return body_; }
 
     // Back to a fresh parser (after an error, or for another connection).
@@ -95,6 +105,9 @@ private:
     size_t head_bytes_ = 0;
     size_t trailer_bytes_ = 0;
     uint64_t body_bytes_ = 0;
+    uint64_t body_limit_ = 0; // of the current message
+    BodyLimitFn body_limit_fn_ = nullptr;
+    void *body_limit_ctx_ = nullptr;
     int host_count_ = 0;
     int error_status_ = 0;
     const char *error_reason_ = "";

@@ -39,6 +39,27 @@ struct ProxyTimeouts {
     uint32_t connect_ms = 2000;
     uint32_t response_header_ms = 30000;
     uint32_t idle_ms = 60000;
+    uint32_t total_ms = 0; // retries stop once this much has passed since the request; 0: none
+};
+
+// How a proxy route picks an upstream (#14).
+enum class Balance : uint8_t {
+    kRoundRobin,       // smooth weighted round robin (blue/green and canary are weights)
+    kLeastOutstanding, // power of two random choices by requests in flight, weighted
+};
+
+// Keep-alive connections to each upstream, per worker.
+struct UpstreamPoolLimits {
+    uint32_t max_idle = 32;           // idle connections kept per upstream
+    uint32_t idle_timeout_ms = 30000; // an idle connection older than this is closed
+    uint32_t max_conns = 0;           // open connections per upstream; 0: no cap
+};
+
+// Passive health: consecutive failures eject an upstream for a back-off that doubles.
+struct PassiveHealth {
+    uint32_t max_fails = 3;
+    uint32_t eject_ms = 1000;      // first ejection
+    uint32_t max_eject_ms = 30000; // longest
 };
 
 struct Route {
@@ -58,6 +79,15 @@ struct Route {
     std::vector<Upstream> upstreams;
     bool websocket = false;
     ProxyTimeouts timeouts;
+    Balance balance = Balance::kRoundRobin;
+    uint32_t retries = 1;         // further attempts after the first (never reached, or below)
+    bool retry_idempotent = true; // also retry a sent idempotent request without a body
+    std::string host_header;      // sent as Host instead of the client's; empty: pass through
+    UpstreamPoolLimits pool;
+    PassiveHealth health;
+    std::optional<uint64_t> max_body_bytes; // request body limit; unset: [limits] max_body_bytes
+
+    // any type (#14): GeoIP rules
     std::vector<std::string> deny_countries;
     std::vector<std::string> allow_countries;
 

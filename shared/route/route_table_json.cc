@@ -82,6 +82,8 @@ std::string normalize_route_host(std::string host, const std::string &where)
     return host;
 }
 
+void parse_header_rules(const json &r, Route &route, const std::string &where);
+
 void parse_static(const json &r, Route &route, const std::string &where)
 {
     route.root = get_string(r, "root", where, false);
@@ -93,6 +95,12 @@ void parse_static(const json &r, Route &route, const std::string &where)
         invalid(where + ".root", "\"" + route.root + "\" escapes the deployments root");
     if (route.root_from_label && route.host.rfind("*.", 0) != 0)
         invalid(where + ".root_from_label", "needs a wildcard host");
+    parse_header_rules(r, route, where);
+}
+
+// Response header rules: static answers and proxied ones alike (#14).
+void parse_header_rules(const json &r, Route &route, const std::string &where)
+{
     if (const json *headers = field(r, "headers")) {
         if (!headers->is_object()) invalid(where + ".headers", "must be an object");
         for (auto &[pattern, values] : headers->items()) {
@@ -152,7 +160,51 @@ void parse_proxy(const json &r, Route &route, const std::string &where)
         route.timeouts.response_header_ms =
             uint32_t(get_uint(*t, "response_header_ms", w, 30000, 3600000));
         route.timeouts.idle_ms = uint32_t(get_uint(*t, "idle_ms", w, 60000, 86400000));
+        route.timeouts.total_ms = uint32_t(get_uint(*t, "total_ms", w, 0, 86400000));
+        for (const char *k : {"connect_ms", "response_header_ms", "idle_ms"})
+            if (const json *v = field(*t, k);
+                v && v->is_number_unsigned() && v->get<uint64_t>() == 0)
+                invalid(w + "." + k, "must be at least 1");
     }
+    std::string balance = get_string(r, "balance", where, false);
+    if (balance.empty() || balance == "round_robin")
+        route.balance = Balance::kRoundRobin;
+    else if (balance == "least_outstanding")
+        route.balance = Balance::kLeastOutstanding;
+    else
+        invalid(where + ".balance", "must be \"round_robin\" or \"least_outstanding\"");
+    route.retries = uint32_t(get_uint(r, "retries", where, 1, 10));
+    if (const json *v = field(r, "retry_idempotent")) {
+        if (!v->is_boolean()) invalid(where + ".retry_idempotent", "must be true or false");
+        route.retry_idempotent = v->get<bool>();
+    }
+    route.host_header = get_string(r, "host_header", where, false);
+    for (char c : route.host_header)
+        if (!(c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_' ||
+              (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            invalid(where + ".host_header", "must be a host name or host:port");
+    if (field(r, "max_body_bytes"))
+        route.max_body_bytes = get_uint(r, "max_body_bytes", where, 0, uint64_t(1) << 50);
+    if (const json *p = field(r, "pool")) {
+        if (!p->is_object()) invalid(where + ".pool", "must be an object");
+        std::string w = where + ".pool";
+        route.pool.max_idle = uint32_t(get_uint(*p, "max_idle", w, 32, 100000));
+        route.pool.idle_timeout_ms = uint32_t(get_uint(*p, "idle_timeout_ms", w, 30000, 86400000));
+        route.pool.max_conns = uint32_t(get_uint(*p, "max_conns", w, 0, 1000000));
+    }
+    if (const json *h = field(r, "health")) {
+        if (!h->is_object()) invalid(where + ".health", "must be an object");
+        std::string w = where + ".health";
+        route.health.max_fails = uint32_t(get_uint(*h, "max_fails", w, 3, 1000));
+        route.health.eject_ms = uint32_t(get_uint(*h, "eject_ms", w, 1000, 3600000));
+        route.health.max_eject_ms = uint32_t(get_uint(*h, "max_eject_ms", w, 30000, 86400000));
+        if (route.health.max_fails == 0) invalid(w + ".max_fails", "must be at least 1");
+    }
+    parse_header_rules(r, route, where);
+}
+
+void parse_geo(const json &r, Route &route, const std::string &where)
+{
     if (const json *g = field(r, "geo")) {
         if (!g->is_object()) invalid(where + ".geo", "must be an object");
         for (const char *key : {"deny_countries", "allow_countries"}) {
@@ -245,6 +297,7 @@ std::optional<RouteTable> route_table_from_json(const json &doc, std::string &er
                 invalid(where + ".type",
                         "must be \"static\", \"proxy\" or \"redirect\", not \"" + type + "\"");
             }
+            parse_geo(r, route, where);
             out.push_back(std::move(route));
         }
         return RouteTable(version->get<uint64_t>(), std::move(out));
@@ -268,6 +321,22 @@ std::optional<RouteTable> parse_route_table(std::string_view text, std::string &
     return route_table_from_json(doc, error);
 }
 
+namespace
+{
+void header_rules_to_json(const Route &r, json &j)
+{
+    if (r.header_rules.empty()) return;
+    json headers = json::object();
+    for (const HeaderRule &rule : r.header_rules) {
+        json values = json::object();
+        for (const auto &[n, v] : rule.headers)
+            values[n] = v;
+        headers[rule.pattern + (rule.prefix ? "*" : "")] = values;
+    }
+    j["headers"] = headers;
+}
+} // namespace
+
 json route_table_to_json(const RouteTable &table)
 {
     json routes = json::array();
@@ -280,16 +349,7 @@ json route_table_to_json(const RouteTable &table)
             if (!r.root.empty()) j["root"] = r.root;
             if (r.root_from_label) j["root_from_label"] = true;
             j["spa"] = r.spa;
-            if (!r.header_rules.empty()) {
-                json headers = json::object();
-                for (const HeaderRule &rule : r.header_rules) {
-                    json values = json::object();
-                    for (const auto &[n, v] : rule.headers)
-                        values[n] = v;
-                    headers[rule.pattern + (rule.prefix ? "*" : "")] = values;
-                }
-                j["headers"] = headers;
-            }
+            header_rules_to_json(r, j);
             break;
         }
         case RouteType::kProxy: {
@@ -302,12 +362,20 @@ json route_table_to_json(const RouteTable &table)
             j["timeouts"] = {{"connect_ms", r.timeouts.connect_ms},
                              {"response_header_ms", r.timeouts.response_header_ms},
                              {"idle_ms", r.timeouts.idle_ms}};
-            if (!r.deny_countries.empty() || !r.allow_countries.empty()) {
-                json geo = json::object();
-                if (!r.deny_countries.empty()) geo["deny_countries"] = r.deny_countries;
-                if (!r.allow_countries.empty()) geo["allow_countries"] = r.allow_countries;
-                j["geo"] = geo;
-            }
+            if (r.timeouts.total_ms) j["timeouts"]["total_ms"] = r.timeouts.total_ms;
+            j["balance"] =
+                r.balance == Balance::kLeastOutstanding ? "least_outstanding" : "round_robin";
+            j["retries"] = r.retries;
+            j["retry_idempotent"] = r.retry_idempotent;
+            if (!r.host_header.empty()) j["host_header"] = r.host_header;
+            if (r.max_body_bytes) j["max_body_bytes"] = *r.max_body_bytes;
+            j["pool"] = {{"max_idle", r.pool.max_idle},
+                         {"idle_timeout_ms", r.pool.idle_timeout_ms},
+                         {"max_conns", r.pool.max_conns}};
+            j["health"] = {{"max_fails", r.health.max_fails},
+                           {"eject_ms", r.health.eject_ms},
+                           {"max_eject_ms", r.health.max_eject_ms}};
+            header_rules_to_json(r, j);
             break;
         }
         case RouteType::kRedirect:
@@ -315,6 +383,12 @@ json route_table_to_json(const RouteTable &table)
             j["to"] = r.to;
             j["code"] = r.code;
             break;
+        }
+        if (!r.deny_countries.empty() || !r.allow_countries.empty()) {
+            json geo = json::object();
+            if (!r.deny_countries.empty()) geo["deny_countries"] = r.deny_countries;
+            if (!r.allow_countries.empty()) geo["allow_countries"] = r.allow_countries;
+            j["geo"] = geo;
         }
         routes.push_back(std::move(j));
     }

@@ -53,6 +53,10 @@ public:
     bool wait_closed(int timeout_ms = 5000);
     // Bytes received and not yet parsed into a response.
     const std::string &pending() const { return buf_; }
+    // Reads whatever arrives within the timeout into pending(); false on timeout or EOF.
+    bool read_some(int timeout_ms) { return fill(timeout_ms); }
+    // Takes n bytes off the front of pending().
+    void consume(size_t n) { buf_.erase(0, n); }
     void shutdown_write();
     int fd() const { return fd_; }
     // The TLS session, or null on a plain connection.

@@ -64,11 +64,8 @@ TEST_CASE("keys of features this build does not serve are refused, not ignored",
         const char *toml;
         const char *key;
     };
-    for (Case c :
-         {Case{"[admin]\nmetrics_listen = \"127.0.0.1:9100\"\n", "[admin] metrics_listen"},
-          Case{"[redis]\nurl = \"redis://127.0.0.1:6379\"\n", "[redis] url"},
-          Case{"[geoip]\ndatabase = \"GeoLite2.mmdb\"\n", "[geoip] database"},
-          Case{"[geoip]\ntrusted_proxies = [\"10.0.0.0/8\"]\n", "[geoip] trusted_proxies"}}) {
+    for (Case c : {Case{"[admin]\nmetrics_listen = \"127.0.0.1:9100\"\n", "[admin] metrics_listen"},
+                   Case{"[redis]\nurl = \"redis://127.0.0.1:6379\"\n", "[redis] url"}}) {
         CAPTURE(c.toml);
         std::string e = error_of(c.toml);
         CHECK(e.rfind("2: " + std::string(c.key) + ": ", 0) == 0);
@@ -82,12 +79,26 @@ TEST_CASE("keys of features this build does not serve are refused, not ignored",
     CHECK(off.metrics_listen.empty());
 }
 
-TEST_CASE("flags for features this build does not serve are refused too", "[config]")
+TEST_CASE("[geoip] database and trusted_proxies are read; bad ranges are refused (#14)", "[config]")
 {
+    TempTree t;
+    EdgeConfig c = load(t, "[geoip]\ndatabase = \"GeoLite2.mmdb\"\n"
+                           "trusted_proxies = [\"10.0.0.0/8\", \"::1\", \"192.168.1.7/32\"]\n");
+    CHECK(c.geoip_database == "GeoLite2.mmdb");
+    CHECK(c.trusted_proxies.size() == 3);
+    for (const char *bad : {"10.0.0.0/33", "10.0.0/8", "example.test", "::1/129", "1.2.3.4/"}) {
+        CAPTURE(bad);
+        std::string e = error_of(std::string("[geoip]\ntrusted_proxies = [\"") + bad + "\"]\n");
+        CHECK(e.rfind("2: [geoip] trusted_proxies: ", 0) == 0);
+    }
     EdgeConfig g;
     g.deployments_root = "/srv";
     g.geoip_database = "x.mmdb";
-    CHECK_THROWS_WITH(validate_edge_config(g), Catch::Contains("--geoip"));
+    CHECK_NOTHROW(validate_edge_config(g)); // opened (and refused if bad) at startup
+}
+
+TEST_CASE("flags for features this build does not serve are refused too", "[config]")
+{
     EdgeConfig pair;
     pair.deployments_root = "/srv";
     pair.tls_certs = {"a.crt"};

@@ -1,0 +1,577 @@
+// End-to-end: proxy routes (#14) against real upstream processes on loopback
+// (tests/support/test_upstream.cc), whose own logs show exactly which requests reached them.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "tests/e2e/edge_fixture.h"
+#include "tests/support/admin_client.h"
+#include "tests/support/test_certs.h"
+#include "tests/support/upstream_process.h"
+
+using namespace berth::test;
+using nlohmann::json;
+
+namespace
+{
+
+struct ProxySite {
+    TempTree tree;
+    std::vector<std::unique_ptr<UpstreamProcess>> ups;
+    std::unique_ptr<EdgeProcess> edge;
+    std::string socket;
+    int version = 1;
+
+    UpstreamProcess &upstream(const std::string &name)
+    {
+        ups.push_back(std::make_unique<UpstreamProcess>(name, tree.path(name + ".log")));
+        return *ups.back();
+    }
+    // Starts the edge with one route table (routes: the JSON array's contents).
+    void start(const std::string &routes, std::vector<std::string> extra = {})
+    {
+        tree.write("routes.json", R"({"version": 1, "routes": [)" + routes + "]}");
+        socket = tree.path("admin.sock");
+        std::vector<std::string> args{"--listen",       "127.0.0.1:0",
+                                      "--routes",       tree.path("routes.json"),
+                                      "--workers",      "1",
+                                      "--admin-socket", socket,
+                                      "--access-log",   tree.path("access.log"),
+                                      "--log-format",   "json"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        edge = std::make_unique<EdgeProcess>(args);
+    }
+    void put_routes(const std::string &routes)
+    {
+        AdminConn admin(socket);
+        json reply = admin.call(R"({"cmd":"routes.put","table":{"version":)" +
+                                std::to_string(++version) + R"(,"routes":[)" + routes + "]}}");
+        REQUIRE(reply["ok"] == true);
+    }
+    int port() const { return edge->port(); }
+};
+
+std::string proxy_route(const std::string &host, const std::string &upstreams,
+                        const std::string &more = "")
+{
+    return R"({"host": ")" + host + R"(", "type": "proxy", "upstreams": [)" + upstreams + "]" +
+           (more.empty() ? "" : ", " + more) + "}";
+}
+
+std::string up(const UpstreamProcess &u, int weight = 1)
+{
+    return R"({"addr": ")" + u.addr() + R"(", "weight": )" + std::to_string(weight) + "}";
+}
+
+std::string get_req(const std::string &host, const std::string &path, const std::string &extra = "")
+{
+    return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "\r\n";
+}
+
+// A chunked answer's body, de-chunked (the test client reads Content-Length only).
+std::string read_chunked(RawClient &c)
+{
+    std::string body;
+    size_t at = 0;
+    while (true) {
+        size_t nl;
+        while ((nl = c.pending().find("\r\n", at)) == std::string::npos)
+            if (!c.read_some(5000)) return body + "<cut>";
+        size_t n = std::stoul(c.pending().substr(at, nl - at), nullptr, 16);
+        while (c.pending().size() < nl + 2 + n + 2)
+            if (!c.read_some(5000)) return body + "<cut>";
+        body += c.pending().substr(nl + 2, n);
+        at = nl + 2 + n + 2;
+        if (n == 0) break;
+    }
+    c.consume(at);
+    return body;
+}
+
+std::vector<json> access_lines(ProxySite &s)
+{
+    std::vector<json> out;
+    std::ifstream in(s.tree.path("access.log"));
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty()) out.push_back(json::parse(line, nullptr, false));
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("proxy relays a request and reuses one upstream connection for 100 requests",
+          "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a)));
+    RawClient c(s.port());
+    for (int i = 0; i < 100; ++i) {
+        c.send(get_req("api.test", "/id"));
+        Response r = must(c.read_response());
+        REQUIRE(r.status == 200);
+        CHECK(r.body == "a conn=1 req=" + std::to_string(i + 1));
+        CHECK(r.header("X-Request-Id").size() == 16);
+    }
+    auto reqs = a.requests();
+    REQUIRE(reqs.size() == 100);
+    for (const json &r : reqs)
+        CHECK(r["conn"] == 1);
+}
+
+TEST_CASE("proxy splits requests by weight within 5%", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    UpstreamProcess &b = s.upstream("b");
+    s.start(proxy_route("api.test", up(a, 90) + "," + up(b, 10)));
+    RawClient c(s.port());
+    std::map<std::string, int> count;
+    for (int i = 0; i < 10000; ++i) {
+        c.send(get_req("api.test", "/id"));
+        Response r = must(c.read_response());
+        REQUIRE(r.status == 200);
+        ++count[r.header("X-Upstream")];
+    }
+    CHECK(count["a"] >= 8500);
+    CHECK(count["a"] <= 9500);
+    CHECK(count["a"] + count["b"] == 10000);
+}
+
+TEST_CASE("least-outstanding sends around a slow upstream", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &slow = s.upstream("slow");
+    UpstreamProcess &fast = s.upstream("fast");
+    // hold.test reaches only the slow one; api.test balances both by requests in flight
+    // (the count is per upstream and worker, whatever the route).
+    s.start(
+        proxy_route("api.test", up(slow) + "," + up(fast), R"("balance": "least_outstanding")") +
+        "," + proxy_route("hold.test", up(slow)));
+    std::vector<std::unique_ptr<RawClient>> held;
+    for (int i = 0; i < 4; ++i) {
+        held.push_back(std::make_unique<RawClient>(s.port()));
+        held.back()->send(get_req("hold.test", "/slow?ms=2000"));
+    }
+    for (int i = 0; i < 500 && slow.requests().size() < 4; ++i) // the upstream logs on arrival
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(slow.requests().size() == 4);
+    RawClient c(s.port());
+    std::map<std::string, int> count;
+    for (int i = 0; i < 50; ++i) {
+        c.send(get_req("api.test", "/id"));
+        ++count[must(c.read_response()).header("X-Upstream")];
+    }
+    CHECK(count["fast"] == 50); // two choices, both drawn: the idle one wins every time
+    for (auto &h : held)
+        CHECK(must(h->read_response()).status == 200);
+}
+
+TEST_CASE("refused upstream: 502 when none is left, the next upstream when there is one",
+          "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    int dead = closed_port();
+    std::string dead_up = R"({"addr": "127.0.0.1:)" + std::to_string(dead) + R"("})";
+    s.start(proxy_route("dead.test", dead_up) + "," +
+            proxy_route("mixed.test", dead_up + "," + up(a)));
+    Response r = must(get(s.port(), "dead.test", "/id"));
+    CHECK(r.status == 502);
+    CHECK(r.header("X-Request-Id").size() == 16);
+    CHECK(r.body.find("Bad Gateway") != std::string::npos);
+    for (int i = 0; i < 6; ++i) {
+        Response m = must(get(s.port(), "mixed.test", "/id"));
+        CHECK(m.status == 200); // the refused one is retried on the live one
+        CHECK(m.header("X-Upstream") == "a");
+    }
+    s.edge->stop();
+    bool logged = false;
+    for (const json &l : access_lines(s))
+        logged |= l["status"] == 502 && l["upstream_error"] == "connect_refused" &&
+                  l["upstream"] == "127.0.0.1:" + std::to_string(dead);
+    CHECK(logged);
+}
+
+TEST_CASE("slow upstream: 504 at the response header timeout", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(
+        proxy_route("api.test", up(a), R"("retries": 0, "timeouts": {"response_header_ms": 300})"));
+    Response r = must(get(s.port(), "api.test", "/slow?ms=5000"));
+    CHECK(r.status == 504);
+    CHECK(r.body.find("Gateway Timeout") != std::string::npos);
+    // A quick request on the same route still works.
+    CHECK(must(get(s.port(), "api.test", "/id")).status == 200);
+}
+
+TEST_CASE("no upstream available: 503", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a)));
+    AdminConn admin(s.socket);
+    json mark = admin.call(R"({"cmd":"upstream.health","host":"api.test","addr":")" + a.addr() +
+                           R"(","healthy":false})");
+    REQUIRE(mark["ok"] == true);
+    Response r = must(get(s.port(), "api.test", "/id"));
+    CHECK(r.status == 503);
+    CHECK(r.header("X-Request-Id").size() == 16);
+    json stats = admin.call(R"({"cmd":"stats"})");
+    REQUIRE(stats["upstreams"].size() == 1);
+    CHECK(stats["upstreams"][0]["health"] == "marked_down");
+    admin.call(R"({"cmd":"upstream.health","host":"api.test","addr":")" + a.addr() +
+               R"(","healthy":true})");
+    CHECK(must(get(s.port(), "api.test", "/id")).status == 200);
+    CHECK(admin.call(
+              R"({"cmd":"upstream.health","host":"api.test","addr":"1.2.3.4:5","healthy":true})")
+              ["ok"] == false);
+    CHECK(admin.call(
+              R"({"cmd":"upstream.health","host":"nope.test","addr":"1.2.3.4:5","healthy":true})")
+              ["ok"] == false);
+}
+
+TEST_CASE("upstream.health marks steer traffic and show in stats", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    UpstreamProcess &b = s.upstream("b");
+    s.start(proxy_route("api.test", up(a) + "," + up(b)));
+    AdminConn admin(s.socket);
+    REQUIRE(admin.call(R"({"cmd":"upstream.health","host":"api.test","addr":")" + a.addr() +
+                       R"(","healthy":false})")["ok"] == true);
+    RawClient c(s.port());
+    for (int i = 0; i < 20; ++i) {
+        c.send(get_req("api.test", "/id"));
+        CHECK(must(c.read_response()).header("X-Upstream") == "b");
+    }
+    json stats = admin.call(R"({"cmd":"stats"})");
+    for (const json &u : stats["upstreams"]) {
+        if (u["addr"] == b.addr()) {
+            CHECK(u["requests"] == 20);
+            CHECK(u["status"]["2xx"] == 20);
+            CHECK(u["idle_connections"] == 1);
+        }
+    }
+}
+
+TEST_CASE("passive health ejects a failing upstream and tries it again later", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    int port = closed_port();
+    std::string flaky = R"({"addr": "127.0.0.1:)" + std::to_string(port) + R"("})";
+    s.start(proxy_route("api.test", flaky + "," + up(a),
+                        R"("health": {"max_fails": 2, "eject_ms": 300})"));
+    RawClient c(s.port());
+    for (int i = 0; i < 10; ++i) {
+        c.send(get_req("api.test", "/id"));
+        CHECK(must(c.read_response()).status == 200); // refused ones are retried on a
+    }
+    AdminConn admin(s.socket);
+    json stats = admin.call(R"({"cmd":"stats"})");
+    uint64_t refused = 0;
+    for (const json &u : stats["upstreams"])
+        if (u["addr"] == "127.0.0.1:" + std::to_string(port))
+            refused = u["failures"]["connect_refused"].get<uint64_t>();
+    CHECK(refused >= 2);
+    CHECK(refused < 10); // ejected after two: most requests never tried it
+    // It comes back: an upstream now listening there takes traffic again after the back-off.
+    UpstreamProcess back("back", s.tree.path("back.log"), port);
+    bool seen = false;
+    for (int i = 0; i < 400 && !seen; ++i) {
+        c.send(get_req("api.test", "/id"));
+        seen = must(c.read_response()).header("X-Upstream") == "back";
+        if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(seen);
+}
+
+TEST_CASE("proxy header rules: forwarding headers, hop-by-hop fields, Host", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a), R"("headers": {"/*": {"X-Frame-Options": "DENY"}})") +
+            "," + proxy_route("renamed.test", up(a), R"("host_header": "backend.internal")"));
+    RawClient c(s.port());
+    c.send(get_req("api.test", "/headers",
+                   "X-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Request-Id: forged\r\n"
+                   "Connection: keep-alive, X-Secret\r\nX-Secret: do-not-pass\r\n"
+                   "Keep-Alive: 5\r\nProxy-Authorization: x\r\nTE: trailers\r\n"
+                   "X-Client-Country: ZZ\r\nX-Kept: yes\r\n"));
+    Response r = must(c.read_response());
+    REQUIRE(r.status == 200);
+    const std::string &h = r.body; // the head as the upstream received it
+    CHECK(h.find("Host: api.test\r\n") != std::string::npos);
+    CHECK(h.find("X-Forwarded-For: 127.0.0.1\r\n") != std::string::npos);
+    CHECK(h.find("6.6.6.6") == std::string::npos);
+    CHECK(h.find("X-Real-IP: 127.0.0.1\r\n") != std::string::npos);
+    CHECK(h.find("X-Forwarded-Proto: http") != std::string::npos);
+    CHECK(h.find("X-Forwarded-Host: api.test\r\n") != std::string::npos);
+    CHECK(h.find("forged") == std::string::npos);
+    CHECK(h.find("X-Request-Id: " + r.header("X-Request-Id") + "\r\n") != std::string::npos);
+    CHECK(h.find("X-Secret") == std::string::npos);
+    CHECK(h.find("do-not-pass") == std::string::npos);
+    CHECK(h.find("Keep-Alive") == std::string::npos);
+    CHECK(h.find("Proxy-Authorization") == std::string::npos);
+    CHECK(h.find("TE:") == std::string::npos);
+    CHECK(h.find("ZZ") == std::string::npos);
+    CHECK(h.find("Connection") == std::string::npos);
+    CHECK(h.find("X-Kept: yes\r\n") != std::string::npos);
+    CHECK(r.header("X-Frame-Options") == "DENY");
+    // Hop-by-hop fields of the answer stay with the edge.
+    c.send(get_req("api.test", "/hop"));
+    Response hop = must(c.read_response());
+    CHECK(hop.body == "ok");
+    CHECK_FALSE(hop.has_header("X-Secret"));
+    CHECK_FALSE(hop.has_header("Keep-Alive"));
+    CHECK_FALSE(hop.has_header("Proxy-Agent"));
+    CHECK_FALSE(hop.has_header("Trailer"));
+    CHECK_FALSE(hop.has_header("Upgrade"));
+    CHECK(hop.header("X-Kept") == "k");
+    // A route may set the Host the upstream sees.
+    c.send(get_req("renamed.test", "/headers"));
+    CHECK(must(c.read_response()).body.find("Host: backend.internal\r\n") != std::string::npos);
+}
+
+TEST_CASE("a trusted proxy's X-Forwarded-For is extended and its request id kept", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.tree.write("edge.toml", "[geoip]\ntrusted_proxies = [\"127.0.0.0/8\"]\n");
+    s.start(proxy_route("api.test", up(a)), {"--config", s.tree.path("edge.toml")});
+    Response r = must(get(s.port(), "api.test", "/headers",
+                          "X-Forwarded-For: 203.0.113.7\r\nX-Request-Id: abc-123\r\n"
+                          "X-Forwarded-Proto: https\r\n"));
+    CHECK(r.body.find("X-Forwarded-For: 203.0.113.7, 127.0.0.1\r\n") != std::string::npos);
+    CHECK(r.body.find("X-Request-Id: abc-123\r\n") != std::string::npos);
+    CHECK(r.body.find("X-Forwarded-Proto: https\r\n") != std::string::npos);
+    CHECK(r.header("X-Request-Id") == "abc-123");
+}
+
+TEST_CASE("proxy relays chunked, close-delimited, HEAD and 304 answers", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a)));
+    RawClient c(s.port());
+    c.send(get_req("api.test", "/chunked?bytes=5500"));
+    Response r = must(c.read_response(true));
+    CHECK(r.header("Transfer-Encoding") == "chunked");
+    CHECK(read_chunked(c) == pattern_bytes(5500));
+    // Close-delimited from the upstream: chunked to an HTTP/1.1 client, keep-alive kept.
+    c.send(get_req("api.test", "/close?bytes=3000"));
+    Response cl = must(c.read_response(true));
+    CHECK(cl.header("Transfer-Encoding") == "chunked");
+    CHECK(read_chunked(c) == pattern_bytes(3000));
+    c.send("HEAD /head HTTP/1.1\r\nHost: api.test\r\n\r\n");
+    Response head = must(c.read_response(true));
+    CHECK(head.status == 200);
+    CHECK(head.header("Content-Length") == "10");
+    c.send(get_req("api.test", "/304"));
+    Response nm = must(c.read_response());
+    CHECK(nm.status == 304);
+    c.send(get_req("api.test", "/id"));
+    Response after = must(c.read_response());
+    CHECK(after.status == 200); // nothing of a claimed body leaked into the stream
+    CHECK(after.body.rfind("a conn=", 0) == 0);
+    // HTTP/1.0 client and a close-delimited answer: close-delimited back.
+    RawClient old(s.port());
+    old.send("GET /close?bytes=2000 HTTP/1.0\r\nHost: api.test\r\n\r\n");
+    Response o = must(old.read_response());
+    CHECK(o.version == "HTTP/1.0");
+    CHECK(o.body == pattern_bytes(2000));
+    CHECK(old.wait_closed());
+}
+
+TEST_CASE("malformed upstream answers become 502 and are never relayed", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a), R"("retries": 0)"));
+    for (std::string kind :
+         std::vector<std::string>{"cl-te", "two-cl", "obs-fold", "bare-lf", "nul", "huge-head",
+                                  "bad-chunk", "garbage", "split"}) {
+        INFO(kind);
+        RawClient c(s.port());
+        c.send(get_req("api.test", "/bad/" + kind));
+        Response r = must(c.read_response());
+        if (kind == "bad-chunk") {
+            // The head was fine and went; the body was not: the answer is cut, not finished.
+            CHECK((r.status == 502 || c.wait_closed()));
+            continue;
+        }
+        CHECK(r.status == 502);
+        CHECK_FALSE(r.has_header("Set-Cookie"));
+    }
+}
+
+TEST_CASE("request smuggling attempts are refused before any byte reaches the upstream",
+          "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a)));
+    for (std::string attack : std::vector<std::string>{
+             "POST /x HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\nTransfer-Encoding: "
+             "chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: api.test\r\n\r\n",
+             "POST /x HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"
+             "hello!",
+             "POST /x HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "zz\r\nhello\r\n0\r\n\r\n",
+             "POST /x HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5;a\"b\r\nhello\r\n0\r\n\r\n",
+             "GET /x HTTP/1.1\r\nHost: api.test\r\nX-A: a\r\n b\r\n\r\n",
+             "GET /x HTTP/1.1\r\nHost: api.test\r\nX-A: a\rb\r\n\r\n",
+             "GET /x HTTP/1.1\r\nHost: api.test\nX-A: b\r\n\r\n",
+             std::string("GET /x HTTP/1.1\r\nHost: api.test\r\nX-A: a\0b\r\n\r\n", 44),
+             "POST /x HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"}) {
+        INFO(attack);
+        RawClient c(s.port());
+        c.send(attack);
+        // 400 when the head is bad; a body found bad after the head went is cut instead.
+        std::optional<Response> r = c.read_response();
+        if (r) {
+            CHECK(r->status >= 400);
+            CHECK(r->status < 600);
+        } else {
+            CHECK(c.wait_closed());
+        }
+    }
+    for (const json &r : a.requests()) {
+        CHECK(r["malformed"] == false);
+        CHECK(r["target"] != "/smuggled");
+    }
+}
+
+TEST_CASE("request bodies stream with a per-route limit; 100-continue is relayed", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a), R"("max_body_bytes": 100000)"));
+    RawClient c(s.port());
+    std::string body = pattern_bytes(70000, 5);
+    c.send("POST /upload HTTP/1.1\r\nHost: api.test\r\nContent-Length: 70000\r\n\r\n" + body);
+    Response r = must(c.read_response());
+    CHECK(r.status == 200);
+    CHECK(r.body.rfind("bytes=70000 ", 0) == 0);
+    // Chunked request bodies go on chunked.
+    c.send("POST /upload HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+    CHECK(must(c.read_response()).body.rfind("bytes=11 ", 0) == 0);
+    // Over the route's limit: 413 before anything reaches the upstream.
+    RawClient big(s.port());
+    big.send("POST /upload HTTP/1.1\r\nHost: api.test\r\nContent-Length: 100001\r\n\r\n");
+    CHECK(must(big.read_response()).status == 413);
+    // 100-continue: the client's body waits for the upstream's 100.
+    RawClient e(s.port());
+    e.send("POST /expect HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\nExpect: "
+           "100-continue\r\n\r\n");
+    Response cont = must(e.read_response());
+    CHECK(cont.status == 100);
+    e.send("hello");
+    Response done = must(e.read_response());
+    CHECK(done.status == 200);
+    CHECK(done.body.rfind("bytes=5 ", 0) == 0);
+    // An upstream that refuses the body without asking for it: its answer, and no body sent.
+    RawClient no(s.port());
+    no.send("POST /refuse-body HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\nExpect: "
+            "100-continue\r\n\r\n");
+    CHECK(must(no.read_response()).status == 413);
+}
+
+TEST_CASE("an upstream that dies mid-answer cuts only that answer", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a)));
+    RawClient c(s.port());
+    c.send(get_req("api.test", "/cut?bytes=200000"));
+    std::optional<Response> r = c.read_response(false, 5000);
+    CHECK_FALSE(r.has_value()); // the head came, the body did not: a clean close instead
+    CHECK(c.wait_closed());
+    CHECK(must(get(s.port(), "api.test", "/id")).status == 200);
+}
+
+TEST_CASE("WebSocket upgrade: echo through the tunnel, a table swap does not cut it",
+          "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("ws.test", up(a), R"("websocket": true)") + "," +
+            proxy_route("nows.test", up(a)));
+    RawClient c(s.port());
+    c.send("GET /ws HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    Response r = must(c.read_response());
+    REQUIRE(r.status == 101);
+    CHECK(r.header("Sec-WebSocket-Accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    CHECK(r.header("Upgrade") == "websocket");
+    auto frame = [](const std::string &payload) {
+        std::string f;
+        f.push_back(char(0x81));
+        f.push_back(char(0x80 | payload.size()));
+        const char mask[4] = {1, 2, 3, 4};
+        f.append(mask, 4);
+        for (size_t i = 0; i < payload.size(); ++i)
+            f.push_back(char(payload[i] ^ mask[i % 4]));
+        return f;
+    };
+    auto echo = [&](const std::string &msg) {
+        c.send(frame(msg));
+        std::string want = std::string("\x81", 1) + char(msg.size()) + msg;
+        while (c.pending().size() < want.size())
+            if (!c.read_some(5000)) break;
+        std::string got = c.pending().substr(0, want.size());
+        c.consume(got.size());
+        return got == want;
+    };
+    CHECK(echo("hello"));
+    s.put_routes(proxy_route("ws.test", up(a)) + "," + proxy_route("nows.test", up(a)));
+    CHECK(echo("still open"));
+    // Without "websocket": true the upgrade is not passed on.
+    RawClient n(s.port());
+    n.send("GET /id HTTP/1.1\r\nHost: nows.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    CHECK(must(n.read_response()).status == 200);
+}
+
+TEST_CASE("a WebSocket tunnel closes after its idle timeout", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("ws.test", up(a), R"("websocket": true, "timeouts": {"idle_ms": 300})"));
+    RawClient c(s.port());
+    c.send("GET /ws HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    REQUIRE(must(c.read_response()).status == 101);
+    CHECK(c.wait_closed(5000));
+}
+
+TEST_CASE("a proxied route over HTTPS", "[e2e][proxy][tls]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    const CertFiles &cert = shared_test_cert();
+    s.tree.write("routes.json",
+                 R"({"version": 1, "routes": [)" + proxy_route("api.test", up(a)) + "]}");
+    EdgeProcess edge({"--listen-tls", "127.0.0.1:0", "--routes", s.tree.path("routes.json"),
+                      "--workers", "1", "--tls-cert", cert.cert, "--tls-key", cert.key});
+    RawClient c(edge.port("https"), TlsOptions{});
+    c.send(get_req("api.test", "/headers"));
+    Response r = must(c.read_response());
+    CHECK(r.status == 200);
+    CHECK(r.body.find("X-Forwarded-Proto: https\r\n") != std::string::npos);
+    c.send(get_req("api.test", "/big?bytes=300000"));
+    CHECK(must(c.read_response()).body == pattern_bytes(300000));
+}

@@ -1,0 +1,39 @@
+// Test support: a berth_test_upstream process (tests/support/test_upstream.cc) on a free
+// loopback port, its requests logged as JSON lines the test can read back (#14).
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace berth::test
+{
+
+class UpstreamProcess
+{
+public:
+    // Starts the upstream named `name`, logging to log_path; waits for its port.
+    UpstreamProcess(const std::string &name, const std::string &log_path, int port = 0);
+    UpstreamProcess(const UpstreamProcess &) = delete;
+    UpstreamProcess &operator=(const UpstreamProcess &) = delete;
+    ~UpstreamProcess();
+
+    int port() const { return port_; }
+    std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
+    // Every request logged so far.
+    std::vector<nlohmann::json> requests() const;
+    // SIGKILL and wait.
+    void kill();
+
+private:
+    pid_t pid_ = -1;
+    int port_ = 0;
+    std::string log_;
+};
+
+// A loopback port nothing listens on (bound, then closed).
+int closed_port();
+
+} // namespace berth::test
