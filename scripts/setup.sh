@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package Berth needs (build, tests, fuzzing, benchmarks), then builds.
 # Idempotent; run as root on a fresh Debian 12 machine. System services of the packages
-# installed here (nginx, lighttpd, h2o, postgresql, redis) are never started: Berth's
+# installed here (nginx, lighttpd, h2o, haproxy, postgresql, redis) are never started: Berth's
 # scripts and tests run their own instances on loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,8 @@ packages=(
   postgresql redis-server
   # tests and benchmarks
   curl wrk nginx-light h2o lighttpd python3
+  # proxy (#14): test GeoIP databases, and HAProxy for the proxy benchmark
+  libmaxmind-db-writer-perl haproxy
 )
 
 missing=()

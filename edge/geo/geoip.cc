@@ -56,11 +56,12 @@ Country lookup_country(const GeoDatabase &db, const IpAddr &a) noexcept
     sockaddr_in6 sa{};
     sa.sin6_family = AF_INET6;
     std::memcpy(&sa.sin6_addr, a.bytes, 16);
-    // An IPv4 database (ip_version 4) wants the IPv4 address itself.
+    // An IPv4 address is looked up as one: libmaxminddb finds it in an IPv4 database and in
+    // the IPv4 subtree of an IPv6 one (where its mapped form may not be aliased).
     sockaddr_in sa4{};
     const sockaddr *addr = reinterpret_cast<const sockaddr *>(&sa);
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(a.bytes, mapped, 12) == 0 && db.mmdb.metadata.ip_version == 4) {
+    if (std::memcmp(a.bytes, mapped, 12) == 0) {
         sa4.sin_family = AF_INET;
         std::memcpy(&sa4.sin_addr, a.bytes + 12, 4);
         addr = reinterpret_cast<const sockaddr *>(&sa4);

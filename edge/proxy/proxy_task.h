@@ -134,6 +134,8 @@ private:
     bool head_relayed_ = false; // the client has the answer's head
     bool response_done_ = false;
     bool pull_waiting_ = false; // pull() said kWait: wake the output on upstream news
+    bool readable_ = false;     // the upstream may have bytes (an event came, no short read)
+    bool peer_hup_ = false;     // the event said the upstream closed: read on to the end
     bool send_blocked_ = false; // the upstream's socket is full: wait for EPOLLOUT
     size_t sending_ = 0;        // bytes the send in progress was asked to take
     bool failed_ = false;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -574,4 +575,102 @@ TEST_CASE("a proxied route over HTTPS", "[e2e][proxy][tls]")
     CHECK(r.body.find("X-Forwarded-Proto: https\r\n") != std::string::npos);
     c.send(get_req("api.test", "/big?bytes=300000"));
     CHECK(must(c.read_response()).body == pattern_bytes(300000));
+}
+
+namespace
+{
+
+// Writes a test GeoIP database (tests/support/make_mmdb.pl) mapping each CIDR to a country.
+std::string make_mmdb(const TempTree &tree, const std::string &name, const std::string &pairs)
+{
+    std::string path = tree.path(name);
+    std::string cmd = std::string("perl ") + BERTH_SOURCE_DIR + "/tests/support/make_mmdb.pl " +
+                      path + " " + pairs;
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    return path;
+}
+
+} // namespace
+
+TEST_CASE("GeoIP: country header to upstreams, allow and deny on proxy and static routes",
+          "[e2e][proxy][geo]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    std::string db = make_mmdb(s.tree, "geo.mmdb", "127.0.0.0/8=DE 203.0.113.0/24=FR");
+    s.tree.write("deployments/site/index.html", "<h1>site</h1>\n");
+    s.start(proxy_route("api.test", up(a)) + "," +
+                proxy_route("deny.test", up(a), R"("geo": {"deny_countries": ["DE"]})") + "," +
+                R"({"host": "fr-only.test", "type": "static", "root": "site",
+                    "geo": {"allow_countries": ["FR"]}},
+                   {"host": "de-ok.test", "type": "static", "root": "site",
+                    "geo": {"allow_countries": ["de"]}})",
+            {"--geoip", db, "--deployments", s.tree.path("deployments")});
+    Response r = must(get(s.port(), "api.test", "/headers", "X-Client-Country: ZZ\r\n"));
+    CHECK(r.body.find("X-Client-Country: DE\r\n") != std::string::npos);
+    CHECK(r.body.find("ZZ") == std::string::npos);
+    Response denied = must(get(s.port(), "deny.test", "/id"));
+    CHECK(denied.status == 403);
+    CHECK(must(get(s.port(), "fr-only.test", "/")).status == 403);
+    CHECK(must(get(s.port(), "de-ok.test", "/")).status == 200);
+    // An untrusted peer cannot claim another address with X-Forwarded-For.
+    CHECK(must(get(s.port(), "fr-only.test", "/", "X-Forwarded-For: 203.0.113.9\r\n")).status ==
+          403);
+    size_t reached = a.requests().size();
+    CHECK(reached == 1); // the denied request never reached the upstream
+    s.edge->stop();
+    bool logged = false;
+    for (const json &l : access_lines(s))
+        logged |= l["host"] == "deny.test" && l["status"] == 403 && l["country"] == "DE";
+    CHECK(logged);
+}
+
+TEST_CASE("GeoIP: behind a trusted proxy the forwarded client decides", "[e2e][proxy][geo]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    std::string db = make_mmdb(s.tree, "geo.mmdb", "127.0.0.0/8=DE 203.0.113.0/24=FR");
+    s.tree.write("edge.toml",
+                 "[geoip]\ndatabase = \"" + db + "\"\ntrusted_proxies = [\"127.0.0.0/8\"]\n");
+    s.start(proxy_route("fr.test", up(a), R"("geo": {"allow_countries": ["FR"]})"),
+            {"--config", s.tree.path("edge.toml")});
+    RawClient c(s.port());
+    c.send(get_req("fr.test", "/headers", "X-Forwarded-For: 203.0.113.9\r\n"));
+    Response ok = must(c.read_response());
+    CHECK(ok.status == 200);
+    CHECK(ok.body.find("X-Client-Country: FR\r\n") != std::string::npos);
+    c.send(get_req("fr.test", "/headers")); // the proxy itself (DE) on the same connection
+    CHECK(must(c.read_response()).status == 403);
+}
+
+TEST_CASE("GeoIP: a missing or corrupt database stops startup; a bad reload keeps the old one",
+          "[e2e][geo]")
+{
+    TempTree t;
+    t.write("deployments/site/index.html", "x");
+    t.write("corrupt.mmdb", "this is not a MaxMind database");
+    for (std::string file : {t.path("missing.mmdb"), t.path("corrupt.mmdb")}) {
+        auto [rc, err] = run_edge(
+            {"--listen", "127.0.0.1:0", "--deployments", t.path("deployments"), "--geoip", file});
+        CHECK(rc == 1);
+        CHECK(err.find("GeoIP database " + file) != std::string::npos);
+    }
+    std::string db = make_mmdb(t, "geo.mmdb", "127.0.0.0/8=DE");
+    t.write("routes.json", R"({"version": 1, "routes": [{"host": "fr.test", "type": "static",
+        "root": "site", "geo": {"allow_countries": ["FR"]}}]})");
+    EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments", t.path("deployments"), "--routes",
+                      t.path("routes.json"), "--geoip", db});
+    CHECK(must(get(edge.port(), "fr.test", "/")).status == 403);
+    // The file is replaced (by a rename: the running one is mapped) with garbage and
+    // reloaded: the old database stays.
+    t.write("garbage.mmdb", "garbage");
+    std::filesystem::rename(t.path("garbage.mmdb"), db);
+    kill(edge.pid(), SIGHUP);
+    REQUIRE(edge.wait_for_stderr("the previous GeoIP database stays"));
+    CHECK(must(get(edge.port(), "fr.test", "/")).status == 403);
+    // A good one (127/8 in France now) is picked up by new connections.
+    std::filesystem::rename(make_mmdb(t, "fr.mmdb", "127.0.0.0/8=FR"), db);
+    kill(edge.pid(), SIGHUP);
+    REQUIRE(edge.wait_for_stderr("GeoIP database " + db + " reopened"));
+    CHECK(must(get(edge.port(), "fr.test", "/")).status == 200);
 }
