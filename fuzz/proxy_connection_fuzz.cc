@@ -17,6 +17,7 @@
 
 #include "edge/core/worker.h"
 #include "fuzz/fuzz_check.h"
+#include "shared/route/route_table_json.h"
 
 using namespace berth::edge;
 
