@@ -5,6 +5,7 @@
 // stays until the handler reaps it after the loop round).
 #include "edge/proxy/proxy_task.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
@@ -408,11 +409,20 @@ size_t ProxyTask::on_body(const char *data, size_t len)
         set_deadline(deadline_ == Deadline::kNone ? Deadline::kIdle : deadline_,
                      deadline_ == Deadline::kHeader ? route_->timeouts.response_header_ms
                                                     : route_->timeouts.idle_ms);
+    // A send queued in the round's batch points into body_: it must neither move (no
+    // reallocation: the capacity is reserved and never exceeded) nor shift (no compaction
+    // until the result is in).
+    if (body_.capacity() < 2 * kUpBuffer) body_.reserve(2 * kUpBuffer);
     size_t taken = 0;
     while (taken < len) {
+        if (body_sent_ > 0 && (!conn_ || !conn_->queued())) {
+            body_.erase(0, body_sent_);
+            body_sent_ = 0;
+        }
         size_t pending = body_.size() - body_sent_;
-        if (pending + 32 >= kUpBuffer) break;
-        size_t n = std::min(len - taken, kUpBuffer - pending - 32);
+        if (pending + 32 >= kUpBuffer || body_.size() + 32 >= 2 * kUpBuffer) break;
+        size_t n =
+            std::min({len - taken, kUpBuffer - pending - 32, 2 * kUpBuffer - body_.size() - 32});
         if (chunked_body_ && !tunnel_) {
             append_hex(body_, n);
             body_.append("\r\n");
@@ -443,6 +453,8 @@ void ProxyTask::on_body_end()
     if (client_body_done_) return;
     client_body_done_ = true;
     if (failed_ || response_done_) return;
+    // Within the reserved capacity (on_body keeps 32 bytes spare), so a queued send's
+    // pointers stay valid.
     if (chunked_body_) body_.append("0\r\n\r\n");
     in_on_body_ = true;
     flush_up();
