@@ -309,3 +309,11 @@ if [[ ${BENCH_API:-1} != 0 && -x build/bin/berth-control ]]; then
   echo "control-plane API (scripts/bench_api.sh):"
   scripts/bench_api.sh build
 fi
+
+# The proxy workload (#14): scripts/bench_proxy.sh (1 KiB keep-alive, berth vs nginx vs
+# HAProxy, upstream nginx on the load generator's core). BENCH_PROXY=0 skips it.
+if [[ ${BENCH_PROXY:-1} != 0 ]] && command -v haproxy >/dev/null; then
+  echo
+  echo "proxy, 1 KiB keep-alive (scripts/bench_proxy.sh):"
+  scripts/bench_proxy.sh "$DUR"
+fi
