@@ -72,3 +72,10 @@ berth_add_test(control_repo_screen_test
   LIBS berth_control_lib berth_control_test_support
   LABELS "control;e2e")
 add_dependencies(control_repo_screen_test berth-control)
+
+# scripts/up.sh end to end (its own PostgreSQL, Redis, berth-control and berth-edge).
+berth_add_test(control_up_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/up_test.cc
+  LIBS berth_control_test_support
+  LABELS "control;e2e")
+add_dependencies(control_up_test berth-control berth-edge)

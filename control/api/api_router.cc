@@ -65,6 +65,8 @@ const Route kRoutes[] = {
     {Method::kGet, "system/audit", system_audit_list},
     {Method::kGet, "system/edges", system_edges_list},
     {Method::kPost, "webhooks/*", webhooks_receive, false},
+    {Method::kPost, "webhooks/*/*", webhooks_receive, false},
+    {Method::kPost, "services/*/webhook-secret", services_rotate_webhook_secret},
 };
 
 std::vector<std::string> split_path(std::string_view p)
@@ -253,7 +255,8 @@ Json require_service(pqxx::transaction_base &w, const RequestCtx &ctx,
     if (!is_uuid(service_id)) throw_not_found("service");
     auto row =
         json_row(w,
-                 "SELECT (to_jsonb(s) - 'health_webhook_token_hash')::text FROM services s"
+                 "SELECT (to_jsonb(s) - 'health_webhook_token_hash' - "
+                 "'webhook_secret_sealed')::text FROM services s"
                  " JOIN projects p ON p.id = s.project_id WHERE s.id = $1 AND p.owner_id = $2",
                  service_id, ctx.user->id);
     if (!row) throw_not_found("service");

@@ -134,6 +134,7 @@ ApiResponse deployments_cancel(RequestCtx &ctx);
 ApiResponse deployments_approve(RequestCtx &ctx);
 ApiResponse deployments_rollback(RequestCtx &ctx);
 ApiResponse services_instant_rollback(RequestCtx &ctx);
+ApiResponse services_rotate_webhook_secret(RequestCtx &ctx);
 ApiResponse webhooks_receive(RequestCtx &ctx);
 
 // Enqueues a deployment job; a Redis failure is logged, not thrown: the row stays QUEUED and

@@ -13,8 +13,8 @@ namespace berth::control
 namespace
 {
 
-constexpr const char *kServiceJson =
-    "SELECT (to_jsonb(s) - 'health_webhook_token_hash')::text FROM services s WHERE ";
+constexpr const char *kServiceJson = "SELECT (to_jsonb(s) - 'health_webhook_token_hash' - "
+                                     "'webhook_secret_sealed')::text FROM services s WHERE ";
 
 // "a, b, c" and "r.a, r.b, r.c" for the validated (whitelisted) column names.
 std::pair<std::string, std::string> column_lists(const Json &fields)
@@ -34,7 +34,39 @@ std::pair<std::string, std::string> column_lists(const Json &fields)
                    "a service with this name exists (names are global: they are host labels)");
 }
 
+Json webhook_urls(const std::string &id)
+{
+    Json urls = Json::object();
+    for (const char *p : {"github", "gitlab", "bitbucket"})
+        urls[p] = std::string("/api/v1/webhooks/") + p + "/" + id + "/";
+    return urls;
+}
+
+// A fresh per-service webhook secret, stored sealed; returned to be shown once.
+std::string new_webhook_secret(pqxx::transaction_base &w, const ApiContext &api,
+                               const std::string &id)
+{
+    std::string secret = "whsec_" + random_hex(24);
+    w.exec_params("UPDATE services SET webhook_secret_sealed = $2 WHERE id = $1", id,
+                  api.secrets.seal(secret, id + "/webhook"));
+    return secret;
+}
+
 } // namespace
+
+// A new webhook secret for the service (the old one stops verifying at once), shown once.
+ApiResponse services_rotate_webhook_secret(RequestCtx &ctx)
+{
+    return ctx.api.db.transact([&](pqxx::work &w) {
+        require_service(w, ctx, ctx.params[0]);
+        std::string secret = new_webhook_secret(w, ctx.api, ctx.params[0]);
+        audit_append(w, {ctx.actor(), "SERVICE_WEBHOOK_SECRET_ROTATE", "service", ctx.params[0],
+                         Json::object()});
+        return json_response(200, Json{{"service_id", ctx.params[0]},
+                                       {"webhook_secret", secret},
+                                       {"webhook_urls", webhook_urls(ctx.params[0])}});
+    });
+}
 
 ApiResponse services_list(RequestCtx &ctx)
 {
@@ -48,11 +80,11 @@ ApiResponse services_list(RequestCtx &ctx)
         int64_t count =
             w.exec_params1(std::string("SELECT count(*)") + where, ctx.user->id, project)[0]
                 .as<int64_t>();
-        Json rows =
-            json_rows(w,
-                      std::string("SELECT (to_jsonb(s) - 'health_webhook_token_hash')::text") +
-                          where + " ORDER BY s.created_at, s.id LIMIT $3 OFFSET $4",
-                      ctx.user->id, project, page.size, page.offset());
+        Json rows = json_rows(w,
+                              std::string("SELECT (to_jsonb(s) - 'health_webhook_token_hash' - "
+                                          "'webhook_secret_sealed')::text") +
+                                  where + " ORDER BY s.created_at, s.id LIMIT $3 OFFSET $4",
+                              ctx.user->id, project, page.size, page.offset());
         return json_response(200, page_body(page, count, std::move(rows)));
     });
 }
@@ -82,9 +114,12 @@ ApiResponse services_create(RequestCtx &ctx)
         Json audit = fields;
         audit.erase("health_webhook_token_hash");
         audit_append(w, {ctx.actor(), "SERVICE_CREATE", "service", id, audit});
+        std::string hook = new_webhook_secret(w, ctx.api, id);
         Json out = *json_row(w, std::string(kServiceJson) + "id = $1", id);
-        // Shown once, like an API token: only its hash is stored.
+        // Shown once, like an API token: only its hash (or sealed form) is stored.
         out["health_webhook_token"] = token;
+        out["webhook_secret"] = hook;
+        out["webhook_urls"] = webhook_urls(id);
         return json_response(201, out);
     });
 }

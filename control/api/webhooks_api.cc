@@ -1,6 +1,10 @@
 // POST webhooks/{github,gitlab,bitbucket}/: signature first, then exactly-once on the
 // provider's delivery id (a partial unique index), then one deployment per matching service.
 #include "control/api/api_router.h"
+
+#include <algorithm>
+
+#include "control/api/request_body.h"
 #include "control/store/audit_log.h"
 #include "control/store/db.h"
 #include "control/store/deployments_store.h"
@@ -30,6 +34,49 @@ std::string header_string(const ApiRequest &req, std::string_view name)
     return std::string(req.header(name).substr(0, 200));
 }
 
+// Services deploying `push`: its branch, auto_deploy, and a repository URL equal to one of
+// the push's (normalised); with whether their owner is an administrator.
+std::vector<std::pair<std::string, bool>> matching_services(pqxx::transaction_base &w,
+                                                            const PushEvent &push)
+{
+    std::vector<std::pair<std::string, bool>> out;
+    for (const auto &svc : w.exec_params(
+             "SELECT s.id, s.repo_url, u.is_admin FROM services s JOIN projects p ON"
+             " p.id = s.project_id JOIN users u ON u.id = p.owner_id WHERE s.branch = $1 AND"
+             " s.auto_deploy AND s.deploy_type = 'GIT' AND s.repo_url <> ''",
+             push.branch)) {
+        std::string norm = normalize_repo_url(svc[1].as<std::string>());
+        if (std::find(push.repo_urls.begin(), push.repo_urls.end(), norm) != push.repo_urls.end())
+            out.emplace_back(svc[0].as<std::string>(), svc[2].as<bool>());
+    }
+    return out;
+}
+
+std::vector<std::string> matching_services(const ApiContext &api, const PushEvent &push)
+{
+    return api.db.read([&](pqxx::transaction_base &w) {
+        std::vector<std::string> ids;
+        for (const auto &[id, admin] : matching_services(w, push))
+            ids.push_back(id);
+        return ids;
+    });
+}
+
+// The service's own webhook secret, or "" (nothing verifies) when it has none. 404 when the
+// service does not exist, so a scoped URL names a real service or nothing.
+std::string service_webhook_secret(const ApiContext &api, const std::string &service_id)
+{
+    auto sealed = api.db.read([&](pqxx::transaction_base &w) {
+        auto r = w.exec_params("SELECT COALESCE(webhook_secret_sealed, '') FROM services"
+                               " WHERE id = $1",
+                               service_id);
+        if (r.empty()) throw_not_found("service");
+        return r[0][0].as<std::string>();
+    });
+    if (sealed.empty()) return {};
+    return api.secrets.open(sealed, service_id + "/webhook").value_or("");
+}
+
 } // namespace
 
 ApiResponse webhooks_receive(RequestCtx &ctx)
@@ -41,21 +88,43 @@ ApiResponse webhooks_receive(RequestCtx &ctx)
     WebhookHeaderNames names = webhook_header_names(p);
     std::string event = header_string(ctx.req, names.event);
     std::string delivery = header_string(ctx.req, names.delivery_id);
-    std::string secret = webhook_secret(api.config, std::string(provider_name(p)));
+    std::string_view signature = ctx.req.header(names.signature);
 
-    switch (verify_webhook_signature(p, secret, ctx.req.header(names.signature), ctx.req.body)) {
-    case SignatureCheck::kValid:
-        break;
-    case SignatureCheck::kNotConfigured:
-        throw ApiError(503, "webhook_not_configured",
-                       "no webhook secret is configured for " + std::string(provider_name(p)) +
-                           " (see [webhooks] in conf/control.toml)");
-    case SignatureCheck::kMissing:
-        record_unindexed(api, p, delivery, event, "rejected", "missing signature");
-        throw ApiError(401, "missing_signature", std::string(names.signature) + " is required");
-    case SignatureCheck::kInvalid:
-        record_unindexed(api, p, delivery, event, "rejected", "invalid signature");
+    // Who may deploy what (#15): a service's own secret deploys that service; the
+    // installation-wide secret of [webhooks] deploys services of administrators only.
+    bool scoped = ctx.params.size() == 2;
+    bool admin_scope = false;
+    std::vector<std::string> allowed; // services whose own secret verified the delivery
+    auto reject = [&](SignatureCheck why) {
+        bool missing = why == SignatureCheck::kMissing || signature.empty();
+        record_unindexed(api, p, delivery, event, "rejected",
+                         missing ? "missing signature" : "invalid signature");
+        if (missing)
+            throw ApiError(401, "missing_signature", std::string(names.signature) + " is required");
         throw ApiError(401, "invalid_signature", std::string(names.signature) + " does not verify");
+    };
+    if (scoped) {
+        if (!is_uuid(ctx.params[1])) throw_not_found("service");
+        std::string secret = service_webhook_secret(api, ctx.params[1]);
+        SignatureCheck c = verify_webhook_signature(p, secret, signature, ctx.req.body);
+        if (c != SignatureCheck::kValid) reject(c);
+        allowed.push_back(ctx.params[1]);
+    } else {
+        std::string global = webhook_secret(api.config, std::string(provider_name(p)));
+        SignatureCheck c = verify_webhook_signature(p, global, signature, ctx.req.body);
+        admin_scope = c == SignatureCheck::kValid;
+        if (!admin_scope) {
+            // Not the installation's secret: perhaps one of the matching services' own.
+            WebhookEvent probe = parse_webhook_event(p, event, ctx.req.body);
+            for (const PushEvent &push : probe.pushes)
+                for (const auto &sid : matching_services(api, push)) {
+                    std::string secret = service_webhook_secret(api, sid);
+                    if (verify_webhook_signature(p, secret, signature, ctx.req.body) ==
+                        SignatureCheck::kValid)
+                        allowed.push_back(sid);
+                }
+            if (allowed.empty()) reject(c);
+        }
     }
     if (delivery.empty())
         throw ApiError(400, "missing_delivery_id", std::string(names.delivery_id) + " is required");
@@ -91,19 +160,15 @@ ApiResponse webhooks_receive(RequestCtx &ctx)
         if (ev.kind == WebhookEvent::Kind::kIgnored)
             return Json{{"status", "no_match"}, {"reason", ev.reason}, {"delivery_id", delivery}};
 
-        Json skipped = Json::array();
+        Json queued = Json::array();
         for (const PushEvent &push : ev.pushes) {
-            auto candidates = w.exec_params("SELECT id, repo_url FROM services WHERE branch = $1 "
-                                            "AND auto_deploy AND deploy_type = 'GIT'"
-                                            " AND repo_url <> ''",
-                                            push.branch);
-            for (const auto &svc : candidates) {
-                std::string norm = normalize_repo_url(svc[1].as<std::string>());
-                if (std::find(push.repo_urls.begin(), push.repo_urls.end(), norm) ==
-                    push.repo_urls.end())
-                    continue;
+            for (const auto &[service_id, owner_admin] : matching_services(w, push)) {
+                bool mine = admin_scope ? owner_admin
+                                        : std::find(allowed.begin(), allowed.end(), service_id) !=
+                                              allowed.end();
+                if (!mine) continue;
                 NewDeployment d;
-                d.service_id = svc[0].as<std::string>();
+                d.service_id = service_id;
                 d.branch = push.branch;
                 d.commit_hash =
                     push.commit.size() >= 7 && push.commit.size() <= 40 ? push.commit : "";
@@ -116,15 +181,26 @@ ApiResponse webhooks_receive(RequestCtx &ctx)
                     w.exec("RELEASE SAVEPOINT webhook_deploy");
                     created.push_back(row["id"]);
                 } catch (const pqxx::unique_violation &) {
+                    // One is in flight: remember this push (the newest per service and
+                    // branch) for when it ends, instead of dropping it (#15).
                     w.exec("ROLLBACK TO SAVEPOINT webhook_deploy");
-                    skipped.push_back(
-                        {{"service_id", d.service_id}, {"reason", "deployment in progress"}});
+                    auto busy = find_in_flight(w, d.service_id);
+                    w.exec_params(
+                        "INSERT INTO pending_pushes(service_id, branch, commit_hash, provider,"
+                        " delivery_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (service_id,"
+                        " branch) DO UPDATE SET commit_hash = EXCLUDED.commit_hash,"
+                        " provider = EXCLUDED.provider, delivery_id = EXCLUDED.delivery_id,"
+                        " received_at = now()",
+                        d.service_id, d.branch, d.commit_hash, std::string(provider_name(p)),
+                        delivery);
+                    queued.push_back({{"service_id", d.service_id},
+                                      {"queued_after", busy ? (*busy)["id"] : Json(nullptr)}});
                 }
             }
         }
-        std::string status = !created.empty()  ? "processed"
-                             : skipped.empty() ? "no_match"
-                                               : "skipped";
+        std::string status = !created.empty() ? "processed"
+                             : queued.empty() ? "no_match"
+                                              : "queued_after";
         std::string ids = "{";
         for (size_t i = 0; i < created.size(); ++i)
             ids += (i ? "," : "") + created[i];
@@ -138,11 +214,11 @@ ApiResponse webhooks_receive(RequestCtx &ctx)
         return Json{{"status", status},
                     {"delivery_id", delivery},
                     {"deployments", created},
-                    {"skipped", skipped}};
+                    {"queued_after", queued}};
     });
     for (const auto &id : created)
         enqueue_after_commit(api, id);
-    int code = result["status"] == "processed" ? 202 : 200;
+    int code = result["status"] == "processed" || result["status"] == "queued_after" ? 202 : 200;
     return json_response(code, result);
 }
 

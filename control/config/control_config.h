@@ -39,7 +39,7 @@ struct ControlConfig {
     std::string builds_dir = ".berth/builds";
     int keep_deployments = 5;
     int workers = 1;
-    int visibility_timeout_s = 300;
+    int visibility_timeout_s = 30; // lease of a running job; heartbeats every fifth of it
     int recover_queued_after_s = 30;
 
     // [edges]

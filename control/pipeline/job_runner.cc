@@ -2,9 +2,11 @@
 // cancel from the API between stages wins and the runner stops at the next step.
 #include "control/pipeline/job_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "control/edges/edge_sync.h"
@@ -83,7 +85,7 @@ Json scan_tree(const fs::path &root)
 void JobRunner::log(const std::string &id, const std::string &line)
 {
     if (heartbeat_) heartbeat_();
-    db_.transact([&](pqxx::work &w) {
+    tx([&](pqxx::work &w) {
         append_build_log(w, id, line);
         return 0;
     });
@@ -92,11 +94,21 @@ void JobRunner::log(const std::string &id, const std::string &line)
 bool JobRunner::step(const std::string &id, int from, int to)
 {
     if (heartbeat_) heartbeat_();
-    return db_.transact([&](pqxx::work &w) { return transition(w, id, S(from), S(to), kActor); });
+    return tx([&](pqxx::work &w) { return transition(w, id, S(from), S(to), kActor); });
+}
+
+std::string JobRunner::interrupted(const std::string &stage) const
+{
+    return "interrupted: the worker running it stopped (no heartbeat for " +
+           std::to_string(config_.visibility_timeout_s) + " s) during " + stage +
+           "; trigger it again";
 }
 
 void JobRunner::fail(const std::string &id, const std::string &message)
 {
+    // Every terminal status removes its build directory (#15).
+    std::error_code ec;
+    fs::remove_all(fs::path(config_.builds_dir) / id, ec);
     try {
         revert_live(id);
     } catch (const std::exception &e) {
@@ -104,7 +116,7 @@ void JobRunner::fail(const std::string &id, const std::string &message)
                      e.what());
     }
     try {
-        db_.transact([&](pqxx::work &w) {
+        tx([&](pqxx::work &w) {
             append_build_log(w, id, "error: " + message);
             for (int i = 0; i < 4; ++i) {
                 auto st = current_status(w, id);
@@ -120,10 +132,10 @@ void JobRunner::fail(const std::string &id, const std::string &message)
 
 void JobRunner::run(const std::string &id)
 {
-    auto [status, stale] = db_.transact([&](pqxx::work &w) {
+    auto [status, stale] = tx([&](pqxx::work &w) {
         auto r = w.exec_params(
-            "SELECT status, updated_at < now() - make_interval(secs => $2) FROM deployments"
-            " WHERE id = $1",
+            "SELECT status, COALESCE(heartbeat_at, updated_at) < now() - make_interval(secs =>"
+            " $2) FROM deployments WHERE id = $1",
             id, config_.visibility_timeout_s);
         if (r.empty()) return std::pair<std::string, bool>{"", false};
         return std::pair<std::string, bool>{r[0][0].as<std::string>(), r[0][1].as<bool>()};
@@ -138,7 +150,7 @@ void JobRunner::run(const std::string &id)
         case S::kBuilding: {
             // Only an approval's job resumes a build, and only once: the claim clears the flag
             // so a duplicate job cannot build the same deployment twice.
-            bool claimed = db_.transact([&](pqxx::work &w) {
+            bool claimed = tx([&](pqxx::work &w) {
                 return !w.exec_params("UPDATE deployments SET approved = false WHERE id = $1 AND"
                                       " status = 'BUILDING' AND approved RETURNING id",
                                       id)
@@ -147,7 +159,7 @@ void JobRunner::run(const std::string &id)
             if (claimed)
                 run_build(id);
             else if (stale)
-                fail(id, "interrupted: the worker stopped during BUILDING");
+                fail(id, interrupted("BUILDING"));
             break;
         }
         case S::kRollingBack:
@@ -160,13 +172,19 @@ void JobRunner::run(const std::string &id)
         case S::kHealthCheck:
             // Requeued after its worker died (lease expired): the stage's side effects are
             // unknown, so fail clearly rather than guess. A fresh row is another live worker's.
-            if (stale) fail(id, "interrupted: the worker stopped during " + status);
+            if (stale) fail(id, interrupted(status));
             break;
         default:
             break; // terminal or waiting for approval: nothing to do
         }
     } catch (const DbUnavailable &) {
         throw;
+    } catch (const pqxx::failure &e) {
+        // The driver's text names tables and values: it goes to the log, not to the row.
+        std::fprintf(stderr, "berth-control: deployment %s: database error: %s\n", id.c_str(),
+                     e.what());
+        fail(id, "internal error: a database statement of the pipeline failed (see the "
+                 "berth-control log)");
     } catch (const std::exception &e) {
         fail(id, e.what());
     }
@@ -183,7 +201,7 @@ void JobRunner::run_from_queued(const std::string &id)
     fs::remove_all(build);
     fs::create_directories(build.parent_path());
     std::string commit = clone_checkout(repo, row.branch, row.commit, build);
-    db_.transact([&](pqxx::work &w) {
+    tx([&](pqxx::work &w) {
         w.exec_params("UPDATE deployments SET commit_hash = $2 WHERE id = $1", id, commit);
         return 0;
     });
@@ -197,7 +215,7 @@ void JobRunner::run_from_queued(const std::string &id)
         throw std::runtime_error("root_directory " + row.root_directory + " not found");
     Json summary = scan_tree(root);
     summary["buildpack"] = row.buildpack;
-    db_.transact([&](pqxx::work &w) {
+    tx([&](pqxx::work &w) {
         w.exec_params("UPDATE deployments SET review_summary = $2::jsonb WHERE id = $1", id,
                       summary.dump());
         return 0;
@@ -246,7 +264,7 @@ void JobRunner::run_build(const std::string &id)
     log(id, "publishing " + (row.root_directory.empty() ? std::string("/") : row.root_directory));
     std::string artifact =
         publish_static(root, config_.deployments_root, row.service_name, id, secret_values(row));
-    db_.transact([&](pqxx::work &w) {
+    tx([&](pqxx::work &w) {
         w.exec_params("UPDATE deployments SET artifact_path = $2 WHERE id = $1", id, artifact);
         return 0;
     });
@@ -267,7 +285,7 @@ void JobRunner::run_build(const std::string &id)
 std::vector<NamedSecret> JobRunner::secret_values(const JobRow &row)
 {
     if (!secrets_) return {};
-    auto sealed = db_.transact([&](pqxx::work &w) {
+    auto sealed = tx([&](pqxx::work &w) {
         std::vector<std::pair<std::string, std::string>> out;
         for (const auto &r : w.exec_params("SELECT key, value_sealed FROM env_vars"
                                            " WHERE service_id = $1 AND is_secret",
@@ -291,7 +309,7 @@ void JobRunner::go_live(const std::string &id, const JobRow &row, DeployStatus f
                         DeployStatus demote_to)
 {
     const bool edges = !config_.edge_admin_sockets.empty();
-    bool mine = db_.transact([&](pqxx::work &w) {
+    bool mine = tx([&](pqxx::work &w) {
         if (current_status(w, id) != from) return false;
         w.exec_params("UPDATE services SET live_deployment_id = $2 WHERE id = $1", row.service_id,
                       id);
@@ -307,10 +325,10 @@ void JobRunner::go_live(const std::string &id, const JobRow &row, DeployStatus f
         bool waiting_logged = false;
         for (;;) {
             ExpectedTable table;
-            std::vector<EdgeResult> results = sync.sync_all(&table);
+            std::vector<EdgeResult> results = retrying([&] { return sync.sync_all(&table); });
             if (!table.serves(id)) {
                 // Its route was left out (an edge would refuse it): say why, never push less.
-                std::string why = db_.transact([&](pqxx::work &w) {
+                std::string why = tx([&](pqxx::work &w) {
                     auto r = w.exec_params("SELECT COALESCE(route_error, '') FROM services"
                                            " WHERE id = $1",
                                            row.service_id);
@@ -342,7 +360,7 @@ void JobRunner::go_live(const std::string &id, const JobRow &row, DeployStatus f
             std::this_thread::sleep_for(std::chrono::milliseconds(250));
         }
     }
-    db_.transact([&](pqxx::work &w) {
+    tx([&](pqxx::work &w) {
         // Demote first: at most one ACTIVE per service is a unique index.
         auto prev =
             w.exec_params("SELECT id FROM deployments WHERE service_id = $1 AND status = 'ACTIVE'",
@@ -362,7 +380,7 @@ void JobRunner::go_live(const std::string &id, const JobRow &row, DeployStatus f
 // A failed deployment that had been made live hands its routes back to the ACTIVE one.
 void JobRunner::revert_live(const std::string &id)
 {
-    bool reverted = db_.transact([&](pqxx::work &w) {
+    bool reverted = tx([&](pqxx::work &w) {
         auto r = w.exec_params(
             "UPDATE services s SET live_deployment_id = (SELECT d.id FROM deployments d"
             " WHERE d.service_id = s.id AND d.status = 'ACTIVE') WHERE live_deployment_id = $1"
@@ -372,14 +390,15 @@ void JobRunner::revert_live(const std::string &id)
         if (!config_.edge_admin_sockets.empty()) refresh_expected(w, config_);
         return true;
     });
-    if (reverted && !config_.edge_admin_sockets.empty()) EdgeSync(config_, db_).sync_all();
+    if (reverted && !config_.edge_admin_sockets.empty())
+        retrying([&] { return EdgeSync(config_, db_).sync_all(); });
 }
 
 void JobRunner::prune(const std::string &service_id)
 {
     // Keeps the newest keep_deployments directories of formerly ACTIVE deployments; a pruned
     // one can no longer be rolled back to (its artifact_path is cleared, so the API says so).
-    auto victims = db_.transact([&](pqxx::work &w) {
+    auto victims = tx([&](pqxx::work &w) {
         std::vector<std::string> paths;
         // RETURNING sees the new (NULL) value, so the old path comes from the CTE.
         for (const auto &r : w.exec_params(
@@ -455,7 +474,8 @@ void PipelineWorkers::sweep(JobQueue &queue)
                  " OR (status = 'BUILDING' AND approved)) AND"
                  " updated_at < now() - make_interval(secs => $1)) OR (status IN"
                  " ('CLONING', 'SCANNING', 'REVIEW', 'BUILDING', 'DEPLOYING', 'HEALTH_CHECK')"
-                 " AND updated_at < now() - make_interval(secs => $2)) LIMIT 1000",
+                 " AND COALESCE(heartbeat_at, updated_at) < now() - make_interval(secs => $2))"
+                 " LIMIT 1000",
                  config_.recover_queued_after_s, config_.visibility_timeout_s))
             out.push_back(r[0].as<std::string>());
         return out;
@@ -465,6 +485,113 @@ void PipelineWorkers::sweep(JobQueue &queue)
             std::fprintf(stderr, "berth-control: recovering lost job %s\n", id.c_str());
             queue.push(id);
         }
+    // Pushes that arrived while their service had a deployment in flight (#15): the newest
+    // one per service and branch is deployed once nothing is in flight any more.
+    auto started = db_.transact([&](pqxx::work &w) {
+        std::vector<std::string> out;
+        for (const auto &r :
+             w.exec("DELETE FROM pending_pushes pp WHERE NOT EXISTS (SELECT 1 FROM deployments d"
+                    " WHERE d.service_id = pp.service_id AND d.status IN " +
+                    std::string(kInFlightStatusesSql) +
+                    ") RETURNING service_id, branch, commit_hash, provider, delivery_id")) {
+            NewDeployment d;
+            d.service_id = r[0].as<std::string>();
+            d.branch = r[1].as<std::string>();
+            d.commit_hash = r[2].as<std::string>();
+            d.trigger_source = "webhook:" + r[3].as<std::string>();
+            d.actor = d.trigger_source;
+            w.exec("SAVEPOINT pending_push");
+            try {
+                out.push_back(insert_deployment(w, d)["id"]);
+                w.exec("RELEASE SAVEPOINT pending_push");
+            } catch (const pqxx::unique_violation &) {
+                // Another trigger won the race: keep the push for the next sweep.
+                w.exec("ROLLBACK TO SAVEPOINT pending_push");
+                w.exec_params("INSERT INTO pending_pushes(service_id, branch, commit_hash,"
+                              " provider, delivery_id) VALUES ($1, $2, $3, $4, $5)"
+                              " ON CONFLICT DO NOTHING",
+                              d.service_id, d.branch, d.commit_hash, r[3].as<std::string>(),
+                              r[4].as<std::string>());
+            }
+        }
+        return out;
+    });
+    for (const auto &id : started) {
+        std::fprintf(stderr, "berth-control: deploying a queued push: %s\n", id.c_str());
+        queue.push(id);
+    }
+    collect_build_dirs();
+}
+
+// Build directories whose deployment has ended (cancelled from AWAITING_APPROVAL, failed in a
+// stage that could not clean up, deleted) are removed; an AWAITING_APPROVAL checkout stays for
+// its build (#15).
+void PipelineWorkers::collect_build_dirs()
+{
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(config_.builds_dir, ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec))
+        names.push_back(it->path().filename().string());
+    if (names.empty()) return;
+    auto done = db_.transact([&](pqxx::work &w) {
+        std::vector<std::string> out;
+        for (const auto &r : w.exec_params(
+                 "SELECT n FROM unnest($1::text[]) n WHERE NOT EXISTS (SELECT 1 FROM deployments"
+                 " d WHERE d.id::text = n AND d.status IN " +
+                     std::string(kInFlightStatusesSql) + ")",
+                 pg_text_array(names)))
+            out.push_back(r[0].as<std::string>());
+        return out;
+    });
+    for (const auto &n : done)
+        fs::remove_all(fs::path(config_.builds_dir) / n, ec);
+}
+
+// While a job runs: every visibility_timeout_s / 5 its queue lease is extended and its row's
+// heartbeat_at written, from a thread of its own, so a clone or a wait that makes no progress
+// for a while is not taken for a dead worker, and a dead worker is found within the timeout.
+PipelineWorkers::Heartbeat::Heartbeat(PipelineWorkers &owner, std::string id)
+    : owner_(owner), id_(std::move(id))
+{
+    thread_ = std::thread([this] {
+        int interval_ms = std::max(200, owner_.config_.visibility_timeout_s * 1000 / 5);
+        std::optional<RedisConn> redis;
+        while (true) {
+            {
+                std::unique_lock lock(mu_);
+                if (cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),
+                                 [this] { return done_; }))
+                    return;
+            }
+            try {
+                if (!redis) redis.emplace(owner_.config_.redis_url);
+                JobQueue(*redis, owner_.config_.redis_prefix,
+                         owner_.config_.visibility_timeout_s * 1000)
+                    .heartbeat(id_, wall_clock_ms());
+            } catch (const std::exception &) {
+                redis.reset(); // reconnect next time; the row's heartbeat still counts
+            }
+            try {
+                owner_.db_.transact([&](pqxx::work &w) {
+                    w.exec_params("UPDATE deployments SET heartbeat_at = now() WHERE id = $1", id_);
+                    return 0;
+                });
+            } catch (const std::exception &) {
+                // PostgreSQL is away: the runner is retrying too; nothing to record it in.
+            }
+        }
+    });
+}
+
+PipelineWorkers::Heartbeat::~Heartbeat()
+{
+    {
+        std::lock_guard lock(mu_);
+        done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
 }
 
 void PipelineWorkers::loop(int index)
@@ -491,6 +618,7 @@ void PipelineWorkers::loop(int index)
             if (!job) continue;
             current = *job;
             try {
+                Heartbeat beat(*this, *job);
                 runner.run(*job);
             } catch (const DbUnavailable &e) {
                 // Put it back now rather than wait for the lease; back off while the DB is down.

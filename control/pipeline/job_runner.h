@@ -3,8 +3,11 @@
 // threads that feed it from the Redis queue.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -15,11 +18,11 @@
 #include "control/config/control_config.h"
 #include "control/model/state_machine.h"
 #include "control/pipeline/secret_scan.h"
+#include "control/store/db.h"
 
 namespace berth::control
 {
 
-class Db;
 struct JobRow;
 
 class JobRunner
@@ -49,6 +52,39 @@ private:
     void go_live(const std::string &id, const JobRow &row, DeployStatus from,
                  DeployStatus demote_to);
     void revert_live(const std::string &id);
+    std::string interrupted(const std::string &stage) const;
+
+    // fn(), retried with back-off while PostgreSQL is unavailable, for at most kDbRetryMs
+    // (a restart or failover), heartbeating the lease meanwhile; then DbUnavailable
+    // propagates and the worker requeues the job (#15).
+    template <class F> auto retrying(F &&fn)
+    {
+        auto start = std::chrono::steady_clock::now();
+        int backoff_ms = 100;
+        for (;;) {
+            try {
+                return fn();
+            } catch (const DbUnavailable &e) {
+                if (std::chrono::steady_clock::now() - start >
+                    std::chrono::milliseconds(kDbRetryMs))
+                    throw;
+                if (backoff_ms == 100)
+                    std::fprintf(
+                        stderr,
+                        "berth-control: pipeline: PostgreSQL unavailable (%s); retrying for up to "
+                        "%d s\n",
+                        e.what(), kDbRetryMs / 1000);
+            }
+            if (heartbeat_) heartbeat_();
+            std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+            backoff_ms = std::min(backoff_ms * 2, 2000);
+        }
+    }
+    template <class F> auto tx(F &&fn)
+    {
+        return retrying([&] { return db_.transact(fn); });
+    }
+    static constexpr int kDbRetryMs = 60000;
     std::vector<NamedSecret> secret_values(const JobRow &row);
     void fail(const std::string &id, const std::string &message);
     void log(const std::string &id, const std::string &line);
@@ -73,6 +109,21 @@ public:
     void stop(); // joins; a running job finishes its current stage first
 
 private:
+    class Heartbeat
+    {
+    public:
+        Heartbeat(PipelineWorkers &owner, std::string id);
+        ~Heartbeat();
+
+    private:
+        PipelineWorkers &owner_;
+        std::string id_;
+        std::mutex mu_;
+        std::condition_variable cv_;
+        bool done_ = false;
+        std::thread thread_;
+    };
+    void collect_build_dirs();
     void loop(int index);
     void sweep(class JobQueue &queue);
     void pause_ms(int ms);

@@ -488,7 +488,8 @@ TEST_CASE(
     ControlEnv env(api_only());
     env.start_server();
     auto c = env.client();
-    std::string token = env.create_token("alice");
+    // The installation-wide secrets deploy administrators' services (#15).
+    std::string token = env.create_token("alice", true);
     std::string pid = create_project(*c, token, "p")["id"];
     std::string gh = create_service(*c, token, pid, "gh",
                                     {{"repo_url", "https://github.com/Org/App.git"}})["id"];
@@ -528,10 +529,12 @@ TEST_CASE(
     r = gh_post(push, "d-1", signed_github(push));
     CHECK(r.status == 200);
     CHECK(r.json()["status"] == "ignored");
-    // Another delivery while one is in flight is recorded as skipped.
+    // Another delivery while one is in flight is remembered for when it ends (#15).
     r = gh_post(push, "d-2", signed_github(push));
     INFO(r.body);
-    CHECK(r.json()["status"] == "skipped");
+    CHECK(r.status == 202);
+    CHECK(r.json()["status"] == "queued_after");
+    CHECK(r.json()["queued_after"][0]["queued_after"] == did);
     std::string other_branch = R"({"ref":"refs/heads/feature","after":"abc1234",
         "repository":{"clone_url":"https://github.com/org/app.git"}})";
     r = gh_post(other_branch, "d-3", signed_github(other_branch));
@@ -588,7 +591,7 @@ TEST_CASE("20 concurrent duplicate webhook deliveries create one deployment",
     ControlEnv env(api_only());
     env.start_server();
     auto c = env.client();
-    std::string token = env.create_token("alice");
+    std::string token = env.create_token("alice", true);
     std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "dup",
                                      {{"repo_url", "https://github.com/org/dup"}})["id"];
     std::string push =
@@ -635,5 +638,72 @@ TEST_CASE("PostgreSQL stopped mid-run: 503 database_unavailable, then recovery",
     CHECK(r.status == 200);
     CHECK(r.json()["count"] == 1);
     CHECK(c->call("POST", "projects/", token, {{"name", "q"}}).status == 201);
+    env.stop_server();
+}
+
+// Before #15: one push deployed every service with that repository URL, whoever owned it,
+// with the one installation-wide secret.
+TEST_CASE("webhooks per service: a push deploys only services whose secret verified it",
+          "[control][api][webhooks]")
+{
+    ControlEnv env(api_only());
+    env.start_server();
+    auto c = env.client();
+    std::string alice = env.create_token("alice"), bob = env.create_token("bob");
+    const std::string repo = "https://github.com/shared/site.git";
+    json a = create_service(*c, alice, create_project(*c, alice, "pa")["id"], "alices",
+                            {{"repo_url", repo}});
+    json b =
+        create_service(*c, bob, create_project(*c, bob, "pb")["id"], "bobs", {{"repo_url", repo}});
+    std::string a_secret = a["webhook_secret"], b_secret = b["webhook_secret"];
+    CHECK(a_secret.rfind("whsec_", 0) == 0);
+    CHECK(a_secret != b_secret);
+    CHECK(a["webhook_urls"]["github"] ==
+          "/api/v1/webhooks/github/" + a["id"].get<std::string>() + "/");
+    CHECK_FALSE(c->call("GET", "services/" + a["id"].get<std::string>() + "/", alice)
+                    .json()
+                    .contains("webhook_secret_sealed"));
+    std::string push = R"({"ref":"refs/heads/main","after":"abc1234",
+        "repository":{"clone_url":"https://github.com/shared/site.git"}})";
+    int n = 0;
+    auto post = [&](const std::string &path, const std::string &secret) {
+        return c->request(
+            "POST", "/api/v1/webhooks/" + path, push,
+            {{"X-GitHub-Event", "push"},
+             {"X-GitHub-Delivery", "d-" + std::to_string(++n)},
+             {"X-Hub-Signature-256", "sha256=" + berth::control::hmac_sha256_hex(secret, push)}});
+    };
+    // The service of the response's deployment as `token` sees it ("" when not theirs: 404).
+    auto service_of = [&](const Response &r, const std::string &token) {
+        std::string id = r.json()["deployments"][0];
+        return c->call("GET", "deployments/" + id + "/", token).json().value("service_id", "");
+    };
+    // Bob's secret on the shared URL: only bob's service deploys (alice sees none of it).
+    auto r = post("github/", b_secret);
+    INFO(r.body);
+    REQUIRE(r.status == 202);
+    REQUIRE(r.json()["deployments"].size() == 1);
+    CHECK(service_of(r, bob) == b["id"]);
+    CHECK(service_of(r, alice) == "");
+    // The installation-wide secret deploys administrators' services only: none here.
+    r = post("github/", "gh-secret");
+    CHECK(r.status == 200);
+    CHECK(r.json()["status"] == "no_match");
+    // Alice's own URL with bob's secret: refused; with hers: her service only.
+    std::string a_url = "github/" + a["id"].get<std::string>() + "/";
+    CHECK(post(a_url, b_secret).status == 401);
+    r = post(a_url, a_secret);
+    REQUIRE(r.status == 202);
+    REQUIRE(r.json()["deployments"].size() == 1);
+    CHECK(service_of(r, alice) == a["id"]);
+    // Rotation: the old secret stops verifying at once, the new one is shown once.
+    auto rot =
+        c->call("POST", "services/" + a["id"].get<std::string>() + "/webhook-secret/", alice);
+    REQUIRE(rot.status == 200);
+    std::string fresh = rot.json()["webhook_secret"];
+    CHECK(fresh != a_secret);
+    CHECK(post(a_url, a_secret).status == 401);
+    CHECK(c->call("POST", "services/" + a["id"].get<std::string>() + "/webhook-secret/", bob)
+              .status == 404);
     env.stop_server();
 }

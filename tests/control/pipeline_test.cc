@@ -28,14 +28,6 @@ namespace fs = std::filesystem;
 namespace
 {
 
-std::string read_file(const fs::path &p)
-{
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 // GET deployments/{id}/ until its status is `want` (or a terminal one that is not). Returns it.
 json wait_status(HttpClient &c, const std::string &token, const std::string &id,
                  const std::string &want)
@@ -89,7 +81,7 @@ TEST_CASE(
     CHECK(dep1["artifact_path"] == "site/" + d1);
     CHECK(dep1["review_summary"]["framework"] == "static");
     fs::path dir1 = fs::path(env.deployments_root()) / "site" / d1;
-    CHECK(read_file(dir1 / "index.html") == "v1");
+    CHECK(slurp((dir1 / "index.html").string()) == "v1");
     CHECK_FALSE(fs::exists(dir1 / "README")); // only root_directory is published
     CHECK_FALSE(fs::exists(dir1 / ".git"));
     CHECK((fs::status(dir1 / "index.html").permissions() & fs::perms::owner_write) ==
@@ -115,7 +107,8 @@ TEST_CASE(
     std::string d2 = trigger_deployment(*c, token, sid);
     CHECK(wait_status(*c, token, d2, "ACTIVE")["commit_hash"] == v2);
     CHECK(c->call("GET", "deployments/" + d1 + "/", token).json()["status"] == "INACTIVE");
-    CHECK(read_file(dir1 / "index.html") == "v1"); // untouched: a new deploy is a new directory
+    CHECK(slurp((dir1 / "index.html").string()) ==
+          "v1"); // untouched: a new deploy is a new directory
     CHECK(c->call("POST", "services/" + sid + "/recheck-health/", token).json()["health_status"] ==
           "healthy");
 
@@ -213,7 +206,7 @@ TEST_CASE("require_approval pauses at AWAITING_APPROVAL, approve builds, cancel 
     auto r = c->call("POST", "deployments/" + d1 + "/approve/", token);
     CHECK(r.status == 200);
     wait_status(*c, token, d1, "ACTIVE");
-    CHECK(read_file(fs::path(env.deployments_root()) / "gated" / d1 / "index.html") == "ok");
+    CHECK(slurp((fs::path(env.deployments_root()) / "gated" / d1 / "index.html").string()) == "ok");
 
     std::string d2 = trigger_deployment(*c, token, sid);
     wait_status(*c, token, d2, "AWAITING_APPROVAL");
@@ -249,8 +242,8 @@ TEST_CASE("directories beyond keep_deployments are pruned, the rest stay rollbac
     // Pruning follows activation: wait for it.
     CHECK(wait_until([&] { return !fs::exists(root / ids[0]); }));
     CHECK(c->call("GET", "deployments/" + ids[0] + "/", token).json()["artifact_path"].is_null());
-    CHECK(read_file(root / ids[1] / "index.html") == "2");
-    CHECK(read_file(root / ids[2] / "index.html") == "3");
+    CHECK(slurp((root / ids[1] / "index.html").string()) == "2");
+    CHECK(slurp((root / ids[2] / "index.html").string()) == "3");
     auto r = c->call("POST", "deployments/" + ids[0] + "/rollback/", token, {{"confirm", "true"}});
     CHECK(r.status == 409);
     CHECK(r.json()["code"] == "not_rollbackable");
@@ -284,7 +277,8 @@ TEST_CASE("a deployment left in a running stage by a dead worker ends FAILED, no
         w.commit();
     }
     json dep = wait_status(*c, token, id, "FAILED");
-    CHECK(dep["error_message"] == "interrupted: the worker stopped during CLONING");
+    CHECK(dep["error_message"] == "interrupted: the worker running it stopped (no heartbeat for 1 "
+                                  "s) during CLONING; trigger it again");
     // The service is free again.
     CHECK(c->call("POST", "deployments/trigger/", token, {{"service_id", sid}}).status == 201);
     env.stop_server();
@@ -297,7 +291,7 @@ TEST_CASE("a signed GitHub push deploys the pushed commit", "[control][pipeline]
     std::string head = make_git_repo(repo, {{"index.html", "hooked"}});
     env.start_server();
     auto c = env.client();
-    std::string token = env.create_token("alice");
+    std::string token = env.create_token("alice", true); // [webhooks] secrets: admins' services
     std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "hooked",
                                      {{"repo_url", "file://" + repo + "/"}})["id"];
     json payload = {{"ref", "refs/heads/main"},
@@ -350,5 +344,60 @@ TEST_CASE(
     c = env.client();
     wait_status(*c, token, da, "ACTIVE"); // recovered from the QUEUED row by the sweep
     wait_status(*c, token, trigger_deployment(*c, token, sb), "ACTIVE");
+    env.stop_server();
+}
+
+// Before #15: a push during an in-flight deployment answered "skipped", its redelivery
+// "ignored", and that commit never deployed.
+TEST_CASE("a push during an in-flight deployment is deployed when that one ends",
+          "[control][pipeline][webhooks]")
+{
+    ControlEnv env;
+    std::string repo = env.dir + "/repo";
+    std::string first = make_git_repo(repo, {{"index.html", "one"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice", true); // [webhooks] secrets: admins' services
+    std::string sid =
+        create_service(*c, token, create_project(*c, token, "p")["id"], "held",
+                       {{"repo_url", "file://" + repo}, {"require_approval", true}})["id"];
+    auto push = [&](const std::string &commit, const std::string &delivery) {
+        std::string body = json{{"ref", "refs/heads/main"},
+                                {"after", commit},
+                                {"repository", {{"clone_url", "file://" + repo}}}}
+                               .dump();
+        return c->request("POST", "/api/v1/webhooks/github/", body,
+                          {{"X-GitHub-Event", "push"},
+                           {"X-GitHub-Delivery", delivery},
+                           {"X-Hub-Signature-256",
+                            "sha256=" + berth::control::hmac_sha256_hex("gh-secret", body)}});
+    };
+    auto r = push(first, "p-1");
+    REQUIRE(r.status == 202);
+    std::string d1 = r.json()["deployments"][0];
+    wait_status(*c, token, d1, "AWAITING_APPROVAL");
+    std::string second = make_git_repo(repo, {{"index.html", "two"}});
+    r = push(second, "p-2");
+    CHECK(r.status == 202);
+    CHECK(r.json()["status"] == "queued_after");
+    CHECK(r.json()["queued_after"][0]["queued_after"] == d1);
+    CHECK(push(second, "p-2").json()["status"] == "ignored"); // a redelivery changes nothing
+    std::string third = make_git_repo(repo, {{"index.html", "three"}});
+    CHECK(push(third, "p-3").json()["status"] == "queued_after"); // the newest one wins
+
+    REQUIRE(c->call("POST", "deployments/" + d1 + "/approve/", token).status == 200);
+    wait_status(*c, token, d1, "ACTIVE");
+    json next;
+    REQUIRE(wait_until([&] {
+        json list = c->call("GET", "deployments/?service_id=" + sid, token).json();
+        for (const auto &d : list["results"])
+            if (d["id"] != d1) next = d;
+        return !next.is_null();
+    }));
+    CHECK(next["commit_hash"] == third);
+    CHECK(next["trigger_source"] == "webhook:github");
+    json dep = wait_status(*c, token, next["id"], "AWAITING_APPROVAL");
+    json list = c->call("GET", "deployments/?service_id=" + sid, token).json();
+    CHECK(list["count"] == 2); // coalesced: one deployment for the two held pushes
     env.stop_server();
 }

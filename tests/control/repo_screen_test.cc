@@ -217,16 +217,7 @@ TEST_CASE("an allowed range admits a clone, pinned to the checked address", "[co
             waitpid(pid, nullptr, 0);
         }
     } reap{daemon};
-    REQUIRE(wait_until([&] {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(uint16_t(port));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bool up = connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0;
-        close(fd);
-        return up;
-    }));
+    REQUIRE(wait_until([&] { return loopback_port_accepts(port); }));
     env.options().security_toml = "allowed_repo_hosts = [\"127.0.0.0/8\"]\n";
     env.write_config();
     env.start_server();

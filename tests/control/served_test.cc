@@ -369,3 +369,63 @@ TEST_CASE("secrets are never published: the deploy fails naming files and rules,
     CHECK(mode(dir) == fs::perms(0555));
     CHECK(edge.body("site.localhost", "/config.js") == "const key = window.KEY;\n");
 }
+
+// Before #15: PostgreSQL restarted mid-deploy left the row in its stage for five minutes (409
+// for the service), then FAILED "interrupted", with the build directory left behind.
+TEST_CASE("a PostgreSQL restart during a deployment is survived and the deploy completes",
+          "[control][served]")
+{
+    Setup s;
+    Edge &edge = s.with_one_edge("ack_timeout_s = 120\n");
+    make_git_repo(s.repo, {{"index.html", "one"}});
+    std::string sid = s.service("site", s.repo);
+    REQUIRE(wait_deployment(*s.c, s.token, trigger_deployment(*s.c, s.token, sid))["status"] ==
+            "ACTIVE");
+    edge.stop();
+    make_git_repo(s.repo, {{"index.html", "two"}});
+    std::string d2 = trigger_deployment(*s.c, s.token, sid);
+    REQUIRE(wait_until([&] { return log_has(*s.c, s.token, d2, "waiting for an edge"); }, 60000));
+    s.env.pg.stop();
+    // The pipeline notices and keeps retrying its database work instead of giving up.
+    REQUIRE(wait_until(
+        [&] {
+            return s.env.server_log().find("pipeline: PostgreSQL unavailable") != std::string::npos;
+        },
+        30000));
+    edge.start();
+    s.env.pg.start();
+    json dep = wait_deployment(*s.c, s.token, d2);
+    INFO(dep.dump());
+    CHECK(dep["status"] == "ACTIVE");
+    CHECK(edge.body("site.localhost") == "two");
+    for (const auto &e : fs::directory_iterator(s.env.dir + "/builds"))
+        FAIL("build directory left behind: " << e.path());
+}
+
+// Before #15: a FAILED deployment after its clone, and one cancelled in AWAITING_APPROVAL,
+// left their checkouts in builds_dir for good.
+TEST_CASE("every terminal status removes its build directory", "[control][served]")
+{
+    Setup s;
+    s.start("");
+    make_git_repo(s.repo, {{"index.html", "x"}});
+    auto builds_empty = [&] { return fs::is_empty(s.env.dir + "/builds"); };
+    std::string broken =
+        create_service(*s.c, s.token, s.project, "broken",
+                       {{"repo_url", "file://" + s.repo}, {"root_directory", "dist"}})["id"];
+    json dep = wait_deployment(*s.c, s.token, trigger_deployment(*s.c, s.token, broken));
+    REQUIRE(dep["status"] == "FAILED");
+    CHECK(builds_empty());
+
+    std::string held =
+        create_service(*s.c, s.token, s.project, "held",
+                       {{"repo_url", "file://" + s.repo}, {"require_approval", true}})["id"];
+    std::string d = trigger_deployment(*s.c, s.token, held);
+    REQUIRE(wait_until([&] {
+        return s.c->call("GET", "deployments/" + d + "/", s.token).json()["status"] ==
+               "AWAITING_APPROVAL";
+    }));
+    CHECK_FALSE(builds_empty()); // the checkout waits for the approval's build
+    REQUIRE(s.c->call("POST", "deployments/" + d + "/cancel/", s.token).status == 200);
+    CHECK(wait_until(builds_empty, 10000));
+}

@@ -2,8 +2,11 @@
 // in parallel under ctest -j.
 #include "tests/control/support/control_env.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,9 +21,6 @@
 namespace berth::test
 {
 
-namespace
-{
-
 std::string slurp(const std::string &path)
 {
     std::ifstream in(path);
@@ -28,6 +28,21 @@ std::string slurp(const std::string &path)
     ss << in.rdbuf();
     return ss.str();
 }
+
+bool loopback_port_accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool open = fd >= 0 && connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0;
+    if (fd >= 0) close(fd);
+    return open;
+}
+
+namespace
+{
 
 std::string shell_quote(const std::string &s)
 {

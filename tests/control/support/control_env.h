@@ -76,6 +76,12 @@ bool wait_until(const std::function<bool()> &cond, int timeout_ms = 20000);
 
 std::string berth_control_binary();
 
+// The whole file ("" when it cannot be read).
+std::string slurp(const std::string &path);
+
+// True when something accepts TCP connections on 127.0.0.1:port.
+bool loopback_port_accepts(int port);
+
 // POST projects/ and services/ as `token`; REQUIRE 201 and return the body.
 nlohmann::json create_project(HttpClient &c, const std::string &token, const std::string &name);
 // The POST services/ answer itself, whatever its status.
