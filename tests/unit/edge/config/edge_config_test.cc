@@ -40,7 +40,7 @@ TEST_CASE("the shipped conf/edge.toml loads and validates", "[config]")
 {
     EdgeConfig c = load_edge_config(std::string(BERTH_SOURCE_DIR) + "/conf/edge.toml");
     validate_edge_config(c);
-    CHECK(c.deployments_root == "conf/demo-deployments");
+    CHECK(c.deployments_root == ".berth/deployments"); // where berth-control publishes
     CHECK(c.base_domain == "localhost");
     REQUIRE(c.listen.size() == 1);
     CHECK(c.listen[0].port == 8080);
