@@ -725,5 +725,8 @@ TEST_CASE("200 MiB each way pass through with matching checksums and bounded edg
     CHECK(same);
     long after = peak_rss_kb(s.edge->pid());
     INFO("edge peak RSS " << before << " KiB -> " << after << " KiB");
-    CHECK(after - before < 32 * 1024);
+    if (kSanitized) // ASan keeps freed memory in quarantine (256 MiB): no RSS figure there
+        WARN("peak RSS growth not checked in a sanitizer build: " << after - before << " KiB");
+    else
+        CHECK(after - before < 32 * 1024);
 }

@@ -399,5 +399,8 @@ TEST_CASE("a 200 MiB file over TLS arrives intact while the edge's memory stays 
     CHECK(same);
     long peak = rss_kib(edge->pid(), "VmHWM:");
     INFO("RSS before " << before << " KiB, peak " << peak << " KiB");
-    CHECK(peak - before < 16 * 1024);
+    if (kSanitized) // ASan keeps freed memory in quarantine (256 MiB): no RSS figure there
+        WARN("peak RSS growth not checked in a sanitizer build: " << peak - before << " KiB");
+    else
+        CHECK(peak - before < 16 * 1024);
 }

@@ -32,4 +32,11 @@ const CertFiles &shared_test_cert();
 // every RawClient speaks TLS.
 bool e2e_over_tls();
 
+// This build runs under AddressSanitizer/UBSan (memory figures mean nothing there).
+#ifdef BERTH_SANITIZED
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 } // namespace berth::test
