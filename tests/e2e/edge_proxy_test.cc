@@ -97,6 +97,25 @@ std::string read_chunked(RawClient &c)
     return body;
 }
 
+// The edge's peak resident memory so far (VmHWM), in KiB.
+long peak_rss_kb(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+    return -1;
+}
+
+// Starts the site with one route, sends one request through it (so pools and buffers exist),
+// and returns the edge's peak RSS then: the baseline of a memory check.
+long start_warm(ProxySite &s, const std::string &route, const std::string &host)
+{
+    s.start(route);
+    CHECK(must(get(s.port(), host, "/id")).status == 200);
+    return peak_rss_kb(s.edge->pid());
+}
+
 std::vector<json> access_lines(ProxySite &s)
 {
     std::vector<json> out;
@@ -552,6 +571,77 @@ TEST_CASE("WebSocket upgrade: echo through the tunnel, a table swap does not cut
     CHECK(must(n.read_response()).status == 200);
 }
 
+TEST_CASE("pipelined requests through the proxy are answered in order", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a)));
+    RawClient c(s.port());
+    // The slow one first: a relay that answered as upstream answers arrive would reorder.
+    c.send(get_req("api.test", "/slow?ms=200") + get_req("api.test", "/big?bytes=5000") +
+           "POST /upload HTTP/1.1\r\nHost: api.test\r\nContent-Length: 3\r\n\r\nabc" +
+           get_req("api.test", "/id"));
+    Response first = must(c.read_response());
+    Response second = must(c.read_response());
+    Response third = must(c.read_response());
+    Response fourth = must(c.read_response());
+    CHECK(first.body.rfind("a conn=", 0) == 0);
+    CHECK(second.body.size() == 5000);
+    CHECK(third.body.rfind("bytes=3 ", 0) == 0);
+    CHECK(fourth.body.rfind("a conn=", 0) == 0);
+    std::vector<json> seen = a.requests();
+    REQUIRE(seen.size() == 4);
+    CHECK(seen[0]["target"] == "/slow?ms=200");
+    CHECK(seen[3]["target"] == "/id");
+}
+
+TEST_CASE("a WebSocket tunnel holds the upstream back while the client does not read",
+          "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    long before = start_warm(s, proxy_route("ws.test", up(a), R"("websocket": true)"), "ws.test");
+    constexpr uint64_t kBytes = 96u << 20;
+    RawClient c(s.port());
+    c.send("GET /ws-flood?bytes=" + std::to_string(kBytes) +
+           " HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    REQUIRE(must(c.read_response()).status == 101);
+    auto flood_state = [&] {
+        std::string state;
+        for (const json &r : a.requests())
+            if (r.contains("ws_flood")) state = r["ws_flood"];
+        return state;
+    };
+    // The client reads nothing: the upstream must find its socket full (the edge stopped
+    // reading from it) instead of the edge taking all 96 MiB into memory.
+    std::string state;
+    for (int i = 0; i < 500 && (state = flood_state()).empty(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(state == "blocked");
+    long held = peak_rss_kb(s.edge->pid());
+    INFO("edge peak RSS " << before << " KiB -> " << held << " KiB while the client waits");
+    if (kSanitized)
+        WARN("peak RSS growth not checked in a sanitizer build: " << held - before << " KiB");
+    else
+        CHECK(held - before < 16 * 1024);
+    // Now the client reads: every byte arrives, in whole frames.
+    uint64_t payload = 0;
+    while (payload < kBytes) {
+        while (c.pending().size() < 4)
+            if (!c.read_some(10000)) break;
+        if (c.pending().size() < 4) break;
+        size_t len = (size_t(uint8_t(c.pending()[2])) << 8) | uint8_t(c.pending()[3]);
+        if (uint8_t(c.pending()[0]) != 0x82) FAIL("not a binary frame at payload " << payload);
+        while (c.pending().size() < 4 + len)
+            if (!c.read_some(10000)) break;
+        if (c.pending().size() < 4 + len) break;
+        payload += len;
+        c.consume(4 + len);
+    }
+    CHECK(payload == kBytes);
+}
+
 TEST_CASE("a WebSocket tunnel closes after its idle timeout", "[e2e][proxy]")
 {
     ProxySite s;
@@ -680,29 +770,13 @@ TEST_CASE("GeoIP: a missing or corrupt database stops startup; a bad reload keep
     CHECK(must(get(edge.port(), "fr.test", "/")).status == 200);
 }
 
-namespace
-{
-
-// The edge's peak resident memory so far (VmHWM), in KiB.
-long peak_rss_kb(pid_t pid)
-{
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-    return -1;
-}
-
-} // namespace
-
 TEST_CASE("200 MiB each way pass through with matching checksums and bounded edge memory",
           "[e2e][proxy][large]")
 {
     ProxySite s;
     UpstreamProcess &a = s.upstream("a");
-    s.start(proxy_route("api.test", up(a), R"("max_body_bytes": 1073741824)"));
-    CHECK(must(get(s.port(), "api.test", "/id")).status == 200); // warm
-    long before = peak_rss_kb(s.edge->pid());
+    long before = start_warm(s, proxy_route("api.test", up(a), R"("max_body_bytes": 1073741824)"),
+                             "api.test");
     constexpr size_t kSize = 200u << 20;
     std::string body = pattern_bytes(kSize, 3);
     uint64_t sum = 0;

@@ -17,9 +17,14 @@
 //   /expect             with "Expect: 100-continue": answers 100 first, then reads the body
 //   /refuse-body        answers 413 at once without reading the body
 //   /ws                 WebSocket: 101 and then an echo of every frame (unmasked back)
+//   /ws-flood?bytes=N   WebSocket: 101, then N payload bytes in binary frames without reading;
+//                       logs {"ws_flood":"blocked"} the first time the socket is full and
+//                       {"ws_flood":"done"} at the end
 //   /304, /head         a 304 / a 200 with Content-Length 10 and, to HEAD, a body anyway
+#include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +34,7 @@
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <poll.h>
 #include <string>
 #include <sys/socket.h>
 #include <thread>
@@ -197,6 +203,32 @@ void ws_echo(Conn &c)
     }
 }
 
+// Sends N payload bytes as 65535-byte binary frames as fast as the socket takes them.
+void ws_flood(int fd, uint64_t bytes)
+{
+    std::string frame = std::string("\x82\x7e\xff\xff", 4) + std::string(65535, 'f');
+    bool blocked = false;
+    for (uint64_t sent = 0; sent < bytes; sent += 65535) {
+        size_t len = size_t(std::min<uint64_t>(65535, bytes - sent));
+        frame[2] = char(len >> 8);
+        frame[3] = char(len & 0xff);
+        size_t n = 4 + len, at = 0;
+        while (at < n) {
+            ssize_t w = ::send(fd, frame.data() + at, n - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0) {
+                at += size_t(w);
+                continue;
+            }
+            if (w < 0 && errno != EAGAIN && errno != EINTR) return;
+            if (!blocked) log_line(R"({"ws_flood":"blocked"})");
+            blocked = true;
+            pollfd p{fd, POLLOUT, 0};
+            ::poll(&p, 1, -1);
+        }
+    }
+    log_line(R"({"ws_flood":"done"})");
+}
+
 void serve(int fd)
 {
     Conn c{fd, ++g_conns, {}};
@@ -362,6 +394,12 @@ void serve(int fd)
                          "Upgrade\r\nSec-WebSocket-Accept: " +
                              ws_accept(key) + "\r\n\r\n");
             ws_echo(c);
+            break;
+        } else if (path == "/ws-flood") {
+            send_all(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+                         "Upgrade\r\nSec-WebSocket-Accept: " +
+                             ws_accept(key) + "\r\n\r\n");
+            ws_flood(fd, query_num(target, "bytes", 1 << 20));
             break;
         } else if (path == "/304") {
             out = "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 10\r\n\r\n";
