@@ -13,6 +13,8 @@ packages=(
   # libraries
   libuv1-dev liburing-dev libssl-dev libmaxminddb-dev libhiredis-dev libpqxx-dev libgit2-dev
   catch2 nlohmann-json3-dev libtomlplusplus-dev node-llhttp
+  # control: upload archives (#16)
+  libarchive-dev
   # real services for control-plane tests
   postgresql redis-server
   # tests and benchmarks

@@ -19,6 +19,12 @@ berth_add_test(control_unit_test
   LIBS berth_control_core
   LABELS "control;unit")
 
+# UPLOAD archives (#16): hostile tarballs written with libarchive's writer.
+berth_add_test(control_upload_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/tarball_test.cc
+  LIBS berth_control_core berth_test_support
+  LABELS "control;unit")
+
 berth_add_test(control_store_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/store_test.cc
     ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
