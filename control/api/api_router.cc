@@ -286,11 +286,11 @@ ApiResponse delete_and_unpublish(const RequestCtx &ctx, const std::string &kind,
         else
             require_service(w, ctx, id);
         const std::string which = project ? "s.project_id" : "s.id";
-        auto busy =
-            w.exec_params("SELECT d.id FROM deployments d JOIN services s ON"
-                          " s.id = d.service_id WHERE " +
-                              which + " = $1 AND d.status IN " + kInFlightStatusesSql + " LIMIT 1",
-                          id);
+        auto busy = w.exec_params("SELECT d.id FROM deployments d JOIN services s ON"
+                                  " s.id = d.service_id WHERE " +
+                                      which + " = $1 AND d.status IN " + in_flight_statuses_sql() +
+                                      " LIMIT 1",
+                                  id);
         if (!busy.empty())
             throw ApiError(409, "deployment_in_progress",
                            "a deployment of this " + kind + " is in progress; cancel it first",

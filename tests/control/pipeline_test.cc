@@ -86,12 +86,30 @@ TEST_CASE(
     CHECK_FALSE(fs::exists(dir1 / ".git"));
     CHECK((fs::status(dir1 / "index.html").permissions() & fs::perms::owner_write) ==
           fs::perms::none);
-    json stages = dep1["pipeline_stages"];
     std::vector<std::string> seen;
-    for (const auto &s : stages)
+    for (const auto &s : dep1["status_history"])
         seen.push_back(s["status"]);
     CHECK(seen == std::vector<std::string>{"QUEUED", "CLONING", "SCANNING", "REVIEW", "BUILDING",
                                            "DEPLOYING", "HEALTH_CHECK", "ACTIVE"});
+    // One record per phase, in order, each closed with its outcome (#16).
+    json stages = dep1["pipeline_stages"];
+    std::vector<std::string> names, outcomes;
+    std::string last_end;
+    for (const auto &s : stages) {
+        INFO(s.dump());
+        names.push_back(s["name"]);
+        outcomes.push_back(s["outcome"]);
+        REQUIRE(s["started_at"].is_string());
+        REQUIRE(s["ended_at"].is_string());
+        CHECK(s["started_at"].get<std::string>() >= last_end); // same-offset ISO strings
+        CHECK(s["ended_at"].get<std::string>() >= s["started_at"].get<std::string>());
+        last_end = s["ended_at"];
+    }
+    CHECK(names == std::vector<std::string>{"clone", "analyze", "approval", "build", "deploy",
+                                            "health_check"});
+    CHECK(outcomes == std::vector<std::string>{"ok", "ok", "skipped", "ok", "ok", "ok"});
+    CHECK(stages[0]["detail"].get<std::string>().rfind("checked out " + v1.substr(0, 12), 0) == 0);
+    CHECK(stages[4]["detail"] == "route table acknowledged by 1 of 1 edge(s)");
     auto logs = c->call("GET", "deployments/" + d1 + "/build-logs/", token).json()["lines"];
     REQUIRE(logs.size() >= 3);
     CHECK(logs[0]["line"].get<std::string>().rfind("cloning file://", 0) == 0);
@@ -172,6 +190,16 @@ TEST_CASE("pipeline failures end FAILED with an error_message", "[control][pipel
         create_service(*c, token, pid, "nix", {{"repo_url", url}, {"buildpack", "NIXPACKS"}})["id"];
     json f2 = wait_status(*c, token, trigger_deployment(*c, token, s2), "FAILED");
     CHECK(f2["error_message"].get<std::string>().find("not supported") != std::string::npos);
+    // The seed's style: the phase that failed, then FAILED, both in the history (#16).
+    CHECK(f2["error_message"].get<std::string>().rfind("BUILD_FAILED: buildpack NIXPACKS", 0) == 0);
+    json hist = f2["status_history"];
+    REQUIRE(hist.size() >= 2);
+    CHECK(hist[hist.size() - 2]["status"] == "BUILD_FAILED");
+    CHECK(hist.back()["status"] == "FAILED");
+    json build_stage = f2["pipeline_stages"].back();
+    CHECK(build_stage["name"] == "build");
+    CHECK(build_stage["outcome"] == "failed");
+    CHECK(build_stage["detail"] == f2["error_message"]);
 
     std::string s3 =
         create_service(*c, token, pid, "ssrf", {{"repo_url", "https://127.0.0.1/x.git"}})["id"];
