@@ -89,9 +89,20 @@ ApiResponse services_list(RequestCtx &ctx)
     });
 }
 
+// A health_check_path given by the caller is "configured": the static health check requests
+// it instead of "/" (the column's default '/health' is the seed's, for app services; #16).
+namespace
+{
+void mark_health_path(Json &fields)
+{
+    if (fields.contains("health_check_path")) fields["health_check_path_configured"] = true;
+}
+} // namespace
+
 ApiResponse services_create(RequestCtx &ctx)
 {
     Json fields = validate_service(ctx.body(), true);
+    mark_health_path(fields);
     std::string token = "hwt_" + random_hex(20);
     fields["health_webhook_token_hash"] = sha256_hex(token);
     return ctx.api.db.transact([&](pqxx::work &w) {
@@ -133,6 +144,7 @@ ApiResponse services_get(RequestCtx &ctx)
 ApiResponse services_patch(RequestCtx &ctx)
 {
     Json fields = validate_service(ctx.body(), false);
+    mark_health_path(fields);
     return ctx.api.db.transact([&](pqxx::work &w) {
         require_service(w, ctx, ctx.params[0]);
         if (fields.contains("name"))

@@ -13,6 +13,7 @@
 #include "control/pipeline/build_step.h"
 #include "control/pipeline/git_checkout.h"
 #include "control/pipeline/publish.h"
+#include "control/pipeline/static_health.h"
 #include "control/queue/job_queue.h"
 #include "control/queue/redis_conn.h"
 #include "control/store/db.h"
@@ -35,6 +36,7 @@ struct JobRow {
     std::string service_id, service_name, repo_url, branch, commit, root_directory, buildpack,
         artifact_path;
     bool require_approval = false, approved = false;
+    std::string health_path; // "/" unless health_check_path was set explicitly (#16)
 };
 
 namespace
@@ -47,13 +49,14 @@ JobRow load_row(Db &db, const std::string &id)
     JobRow row = db.transact([&](pqxx::work &w) {
         auto r = w.exec_params1(
             "SELECT d.service_id, s.name, s.repo_url, d.branch, d.commit_hash, s.root_directory,"
-            " s.buildpack, COALESCE(d.artifact_path, ''), s.require_approval, d.approved"
+            " s.buildpack, COALESCE(d.artifact_path, ''), s.require_approval, d.approved,"
+            " CASE WHEN s.health_check_path_configured THEN s.health_check_path ELSE '/' END"
             " FROM deployments d JOIN services s ON s.id = d.service_id WHERE d.id = $1",
             id);
         return JobRow{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
                       r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>(),
                       r[6].as<std::string>(), r[7].as<std::string>(), r[8].as<bool>(),
-                      r[9].as<bool>()};
+                      r[9].as<bool>(),        r[10].as<std::string>()};
     });
     // "/dist" and "dist" both mean the repository's dist/ (the seed's default is "/").
     row.root_directory.erase(0, row.root_directory.find_first_not_of('/'));
@@ -327,13 +330,35 @@ void JobRunner::run_build(const std::string &id)
     prune(row.service_id);
 }
 
-void JobRunner::check_health(const std::string &id, const JobRow &, const std::string &artifact)
+void JobRunner::check_health(const std::string &id, const JobRow &row, const std::string &artifact)
 {
-    fs::path dir = fs::path(config_.deployments_root) / artifact;
-    if (fs::is_empty(dir)) throw std::runtime_error("the published directory is empty");
-    std::string detail =
-        "published directory checked: " +
-        std::string(fs::exists(dir / "index.html") ? "index.html present" : "files present");
+    std::string detail;
+    if (config_.edge_http_addresses.empty() || config_.edge_admin_sockets.empty()) {
+        // Nothing to request the site through: the check of the published files is all
+        // that can be said, and the log says so.
+        fs::path dir = fs::path(config_.deployments_root) / artifact;
+        if (fs::is_empty(dir)) throw std::runtime_error("the published directory is empty");
+        detail = std::string("no [edges] ") +
+                 (config_.edge_admin_sockets.empty() ? "admin_sockets" : "http_addresses") +
+                 ": checked the published directory only (" +
+                 (fs::exists(dir / "index.html") ? "index.html present" : "files present") + ")";
+    } else {
+        // The edges acknowledged a table in which this deployment is live (make_live), so
+        // the request reaches the new version before it is ACTIVE.
+        StaticHealthTarget t;
+        t.edge_addresses = config_.edge_http_addresses;
+        t.host = row.service_name + "." + config_.base_domain;
+        t.path = row.health_path;
+        t.deployment_id = id;
+        t.timeout_ms = config_.health_timeout_ms;
+        t.attempts = config_.health_attempts;
+        log(id, "health check: GET " + t.path + " with Host " + t.host + " through " +
+                    std::to_string(t.edge_addresses.size()) + " edge address(es)");
+        StaticHealthVerdict v =
+            check_static_health(t, [&](const std::string &line) { log(id, line); });
+        if (!v.healthy) throw std::runtime_error(v.detail);
+        detail = v.detail;
+    }
     log(id, "health check: " + detail);
     tx([&](pqxx::work &w) {
         stage_note(w, id, detail);

@@ -51,20 +51,32 @@ json edge_table(const std::string &socket)
     return berth::test::AdminConn(socket).call(R"({"cmd":"routes.get"})")["table"];
 }
 
+// A control plane that pushes its routes to a real berth-edge and health-checks through it.
+struct EdgedControl {
+    ControlEnv env;
+    std::string edge_sock = env.dir + "/edge.sock";
+    bool made_root = fs::create_directories(env.deployments_root());
+    berth::test::EdgeProcess edge{{"--listen", "127.0.0.1:0", "--deployments",
+                                   env.deployments_root(), "--admin-socket", edge_sock,
+                                   "--state-dir", env.dir + "/edge-state"}};
+    std::string edge_http = "127.0.0.1:" + std::to_string(edge.port());
+
+    explicit EdgedControl(const std::string &edges_toml = "")
+    {
+        env.options().extra_toml = "[edges]\nadmin_sockets = [\"" + edge_sock +
+                                   "\"]\nhttp_addresses = [\"" + edge_http + "\"]\n" + edges_toml;
+        env.write_config();
+    }
+};
+
 } // namespace
 
 TEST_CASE(
     "trigger to ACTIVE: an immutable static directory, route pushes, rollbacks as swaps, audit",
     "[control][pipeline]")
 {
-    ControlEnv env;
-    std::string edge_sock = env.dir + "/edge.sock";
-    fs::create_directories(env.deployments_root());
-    berth::test::EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments",
-                                   env.deployments_root(), "--admin-socket", edge_sock,
-                                   "--state-dir", env.dir + "/edge-state"});
-    env.options().extra_toml = "[edges]\nadmin_sockets = [\"" + edge_sock + "\"]\n";
-    env.write_config();
+    EdgedControl ec;
+    auto &[env, edge_sock, made_root, edge, edge_http] = ec;
     std::string repo = env.dir + "/repo";
     std::string v1 =
         make_git_repo(repo, {{"site/index.html", "v1"}, {"site/app.js", "js"}, {"README", "r"}});
@@ -110,6 +122,8 @@ TEST_CASE(
     CHECK(outcomes == std::vector<std::string>{"ok", "ok", "skipped", "ok", "ok", "ok"});
     CHECK(stages[0]["detail"].get<std::string>().rfind("checked out " + v1.substr(0, 12), 0) == 0);
     CHECK(stages[4]["detail"] == "route table acknowledged by 1 of 1 edge(s)");
+    // A real request through the edge, answered by the new deployment (#16).
+    CHECK(stages[5]["detail"] == "GET / via " + edge_http + ": 200");
     auto logs = c->call("GET", "deployments/" + d1 + "/build-logs/", token).json()["lines"];
     REQUIRE(logs.size() >= 3);
     CHECK(logs[0]["line"].get<std::string>().rfind("cloning file://", 0) == 0);
@@ -427,5 +441,76 @@ TEST_CASE("a push during an in-flight deployment is deployed when that one ends"
     json dep = wait_status(*c, token, next["id"], "AWAITING_APPROVAL");
     json list = c->call("GET", "deployments/?service_id=" + sid, token).json();
     CHECK(list["count"] == 2); // coalesced: one deployment for the two held pushes
+    env.stop_server();
+}
+
+// The health check requests the new version through the real edge before it is ACTIVE (#16).
+TEST_CASE("a health check that fails through the edge ends HEALTH_FAILED, the old one serving",
+          "[control][pipeline][health]")
+{
+    EdgedControl ec("health_attempts = 2\nhealth_timeout_ms = 1000\n");
+    auto &[env, edge_sock, made_root, edge, edge_http] = ec;
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"index.html", "good"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "site",
+                                     {{"repo_url", "file://" + repo}})["id"];
+    auto served = [&] {
+        return berth::test::must(berth::test::get(edge.port(), "site.localhost", "/")).body;
+    };
+    std::string d1 = trigger_deployment(*c, token, sid);
+    wait_status(*c, token, d1, "ACTIVE");
+    CHECK(served() == "good");
+
+    // A build that lost its index.html: "/" is a 404 even with the SPA fallback.
+    std::system(("git -C " + repo + " rm -q index.html").c_str());
+    make_git_repo(repo, {{"app.js", "console.log(1)"}});
+    std::string d2 = trigger_deployment(*c, token, sid);
+    json dep = wait_status(*c, token, d2, "FAILED");
+    std::string err = dep["error_message"];
+    CHECK(err.rfind("HEALTH_FAILED: GET / via " + edge_http + ": 404", 0) == 0);
+    std::vector<std::string> hist;
+    for (const auto &h : dep["status_history"])
+        hist.push_back(h["status"]);
+    REQUIRE(hist.size() >= 3);
+    CHECK(std::vector<std::string>(hist.end() - 3, hist.end()) ==
+          std::vector<std::string>{"HEALTH_CHECK", "HEALTH_FAILED", "FAILED"});
+    json last = dep["pipeline_stages"].back();
+    CHECK(last["name"] == "health_check");
+    CHECK(last["outcome"] == "failed");
+    CHECK(last["detail"] == err);
+    // The previous deployment never stopped being ACTIVE and is what the edge serves again.
+    CHECK(c->call("GET", "deployments/" + d1 + "/", token).json()["status"] == "ACTIVE");
+    CHECK(c->call("GET", "services/" + sid + "/", token).json()["live_deployment_id"] == d1);
+    CHECK(wait_until([&] { return served() == "good"; }, 10000));
+    auto r = berth::test::must(berth::test::get(edge.port(), "site.localhost", "/"));
+    CHECK(r.header("X-Berth-Deployment") == d1);
+    // Both transitions are in the audit chain.
+    {
+        pqxx::connection db(env.pg.url());
+        pqxx::work w(db);
+        auto n = w.exec_params1("SELECT count(*) FROM audit_log WHERE target_id = $1 AND"
+                                " action = 'DEPLOYMENT_STATUS' AND (details::jsonb->>'to' IN"
+                                " ('HEALTH_FAILED', 'FAILED'))",
+                                d2)[0]
+                     .as<int>();
+        CHECK(n == 2);
+    }
+
+    // A configured health path is what is requested (not "/"), and it must exist.
+    make_git_repo(repo, {{"index.html", "three"}});
+    REQUIRE(
+        c->call("PATCH", "services/" + sid + "/", token, {{"health_check_path", "/status.json"}})
+            .status == 200);
+    json d3 = wait_status(*c, token, trigger_deployment(*c, token, sid), "FAILED");
+    CHECK(d3["error_message"].get<std::string>().rfind(
+              "HEALTH_FAILED: GET /status.json via " + edge_http + ": 404", 0) == 0);
+    CHECK(served() == "good");
+    make_git_repo(repo, {{"status.json", "{\"ok\":true}"}});
+    json d4 = wait_status(*c, token, trigger_deployment(*c, token, sid), "ACTIVE");
+    CHECK(d4["pipeline_stages"].back()["detail"] == "GET /status.json via " + edge_http + ": 200");
+    CHECK(served() == "three");
     env.stop_server();
 }

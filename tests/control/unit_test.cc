@@ -246,6 +246,15 @@ TEST_CASE("config errors name the file and line", "[control][config]")
     write("[api]\nlisten = \"127.0.0.1:9\"\n[edges]\nadmin_sockets = [\"/run/a.sock\"]\n");
     CHECK(error_of().empty());
     CHECK(load_control_config(path).edge_admin_sockets.size() == 1);
+    // The health check connects to these without resolving names (#16).
+    write("[edges]\nhttp_addresses = [\"127.0.0.1:8080\", \"[::1]:8080\"]\n");
+    CHECK(error_of().empty());
+    CHECK(load_control_config(path).edge_http_addresses.size() == 2);
+    for (const char *bad : {"localhost:8080", "127.0.0.1", "127.0.0.1:0", "::1:8080"}) {
+        write(std::string("[edges]\nhttp_addresses = [\"") + bad + "\"]\n");
+        CHECK(error_of() == path + ":2: edges.http_addresses entries must be IP:PORT or " +
+                                "[IPv6]:PORT (numeric), got \"" + bad + "\"");
+    }
     std::remove(path.c_str());
     CHECK(std::string(error_of()).find(":0: cannot open config file") != std::string::npos);
 }
