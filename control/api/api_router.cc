@@ -43,6 +43,7 @@ const Route kRoutes[] = {
     {Method::kPatch, "services/*", services_patch},
     {Method::kDelete, "services/*", services_delete},
     {Method::kPost, "services/*/instant-rollback", services_instant_rollback},
+    {Method::kPost, "services/*/auto-deploy/resume", services_auto_deploy_resume},
     {Method::kPost, "services/*/health/webhook", services_health_webhook, false},
     {Method::kPost, "services/*/recheck-health", services_recheck_health},
     {Method::kGet, "services/*/domains", domains_list},

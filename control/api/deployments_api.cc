@@ -39,6 +39,22 @@ void throttle(const RequestCtx &ctx)
                        Json{{"retry_after", d.retry_after_s()}});
 }
 
+// A rollback pauses the service's pushes (#16): the next push would otherwise bring the
+// version just rolled away from straight back. Pushes held for it are dropped with it.
+void pause_auto_deploy(pqxx::transaction_base &w, const RequestCtx &ctx,
+                       const std::string &service_id, const std::string &target_id)
+{
+    auto r =
+        w.exec_params1("UPDATE services SET auto_deploy_paused = true, auto_deploy_paused_reason ="
+                       " 'paused after rollback to ' || $2 || ' at ' ||"
+                       " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                       " WHERE id = $1 RETURNING auto_deploy_paused_reason",
+                       service_id, target_id);
+    w.exec_params("DELETE FROM pending_pushes WHERE service_id = $1", service_id);
+    audit_append(w, {ctx.actor(), "SERVICE_AUTO_DEPLOY_PAUSE", "service", service_id,
+                     Json{{"reason", r[0].as<std::string>()}}});
+}
+
 // Creates a rollback row (ROLLING_BACK) that republishes `target`'s directory: a route swap,
 // never a rebuild.
 ApiResponse start_rollback(RequestCtx &ctx, const Json &target, const char *action, const Json &why)
@@ -60,6 +76,7 @@ ApiResponse start_rollback(RequestCtx &ctx, const Json &target, const char *acti
     try {
         row = ctx.api.db.transact([&](pqxx::work &w) {
             Json r = insert_deployment(w, d);
+            pause_auto_deploy(w, ctx, service_id, target["id"]);
             if (!why.empty())
                 audit_append(w, {ctx.actor(), "DEPLOYMENT_ROLLBACK_NOTE", "deployment",
                                  r["id"].get<std::string>(), why});

@@ -593,6 +593,10 @@ void PipelineWorkers::sweep(JobQueue &queue)
     // one per service and branch is deployed once nothing is in flight any more.
     auto started = db_.transact([&](pqxx::work &w) {
         std::vector<std::string> out;
+        // A service that stopped taking pushes meanwhile (auto_deploy off, paused by a
+        // rollback, #16) drops what was held for it.
+        w.exec("DELETE FROM pending_pushes pp USING services s WHERE s.id = pp.service_id AND"
+               " (NOT s.auto_deploy OR s.auto_deploy_paused)");
         for (const auto &r :
              w.exec("DELETE FROM pending_pushes pp WHERE NOT EXISTS (SELECT 1 FROM deployments d"
                     " WHERE d.service_id = pp.service_id AND d.status IN " +

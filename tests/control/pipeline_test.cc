@@ -51,6 +51,22 @@ json edge_table(const std::string &socket)
     return berth::test::AdminConn(socket).call(R"({"cmd":"routes.get"})")["table"];
 }
 
+// A push of `commit` to main of the file:// repository, signed with the installation-wide
+// GitHub secret of ControlEnv's config.
+Response github_push(HttpClient &c, const std::string &repo, const std::string &commit,
+                     const std::string &delivery)
+{
+    std::string body = json{{"ref", "refs/heads/main"},
+                            {"after", commit},
+                            {"repository", {{"clone_url", "file://" + repo}}}}
+                           .dump();
+    return c.request(
+        "POST", "/api/v1/webhooks/github/", body,
+        {{"X-GitHub-Event", "push"},
+         {"X-GitHub-Delivery", delivery},
+         {"X-Hub-Signature-256", "sha256=" + berth::control::hmac_sha256_hex("gh-secret", body)}});
+}
+
 // A control plane that pushes its routes to a real berth-edge and health-checks through it.
 struct EdgedControl {
     ControlEnv env;
@@ -404,15 +420,7 @@ TEST_CASE("a push during an in-flight deployment is deployed when that one ends"
         create_service(*c, token, create_project(*c, token, "p")["id"], "held",
                        {{"repo_url", "file://" + repo}, {"require_approval", true}})["id"];
     auto push = [&](const std::string &commit, const std::string &delivery) {
-        std::string body = json{{"ref", "refs/heads/main"},
-                                {"after", commit},
-                                {"repository", {{"clone_url", "file://" + repo}}}}
-                               .dump();
-        return c->request("POST", "/api/v1/webhooks/github/", body,
-                          {{"X-GitHub-Event", "push"},
-                           {"X-GitHub-Delivery", delivery},
-                           {"X-Hub-Signature-256",
-                            "sha256=" + berth::control::hmac_sha256_hex("gh-secret", body)}});
+        return github_push(*c, repo, commit, delivery);
     };
     auto r = push(first, "p-1");
     REQUIRE(r.status == 202);
@@ -512,5 +520,102 @@ TEST_CASE("a health check that fails through the edge ends HEALTH_FAILED, the ol
     json d4 = wait_status(*c, token, trigger_deployment(*c, token, sid), "ACTIVE");
     CHECK(d4["pipeline_stages"].back()["detail"] == "GET /status.json via " + edge_http + ": 200");
     CHECK(served() == "three");
+    env.stop_server();
+}
+
+// Pushes honour auto_deploy, and a rollback pauses them until resumed (#16).
+TEST_CASE("auto-deploy off skips pushes; a rollback pauses them until resumed",
+          "[control][pipeline][webhooks]")
+{
+    ControlEnv env;
+    std::string repo = env.dir + "/repo";
+    std::string v1 = make_git_repo(repo, {{"index.html", "one"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice", true); // [webhooks] secrets: admins' services
+    std::string pid = create_project(*c, token, "p")["id"];
+    int delivery = 0;
+    auto push = [&](const std::string &commit) {
+        return github_push(*c, repo, commit, "ad-" + std::to_string(++delivery));
+    };
+    auto count = [&](const std::string &sid) {
+        return c->call("GET", "deployments/?service_id=" + sid, token).json()["count"].get<int>();
+    };
+
+    // auto_deploy off: the push is recorded as skipped, with the reason, and deploys nothing.
+    std::string off = create_service(
+        *c, token, pid, "manual", {{"repo_url", "file://" + repo}, {"auto_deploy", false}})["id"];
+    auto r = push(v1);
+    INFO(r.body);
+    CHECK(r.status == 200);
+    CHECK(r.json()["status"] == "skipped");
+    CHECK(r.json()["skipped"][0]["service_id"] == off);
+    CHECK(r.json()["skipped"][0]["reason"] == "auto_deploy is off for this service");
+    CHECK(count(off) == 0);
+    {
+        pqxx::connection db(env.pg.url());
+        pqxx::work w(db);
+        auto row = w.exec1("SELECT status, reason FROM webhook_deliveries WHERE delivery_id ="
+                           " 'ad-1'");
+        CHECK(row[0].as<std::string>() == "skipped");
+        CHECK(row[1].as<std::string>().find("auto_deploy is off") != std::string::npos);
+    }
+    REQUIRE(c->call("DELETE", "services/" + off + "/", token).status == 204);
+
+    std::string sid =
+        create_service(*c, token, pid, "auto", {{"repo_url", "file://" + repo}})["id"];
+    json svc = c->call("GET", "services/" + sid + "/", token).json();
+    CHECK(svc["auto_deploy"] == true);
+    CHECK(svc["auto_deploy_paused"] == false);
+    CHECK(svc["auto_deploy_paused_reason"].is_null());
+    r = push(v1);
+    REQUIRE(r.status == 202);
+    std::string d1 = r.json()["deployments"][0];
+    wait_status(*c, token, d1, "ACTIVE");
+    std::string v2 = make_git_repo(repo, {{"index.html", "two"}});
+    r = push(v2);
+    REQUIRE(r.status == 202);
+    wait_status(*c, token, r.json()["deployments"][0], "ACTIVE");
+
+    // Rolled back to d1: pushes pause, saying why.
+    r = c->call("POST", "services/" + sid + "/instant-rollback/", token);
+    REQUIRE(r.status == 201);
+    wait_status(*c, token, r.json()["id"], "ACTIVE");
+    svc = c->call("GET", "services/" + sid + "/", token).json();
+    CHECK(svc["auto_deploy"] == true);
+    CHECK(svc["auto_deploy_paused"] == true);
+    std::string reason = svc["auto_deploy_paused_reason"];
+    CHECK(reason.rfind("paused after rollback to " + d1 + " at 20", 0) == 0);
+    CHECK(reason.back() == 'Z');
+    std::string v3 = make_git_repo(repo, {{"index.html", "three"}});
+    int before = count(sid);
+    r = push(v3);
+    CHECK(r.status == 200);
+    CHECK(r.json()["status"] == "skipped");
+    CHECK(r.json()["skipped"][0]["reason"].get<std::string>().find(reason) != std::string::npos);
+    CHECK(count(sid) == before);
+
+    // A manual trigger still deploys while paused, and leaves the pause in place.
+    wait_status(*c, token, trigger_deployment(*c, token, sid), "ACTIVE");
+    CHECK(c->call("GET", "services/" + sid + "/", token).json()["auto_deploy_paused"] == true);
+
+    // Resumed: the next push deploys.
+    r = c->call("POST", "services/" + sid + "/auto-deploy/resume/", token);
+    REQUIRE(r.status == 200);
+    CHECK(r.json()["auto_deploy_paused"] == false);
+    CHECK(r.json()["auto_deploy_paused_reason"].is_null());
+    std::string v4 = make_git_repo(repo, {{"index.html", "four"}});
+    r = push(v4);
+    REQUIRE(r.status == 202);
+    CHECK(wait_status(*c, token, r.json()["deployments"][0], "ACTIVE")["commit_hash"] == v4);
+
+    // PATCH auto_deploy=true ends a pause too.
+    r = c->call("POST", "services/" + sid + "/instant-rollback/", token);
+    REQUIRE(r.status == 201);
+    wait_status(*c, token, r.json()["id"], "ACTIVE");
+    CHECK(c->call("GET", "services/" + sid + "/", token).json()["auto_deploy_paused"] == true);
+    r = c->call("PATCH", "services/" + sid + "/", token, {{"auto_deploy", true}});
+    REQUIRE(r.status == 200);
+    CHECK(r.json()["auto_deploy_paused"] == false);
     env.stop_server();
 }
