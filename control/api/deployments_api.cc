@@ -1,6 +1,7 @@
 // Deployment endpoints: trigger (throttled, 409 while one is in flight), cancel, approve,
 // rollback, instant-rollback, get, list and build logs (#3).
 #include "control/api/api_router.h"
+#include "control/api/build_log_follow.h"
 #include "control/api/request_body.h"
 #include "control/queue/redis_conn.h"
 #include "control/queue/throttle.h"
@@ -160,16 +161,29 @@ ApiResponse deployments_list(RequestCtx &ctx)
 ApiResponse deployments_build_logs(RequestCtx &ctx)
 {
     std::string after = ctx.query_param("after");
-    if (!after.empty() && after.find_first_not_of("0123456789") != std::string::npos)
+    if (!after.empty() &&
+        (after.size() > 18 || after.find_first_not_of("0123456789") != std::string::npos))
         throw ApiError(400, "invalid_query", "after must be a log line id");
+    std::string follow = ctx.query_param("follow");
+    if (!follow.empty() && follow != "0" && follow != "1")
+        throw ApiError(400, "invalid_query", "follow must be 0 or 1");
+    int64_t after_id = after.empty() ? int64_t(0) : std::stoll(after);
+    if (follow == "1") {
+        // Ownership now, on the request thread; the lines from the stream's own thread.
+        ctx.api.db.read(
+            [&](pqxx::transaction_base &w) { return require_deployment(w, ctx, ctx.params[0]); });
+        ApiResponse r;
+        r.content_type = "application/x-ndjson";
+        r.stream = follow_build_logs(ctx.api, ctx.params[0], after_id);
+        return r;
+    }
     return ctx.api.db.transact([&](pqxx::work &w) {
         Json dep = require_deployment(w, ctx, ctx.params[0]);
         Json lines = json_rows(w,
                                "SELECT json_build_object('id', id, 'stream', stream, 'line', line,"
                                " 'at', created_at)::text FROM build_logs WHERE deployment_id = $1"
                                " AND id > $2 ORDER BY id LIMIT $3",
-                               ctx.params[0], after.empty() ? int64_t(0) : std::stoll(after),
-                               ctx.api.config.page_size_max * 10);
+                               ctx.params[0], after_id, ctx.api.config.page_size_max * 10);
         return json_response(200, Json{{"deployment_id", ctx.params[0]},
                                        {"status", dep["status"]},
                                        {"lines", std::move(lines)}});

@@ -82,7 +82,7 @@ void read_api(const Reader &r, ControlConfig &c)
     shared::config::check_keys(c.path, r.t, "api",
                                {"listen", "threads", "trigger_per_minute", "trigger_per_hour",
                                 "page_size_default", "page_size_max", "idle_timeout_ms",
-                                "max_body_bytes"});
+                                "max_body_bytes", "max_streams"});
     if (r.string("listen", c.api_listen)) check_listen(r, c.api_listen);
     r.integer("threads", c.api_threads, 1, 128);
     r.integer("trigger_per_minute", c.trigger_per_minute, 1, 1000000);
@@ -91,6 +91,7 @@ void read_api(const Reader &r, ControlConfig &c)
     r.integer("page_size_max", c.page_size_max, 1, 1000);
     r.integer("idle_timeout_ms", c.idle_timeout_ms, 100, 3600000);
     r.integer("max_body_bytes", c.max_body_bytes, 1024, 64 << 20);
+    r.integer("max_streams", c.max_streams, 0, 1024);
     if (c.page_size_default > c.page_size_max)
         r.fail_key("page_size_default", "must not exceed api.page_size_max");
 }

@@ -24,6 +24,7 @@ struct ControlConfig {
     int page_size_max = 100;
     uint64_t max_body_bytes = 1 << 20;
     int idle_timeout_ms = 60000; // close connections idle this long
+    int max_streams = 16;        // open ?follow=1 streams, each on a thread of its own (#16)
 
     // [database]
     std::string database_url = "postgresql://berth@127.0.0.1:54329/berth";

@@ -7,8 +7,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -618,4 +621,174 @@ TEST_CASE("auto-deploy off skips pushes; a rollback pauses them until resumed",
     REQUIRE(r.status == 200);
     CHECK(r.json()["auto_deploy_paused"] == false);
     env.stop_server();
+}
+
+namespace
+{
+
+// A client of GET deployments/{id}/build-logs/?follow=1 that reads the chunked NDJSON body as
+// it arrives (the JSON client would wait for the whole response).
+class LogFollower
+{
+public:
+    LogFollower(int port, const std::string &token, const std::string &id,
+                const std::string &query = "follow=1")
+        : conn_(port)
+    {
+        conn_.send("GET /api/v1/deployments/" + id + "/build-logs/?" + query +
+                   " HTTP/1.1\r\nHost: control\r\nAuthorization: Token " + token + "\r\n\r\n");
+    }
+
+    // Reads until cond() holds, the body ended, or timeout_ms passed; returns cond().
+    bool pump_until(const std::function<bool()> &cond, int timeout_ms = 20000)
+    {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        while (!cond() && !ended_ && std::chrono::steady_clock::now() < deadline) {
+            if (!conn_.read_some(100)) {
+                closed_ = closed_ || conn_.wait_closed(0);
+                if (closed_) break;
+            }
+            parse();
+        }
+        return cond();
+    }
+
+    int status() const { return status_; }
+    bool ended() const { return ended_; } // the last (empty) chunk arrived
+    std::string head() const { return head_; }
+    std::vector<json> lines() const
+    {
+        std::vector<json> out;
+        std::istringstream in(body_);
+        for (std::string l; std::getline(in, l);)
+            out.push_back(json::parse(l));
+        return out;
+    }
+    bool closed() { return closed_ || (closed_ = conn_.wait_closed(3000)); }
+
+private:
+    void parse()
+    {
+        std::string buf = conn_.pending();
+        size_t used = 0;
+        if (status_ == 0) {
+            size_t end = buf.find("\r\n\r\n");
+            if (end == std::string::npos) return;
+            head_ = buf.substr(0, end);
+            status_ = std::stoi(head_.substr(9, 3));
+            used = end + 4;
+        }
+        while (!ended_ && status_ == 200) { // other answers are plain JSON: not read here
+            size_t eol = buf.find("\r\n", used);
+            if (eol == std::string::npos) break;
+            size_t n = std::stoul(buf.substr(used, eol - used), nullptr, 16);
+            if (buf.size() < eol + 2 + n + 2) break;
+            body_ += buf.substr(eol + 2, n);
+            used = eol + 2 + n + 2;
+            ended_ = n == 0;
+        }
+        conn_.consume(used);
+    }
+
+    berth::test::RawClient conn_;
+    int status_ = 0;
+    std::string head_, body_;
+    bool ended_ = false, closed_ = false;
+};
+
+} // namespace
+
+// Follow mode streams lines while the deployment runs and ends when it ends (#16).
+TEST_CASE("build-logs follow=1 streams lines as they are written and ends with the deployment",
+          "[control][pipeline][follow]")
+{
+    ControlEnv env;
+    // An edge that never answers: the deploy phase waits ack_timeout_s, logging, then fails.
+    env.options().extra_toml =
+        "[edges]\nadmin_sockets = [\"" + env.dir + "/no-edge.sock\"]\nack_timeout_s = 3\n";
+    env.write_config();
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"index.html", "x"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string pid = create_project(*c, token, "p")["id"];
+    std::string sid =
+        create_service(*c, token, pid, "slow", {{"repo_url", "file://" + repo}})["id"];
+    std::string id = trigger_deployment(*c, token, sid);
+
+    LogFollower f(env.port(), token, id);
+    auto has = [&](const std::string &text) {
+        for (const auto &l : f.lines())
+            if (l.value("line", "").find(text) != std::string::npos) return true;
+        return false;
+    };
+    REQUIRE(f.pump_until([&] { return has("waiting for an edge"); }));
+    CHECK(f.status() == 200);
+    CHECK(f.head().find("Transfer-Encoding: chunked") != std::string::npos);
+    CHECK(f.head().find("application/x-ndjson") != std::string::npos);
+    // Lines arrived while the deployment was still running.
+    CHECK(c->call("GET", "deployments/" + id + "/", token).json()["status"] == "DEPLOYING");
+    CHECK_FALSE(f.ended());
+    REQUIRE(f.pump_until([&] { return f.ended(); }));
+    auto lines = f.lines();
+    CHECK(lines.front()["line"].get<std::string>().rfind("cloning file://", 0) == 0);
+    for (size_t i = 0; i + 1 < lines.size(); ++i) {
+        CHECK(lines[i]["stream"] == "build");
+        CHECK(lines[i]["at"].is_string());
+        if (i) CHECK(lines[i]["id"].get<int64_t>() > lines[i - 1]["id"].get<int64_t>());
+    }
+    CHECK(has("error: DEPLOY_FAILED: no edge acknowledged"));
+    CHECK(lines.back() == json{{"end", true}, {"status", "FAILED"}});
+    CHECK(f.closed());
+
+    // A follower of an ended deployment gets what is there (after= skips) and the end at once.
+    LogFollower again(env.port(), token, id, "follow=1&after=" + lines[0]["id"].dump());
+    REQUIRE(again.pump_until([&] { return again.ended(); }, 5000));
+    CHECK(again.lines().size() == lines.size() - 1);
+    CHECK(c->call("GET", "deployments/" + id + "/build-logs/?follow=2", token).status == 400);
+    CHECK(c->call("GET", "deployments/" + sid + "/build-logs/?follow=1", token).status == 404);
+
+    // A deployment that waits for approval ends the stream there.
+    std::string gated =
+        create_service(*c, token, pid, "gated",
+                       {{"repo_url", "file://" + repo}, {"require_approval", true}})["id"];
+    LogFollower g(env.port(), token, trigger_deployment(*c, token, gated));
+    REQUIRE(g.pump_until([&] { return g.ended(); }));
+    CHECK(g.lines().back() == json{{"end", true}, {"status", "AWAITING_APPROVAL"}});
+    env.stop_server();
+}
+
+// Followers hold threads: they are capped, and a client that leaves frees its slot (#16).
+TEST_CASE("followers are capped and a disconnected follower stops", "[control][pipeline][follow]")
+{
+    ControlOptions o;
+    o.workers = 0; // the deployment stays QUEUED: its followers would wait forever
+    o.max_streams = 1;
+    ControlEnv env(o);
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string sid =
+        create_service(*c, token, create_project(*c, token, "p")["id"], "waiting")["id"];
+    std::string id = trigger_deployment(*c, token, sid);
+    {
+        LogFollower first(env.port(), token, id);
+        REQUIRE(first.pump_until([&] { return first.status() != 0; }));
+        CHECK(first.status() == 200);
+        LogFollower second(env.port(), token, id);
+        REQUIRE(second.pump_until([&] { return second.status() != 0; }));
+        CHECK(second.status() == 503);
+        CHECK(second.head().find("Retry-After: 1") != std::string::npos);
+    } // both disconnect
+    // The first follower's producer notices and ends, so the slot is free again.
+    std::unique_ptr<LogFollower> last;
+    bool accepted = wait_until([&] {
+        last = std::make_unique<LogFollower>(env.port(), token, id);
+        return last->pump_until([&] { return last->status() != 0; }, 2000) && last->status() == 200;
+    });
+    REQUIRE(accepted);
+    // Shutting down with a follower attached ends it and exits cleanly.
+    env.stop_server();
+    CHECK(last->closed());
 }
