@@ -74,7 +74,9 @@ void ResponseStream::written(size_t n)
 
 void ResponseStream::cancel()
 {
-    callbacks_ = {};
+    // Not callbacks_ = {}: cancel() may run inside on_data (a failed write closes the
+    // connection), and that would destroy the function being called.
+    detached_ = true;
     std::lock_guard lock(mu_);
     cancelled_ = true;
     cv_.notify_all();
@@ -90,14 +92,13 @@ void ResponseStream::on_async(uv_async_t *a)
         chunks.swap(s->chunks_);
         finished = s->finished_;
         complete = s->complete_;
-        if (!s->callbacks_.on_data) s->queued_ = 0; // cancelled: nothing will be written
+        if (s->detached_) s->queued_ = 0; // nothing will be written any more
     }
     for (auto &c : chunks)
-        if (s->callbacks_.on_data) s->callbacks_.on_data(std::move(c));
+        if (!s->detached_) s->callbacks_.on_data(std::move(c));
     if (!finished) return;
     s->thread_.join(); // it has at most its last uv_async_send left to return from
-    if (s->callbacks_.on_end) s->callbacks_.on_end(complete);
-    s->callbacks_ = {};
+    if (!s->detached_) s->callbacks_.on_end(complete);
     uv_close(reinterpret_cast<uv_handle_t *>(&s->async_), [](uv_handle_t *h) {
         auto *self = static_cast<ResponseStream *>(h->data);
         --*self->active_;

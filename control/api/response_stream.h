@@ -66,7 +66,8 @@ private:
     static void on_async(uv_async_t *a);
 
     uv_async_t async_{};
-    Callbacks callbacks_; // loop thread only
+    Callbacks callbacks_;   // loop thread only
+    bool detached_ = false; // loop thread only: cancel() ran, no callback may run
     int *active_;
     std::thread thread_;
 
