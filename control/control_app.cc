@@ -99,7 +99,7 @@ int run_serve(const ControlConfig &config)
     limits.max_body_bytes = config.max_body_bytes;
     HttpServer server(
         &loop, [&api](const ApiRequest &req) { return handle_api_request(api, req); }, limits,
-        uint64_t(config.idle_timeout_ms));
+        uint64_t(config.idle_timeout_ms), config.max_streams);
     size_t colon = config.api_listen.rfind(':');
     std::string host = config.api_listen.substr(0, colon);
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);

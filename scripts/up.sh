@@ -55,7 +55,8 @@ if ! scripts/services.sh status >/dev/null 2>&1; then started_services=1; fi
 scripts/services.sh start | sed 's/^/[services] /'
 
 # Configs that agree: control's copy differs from conf/control.toml only in the addresses and
-# paths below and in allow_file_urls (local repositories, this local mode only).
+# paths below and in allow_file_urls (local repositories, this local mode only). The health
+# check requests each new deployment through the edge's listen address (http_addresses).
 mkdir -p "$ROOT/deployments" "$ROOT/builds" "$ROOT/edge-state"
 if [[ ! -e $ROOT/deployments/demo ]]; then cp -r conf/demo-deployments/demo "$ROOT/deployments/"; fi
 SOCKET=$ROOT/edge-admin.sock
@@ -66,6 +67,7 @@ sed -e "s|^listen = .*|listen = \"$API_LISTEN\"|" \
     -e "s|^deployments_root = .*|deployments_root = \"$ROOT/deployments\"|" \
     -e "s|^builds_dir = .*|builds_dir = \"$ROOT/builds\"|" \
     -e "s|^admin_sockets = .*|admin_sockets = [\"$SOCKET\"]|" \
+    -e "s|^http_addresses = .*|http_addresses = [\"$EDGE_LISTEN\"]|" \
     -e "s|^encryption_key_file = .*|encryption_key_file = \"$ROOT/encryption.key\"|" \
     -e "s|^allow_file_urls = .*|allow_file_urls = true|" \
     conf/control.toml > "$CONFIG"

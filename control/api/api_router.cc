@@ -43,6 +43,7 @@ const Route kRoutes[] = {
     {Method::kPatch, "services/*", services_patch},
     {Method::kDelete, "services/*", services_delete},
     {Method::kPost, "services/*/instant-rollback", services_instant_rollback},
+    {Method::kPost, "services/*/auto-deploy/resume", services_auto_deploy_resume},
     {Method::kPost, "services/*/health/webhook", services_health_webhook, false},
     {Method::kPost, "services/*/recheck-health", services_recheck_health},
     {Method::kGet, "services/*/domains", domains_list},
@@ -286,11 +287,11 @@ ApiResponse delete_and_unpublish(const RequestCtx &ctx, const std::string &kind,
         else
             require_service(w, ctx, id);
         const std::string which = project ? "s.project_id" : "s.id";
-        auto busy =
-            w.exec_params("SELECT d.id FROM deployments d JOIN services s ON"
-                          " s.id = d.service_id WHERE " +
-                              which + " = $1 AND d.status IN " + kInFlightStatusesSql + " LIMIT 1",
-                          id);
+        auto busy = w.exec_params("SELECT d.id FROM deployments d JOIN services s ON"
+                                  " s.id = d.service_id WHERE " +
+                                      which + " = $1 AND d.status IN " + in_flight_statuses_sql() +
+                                      " LIMIT 1",
+                                  id);
         if (!busy.empty())
             throw ApiError(409, "deployment_in_progress",
                            "a deployment of this " + kind + " is in progress; cancel it first",

@@ -112,6 +112,7 @@ ApiResponse services_create(RequestCtx &ctx);
 ApiResponse services_get(RequestCtx &ctx);
 ApiResponse services_patch(RequestCtx &ctx);
 ApiResponse services_delete(RequestCtx &ctx);
+ApiResponse services_auto_deploy_resume(RequestCtx &ctx);
 ApiResponse services_health_webhook(RequestCtx &ctx);
 ApiResponse services_recheck_health(RequestCtx &ctx);
 ApiResponse system_route_recheck(RequestCtx &ctx);

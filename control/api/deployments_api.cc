@@ -1,6 +1,7 @@
 // Deployment endpoints: trigger (throttled, 409 while one is in flight), cancel, approve,
 // rollback, instant-rollback, get, list and build logs (#3).
 #include "control/api/api_router.h"
+#include "control/api/build_log_follow.h"
 #include "control/api/request_body.h"
 #include "control/queue/redis_conn.h"
 #include "control/queue/throttle.h"
@@ -39,6 +40,22 @@ void throttle(const RequestCtx &ctx)
                        Json{{"retry_after", d.retry_after_s()}});
 }
 
+// A rollback pauses the service's pushes (#16): the next push would otherwise bring the
+// version just rolled away from straight back. Pushes held for it are dropped with it.
+void pause_auto_deploy(pqxx::transaction_base &w, const RequestCtx &ctx,
+                       const std::string &service_id, const std::string &target_id)
+{
+    auto r =
+        w.exec_params1("UPDATE services SET auto_deploy_paused = true, auto_deploy_paused_reason ="
+                       " 'paused after rollback to ' || $2 || ' at ' ||"
+                       " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                       " WHERE id = $1 RETURNING auto_deploy_paused_reason",
+                       service_id, target_id);
+    w.exec_params("DELETE FROM pending_pushes WHERE service_id = $1", service_id);
+    audit_append(w, {ctx.actor(), "SERVICE_AUTO_DEPLOY_PAUSE", "service", service_id,
+                     Json{{"reason", r[0].as<std::string>()}}});
+}
+
 // Creates a rollback row (ROLLING_BACK) that republishes `target`'s directory: a route swap,
 // never a rebuild.
 ApiResponse start_rollback(RequestCtx &ctx, const Json &target, const char *action, const Json &why)
@@ -60,6 +77,7 @@ ApiResponse start_rollback(RequestCtx &ctx, const Json &target, const char *acti
     try {
         row = ctx.api.db.transact([&](pqxx::work &w) {
             Json r = insert_deployment(w, d);
+            pause_auto_deploy(w, ctx, service_id, target["id"]);
             if (!why.empty())
                 audit_append(w, {ctx.actor(), "DEPLOYMENT_ROLLBACK_NOTE", "deployment",
                                  r["id"].get<std::string>(), why});
@@ -143,16 +161,29 @@ ApiResponse deployments_list(RequestCtx &ctx)
 ApiResponse deployments_build_logs(RequestCtx &ctx)
 {
     std::string after = ctx.query_param("after");
-    if (!after.empty() && after.find_first_not_of("0123456789") != std::string::npos)
+    if (!after.empty() &&
+        (after.size() > 18 || after.find_first_not_of("0123456789") != std::string::npos))
         throw ApiError(400, "invalid_query", "after must be a log line id");
+    std::string follow = ctx.query_param("follow");
+    if (!follow.empty() && follow != "0" && follow != "1")
+        throw ApiError(400, "invalid_query", "follow must be 0 or 1");
+    int64_t after_id = after.empty() ? int64_t(0) : std::stoll(after);
+    if (follow == "1") {
+        // Ownership now, on the request thread; the lines from the stream's own thread.
+        ctx.api.db.read(
+            [&](pqxx::transaction_base &w) { return require_deployment(w, ctx, ctx.params[0]); });
+        ApiResponse r;
+        r.content_type = "application/x-ndjson";
+        r.stream = follow_build_logs(ctx.api, ctx.params[0], after_id);
+        return r;
+    }
     return ctx.api.db.transact([&](pqxx::work &w) {
         Json dep = require_deployment(w, ctx, ctx.params[0]);
         Json lines = json_rows(w,
                                "SELECT json_build_object('id', id, 'stream', stream, 'line', line,"
                                " 'at', created_at)::text FROM build_logs WHERE deployment_id = $1"
                                " AND id > $2 ORDER BY id LIMIT $3",
-                               ctx.params[0], after.empty() ? int64_t(0) : std::stoll(after),
-                               ctx.api.config.page_size_max * 10);
+                               ctx.params[0], after_id, ctx.api.config.page_size_max * 10);
         return json_response(200, Json{{"deployment_id", ctx.params[0]},
                                        {"status", dep["status"]},
                                        {"lines", std::move(lines)}});

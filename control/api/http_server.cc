@@ -47,6 +47,9 @@ struct HttpServer::Connection {
     bool keep_alive = true;
     bool http10 = false;
     bool head_only = false;
+    // A streaming response (#16): the producer's stream, null once it ended or was cancelled.
+    ResponseStream *stream = nullptr;
+    bool streaming = false;
 
     Connection(HttpServer *s, const shared::http::ParserLimits &limits)
         : server(s), parser(limits), cap(limits.max_head_bytes + 16 * 1024)
@@ -73,6 +76,10 @@ struct HttpServer::Connection {
     {
         if (closing) return;
         closing = true;
+        if (stream) {
+            stream->cancel(); // the producer stops; the stream frees itself
+            stream = nullptr;
+        }
         uv_close(reinterpret_cast<uv_handle_t *>(&tcp), on_closed);
         uv_close(reinterpret_cast<uv_handle_t *>(&idle), on_closed);
     }
@@ -88,6 +95,11 @@ struct HttpServer::Connection {
         auto *c = static_cast<Connection *>(s->data);
         if (n < 0) {
             c->close(); // EOF, reset, or ENOBUFS (head larger than the buffer)
+            return;
+        }
+        if (c->streaming) {
+            // Read only to notice the client leaving; the connection closes after the stream.
+            c->len = 0;
             return;
         }
         c->len += size_t(n);
@@ -185,18 +197,102 @@ struct HttpServer::Connection {
             if (c->closed) c->server->on_conn_closed(c);
             return;
         }
-        c->write_response(!c->keep_alive);
+        if (c->response.stream)
+            c->start_stream();
+        else
+            c->write_response(!c->keep_alive);
+    }
+
+    // A write of bytes owned by the request itself (stream chunks may queue up several).
+    struct OwnedWrite {
+        uv_write_t req;
+        Connection *conn;
+        std::string data;
+        bool from_stream;
+    };
+
+    void write_owned(std::string data, bool from_stream, bool close_after)
+    {
+        auto *w = new OwnedWrite{{}, this, std::move(data), from_stream};
+        w->req.data = w;
+        uv_buf_t b = uv_buf_init(w->data.data(), unsigned(w->data.size()));
+        uv_write_cb cb = close_after ? on_owned_written_close : on_owned_written;
+        if (uv_write(&w->req, reinterpret_cast<uv_stream_t *>(&tcp), &b, 1, cb) != 0) {
+            if (from_stream && stream) stream->written(w->data.size());
+            delete w;
+            close();
+        }
+    }
+
+    static void owned_done(uv_write_t *req, int status, bool close_after)
+    {
+        auto *w = static_cast<OwnedWrite *>(req->data);
+        Connection *c = w->conn;
+        if (w->from_stream && c->stream) c->stream->written(w->data.size());
+        delete w;
+        if (status < 0 || close_after) c->close();
+    }
+    static void on_owned_written(uv_write_t *req, int status) { owned_done(req, status, false); }
+    static void on_owned_written_close(uv_write_t *req, int status)
+    {
+        owned_done(req, status, true);
+    }
+
+    // The head now, the body as the producer writes it; reads resume only to see EOF (#16).
+    void start_stream()
+    {
+        if (server->streams_ >= server->max_streams_) {
+            nlohmann::json err = {
+                {"code", "too_many_streams"},
+                {"error", "too many streaming responses are open; retry later or poll"}};
+            response = ApiResponse{503, err.dump(), "application/json", {{"Retry-After", "1"}}, {}};
+            write_response(true);
+            return;
+        }
+        std::string head;
+        shared::http::ResponseWriter wr(head);
+        begin_head(wr);
+        wr.header("Transfer-Encoding", "chunked");
+        wr.header("Cache-Control", "no-cache");
+        for (const auto &[k, v] : response.headers)
+            wr.header(k, v);
+        wr.header("Connection", "close");
+        wr.end_head();
+        streaming = true;
+        len = pos = head_end = 0; // pipelined requests are dropped: the connection will close
+        write_owned(std::move(head), false, false);
+        if (closing) return;
+        ResponseStream::Callbacks cbs;
+        cbs.on_data = [this](std::string framed) { write_owned(std::move(framed), true, false); };
+        cbs.on_end = [this](bool complete) {
+            stream = nullptr;
+            // A producer that failed ends without the last chunk: the body is visibly cut.
+            if (complete)
+                write_owned("0\r\n\r\n", false, true);
+            else
+                close();
+        };
+        stream = ResponseStream::start(server->loop_, std::move(response.stream), std::move(cbs),
+                                       &server->streams_);
+        response.stream = nullptr;
+        uv_read_start(reinterpret_cast<uv_stream_t *>(&tcp), on_alloc, on_read);
+    }
+
+    // Status line, Date and Content-Type of `response`: what every answer starts with.
+    void begin_head(shared::http::ResponseWriter &wr)
+    {
+        wr.status_line(response.status, http10);
+        char date[shared::http::kHttpDateLength];
+        shared::http::format_http_date(std::time(nullptr), date);
+        wr.header("Date", std::string_view(date, sizeof date));
+        wr.header("Content-Type", response.content_type);
     }
 
     void write_response(bool close_conn)
     {
         out.clear();
         shared::http::ResponseWriter wr(out);
-        wr.status_line(response.status, http10);
-        char date[shared::http::kHttpDateLength];
-        shared::http::format_http_date(std::time(nullptr), date);
-        wr.header("Date", std::string_view(date, sizeof date));
-        wr.header("Content-Type", response.content_type);
+        begin_head(wr);
         wr.header("Content-Length", uint64_t(response.body.size()));
         for (const auto &[k, v] : response.headers)
             wr.header(k, v);
@@ -240,8 +336,9 @@ struct HttpServer::Connection {
 };
 
 HttpServer::HttpServer(uv_loop_t *loop, ApiHandler handler, shared::http::ParserLimits limits,
-                       uint64_t idle_timeout_ms)
-    : loop_(loop), handler_(std::move(handler)), limits_(limits), idle_timeout_ms_(idle_timeout_ms)
+                       uint64_t idle_timeout_ms, int max_streams)
+    : loop_(loop), handler_(std::move(handler)), limits_(limits), idle_timeout_ms_(idle_timeout_ms),
+      max_streams_(max_streams)
 {
 }
 

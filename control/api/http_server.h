@@ -13,6 +13,7 @@
 
 #include <uv.h>
 
+#include "control/api/response_stream.h"
 #include "shared/http/request_parser.h"
 
 namespace berth::control
@@ -37,6 +38,10 @@ struct ApiResponse {
     std::string body;
     std::string content_type = "application/json";
     std::vector<std::pair<std::string, std::string>> headers; // extra, e.g. Retry-After
+    // When set, `body` is ignored: the head goes out with Transfer-Encoding: chunked and the
+    // body is what `stream` writes, from a thread of its own; the connection closes after it
+    // (response_stream.h). Over max_streams open streams the client gets 503 instead.
+    BodyProducer stream;
 };
 
 // Called on a threadpool thread; must not throw (the router catches at its boundary).
@@ -47,8 +52,10 @@ class HttpServer
 public:
     // idle_timeout_ms: a connection that sends nothing for this long while no request of its
     // runs is closed (keep-alive idle and slow clients alike).
+    // max_streams: streaming responses open at once (each holds a thread); more answer 503
+    // `too_many_streams`.
     HttpServer(uv_loop_t *loop, ApiHandler handler, shared::http::ParserLimits limits,
-               uint64_t idle_timeout_ms = 60000);
+               uint64_t idle_timeout_ms = 60000, int max_streams = 16);
     ~HttpServer();
     HttpServer(const HttpServer &) = delete;
     HttpServer &operator=(const HttpServer &) = delete;
@@ -63,6 +70,7 @@ public:
     void close();
 
     size_t connection_count() const noexcept { return conns_.size(); }
+    int stream_count() const noexcept { return streams_; }
 
 private:
     struct Connection;
@@ -73,6 +81,8 @@ private:
     ApiHandler handler_;
     shared::http::ParserLimits limits_;
     uint64_t idle_timeout_ms_;
+    int max_streams_;
+    int streams_ = 0; // open ResponseStreams (loop thread only)
     uv_tcp_t listener_{};
     bool listening_ = false;
     int port_ = 0;

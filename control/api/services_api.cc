@@ -89,9 +89,20 @@ ApiResponse services_list(RequestCtx &ctx)
     });
 }
 
+// A health_check_path given by the caller is "configured": the static health check requests
+// it instead of "/" (the column's default '/health' is the seed's, for app services; #16).
+namespace
+{
+void mark_health_path(Json &fields)
+{
+    if (fields.contains("health_check_path")) fields["health_check_path_configured"] = true;
+}
+} // namespace
+
 ApiResponse services_create(RequestCtx &ctx)
 {
     Json fields = validate_service(ctx.body(), true);
+    mark_health_path(fields);
     std::string token = "hwt_" + random_hex(20);
     fields["health_webhook_token_hash"] = sha256_hex(token);
     return ctx.api.db.transact([&](pqxx::work &w) {
@@ -133,6 +144,12 @@ ApiResponse services_get(RequestCtx &ctx)
 ApiResponse services_patch(RequestCtx &ctx)
 {
     Json fields = validate_service(ctx.body(), false);
+    mark_health_path(fields);
+    // Turning auto-deploy on is a decision to take pushes again: it ends a rollback's pause.
+    if (fields.value("auto_deploy", false)) {
+        fields["auto_deploy_paused"] = false;
+        fields["auto_deploy_paused_reason"] = nullptr;
+    }
     return ctx.api.db.transact([&](pqxx::work &w) {
         require_service(w, ctx, ctx.params[0]);
         if (fields.contains("name"))
@@ -157,6 +174,24 @@ ApiResponse services_patch(RequestCtx &ctx)
             // A rename moves its host: the expected table follows in the same transaction.
             if (fields.contains("name") && !ctx.api.config.edge_admin_sockets.empty())
                 refresh_expected(w, ctx.api.config);
+        }
+        return json_response(200,
+                             *json_row(w, std::string(kServiceJson) + "id = $1", ctx.params[0]));
+    });
+}
+
+// Ends the pause a rollback set (#16): pushes deploy again. 200 with the service, paused or
+// not before (idempotent).
+ApiResponse services_auto_deploy_resume(RequestCtx &ctx)
+{
+    return ctx.api.db.transact([&](pqxx::work &w) {
+        Json svc = require_service(w, ctx, ctx.params[0]);
+        if (svc.value("auto_deploy_paused", false)) {
+            w.exec_params("UPDATE services SET auto_deploy_paused = false,"
+                          " auto_deploy_paused_reason = NULL, updated_at = now() WHERE id = $1",
+                          ctx.params[0]);
+            audit_append(w, {ctx.actor(), "SERVICE_AUTO_DEPLOY_RESUME", "service", ctx.params[0],
+                             Json{{"was", svc["auto_deploy_paused_reason"]}}});
         }
         return json_response(200,
                              *json_row(w, std::string(kServiceJson) + "id = $1", ctx.params[0]));

@@ -34,20 +34,34 @@ std::string header_string(const ApiRequest &req, std::string_view name)
     return std::string(req.header(name).substr(0, 200));
 }
 
-// Services deploying `push`: its branch, auto_deploy, and a repository URL equal to one of
-// the push's (normalised); with whether their owner is an administrator.
-std::vector<std::pair<std::string, bool>> matching_services(pqxx::transaction_base &w,
-                                                            const PushEvent &push)
+// A service on the push's repository and branch, and whether it takes pushes now.
+struct PushTarget {
+    std::string id;
+    bool owner_admin = false;
+    std::string skip_reason; // non-empty: auto_deploy off or paused after a rollback (#16)
+};
+
+// Services on `push`'s branch with a repository URL equal to one of the push's (normalised),
+// auto-deploy or not (those that do not take pushes are reported as skipped).
+std::vector<PushTarget> matching_services(pqxx::transaction_base &w, const PushEvent &push)
 {
-    std::vector<std::pair<std::string, bool>> out;
+    std::vector<PushTarget> out;
     for (const auto &svc : w.exec_params(
-             "SELECT s.id, s.repo_url, u.is_admin FROM services s JOIN projects p ON"
+             "SELECT s.id, s.repo_url, u.is_admin, s.auto_deploy, s.auto_deploy_paused,"
+             " COALESCE(s.auto_deploy_paused_reason, '') FROM services s JOIN projects p ON"
              " p.id = s.project_id JOIN users u ON u.id = p.owner_id WHERE s.branch = $1 AND"
-             " s.auto_deploy AND s.deploy_type = 'GIT' AND s.repo_url <> ''",
+             " s.deploy_type = 'GIT' AND s.repo_url <> ''",
              push.branch)) {
         std::string norm = normalize_repo_url(svc[1].as<std::string>());
-        if (std::find(push.repo_urls.begin(), push.repo_urls.end(), norm) != push.repo_urls.end())
-            out.emplace_back(svc[0].as<std::string>(), svc[2].as<bool>());
+        if (std::find(push.repo_urls.begin(), push.repo_urls.end(), norm) == push.repo_urls.end())
+            continue;
+        PushTarget t{svc[0].as<std::string>(), svc[2].as<bool>(), {}};
+        if (!svc[3].as<bool>())
+            t.skip_reason = "auto_deploy is off for this service";
+        else if (svc[4].as<bool>())
+            t.skip_reason = "auto-deploy " + svc[5].as<std::string>() + "; POST services/" + t.id +
+                            "/auto-deploy/resume/ to resume";
+        out.push_back(std::move(t));
     }
     return out;
 }
@@ -56,8 +70,8 @@ std::vector<std::string> matching_services(const ApiContext &api, const PushEven
 {
     return api.db.read([&](pqxx::transaction_base &w) {
         std::vector<std::string> ids;
-        for (const auto &[id, admin] : matching_services(w, push))
-            ids.push_back(id);
+        for (const auto &t : matching_services(w, push))
+            ids.push_back(t.id);
         return ids;
     });
 }
@@ -160,13 +174,23 @@ ApiResponse webhooks_receive(RequestCtx &ctx)
         if (ev.kind == WebhookEvent::Kind::kIgnored)
             return Json{{"status", "no_match"}, {"reason", ev.reason}, {"delivery_id", delivery}};
 
-        Json queued = Json::array();
+        Json queued = Json::array(), skipped = Json::array();
+        std::string skip_reasons;
         for (const PushEvent &push : ev.pushes) {
-            for (const auto &[service_id, owner_admin] : matching_services(w, push)) {
-                bool mine = admin_scope ? owner_admin
+            for (const PushTarget &target : matching_services(w, push)) {
+                const std::string &service_id = target.id;
+                bool mine = admin_scope ? target.owner_admin
                                         : std::find(allowed.begin(), allowed.end(), service_id) !=
                                               allowed.end();
                 if (!mine) continue;
+                if (!target.skip_reason.empty()) {
+                    // Recorded, not held for later: a paused service must not get this
+                    // commit when it resumes (#16).
+                    skipped.push_back({{"service_id", service_id}, {"reason", target.skip_reason}});
+                    skip_reasons +=
+                        (skip_reasons.empty() ? "" : "; ") + service_id + ": " + target.skip_reason;
+                    continue;
+                }
                 NewDeployment d;
                 d.service_id = service_id;
                 d.branch = push.branch;
@@ -198,9 +222,10 @@ ApiResponse webhooks_receive(RequestCtx &ctx)
                 }
             }
         }
-        std::string status = !created.empty() ? "processed"
-                             : queued.empty() ? "no_match"
-                                              : "queued_after";
+        std::string status = !created.empty()   ? "processed"
+                             : !queued.empty()  ? "queued_after"
+                             : !skipped.empty() ? "skipped"
+                                                : "no_match";
         std::string ids = "{";
         for (size_t i = 0; i < created.size(); ++i)
             ids += (i ? "," : "") + created[i];
@@ -210,11 +235,14 @@ ApiResponse webhooks_receive(RequestCtx &ctx)
                       row_id, status, ids,
                       status == "no_match"
                           ? std::string("no service matches this repository and branch")
-                          : std::string());
-        return Json{{"status", status},
+                          : skip_reasons);
+        Json out = {{"status", status},
                     {"delivery_id", delivery},
                     {"deployments", created},
-                    {"queued_after", queued}};
+                    {"queued_after", queued},
+                    {"skipped", skipped}};
+        if (status == "skipped") out["reason"] = skip_reasons;
+        return out;
     });
     for (const auto &id : created)
         enqueue_after_commit(api, id);

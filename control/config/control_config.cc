@@ -82,7 +82,7 @@ void read_api(const Reader &r, ControlConfig &c)
     shared::config::check_keys(c.path, r.t, "api",
                                {"listen", "threads", "trigger_per_minute", "trigger_per_hour",
                                 "page_size_default", "page_size_max", "idle_timeout_ms",
-                                "max_body_bytes"});
+                                "max_body_bytes", "max_streams"});
     if (r.string("listen", c.api_listen)) check_listen(r, c.api_listen);
     r.integer("threads", c.api_threads, 1, 128);
     r.integer("trigger_per_minute", c.trigger_per_minute, 1, 1000000);
@@ -91,6 +91,7 @@ void read_api(const Reader &r, ControlConfig &c)
     r.integer("page_size_max", c.page_size_max, 1, 1000);
     r.integer("idle_timeout_ms", c.idle_timeout_ms, 100, 3600000);
     r.integer("max_body_bytes", c.max_body_bytes, 1024, 64 << 20);
+    r.integer("max_streams", c.max_streams, 0, 1024);
     if (c.page_size_default > c.page_size_max)
         r.fail_key("page_size_default", "must not exceed api.page_size_max");
 }
@@ -113,15 +114,41 @@ void read_deploy(const Reader &r, ControlConfig &c)
     if (c.builds_dir.empty()) r.fail_key("builds_dir", "must not be empty");
 }
 
+// "127.0.0.1:8080", "[::1]:8080": the health check connects to it without resolving names.
+bool is_ip_port(const std::string &a)
+{
+    size_t colon = a.rfind(':');
+    if (colon == std::string::npos) return false;
+    std::string host = a.substr(0, colon), port = a.substr(colon + 1);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    else if (host.find(':') != std::string::npos)
+        return false; // IPv6 needs its brackets
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos)
+        return false;
+    int p = std::atoi(port.c_str());
+    return p >= 1 && p <= 65535 && parse_ip(host).has_value();
+}
+
 void read_edges(const Reader &r, ControlConfig &c)
 {
-    shared::config::check_keys(
-        c.path, r.t, "edges", {"admin_sockets", "timeout_ms", "sync_interval_ms", "ack_timeout_s"});
+    shared::config::check_keys(c.path, r.t, "edges",
+                               {"admin_sockets", "timeout_ms", "sync_interval_ms", "ack_timeout_s",
+                                "http_addresses", "health_timeout_ms", "health_attempts"});
     c.edge_admin_sockets.clear();
     r.strings("admin_sockets", c.edge_admin_sockets);
     r.integer("timeout_ms", c.edge_timeout_ms, 50, 60000);
     r.integer("sync_interval_ms", c.edge_sync_interval_ms, 100, 3600000);
     r.integer("ack_timeout_s", c.edge_ack_timeout_s, 1, 3600);
+    c.edge_http_addresses.clear();
+    r.strings("http_addresses", c.edge_http_addresses);
+    r.integer("health_timeout_ms", c.health_timeout_ms, 50, 60000);
+    r.integer("health_attempts", c.health_attempts, 1, 100);
+    for (const auto &a : c.edge_http_addresses)
+        if (!is_ip_port(a))
+            r.fail_key("http_addresses",
+                       "entries must be IP:PORT or [IPv6]:PORT (numeric), got \"" + a + "\"");
     for (const auto &s : c.edge_admin_sockets)
         if (s.empty() || s.size() >= sizeof(sockaddr_un{}.sun_path))
             r.fail_key("admin_sockets", "entries must be socket paths of 1 to " +

@@ -24,6 +24,7 @@ struct ControlConfig {
     int page_size_max = 100;
     uint64_t max_body_bytes = 1 << 20;
     int idle_timeout_ms = 60000; // close connections idle this long
+    int max_streams = 16;        // open ?follow=1 streams, each on a thread of its own (#16)
 
     // [database]
     std::string database_url = "postgresql://berth@127.0.0.1:54329/berth";
@@ -47,6 +48,11 @@ struct ControlConfig {
     int edge_timeout_ms = 3000;       // each admin call (routes.get, routes.put)
     int edge_sync_interval_ms = 2000; // the reconciler's pass over every edge
     int edge_ack_timeout_s = 30;      // a deploy waits this long for a first edge to serve it
+    // Where the edges serve HTTP ("IP:PORT"): the static health check requests the new
+    // deployment through them (#16). Empty: the check looks at the published directory only.
+    std::vector<std::string> edge_http_addresses;
+    int health_timeout_ms = 2000; // each health check request
+    int health_attempts = 3;      // rounds over edge_http_addresses before HEALTH_FAILED
 
     // [security]
     std::string encryption_key_env = "BERTH_ENCRYPTION_KEY";

@@ -63,12 +63,20 @@ BuiltTable build_route_table(pqxx::transaction_base &w, const ControlConfig &con
     auto version = w.exec("SELECT nextval('route_table_version')")[0][0].as<int64_t>();
     std::vector<route::Route> routes;
     BuiltTable out;
-    auto add = [&](const std::string &service_id, std::string host, std::string root) {
+    auto add = [&](const std::string &service_id, std::string host, std::string root,
+                   const std::string &deployment_id) {
         route::Route r;
         r.host = std::move(host);
         r.type = route::RouteType::kStatic;
         r.root = std::move(root);
         r.spa = true;
+        // Every answer names the deployment that served it, so the health check (#16) can
+        // tell the new version from an edge still serving the previous one.
+        route::HeaderRule who;
+        who.pattern = "/";
+        who.prefix = true;
+        who.headers.emplace_back(kServedByHeader, deployment_id);
+        r.header_rules.push_back(std::move(who));
         return add_checked_route(routes, out.dropped, std::move(r), service_id);
     };
     // Service hosts first: a custom domain never displaces <name>.<base_domain>.
@@ -76,14 +84,16 @@ BuiltTable build_route_table(pqxx::transaction_base &w, const ControlConfig &con
                                 " JOIN deployments d ON d.id = s.live_deployment_id"
                                 " WHERE d.artifact_path IS NOT NULL ORDER BY s.name"))
         if (add(r[0].as<std::string>(), r[1].as<std::string>() + "." + config.base_domain,
-                r[2].as<std::string>()))
+                r[2].as<std::string>(), r[3].as<std::string>()))
             out.served.push_back(r[3].as<std::string>());
-    for (const auto &r : w.exec("SELECT dm.service_id, dm.hostname, d.artifact_path FROM domains dm"
+    for (const auto &r : w.exec("SELECT dm.service_id, dm.hostname, d.artifact_path, d.id"
+                                " FROM domains dm"
                                 " JOIN services s ON s.id = dm.service_id"
                                 " JOIN deployments d ON d.id = s.live_deployment_id"
                                 " WHERE dm.verified AND d.artifact_path IS NOT NULL"
                                 " ORDER BY dm.hostname"))
-        add(r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>());
+        add(r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
+            r[3].as<std::string>());
     out.table = route::RouteTable(uint64_t(version), std::move(routes));
     std::string error;
     if (!route::route_table_from_json(out.json(), error))

@@ -14,6 +14,9 @@
 namespace berth::control
 {
 
+// The response header every static route sets to the id of the deployment it serves.
+inline constexpr const char *kServedByHeader = "X-Berth-Deployment";
+
 // A route that was left out of a table because an edge would refuse it (or the whole table).
 struct DroppedRoute {
     std::string service_id;

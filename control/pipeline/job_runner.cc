@@ -10,8 +10,10 @@
 #include <thread>
 
 #include "control/edges/edge_sync.h"
+#include "control/pipeline/build_step.h"
 #include "control/pipeline/git_checkout.h"
 #include "control/pipeline/publish.h"
+#include "control/pipeline/static_health.h"
 #include "control/queue/job_queue.h"
 #include "control/queue/redis_conn.h"
 #include "control/store/db.h"
@@ -34,6 +36,7 @@ struct JobRow {
     std::string service_id, service_name, repo_url, branch, commit, root_directory, buildpack,
         artifact_path;
     bool require_approval = false, approved = false;
+    std::string health_path; // "/" unless health_check_path was set explicitly (#16)
 };
 
 namespace
@@ -46,13 +49,14 @@ JobRow load_row(Db &db, const std::string &id)
     JobRow row = db.transact([&](pqxx::work &w) {
         auto r = w.exec_params1(
             "SELECT d.service_id, s.name, s.repo_url, d.branch, d.commit_hash, s.root_directory,"
-            " s.buildpack, COALESCE(d.artifact_path, ''), s.require_approval, d.approved"
+            " s.buildpack, COALESCE(d.artifact_path, ''), s.require_approval, d.approved,"
+            " CASE WHEN s.health_check_path_configured THEN s.health_check_path ELSE '/' END"
             " FROM deployments d JOIN services s ON s.id = d.service_id WHERE d.id = $1",
             id);
         return JobRow{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
                       r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>(),
                       r[6].as<std::string>(), r[7].as<std::string>(), r[8].as<bool>(),
-                      r[9].as<bool>()};
+                      r[9].as<bool>(),        r[10].as<std::string>()};
     });
     // "/dist" and "dist" both mean the repository's dist/ (the seed's default is "/").
     row.root_directory.erase(0, row.root_directory.find_first_not_of('/'));
@@ -104,8 +108,31 @@ std::string JobRunner::interrupted(const std::string &stage) const
            "; trigger it again";
 }
 
-void JobRunner::fail(const std::string &id, const std::string &message)
+void JobRunner::fail(const std::string &id, const std::string &message, bool phase)
 {
+    // X → <PHASE>_FAILED (the error names the phase, as the seed's "BUILD_FAILED: exit 137")
+    // → clean up → FAILED (#16): the row shows which phase failed while its routes are handed
+    // back, and the in-flight index keeps another deploy out until that is done. Without a
+    // phase (an interrupted worker, a rollback) it goes straight to FAILED after the cleanup.
+    std::string recorded = message;
+    try {
+        tx([&](pqxx::work &w) {
+            recorded = message;
+            for (int i = 0; i < 4; ++i) {
+                auto st = current_status(w, id);
+                if (!st || is_terminal(*st) || is_phase_failure(*st)) break;
+                auto failed_phase = phase ? phase_failure(*st) : std::nullopt;
+                if (!failed_phase) break;
+                recorded = std::string(status_name(*failed_phase)) + ": " + message;
+                if (transition(w, id, *st, *failed_phase, kActor, recorded)) break;
+            }
+            if (!recorded.empty()) append_build_log(w, id, "error: " + recorded);
+            return 0;
+        });
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "berth-control: cannot record the failure of %s: %s\n", id.c_str(),
+                     e.what());
+    }
     // Every terminal status removes its build directory (#15).
     std::error_code ec;
     fs::remove_all(fs::path(config_.builds_dir) / id, ec);
@@ -117,11 +144,10 @@ void JobRunner::fail(const std::string &id, const std::string &message)
     }
     try {
         tx([&](pqxx::work &w) {
-            append_build_log(w, id, "error: " + message);
             for (int i = 0; i < 4; ++i) {
                 auto st = current_status(w, id);
                 if (!st || is_terminal(*st)) return 0;
-                if (transition(w, id, *st, S::kFailed, kActor, message)) return 0;
+                if (transition(w, id, *st, S::kFailed, kActor, recorded)) return 0;
             }
             return 0;
         });
@@ -159,23 +185,21 @@ void JobRunner::run(const std::string &id)
             if (claimed)
                 run_build(id);
             else if (stale)
-                fail(id, interrupted("BUILDING"));
+                fail(id, interrupted("BUILDING"), false);
             break;
         }
         case S::kRollingBack:
             run_rollback(id);
             break;
-        case S::kCloning:
-        case S::kScanning:
-        case S::kReview:
-        case S::kDeploying:
-        case S::kHealthCheck:
-            // Requeued after its worker died (lease expired): the stage's side effects are
-            // unknown, so fail clearly rather than guess. A fresh row is another live worker's.
-            if (stale) fail(id, interrupted(status));
-            break;
         default:
-            break; // terminal or waiting for approval: nothing to do
+            // A phase failure whose worker died before FAILED: finish it, keeping its error.
+            if (is_phase_failure(*st) && stale) fail(id, "", false);
+            // Requeued after its worker died (lease expired) in a running stage: the stage's
+            // side effects are unknown, so fail clearly rather than guess. A fresh row is
+            // another live worker's; terminal and waiting rows need nothing.
+            else if (!is_terminal(*st) && *st != S::kAwaitingApproval && stale)
+                fail(id, interrupted(status), false);
+            break;
         }
     } catch (const DbUnavailable &) {
         throw;
@@ -203,6 +227,7 @@ void JobRunner::run_from_queued(const std::string &id)
     std::string commit = clone_checkout(repo, row.branch, row.commit, build);
     tx([&](pqxx::work &w) {
         w.exec_params("UPDATE deployments SET commit_hash = $2 WHERE id = $1", id, commit);
+        stage_note(w, id, "checked out " + commit.substr(0, 12) + " of " + row.branch);
         return 0;
     });
     log(id, "checked out " + commit);
@@ -218,6 +243,9 @@ void JobRunner::run_from_queued(const std::string &id)
     tx([&](pqxx::work &w) {
         w.exec_params("UPDATE deployments SET review_summary = $2::jsonb WHERE id = $1", id,
                       summary.dump());
+        stage_note(w, id,
+                   "framework " + summary["framework"].get<std::string>() + ", buildpack " +
+                       row.buildpack);
         return 0;
     });
     log(id, "scan: " + summary.dump());
@@ -230,7 +258,19 @@ void JobRunner::run_from_queued(const std::string &id)
             log(id, "waiting for approval: POST /api/v1/deployments/" + id + "/approve/");
         return; // the checkout stays for the build after approval
     }
-    if (!step(id, int(S::kReview), int(S::kBuilding))) {
+    struct Moved {
+    }; // rolls the skipped-approval record back with the refused transition
+    bool building = true;
+    try {
+        tx([&](pqxx::work &w) {
+            stage_skipped(w, id, "approval", "the service does not require approval");
+            if (!transition(w, id, S::kReview, S::kBuilding, kActor)) throw Moved{};
+            return 0;
+        });
+    } catch (const Moved &) {
+        building = false;
+    }
+    if (!building) {
         fs::remove_all(build);
         return;
     }
@@ -253,31 +293,77 @@ void JobRunner::run_build(const std::string &id)
             fs::remove_all(p, ec);
         }
     } cleanup{build};
-    if (row.buildpack != "STATIC")
-        throw std::runtime_error("buildpack " + row.buildpack +
-                                 " is not supported by this build agent yet (only STATIC)");
-    fs::path root = fs::weakly_canonical(build / row.root_directory);
-    if (root.string().rfind(fs::weakly_canonical(build).string(), 0) != 0 ||
-        !fs::is_directory(root))
-        throw std::runtime_error("root_directory " + row.root_directory +
-                                 " is not a directory in the repository");
-    log(id, "publishing " + (row.root_directory.empty() ? std::string("/") : row.root_directory));
-    std::string artifact =
-        publish_static(root, config_.deployments_root, row.service_name, id, secret_values(row));
+    BuildInput in;
+    in.deployment_id = id;
+    in.service_name = row.service_name;
+    in.checkout = build;
+    in.root_directory = row.root_directory;
+    in.buildpack = row.buildpack;
+    in.log = [&](const std::string &stream, const std::string &line) {
+        if (heartbeat_) heartbeat_();
+        tx([&](pqxx::work &w) {
+            append_build_log(w, id, line, stream);
+            return 0;
+        });
+    };
+    in.cancelled = [&] {
+        return tx([&](pqxx::work &w) { return current_status(w, id) != S::kBuilding; });
+    };
+    BuildOutput out = build_step(in);
+    std::string artifact = publish_static(out.output_dir, config_.deployments_root,
+                                          row.service_name, id, secret_values(row));
+    // The checkout is done with once published: gone before the deployment can end (#15).
+    std::error_code ec;
+    fs::remove_all(build, ec);
     tx([&](pqxx::work &w) {
         w.exec_params("UPDATE deployments SET artifact_path = $2 WHERE id = $1", id, artifact);
+        stage_note(w, id, out.detail);
         return 0;
     });
     auto unpublish = [&] { remove_published(fs::path(config_.deployments_root) / artifact); };
     if (!step(id, int(S::kBuilding), int(S::kDeploying))) return unpublish();
-    if (!step(id, int(S::kDeploying), int(S::kHealthCheck))) return unpublish();
-    fs::path dir = fs::path(config_.deployments_root) / artifact;
-    if (fs::is_empty(dir))
-        throw std::runtime_error("health check: the published directory is empty");
-    log(id, "health check: " + std::string(fs::exists(dir / "index.html") ? "index.html present"
-                                                                          : "files present"));
-    go_live(id, row, S::kHealthCheck, S::kInactive);
+    auto pending = make_live(id, row, S::kDeploying);
+    if (!pending) return;
+    if (!step(id, int(S::kDeploying), int(S::kHealthCheck))) return;
+    check_health(id, row, artifact);
+    activate(id, row, S::kHealthCheck, S::kInactive, *pending);
     prune(row.service_id);
+}
+
+void JobRunner::check_health(const std::string &id, const JobRow &row, const std::string &artifact)
+{
+    std::string detail;
+    if (config_.edge_http_addresses.empty() || config_.edge_admin_sockets.empty()) {
+        // Nothing to request the site through: the check of the published files is all
+        // that can be said, and the log says so.
+        fs::path dir = fs::path(config_.deployments_root) / artifact;
+        if (fs::is_empty(dir)) throw std::runtime_error("the published directory is empty");
+        detail = std::string("no [edges] ") +
+                 (config_.edge_admin_sockets.empty() ? "admin_sockets" : "http_addresses") +
+                 ": checked the published directory only (" +
+                 (fs::exists(dir / "index.html") ? "index.html present" : "files present") + ")";
+    } else {
+        // The edges acknowledged a table in which this deployment is live (make_live), so
+        // the request reaches the new version before it is ACTIVE.
+        StaticHealthTarget t;
+        t.edge_addresses = config_.edge_http_addresses;
+        t.host = row.service_name + "." + config_.base_domain;
+        t.path = row.health_path;
+        t.deployment_id = id;
+        t.timeout_ms = config_.health_timeout_ms;
+        t.attempts = config_.health_attempts;
+        log(id, "health check: GET " + t.path + " with Host " + t.host + " through " +
+                    std::to_string(t.edge_addresses.size()) + " edge address(es)");
+        StaticHealthVerdict v =
+            check_static_health(t, [&](const std::string &line) { log(id, line); });
+        if (!v.healthy) throw std::runtime_error(v.detail);
+        detail = v.detail;
+    }
+    log(id, "health check: " + detail);
+    tx([&](pqxx::work &w) {
+        stage_note(w, id, detail);
+        return 0;
+    });
 }
 
 // The values of the service's secret env vars, for the publish scan. A value that no longer
@@ -305,8 +391,8 @@ std::vector<NamedSecret> JobRunner::secret_values(const JobRow &row)
     return out;
 }
 
-void JobRunner::go_live(const std::string &id, const JobRow &row, DeployStatus from,
-                        DeployStatus demote_to)
+std::optional<std::vector<std::string>> JobRunner::make_live(const std::string &id,
+                                                             const JobRow &row, DeployStatus from)
 {
     const bool edges = !config_.edge_admin_sockets.empty();
     bool mine = tx([&](pqxx::work &w) {
@@ -316,7 +402,7 @@ void JobRunner::go_live(const std::string &id, const JobRow &row, DeployStatus f
         if (edges) refresh_expected(w, config_);
         return true;
     });
-    if (!mine) return; // moved meanwhile (cancelled): nothing was made live
+    if (!mine) return std::nullopt; // moved meanwhile (cancelled): nothing was made live
     std::vector<std::string> pending;
     if (edges) {
         EdgeSync sync(config_, db_);
@@ -361,6 +447,21 @@ void JobRunner::go_live(const std::string &id, const JobRow &row, DeployStatus f
         }
     }
     tx([&](pqxx::work &w) {
+        stage_note(w, id,
+                   edges
+                       ? "route table acknowledged by " +
+                             std::to_string(config_.edge_admin_sockets.size() - pending.size()) +
+                             " of " + std::to_string(config_.edge_admin_sockets.size()) + " edge(s)"
+                       : "no [edges] admin_sockets: not pushed to any edge");
+        return 0;
+    });
+    return pending;
+}
+
+void JobRunner::activate(const std::string &id, const JobRow &row, DeployStatus from,
+                         DeployStatus demote_to, const std::vector<std::string> &pending)
+{
+    tx([&](pqxx::work &w) {
         // Demote first: at most one ACTIVE per service is a unique index.
         auto prev =
             w.exec_params("SELECT id FROM deployments WHERE service_id = $1 AND status = 'ACTIVE'",
@@ -372,9 +473,10 @@ void JobRunner::go_live(const std::string &id, const JobRow &row, DeployStatus f
                                      " unexpectedly");
         w.exec_params("UPDATE deployments SET edges_pending = $2::text[] WHERE id = $1", id,
                       pg_text_array(pending));
+        // In the same transaction as ACTIVE: a log follower that sees the end has every line.
+        append_build_log(w, id, "ACTIVE at " + row.service_name + "." + config_.base_domain);
         return 0;
     });
-    log(id, "ACTIVE at " + row.service_name + "." + config_.base_domain);
 }
 
 // A failed deployment that had been made live hands its routes back to the ACTIVE one.
@@ -424,7 +526,9 @@ void JobRunner::run_rollback(const std::string &id)
         !fs::is_directory(fs::path(config_.deployments_root) / row.artifact_path))
         throw std::runtime_error("rollback target directory " + row.artifact_path + " is gone");
     log(id, "rolling back to " + row.artifact_path + " (route swap, no rebuild)");
-    go_live(id, row, S::kRollingBack, S::kRolledBack);
+    // A known-good version coming back: no health check (the seed's rollback is a swap).
+    if (auto pending = make_live(id, row, S::kRollingBack))
+        activate(id, row, S::kRollingBack, S::kRolledBack, *pending);
 }
 
 PipelineWorkers::PipelineWorkers(const ControlConfig &config, Db &db, const SecretBox *secrets)
@@ -489,10 +593,14 @@ void PipelineWorkers::sweep(JobQueue &queue)
     // one per service and branch is deployed once nothing is in flight any more.
     auto started = db_.transact([&](pqxx::work &w) {
         std::vector<std::string> out;
+        // A service that stopped taking pushes meanwhile (auto_deploy off, paused by a
+        // rollback, #16) drops what was held for it.
+        w.exec("DELETE FROM pending_pushes pp USING services s WHERE s.id = pp.service_id AND"
+               " (NOT s.auto_deploy OR s.auto_deploy_paused)");
         for (const auto &r :
              w.exec("DELETE FROM pending_pushes pp WHERE NOT EXISTS (SELECT 1 FROM deployments d"
                     " WHERE d.service_id = pp.service_id AND d.status IN " +
-                    std::string(kInFlightStatusesSql) +
+                    in_flight_statuses_sql() +
                     ") RETURNING service_id, branch, commit_hash, provider, delivery_id")) {
             NewDeployment d;
             d.service_id = r[0].as<std::string>();
@@ -539,7 +647,7 @@ void PipelineWorkers::collect_build_dirs()
         for (const auto &r : w.exec_params(
                  "SELECT n FROM unnest($1::text[]) n WHERE NOT EXISTS (SELECT 1 FROM deployments"
                  " d WHERE d.id::text = n AND d.status IN " +
-                     std::string(kInFlightStatusesSql) + ")",
+                     in_flight_statuses_sql() + ")",
                  pg_text_array(names)))
             out.push_back(r[0].as<std::string>());
         return out;

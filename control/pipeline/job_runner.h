@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,8 +50,16 @@ private:
     void run_build(const std::string &id);
     void run_rollback(const std::string &id);
     void prune(const std::string &service_id);
-    void go_live(const std::string &id, const JobRow &row, DeployStatus from,
-                 DeployStatus demote_to);
+    // Makes `id` its service's live deployment and waits until an edge serves it (the
+    // deploy stage); nullopt when the row left `from` meanwhile. Returns the edges still
+    // pending. Throws when no edge acknowledges within [edges] ack_timeout_s.
+    std::optional<std::vector<std::string>> make_live(const std::string &id, const JobRow &row,
+                                                      DeployStatus from);
+    // The health_check stage: throws with the reason when the new deployment is not healthy.
+    void check_health(const std::string &id, const JobRow &row, const std::string &artifact);
+    // from → ACTIVE, demoting the previous ACTIVE one to demote_to, in one transaction.
+    void activate(const std::string &id, const JobRow &row, DeployStatus from,
+                  DeployStatus demote_to, const std::vector<std::string> &pending);
     void revert_live(const std::string &id);
     std::string interrupted(const std::string &stage) const;
 
@@ -86,7 +95,9 @@ private:
     }
     static constexpr int kDbRetryMs = 60000;
     std::vector<NamedSecret> secret_values(const JobRow &row);
-    void fail(const std::string &id, const std::string &message);
+    // Ends the deployment FAILED with error_message; through the current status's phase
+    // failure first (BUILD_FAILED: ...) when `phase`. An empty message keeps the row's error.
+    void fail(const std::string &id, const std::string &message, bool phase = true);
     void log(const std::string &id, const std::string &line);
     bool step(const std::string &id, int from, int to);
 

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <pqxx/pqxx>
 
@@ -12,11 +13,15 @@
 namespace berth::control
 {
 
-// The non-terminal statuses as an SQL list; the same list as the partial unique index in
-// 0001_init.sql and is_terminal() in state_machine.cc.
-inline constexpr const char *kInFlightStatusesSql =
-    "('QUEUED','CLONING','SCANNING','REVIEW','AWAITING_APPROVAL','BUILDING','DEPLOYING',"
-    "'HEALTH_CHECK','ROLLING_BACK')";
+// The non-terminal statuses as an SQL list "('QUEUED',...)", built from is_terminal() in
+// state_machine.cc; the partial unique index of 0005_stages.sql lists the same ones (a store
+// test compares them).
+const std::string &in_flight_statuses_sql();
+
+// The statuses in which a worker is running a stage (non-terminal, and not waiting for a job
+// or an approval: not QUEUED, AWAITING_APPROVAL or ROLLING_BACK), as an SQL list. A row in one
+// of them whose heartbeat stopped was left by a dead worker.
+const std::string &running_statuses_sql();
 
 // The deployment as the API returns it, or nullopt.
 std::optional<Json> load_deployment(pqxx::transaction_base &w, const std::string &id);
@@ -49,13 +54,26 @@ std::optional<Json> find_in_flight(pqxx::transaction_base &w, const std::string 
 
 // Moves the deployment from `from` to `to` if and only if the state machine allows it and the
 // row is still in `from` (another actor may have cancelled it). Appends `to` to
-// pipeline_stages, writes an audit row, and sets error_message when given. Returns false
-// (changing nothing) when the row is not in `from`.
+// status_history, writes an audit row, and sets error_message when given. When `to` belongs
+// to another stage than `from` (stage_of()), the open deployment_stages row is closed (outcome
+// cancelled for CANCELLED, failed with the error as its detail for FAILED and the phase
+// failures, else ok) and one is opened for `to`'s stage. Returns false (changing nothing) when
+// the row is not in `from`.
 bool transition(pqxx::transaction_base &w, const std::string &id, DeployStatus from,
                 DeployStatus to, const std::string &actor, const std::string &error_message = {});
 
 // The current status of a deployment, or nullopt if it does not exist.
 std::optional<DeployStatus> current_status(pqxx::transaction_base &w, const std::string &id);
+
+// Sets the detail of the deployment's open stage (what it did: "checked out abc1234",
+// "GET / via 127.0.0.1:8080: 200"); kept when the stage closes ok.
+void stage_note(pqxx::transaction_base &w, const std::string &id, const std::string &detail);
+
+// Records a stage the deployment did not need (outcome skipped), e.g. approval when the
+// service does not require one. Closes the open stage (ok) first, so the records stay in
+// time order; call it right before the transition into the next stage, in its transaction.
+void stage_skipped(pqxx::transaction_base &w, const std::string &id, std::string_view name,
+                   const std::string &detail);
 
 void append_build_log(pqxx::transaction_base &w, const std::string &deployment_id,
                       const std::string &line, const std::string &stream = "build");

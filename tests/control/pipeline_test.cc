@@ -7,8 +7,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -51,20 +54,48 @@ json edge_table(const std::string &socket)
     return berth::test::AdminConn(socket).call(R"({"cmd":"routes.get"})")["table"];
 }
 
+// A push of `commit` to main of the file:// repository, signed with the installation-wide
+// GitHub secret of ControlEnv's config.
+Response github_push(HttpClient &c, const std::string &repo, const std::string &commit,
+                     const std::string &delivery)
+{
+    std::string body = json{{"ref", "refs/heads/main"},
+                            {"after", commit},
+                            {"repository", {{"clone_url", "file://" + repo}}}}
+                           .dump();
+    return c.request(
+        "POST", "/api/v1/webhooks/github/", body,
+        {{"X-GitHub-Event", "push"},
+         {"X-GitHub-Delivery", delivery},
+         {"X-Hub-Signature-256", "sha256=" + berth::control::hmac_sha256_hex("gh-secret", body)}});
+}
+
+// A control plane that pushes its routes to a real berth-edge and health-checks through it.
+struct EdgedControl {
+    ControlEnv env;
+    std::string edge_sock = env.dir + "/edge.sock";
+    bool made_root = fs::create_directories(env.deployments_root());
+    berth::test::EdgeProcess edge{{"--listen", "127.0.0.1:0", "--deployments",
+                                   env.deployments_root(), "--admin-socket", edge_sock,
+                                   "--state-dir", env.dir + "/edge-state"}};
+    std::string edge_http = "127.0.0.1:" + std::to_string(edge.port());
+
+    explicit EdgedControl(const std::string &edges_toml = "")
+    {
+        env.options().extra_toml = "[edges]\nadmin_sockets = [\"" + edge_sock +
+                                   "\"]\nhttp_addresses = [\"" + edge_http + "\"]\n" + edges_toml;
+        env.write_config();
+    }
+};
+
 } // namespace
 
 TEST_CASE(
     "trigger to ACTIVE: an immutable static directory, route pushes, rollbacks as swaps, audit",
     "[control][pipeline]")
 {
-    ControlEnv env;
-    std::string edge_sock = env.dir + "/edge.sock";
-    fs::create_directories(env.deployments_root());
-    berth::test::EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments",
-                                   env.deployments_root(), "--admin-socket", edge_sock,
-                                   "--state-dir", env.dir + "/edge-state"});
-    env.options().extra_toml = "[edges]\nadmin_sockets = [\"" + edge_sock + "\"]\n";
-    env.write_config();
+    EdgedControl ec;
+    auto &[env, edge_sock, made_root, edge, edge_http] = ec;
     std::string repo = env.dir + "/repo";
     std::string v1 =
         make_git_repo(repo, {{"site/index.html", "v1"}, {"site/app.js", "js"}, {"README", "r"}});
@@ -86,12 +117,32 @@ TEST_CASE(
     CHECK_FALSE(fs::exists(dir1 / ".git"));
     CHECK((fs::status(dir1 / "index.html").permissions() & fs::perms::owner_write) ==
           fs::perms::none);
-    json stages = dep1["pipeline_stages"];
     std::vector<std::string> seen;
-    for (const auto &s : stages)
+    for (const auto &s : dep1["status_history"])
         seen.push_back(s["status"]);
     CHECK(seen == std::vector<std::string>{"QUEUED", "CLONING", "SCANNING", "REVIEW", "BUILDING",
                                            "DEPLOYING", "HEALTH_CHECK", "ACTIVE"});
+    // One record per phase, in order, each closed with its outcome (#16).
+    json stages = dep1["pipeline_stages"];
+    std::vector<std::string> names, outcomes;
+    std::string last_end;
+    for (const auto &s : stages) {
+        INFO(s.dump());
+        names.push_back(s["name"]);
+        outcomes.push_back(s["outcome"]);
+        REQUIRE(s["started_at"].is_string());
+        REQUIRE(s["ended_at"].is_string());
+        CHECK(s["started_at"].get<std::string>() >= last_end); // same-offset ISO strings
+        CHECK(s["ended_at"].get<std::string>() >= s["started_at"].get<std::string>());
+        last_end = s["ended_at"];
+    }
+    CHECK(names == std::vector<std::string>{"clone", "analyze", "approval", "build", "deploy",
+                                            "health_check"});
+    CHECK(outcomes == std::vector<std::string>{"ok", "ok", "skipped", "ok", "ok", "ok"});
+    CHECK(stages[0]["detail"].get<std::string>().rfind("checked out " + v1.substr(0, 12), 0) == 0);
+    CHECK(stages[4]["detail"] == "route table acknowledged by 1 of 1 edge(s)");
+    // A real request through the edge, answered by the new deployment (#16).
+    CHECK(stages[5]["detail"] == "GET / via " + edge_http + ": 200");
     auto logs = c->call("GET", "deployments/" + d1 + "/build-logs/", token).json()["lines"];
     REQUIRE(logs.size() >= 3);
     CHECK(logs[0]["line"].get<std::string>().rfind("cloning file://", 0) == 0);
@@ -172,6 +223,16 @@ TEST_CASE("pipeline failures end FAILED with an error_message", "[control][pipel
         create_service(*c, token, pid, "nix", {{"repo_url", url}, {"buildpack", "NIXPACKS"}})["id"];
     json f2 = wait_status(*c, token, trigger_deployment(*c, token, s2), "FAILED");
     CHECK(f2["error_message"].get<std::string>().find("not supported") != std::string::npos);
+    // The seed's style: the phase that failed, then FAILED, both in the history (#16).
+    CHECK(f2["error_message"].get<std::string>().rfind("BUILD_FAILED: buildpack NIXPACKS", 0) == 0);
+    json hist = f2["status_history"];
+    REQUIRE(hist.size() >= 2);
+    CHECK(hist[hist.size() - 2]["status"] == "BUILD_FAILED");
+    CHECK(hist.back()["status"] == "FAILED");
+    json build_stage = f2["pipeline_stages"].back();
+    CHECK(build_stage["name"] == "build");
+    CHECK(build_stage["outcome"] == "failed");
+    CHECK(build_stage["detail"] == f2["error_message"]);
 
     std::string s3 =
         create_service(*c, token, pid, "ssrf", {{"repo_url", "https://127.0.0.1/x.git"}})["id"];
@@ -362,15 +423,7 @@ TEST_CASE("a push during an in-flight deployment is deployed when that one ends"
         create_service(*c, token, create_project(*c, token, "p")["id"], "held",
                        {{"repo_url", "file://" + repo}, {"require_approval", true}})["id"];
     auto push = [&](const std::string &commit, const std::string &delivery) {
-        std::string body = json{{"ref", "refs/heads/main"},
-                                {"after", commit},
-                                {"repository", {{"clone_url", "file://" + repo}}}}
-                               .dump();
-        return c->request("POST", "/api/v1/webhooks/github/", body,
-                          {{"X-GitHub-Event", "push"},
-                           {"X-GitHub-Delivery", delivery},
-                           {"X-Hub-Signature-256",
-                            "sha256=" + berth::control::hmac_sha256_hex("gh-secret", body)}});
+        return github_push(*c, repo, commit, delivery);
     };
     auto r = push(first, "p-1");
     REQUIRE(r.status == 202);
@@ -400,4 +453,342 @@ TEST_CASE("a push during an in-flight deployment is deployed when that one ends"
     json list = c->call("GET", "deployments/?service_id=" + sid, token).json();
     CHECK(list["count"] == 2); // coalesced: one deployment for the two held pushes
     env.stop_server();
+}
+
+// The health check requests the new version through the real edge before it is ACTIVE (#16).
+TEST_CASE("a health check that fails through the edge ends HEALTH_FAILED, the old one serving",
+          "[control][pipeline][health]")
+{
+    EdgedControl ec("health_attempts = 2\nhealth_timeout_ms = 1000\n");
+    auto &[env, edge_sock, made_root, edge, edge_http] = ec;
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"index.html", "good"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "site",
+                                     {{"repo_url", "file://" + repo}})["id"];
+    auto served = [&] {
+        return berth::test::must(berth::test::get(edge.port(), "site.localhost", "/")).body;
+    };
+    std::string d1 = trigger_deployment(*c, token, sid);
+    wait_status(*c, token, d1, "ACTIVE");
+    CHECK(served() == "good");
+
+    // A build that lost its index.html: "/" is a 404 even with the SPA fallback.
+    std::system(("git -C " + repo + " rm -q index.html").c_str());
+    make_git_repo(repo, {{"app.js", "console.log(1)"}});
+    std::string d2 = trigger_deployment(*c, token, sid);
+    json dep = wait_status(*c, token, d2, "FAILED");
+    std::string err = dep["error_message"];
+    CHECK(err.rfind("HEALTH_FAILED: GET / via " + edge_http + ": 404", 0) == 0);
+    std::vector<std::string> hist;
+    for (const auto &h : dep["status_history"])
+        hist.push_back(h["status"]);
+    REQUIRE(hist.size() >= 3);
+    CHECK(std::vector<std::string>(hist.end() - 3, hist.end()) ==
+          std::vector<std::string>{"HEALTH_CHECK", "HEALTH_FAILED", "FAILED"});
+    json last = dep["pipeline_stages"].back();
+    CHECK(last["name"] == "health_check");
+    CHECK(last["outcome"] == "failed");
+    CHECK(last["detail"] == err);
+    // The previous deployment never stopped being ACTIVE and is what the edge serves again.
+    CHECK(c->call("GET", "deployments/" + d1 + "/", token).json()["status"] == "ACTIVE");
+    CHECK(c->call("GET", "services/" + sid + "/", token).json()["live_deployment_id"] == d1);
+    CHECK(wait_until([&] { return served() == "good"; }, 10000));
+    auto r = berth::test::must(berth::test::get(edge.port(), "site.localhost", "/"));
+    CHECK(r.header("X-Berth-Deployment") == d1);
+    // Both transitions are in the audit chain.
+    {
+        pqxx::connection db(env.pg.url());
+        pqxx::work w(db);
+        auto n = w.exec_params1("SELECT count(*) FROM audit_log WHERE target_id = $1 AND"
+                                " action = 'DEPLOYMENT_STATUS' AND (details::jsonb->>'to' IN"
+                                " ('HEALTH_FAILED', 'FAILED'))",
+                                d2)[0]
+                     .as<int>();
+        CHECK(n == 2);
+    }
+
+    // A configured health path is what is requested (not "/"), and it must exist.
+    make_git_repo(repo, {{"index.html", "three"}});
+    REQUIRE(
+        c->call("PATCH", "services/" + sid + "/", token, {{"health_check_path", "/status.json"}})
+            .status == 200);
+    json d3 = wait_status(*c, token, trigger_deployment(*c, token, sid), "FAILED");
+    CHECK(d3["error_message"].get<std::string>().rfind(
+              "HEALTH_FAILED: GET /status.json via " + edge_http + ": 404", 0) == 0);
+    CHECK(served() == "good");
+    make_git_repo(repo, {{"status.json", "{\"ok\":true}"}});
+    json d4 = wait_status(*c, token, trigger_deployment(*c, token, sid), "ACTIVE");
+    CHECK(d4["pipeline_stages"].back()["detail"] == "GET /status.json via " + edge_http + ": 200");
+    CHECK(served() == "three");
+    env.stop_server();
+}
+
+// Pushes honour auto_deploy, and a rollback pauses them until resumed (#16).
+TEST_CASE("auto-deploy off skips pushes; a rollback pauses them until resumed",
+          "[control][pipeline][webhooks]")
+{
+    ControlEnv env;
+    std::string repo = env.dir + "/repo";
+    std::string v1 = make_git_repo(repo, {{"index.html", "one"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice", true); // [webhooks] secrets: admins' services
+    std::string pid = create_project(*c, token, "p")["id"];
+    int delivery = 0;
+    auto push = [&](const std::string &commit) {
+        return github_push(*c, repo, commit, "ad-" + std::to_string(++delivery));
+    };
+    auto count = [&](const std::string &sid) {
+        return c->call("GET", "deployments/?service_id=" + sid, token).json()["count"].get<int>();
+    };
+
+    // auto_deploy off: the push is recorded as skipped, with the reason, and deploys nothing.
+    std::string off = create_service(
+        *c, token, pid, "manual", {{"repo_url", "file://" + repo}, {"auto_deploy", false}})["id"];
+    auto r = push(v1);
+    INFO(r.body);
+    CHECK(r.status == 200);
+    CHECK(r.json()["status"] == "skipped");
+    CHECK(r.json()["skipped"][0]["service_id"] == off);
+    CHECK(r.json()["skipped"][0]["reason"] == "auto_deploy is off for this service");
+    CHECK(count(off) == 0);
+    {
+        pqxx::connection db(env.pg.url());
+        pqxx::work w(db);
+        auto row = w.exec1("SELECT status, reason FROM webhook_deliveries WHERE delivery_id ="
+                           " 'ad-1'");
+        CHECK(row[0].as<std::string>() == "skipped");
+        CHECK(row[1].as<std::string>().find("auto_deploy is off") != std::string::npos);
+    }
+    REQUIRE(c->call("DELETE", "services/" + off + "/", token).status == 204);
+
+    std::string sid =
+        create_service(*c, token, pid, "auto", {{"repo_url", "file://" + repo}})["id"];
+    json svc = c->call("GET", "services/" + sid + "/", token).json();
+    CHECK(svc["auto_deploy"] == true);
+    CHECK(svc["auto_deploy_paused"] == false);
+    CHECK(svc["auto_deploy_paused_reason"].is_null());
+    r = push(v1);
+    REQUIRE(r.status == 202);
+    std::string d1 = r.json()["deployments"][0];
+    wait_status(*c, token, d1, "ACTIVE");
+    std::string v2 = make_git_repo(repo, {{"index.html", "two"}});
+    r = push(v2);
+    REQUIRE(r.status == 202);
+    wait_status(*c, token, r.json()["deployments"][0], "ACTIVE");
+
+    // Rolled back to d1: pushes pause, saying why.
+    r = c->call("POST", "services/" + sid + "/instant-rollback/", token);
+    REQUIRE(r.status == 201);
+    wait_status(*c, token, r.json()["id"], "ACTIVE");
+    svc = c->call("GET", "services/" + sid + "/", token).json();
+    CHECK(svc["auto_deploy"] == true);
+    CHECK(svc["auto_deploy_paused"] == true);
+    std::string reason = svc["auto_deploy_paused_reason"];
+    CHECK(reason.rfind("paused after rollback to " + d1 + " at 20", 0) == 0);
+    CHECK(reason.back() == 'Z');
+    std::string v3 = make_git_repo(repo, {{"index.html", "three"}});
+    int before = count(sid);
+    r = push(v3);
+    CHECK(r.status == 200);
+    CHECK(r.json()["status"] == "skipped");
+    CHECK(r.json()["skipped"][0]["reason"].get<std::string>().find(reason) != std::string::npos);
+    CHECK(count(sid) == before);
+
+    // A manual trigger still deploys while paused, and leaves the pause in place.
+    wait_status(*c, token, trigger_deployment(*c, token, sid), "ACTIVE");
+    CHECK(c->call("GET", "services/" + sid + "/", token).json()["auto_deploy_paused"] == true);
+
+    // Resumed: the next push deploys.
+    r = c->call("POST", "services/" + sid + "/auto-deploy/resume/", token);
+    REQUIRE(r.status == 200);
+    CHECK(r.json()["auto_deploy_paused"] == false);
+    CHECK(r.json()["auto_deploy_paused_reason"].is_null());
+    std::string v4 = make_git_repo(repo, {{"index.html", "four"}});
+    r = push(v4);
+    REQUIRE(r.status == 202);
+    CHECK(wait_status(*c, token, r.json()["deployments"][0], "ACTIVE")["commit_hash"] == v4);
+
+    // PATCH auto_deploy=true ends a pause too.
+    r = c->call("POST", "services/" + sid + "/instant-rollback/", token);
+    REQUIRE(r.status == 201);
+    wait_status(*c, token, r.json()["id"], "ACTIVE");
+    CHECK(c->call("GET", "services/" + sid + "/", token).json()["auto_deploy_paused"] == true);
+    r = c->call("PATCH", "services/" + sid + "/", token, {{"auto_deploy", true}});
+    REQUIRE(r.status == 200);
+    CHECK(r.json()["auto_deploy_paused"] == false);
+    env.stop_server();
+}
+
+namespace
+{
+
+// A client of GET deployments/{id}/build-logs/?follow=1 that reads the chunked NDJSON body as
+// it arrives (the JSON client would wait for the whole response).
+class LogFollower
+{
+public:
+    LogFollower(int port, const std::string &token, const std::string &id,
+                const std::string &query = "follow=1")
+        : conn_(port)
+    {
+        conn_.send("GET /api/v1/deployments/" + id + "/build-logs/?" + query +
+                   " HTTP/1.1\r\nHost: control\r\nAuthorization: Token " + token + "\r\n\r\n");
+    }
+
+    // Reads until cond() holds, the body ended, or timeout_ms passed; returns cond().
+    bool pump_until(const std::function<bool()> &cond, int timeout_ms = 20000)
+    {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        while (!cond() && !ended_ && std::chrono::steady_clock::now() < deadline) {
+            if (!conn_.read_some(100)) {
+                closed_ = closed_ || conn_.wait_closed(0);
+                if (closed_) break;
+            }
+            parse();
+        }
+        return cond();
+    }
+
+    int status() const { return status_; }
+    bool ended() const { return ended_; } // the last (empty) chunk arrived
+    std::string head() const { return head_; }
+    std::vector<json> lines() const
+    {
+        std::vector<json> out;
+        std::istringstream in(body_);
+        for (std::string l; std::getline(in, l);)
+            out.push_back(json::parse(l));
+        return out;
+    }
+    bool closed() { return closed_ || (closed_ = conn_.wait_closed(3000)); }
+
+private:
+    void parse()
+    {
+        std::string buf = conn_.pending();
+        size_t used = 0;
+        if (status_ == 0) {
+            size_t end = buf.find("\r\n\r\n");
+            if (end == std::string::npos) return;
+            head_ = buf.substr(0, end);
+            status_ = std::stoi(head_.substr(9, 3));
+            used = end + 4;
+        }
+        while (!ended_ && status_ == 200) { // other answers are plain JSON: not read here
+            size_t eol = buf.find("\r\n", used);
+            if (eol == std::string::npos) break;
+            size_t n = std::stoul(buf.substr(used, eol - used), nullptr, 16);
+            if (buf.size() < eol + 2 + n + 2) break;
+            body_ += buf.substr(eol + 2, n);
+            used = eol + 2 + n + 2;
+            ended_ = n == 0;
+        }
+        conn_.consume(used);
+    }
+
+    berth::test::RawClient conn_;
+    int status_ = 0;
+    std::string head_, body_;
+    bool ended_ = false, closed_ = false;
+};
+
+} // namespace
+
+// Follow mode streams lines while the deployment runs and ends when it ends (#16).
+TEST_CASE("build-logs follow=1 streams lines as they are written and ends with the deployment",
+          "[control][pipeline][follow]")
+{
+    ControlEnv env;
+    // An edge that never answers: the deploy phase waits ack_timeout_s, logging, then fails.
+    env.options().extra_toml =
+        "[edges]\nadmin_sockets = [\"" + env.dir + "/no-edge.sock\"]\nack_timeout_s = 3\n";
+    env.write_config();
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"index.html", "x"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string pid = create_project(*c, token, "p")["id"];
+    std::string sid =
+        create_service(*c, token, pid, "slow", {{"repo_url", "file://" + repo}})["id"];
+    std::string id = trigger_deployment(*c, token, sid);
+
+    LogFollower f(env.port(), token, id);
+    auto has = [&](const std::string &text) {
+        for (const auto &l : f.lines())
+            if (l.value("line", "").find(text) != std::string::npos) return true;
+        return false;
+    };
+    REQUIRE(f.pump_until([&] { return has("waiting for an edge"); }));
+    CHECK(f.status() == 200);
+    CHECK(f.head().find("Transfer-Encoding: chunked") != std::string::npos);
+    CHECK(f.head().find("application/x-ndjson") != std::string::npos);
+    // Lines arrived while the deployment was still running.
+    CHECK(c->call("GET", "deployments/" + id + "/", token).json()["status"] == "DEPLOYING");
+    CHECK_FALSE(f.ended());
+    REQUIRE(f.pump_until([&] { return f.ended(); }));
+    auto lines = f.lines();
+    CHECK(lines.front()["line"].get<std::string>().rfind("cloning file://", 0) == 0);
+    for (size_t i = 0; i + 1 < lines.size(); ++i) {
+        CHECK(lines[i]["stream"] == "build");
+        CHECK(lines[i]["at"].is_string());
+        if (i) CHECK(lines[i]["id"].get<int64_t>() > lines[i - 1]["id"].get<int64_t>());
+    }
+    CHECK(has("error: DEPLOY_FAILED: no edge acknowledged"));
+    CHECK(lines.back() == json{{"end", true}, {"status", "FAILED"}});
+    CHECK(f.closed());
+
+    // A follower of an ended deployment gets what is there (after= skips) and the end at once.
+    LogFollower again(env.port(), token, id, "follow=1&after=" + lines[0]["id"].dump());
+    REQUIRE(again.pump_until([&] { return again.ended(); }, 5000));
+    CHECK(again.lines().size() == lines.size() - 1);
+    CHECK(c->call("GET", "deployments/" + id + "/build-logs/?follow=2", token).status == 400);
+    CHECK(c->call("GET", "deployments/" + sid + "/build-logs/?follow=1", token).status == 404);
+
+    // A deployment that waits for approval ends the stream there.
+    std::string gated =
+        create_service(*c, token, pid, "gated",
+                       {{"repo_url", "file://" + repo}, {"require_approval", true}})["id"];
+    LogFollower g(env.port(), token, trigger_deployment(*c, token, gated));
+    REQUIRE(g.pump_until([&] { return g.ended(); }));
+    CHECK(g.lines().back() == json{{"end", true}, {"status", "AWAITING_APPROVAL"}});
+    env.stop_server();
+}
+
+// Followers hold threads: they are capped, and a client that leaves frees its slot (#16).
+TEST_CASE("followers are capped and a disconnected follower stops", "[control][pipeline][follow]")
+{
+    ControlOptions o;
+    o.workers = 0; // the deployment stays QUEUED: its followers would wait forever
+    o.max_streams = 1;
+    ControlEnv env(o);
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string sid =
+        create_service(*c, token, create_project(*c, token, "p")["id"], "waiting")["id"];
+    std::string id = trigger_deployment(*c, token, sid);
+    {
+        LogFollower first(env.port(), token, id);
+        REQUIRE(first.pump_until([&] { return first.status() != 0; }));
+        CHECK(first.status() == 200);
+        LogFollower second(env.port(), token, id);
+        REQUIRE(second.pump_until([&] { return second.status() != 0; }));
+        CHECK(second.status() == 503);
+        CHECK(second.head().find("Retry-After: 1") != std::string::npos);
+    } // both disconnect
+    // The first follower's producer notices and ends, so the slot is free again.
+    std::unique_ptr<LogFollower> last;
+    bool accepted = wait_until([&] {
+        last = std::make_unique<LogFollower>(env.port(), token, id);
+        return last->pump_until([&] { return last->status() != 0; }, 2000) && last->status() == 200;
+    });
+    REQUIRE(accepted);
+    // Shutting down with a follower attached ends it and exits cleanly.
+    env.stop_server();
+    CHECK(last->closed());
 }

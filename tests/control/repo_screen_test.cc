@@ -190,7 +190,7 @@ TEST_CASE("loopback in any spelling is refused with one message and never connec
         INFO(url);
         json dep = deploy(*c, token, project, "s" + std::to_string(i++), url);
         CHECK(dep["status"] == "FAILED");
-        CHECK(dep["error_message"] == kRepoRefused);
+        CHECK(dep["error_message"] == std::string("BUILD_FAILED: ") + kRepoRefused);
     }
     CHECK(listener.connections() == 0);
 }

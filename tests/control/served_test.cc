@@ -123,7 +123,8 @@ TEST_CASE("an edge restarted while a deployment goes ACTIVE serves it with no ad
     INFO(s.c->call("GET", "deployments/" + d2 + "/build-logs/", s.token).body);
     INFO(s.c->call("GET", "deployments/" + d2 + "/", s.token).body);
     REQUIRE(waiting);
-    CHECK(s.c->call("GET", "deployments/" + d2 + "/", s.token).json()["status"] == "HEALTH_CHECK");
+    // The route push and its acknowledgement are the deploy phase (#16).
+    CHECK(s.c->call("GET", "deployments/" + d2 + "/", s.token).json()["status"] == "DEPLOYING");
     edge.start(); // comes back with its persisted (old) table
     json dep = wait_deployment(*s.c, s.token, d2);
     CHECK(dep["status"] == "ACTIVE");

@@ -83,7 +83,42 @@ TEST_CASE("the database allows one in-flight deployment per service", "[control]
     CHECK(second["id"] != first["id"]);
     Json failed = db.transact([&](pqxx::work &w) { return *load_deployment(w, id); });
     CHECK(failed["error_message"] == "boom");
-    CHECK(failed["pipeline_stages"].size() == 2);
+    CHECK(failed["status_history"].size() == 2);
+    CHECK(failed["pipeline_stages"] == Json::array()); // QUEUED → FAILED: no phase ran
+}
+
+// The one-in-flight index (0005_stages.sql) and is_terminal() must name the same statuses, or
+// a phase failure would let a second deployment start while the first one cleans up.
+TEST_CASE("the in-flight index lists exactly the non-terminal statuses", "[control][store]")
+{
+    PgInstance pg;
+    Db db(pg.url(), 1);
+    apply_migrations(db);
+    std::string def = db.transact([](pqxx::work &w) {
+        return w
+            .exec1("SELECT indexdef FROM pg_indexes WHERE indexname ="
+                   " 'deployments_one_in_flight'")[0]
+            .as<std::string>();
+    });
+    for (int i = 0; i < kDeployStatusCount; ++i) {
+        DeployStatus s = DeployStatus(i);
+        INFO(status_name(s) << " in " << def);
+        bool listed = def.find("'" + std::string(status_name(s)) + "'") != std::string::npos;
+        CHECK(listed == !is_terminal(s));
+        bool in_sql = in_flight_statuses_sql().find("'" + std::string(status_name(s)) + "'") !=
+                      std::string::npos;
+        CHECK(in_sql == !is_terminal(s));
+    }
+    // And the CHECK constraint admits every status.
+    std::string check = db.transact([](pqxx::work &w) {
+        return w
+            .exec1("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname ="
+                   " 'deployments_status_check'")[0]
+            .as<std::string>();
+    });
+    for (int i = 0; i < kDeployStatusCount; ++i)
+        CHECK(check.find("'" + std::string(status_name(DeployStatus(i))) + "'") !=
+              std::string::npos);
 }
 
 TEST_CASE("audit log is append-only and verify finds a tampered row", "[control][store][audit]")

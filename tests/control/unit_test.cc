@@ -58,8 +58,77 @@ TEST_CASE("state machine allows only the documented transitions", "[control][pip
     CHECK_FALSE(can_transition(S::kDeploying, S::kCancelled));
     CHECK(parse_status("AWAITING_APPROVAL") == S::kAwaitingApproval);
     CHECK_FALSE(parse_status("awaiting_approval"));
-    for (int i = 0; i <= int(S::kRolledBack); ++i)
+    for (int i = 0; i < kDeployStatusCount; ++i)
         CHECK(parse_status(status_name(S(i))) == S(i));
+}
+
+TEST_CASE("a failing phase goes through its <PHASE>_FAILED status, then FAILED",
+          "[control][pipeline]")
+{
+    using S = DeployStatus;
+    // Clone and analyze fail as the build phase (the seed has no CLONE_FAILED).
+    for (S s : {S::kCloning, S::kScanning, S::kReview, S::kBuilding})
+        CHECK(phase_failure(s) == S::kBuildFailed);
+    CHECK(phase_failure(S::kDeploying) == S::kDeployFailed);
+    CHECK(phase_failure(S::kHealthCheck) == S::kHealthFailed);
+    CHECK(phase_failure(S::kBackupRunning) == S::kBackupFailed);
+    CHECK(phase_failure(S::kMigrationPlanning) == S::kMigrationFailed);
+    CHECK(phase_failure(S::kMigrationRunning) == S::kMigrationFailed);
+    // Nothing of a phase has run in these: straight to FAILED.
+    for (S s : {S::kQueued, S::kAwaitingApproval, S::kRollingBack, S::kActive})
+        CHECK_FALSE(phase_failure(s));
+    CHECK(can_transition(S::kHealthCheck, S::kHealthFailed));
+    CHECK(can_transition(S::kHealthFailed, S::kFailed));
+    CHECK(can_transition(S::kBuilding, S::kPushFailed));
+    CHECK(can_transition(S::kPushFailed, S::kFailed));
+    CHECK_FALSE(can_transition(S::kHealthCheck, S::kBuildFailed));
+    CHECK_FALSE(can_transition(S::kDeploying, S::kHealthFailed));
+    CHECK_FALSE(can_transition(S::kHealthFailed, S::kActive));
+    CHECK_FALSE(can_transition(S::kBuildFailed, S::kCancelled));
+    CHECK_FALSE(can_transition(S::kFailed, S::kHealthFailed));
+    for (int i = 0; i < kDeployStatusCount; ++i) {
+        S s = S(i);
+        INFO(status_name(s));
+        if (!is_phase_failure(s)) continue;
+        // A phase failure is a step, not an end: it holds the service's in-flight slot until
+        // FAILED, and leads nowhere else.
+        CHECK_FALSE(is_terminal(s));
+        CHECK(stage_of(s).empty());
+        for (int j = 0; j < kDeployStatusCount; ++j)
+            CHECK(can_transition(s, S(j)) == (S(j) == S::kFailed));
+    }
+}
+
+TEST_CASE("pre-deploy statuses: backup, then migration, then deploy", "[control][pipeline]")
+{
+    using S = DeployStatus;
+    CHECK(can_transition(S::kBuilding, S::kBackupRunning));
+    CHECK(can_transition(S::kBackupRunning, S::kMigrationPlanning));
+    CHECK(can_transition(S::kMigrationPlanning, S::kMigrationRunning));
+    CHECK(can_transition(S::kMigrationRunning, S::kDeploying));
+    CHECK(can_transition(S::kBuilding, S::kMigrationPlanning));  // no backup needed
+    CHECK(can_transition(S::kMigrationPlanning, S::kDeploying)); // nothing to migrate
+    CHECK(can_transition(S::kBackupRunning, S::kBackupFailed));
+    CHECK_FALSE(can_transition(S::kMigrationRunning, S::kBackupRunning));
+    CHECK_FALSE(can_transition(S::kBackupRunning, S::kCancelled)); // past the cancel boundary
+    for (S s : {S::kBackupRunning, S::kMigrationPlanning, S::kMigrationRunning})
+        CHECK_FALSE(is_terminal(s));
+}
+
+TEST_CASE("each running status belongs to one pipeline stage", "[control][pipeline]")
+{
+    using S = DeployStatus;
+    CHECK(stage_of(S::kCloning) == "clone");
+    CHECK(stage_of(S::kScanning) == "analyze");
+    CHECK(stage_of(S::kReview) == "analyze");
+    CHECK(stage_of(S::kAwaitingApproval) == "approval");
+    CHECK(stage_of(S::kBuilding) == "build");
+    CHECK(stage_of(S::kDeploying) == "deploy");
+    CHECK(stage_of(S::kRollingBack) == "deploy");
+    CHECK(stage_of(S::kHealthCheck) == "health_check");
+    CHECK(stage_of(S::kMigrationRunning) == "migration");
+    for (S s : {S::kQueued, S::kActive, S::kInactive, S::kFailed, S::kCancelled, S::kRolledBack})
+        CHECK(stage_of(s).empty());
 }
 
 TEST_CASE("request bodies are validated with the field named", "[control][api]")
@@ -177,6 +246,15 @@ TEST_CASE("config errors name the file and line", "[control][config]")
     write("[api]\nlisten = \"127.0.0.1:9\"\n[edges]\nadmin_sockets = [\"/run/a.sock\"]\n");
     CHECK(error_of().empty());
     CHECK(load_control_config(path).edge_admin_sockets.size() == 1);
+    // The health check connects to these without resolving names (#16).
+    write("[edges]\nhttp_addresses = [\"127.0.0.1:8080\", \"[::1]:8080\"]\n");
+    CHECK(error_of().empty());
+    CHECK(load_control_config(path).edge_http_addresses.size() == 2);
+    for (const char *bad : {"localhost:8080", "127.0.0.1", "127.0.0.1:0", "::1:8080"}) {
+        write(std::string("[edges]\nhttp_addresses = [\"") + bad + "\"]\n");
+        CHECK(error_of() == path + ":2: edges.http_addresses entries must be IP:PORT or " +
+                                "[IPv6]:PORT (numeric), got \"" + bad + "\"");
+    }
     std::remove(path.c_str());
     CHECK(std::string(error_of()).find(":0: cannot open config file") != std::string::npos);
 }

@@ -114,6 +114,9 @@ TEST_CASE("scripts/up.sh runs the platform: a local repository deploys and is se
     json dep = wait_deployment(c, token, trigger_deployment(c, token, sid));
     INFO(dep.dump());
     REQUIRE(dep["status"] == "ACTIVE");
+    // ACTIVE only after a real request through the edge of the shipped configs (#16).
+    CHECK(dep["pipeline_stages"].back()["detail"] ==
+          "GET / via 127.0.0.1:" + std::to_string(up.edge) + ": 200");
     auto r = get(up.edge, "mysite.localhost", "/");
     REQUIRE(r);
     CHECK(r->status == 200);

@@ -107,6 +107,7 @@ void ControlEnv::write_config() const
       << "\n"
       << "trigger_per_minute = " << opts_.trigger_per_minute << "\n"
       << "trigger_per_hour = " << opts_.trigger_per_hour << "\n"
+      << "max_streams = " << opts_.max_streams << "\n"
       << "[database]\nurl = \"" << pg.url() << "\"\npool = 16\n"
       << "[redis]\nurl = \"" << redis.url() << "\"\n"
       << "[deploy]\ndeployments_root = \"" << dir << "/deployments\"\nbuilds_dir = \"" << dir

@@ -29,6 +29,7 @@ struct ControlOptions {
     int recover_queued_after_s = 30;
     int idle_timeout_ms = 60000;
     int keep_deployments = 5;
+    int max_streams = 16;      // [api] max_streams
     std::string extra_toml;    // appended to the config
     std::string security_toml; // extra lines of [security]
 };
