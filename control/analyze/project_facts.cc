@@ -62,9 +62,10 @@ nlohmann::json parse_package_json(const std::string &text)
                            " levels");
     try {
         return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error &e) {
-        // what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ...";
-        // the bracketed id means nothing to a user.
+    } catch (const nlohmann::json::exception &e) {
+        // parse_error, and out_of_range for a number like 1e99999 (found by
+        // framework_detect_fuzz). what() is "[json.exception.parse_error.101] parse error at
+        // line 3, column 5: ..."; the bracketed id means nothing to a user.
         std::string_view what = e.what();
         if (size_t close = what.find("] "); close != std::string_view::npos)
             what.remove_prefix(close + 2);

@@ -169,6 +169,9 @@ TEST_CASE("an invalid package.json is an error naming the file and position", "[
     CHECK(analyze_error(other) == "package.json: must be a JSON object");
     other.add("package.json", R"({"dependencies": ["vite"]})");
     CHECK(analyze_error(other) == "package.json: \"dependencies\" must be an object");
+    other.add("package.json", R"({"version": 1e99999})"); // out_of_range, not parse_error
+    CHECK_THAT(analyze_error(other),
+               Catch::StartsWith("package.json: invalid JSON: number overflow"));
     other.add("package.json", std::string(100000, '['));
     CHECK_THAT(analyze_error(other), Catch::Contains("nested deeper"));
     MemorySourceTree empty;
