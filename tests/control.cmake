@@ -16,6 +16,7 @@ target_link_libraries(berth_control_test_support PUBLIC berth_test_support PkgCo
 
 berth_add_test(control_unit_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/unit_test.cc
+    ${CMAKE_SOURCE_DIR}/tests/control/log_mask_test.cc
   LIBS berth_control_core
   LABELS "control;unit")
 
