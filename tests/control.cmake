@@ -80,3 +80,9 @@ berth_add_test(control_up_test
   LIBS berth_control_test_support
   LABELS "control;e2e")
 add_dependencies(control_up_test berth-control berth-edge)
+
+# Issue 16: build commands as sandboxed child processes (real children, limits, cancel, uid).
+berth_add_test(control_sandbox_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/sandbox_test.cc
+  LIBS berth_control_lib
+  LABELS "control;unit")
