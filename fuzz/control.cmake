@@ -6,3 +6,4 @@ berth_add_fuzzer(control_config_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/control_co
 berth_add_fuzzer(ip_address_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/ip_address_fuzz.cc LIBS berth_control_core)
 berth_add_fuzzer(secret_scan_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/secret_scan_fuzz.cc LIBS berth_control_core)
 berth_add_fuzzer(repo_url_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/repo_url_fuzz.cc LIBS berth_control_core)
+berth_add_fuzzer(log_mask_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/log_mask_fuzz.cc LIBS berth_control_core)
