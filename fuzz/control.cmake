@@ -10,3 +10,4 @@ berth_add_fuzzer(tarball_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/tarball_fuzz.cc L
 # Analyze (#16): the .env template parser and framework detection over an in-memory tree.
 berth_add_fuzzer(env_file_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/env_file_fuzz.cc LIBS berth_control_core)
 berth_add_fuzzer(framework_detect_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/framework_detect_fuzz.cc LIBS berth_control_core)
+berth_add_fuzzer(log_mask_fuzz SOURCES ${CMAKE_SOURCE_DIR}/fuzz/log_mask_fuzz.cc LIBS berth_control_core)

@@ -17,6 +17,7 @@ target_link_libraries(berth_control_test_support PUBLIC berth_test_support PkgCo
 berth_add_test(control_unit_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/unit_test.cc
     ${CMAKE_SOURCE_DIR}/tests/control/analyze_test.cc
+    ${CMAKE_SOURCE_DIR}/tests/control/log_mask_test.cc
   LIBS berth_control_core
   LABELS "control;unit")
 
@@ -86,3 +87,9 @@ berth_add_test(control_up_test
   LIBS berth_control_test_support
   LABELS "control;e2e")
 add_dependencies(control_up_test berth-control berth-edge)
+
+# Issue 16: build commands as sandboxed child processes (real children, limits, cancel, uid).
+berth_add_test(control_sandbox_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/sandbox_test.cc
+  LIBS berth_control_lib
+  LABELS "control;unit")
