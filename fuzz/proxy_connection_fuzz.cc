@@ -82,6 +82,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t sent = 0, up_sent = 0;
     bool shut = false, up_closed = false;
     char buf[65536];
+    // Requests after the first (pipelined behind its answer) get fresh upstream connections:
+    // each is closed at once, so the edge answers 502 rather than waiting for a response-header
+    // timeout that never comes in this clockless loop.
+    auto refuse_later = [&] {
+        if (!up_closed) return;
+        int later;
+        while ((later = ::accept4(f.listener, nullptr, nullptr, SOCK_NONBLOCK)) >= 0)
+            ::close(later);
+    };
     for (int round = 0; round < 20000 && f.worker->connection_count() > 0; ++round) {
         if (sent < client_in.size()) {
             ssize_t n =
@@ -93,6 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         f.worker->run_once(0);
         if (up < 0 && !up_closed) up = ::accept4(f.listener, nullptr, nullptr, SOCK_NONBLOCK);
+        refuse_later();
         if (up >= 0) {
             ssize_t n;
             while ((n = ::recv(up, buf, sizeof buf, 0)) > 0)
@@ -116,8 +126,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (up >= 0) ::close(up);
     // Let the edge see the upstream's close, then the client's end.
+    up_closed = true;
     for (int round = 0; round < 2000 && f.worker->connection_count() > 0; ++round) {
         f.worker->run_once(0);
+        refuse_later();
         ssize_t n;
         while ((n = ::recv(sv[1], buf, sizeof buf, 0)) > 0)
             if (out.size() < (1u << 20)) out.append(buf, size_t(n));
