@@ -15,6 +15,8 @@ packages=(
   catch2 nlohmann-json3-dev libtomlplusplus-dev node-llhttp
   # control: upload archives (#16)
   libarchive-dev
+  # control: node builds run Debian's node and npm in the build sandbox (#16)
+  nodejs npm
   # real services for control-plane tests
   postgresql redis-server
   # tests and benchmarks

@@ -41,6 +41,7 @@ berth_add_test(control_api_test
 
 berth_add_test(control_pipeline_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/pipeline_test.cc
+    ${CMAKE_SOURCE_DIR}/tests/control/support/pipeline_support.cc
     ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
   LIBS berth_control_core berth_control_test_support
   LABELS "control;e2e")
@@ -93,3 +94,12 @@ berth_add_test(control_sandbox_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/sandbox_test.cc
   LIBS berth_control_lib
   LABELS "control;unit")
+
+# Issue 16: real builds end to end (analyze, env, sandboxed npm builds, caches, masking).
+berth_add_test(control_build_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/build_test.cc
+    ${CMAKE_SOURCE_DIR}/tests/control/support/pipeline_support.cc
+    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
+  LIBS berth_control_core berth_control_test_support
+  LABELS "control;e2e")
+add_dependencies(control_build_test berth-control berth-edge)

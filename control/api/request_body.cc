@@ -19,7 +19,7 @@ struct FieldSpec {
     bool nullable = false;
 };
 
-constexpr std::array<FieldSpec, 21> kServiceFields = {{
+constexpr std::array<FieldSpec, 23> kServiceFields = {{
     {"project_id", Kind::kString, 36, 36},
     {"name", Kind::kString, 1, 63},
     {"deploy_type", Kind::kEnum, 0, 0, {"GIT", "DOCKER", "UPLOAD", "TEMPLATE", "FUNCTION"}},
@@ -27,7 +27,9 @@ constexpr std::array<FieldSpec, 21> kServiceFields = {{
     {"repo_url", Kind::kString, 0, 2048},
     {"branch", Kind::kString, 1, 255},
     {"root_directory", Kind::kString, 0, 1024},
+    {"install_command", Kind::kString, 0, 4096, {}, true},
     {"build_command", Kind::kString, 0, 4096, {}, true},
+    {"output_directory", Kind::kString, 1, 1024, {}, true},
     {"start_command", Kind::kString, 0, 4096, {}, true},
     {"framework", Kind::kString, 0, 64, {}, true},
     {"health_check_path", Kind::kString, 1, 1024},
@@ -237,6 +239,12 @@ Json validate_service(const Json &body, bool create)
         if (r.find("..") != std::string::npos || r.find('\0') != std::string::npos)
             bad("root_directory", "must stay inside the repository");
     }
+    if (out.contains("output_directory") && out["output_directory"].is_string()) {
+        const auto &o = out["output_directory"].get_ref<const std::string &>();
+        if (o.front() == '/' || o.find("..") != std::string::npos ||
+            o.find('\0') != std::string::npos)
+            bad("output_directory", "must be a relative path inside the repository");
+    }
     if (out.contains("health_check_path")) {
         const auto &p = out["health_check_path"].get_ref<const std::string &>();
         if (p.front() != '/') bad("health_check_path", "must start with /");
@@ -294,9 +302,12 @@ EnvVarInput parse_env_var(const Json &body, bool create)
     flag("is_locked", e.is_locked, e.has_is_locked);
     if (body.contains("source")) {
         e.source = expect_string(body, "source", 1, 16);
-        if (e.source != "USER" && e.source != "SYSTEM" && e.source != "ADDON" &&
-            e.source != "SHORTCODE")
-            bad("source", "must be one of USER, SYSTEM, ADDON, SHORTCODE");
+        // SYSTEM values (DEPLOYMENT_ID, COMMIT_HASH, BRANCH, SERVICE_NAME) are Berth's own: a
+        // row claiming that source would pass for one in the recorded build environment.
+        if (e.source == "SYSTEM")
+            bad("source", "SYSTEM variables are set by Berth itself; use USER, ADDON or SHORTCODE");
+        if (e.source != "USER" && e.source != "ADDON" && e.source != "SHORTCODE")
+            bad("source", "must be one of USER, ADDON, SHORTCODE");
     }
     return e;
 }

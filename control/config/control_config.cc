@@ -96,6 +96,24 @@ void read_api(const Reader &r, ControlConfig &c)
         r.fail_key("page_size_default", "must not exceed api.page_size_max");
 }
 
+void read_builds(const Reader &r, ControlConfig &c)
+{
+    shared::config::check_keys(c.path, r.t, "builds",
+                               {"user", "cache_dir", "timeout_s", "memory_mb", "cpu_s", "processes",
+                                "open_files", "file_size_mb", "log_max_lines", "log_max_kib"});
+    if (r.string("user", c.build_user) && c.build_user.empty())
+        r.fail_key("user", "must name an unprivileged user such as \"nobody\"");
+    r.string("cache_dir", c.cache_dir);
+    r.integer("timeout_s", c.build_timeout_s, 1, 86400);
+    r.integer("memory_mb", c.build_memory_mb, 64, 1 << 20);
+    r.integer("cpu_s", c.build_cpu_s, 1, 86400);
+    r.integer("processes", c.build_processes, 16, 1 << 20);
+    r.integer("open_files", c.build_open_files, 64, 1 << 20);
+    r.integer("file_size_mb", c.build_file_size_mb, 1, 1 << 24);
+    r.integer("log_max_lines", c.build_log_max_lines, 10, 10000000);
+    r.integer("log_max_kib", c.build_log_max_kib, 1, 1 << 22);
+}
+
 void read_deploy(const Reader &r, ControlConfig &c)
 {
     shared::config::check_keys(c.path, r.t, "deploy",
@@ -194,7 +212,7 @@ ControlConfig load_control_config(const std::string &path)
     c.path = path;
     shared::config::check_keys(
         path, root, "top level",
-        {"api", "database", "redis", "deploy", "edges", "security", "webhooks"});
+        {"api", "database", "redis", "deploy", "builds", "edges", "security", "webhooks"});
     using shared::config::section;
     if (auto *t = section(path, root, "api")) read_api(Reader{path, *t, "api"}, c);
     if (auto *t = section(path, root, "database")) {
@@ -210,6 +228,7 @@ ControlConfig load_control_config(const std::string &path)
         r.string("prefix", c.redis_prefix);
     }
     if (auto *t = section(path, root, "deploy")) read_deploy(Reader{path, *t, "deploy"}, c);
+    if (auto *t = section(path, root, "builds")) read_builds(Reader{path, *t, "builds"}, c);
     if (auto *t = section(path, root, "edges")) read_edges(Reader{path, *t, "edges"}, c);
     if (auto *t = section(path, root, "security")) read_security(Reader{path, *t, "security"}, c);
     if (auto *t = section(path, root, "webhooks")) {

@@ -54,6 +54,18 @@ struct ControlConfig {
     int health_timeout_ms = 2000; // each health check request
     int health_attempts = 3;      // rounds over edge_http_addresses before HEALTH_FAILED
 
+    // [builds] (#16): install and build commands run as sandboxed child processes.
+    std::string build_user = "nobody";      // who builds run as when control runs as root
+    std::string cache_dir = ".berth/cache"; // dependency caches, per service and lockfile hash
+    int build_timeout_s = 1800;             // wall clock, per command
+    int build_memory_mb = 4096;             // address space, per process
+    int build_cpu_s = 1800;                 // CPU time, per process
+    int build_processes = 1024;
+    int build_open_files = 4096;
+    int build_file_size_mb = 4096; // the largest file a build may write
+    int build_log_max_lines = 20000;
+    int build_log_max_kib = 8192;
+
     // [security]
     std::string encryption_key_env = "BERTH_ENCRYPTION_KEY";
     std::string encryption_key_file; // used when the environment variable is unset

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "control/edges/edge_sync.h"
+#include "control/pipeline/build_inputs.h"
 #include "control/pipeline/build_step.h"
 #include "control/pipeline/git_checkout.h"
 #include "control/pipeline/publish.h"
@@ -63,28 +64,37 @@ JobRow load_row(Db &db, const std::string &id)
     return row;
 }
 
-// Review summary: what the scan found, the seed's "Analyze" phase.
-Json scan_tree(const fs::path &root)
+// "vite (static): npm ci → npm run build → dist/" for the analyze stage and the log.
+std::string plan_line(const BuildPlan &plan, const std::string &buildpack)
 {
-    Json files = Json::array();
-    for (const char *f : {"package.json", "pyproject.toml", "requirements.txt", "Dockerfile",
-                          "nixpacks.toml", "index.html", "go.mod", "Cargo.toml"})
-        if (fs::exists(root / f)) files.push_back(f);
-    std::string framework = "static";
-    if (fs::exists(root / "package.json"))
-        framework = "node";
-    else if (fs::exists(root / "pyproject.toml") || fs::exists(root / "requirements.txt"))
-        framework = "python";
-    else if (fs::exists(root / "go.mod"))
-        framework = "go";
-    else if (fs::exists(root / "Cargo.toml"))
-        framework = "rust";
-    else if (fs::exists(root / "Dockerfile"))
-        framework = "docker";
-    return {{"files_detected", files}, {"framework", framework}};
+    std::string line = std::string(framework_name(plan.framework)) + " (" +
+                       std::string(build_kind_name(plan.kind)) + ", buildpack " + buildpack + "): ";
+    std::string steps;
+    for (const std::string *c : {&plan.install_command, &plan.build_command})
+        if (!c->empty()) steps += (steps.empty() ? "" : " → ") + *c;
+    if (plan.kind == BuildKind::kService)
+        steps += (steps.empty() ? "" : " → ") + std::string("start ") + plan.start_command;
+    else
+        steps += (steps.empty() ? "publish " : " → publish ") +
+                 (plan.output_directory == "." ? std::string("/") : plan.output_directory);
+    return line + steps;
 }
 
 } // namespace
+
+BuildInputs JobRunner::build_inputs(const std::string &id, const JobRow &row, const fs::path &root)
+{
+    BuildInputsRequest req;
+    req.service_id = row.service_id;
+    req.service_name = row.service_name;
+    req.deployment_id = id;
+    req.commit = row.commit;
+    req.branch = row.branch;
+    req.buildpack = row.buildpack;
+    req.public_url = "http://" + row.service_name + "." + config_.base_domain;
+    req.root = root;
+    return tx([&](pqxx::work &w) { return load_build_inputs(w, secrets_, req); });
+}
 
 void JobRunner::log(const std::string &id, const std::string &line)
 {
@@ -238,20 +248,32 @@ void JobRunner::run_from_queued(const std::string &id)
     fs::path root = build / row.root_directory;
     if (!fs::is_directory(root))
         throw std::runtime_error("root_directory " + row.root_directory + " not found");
-    Json summary = scan_tree(root);
+    BuildInputs inputs;
+    try {
+        inputs = build_inputs(id, row, root);
+    } catch (const AnalyzeError &e) {
+        // The seed's Analyze phase refuses the tree: no build phase was reached.
+        return fail(id, std::string("REVIEW: ") + e.what(), false);
+    }
+    Json summary = inputs.summary();
     summary["buildpack"] = row.buildpack;
     tx([&](pqxx::work &w) {
-        w.exec_params("UPDATE deployments SET review_summary = $2::jsonb WHERE id = $1", id,
-                      summary.dump());
-        stage_note(w, id,
-                   "framework " + summary["framework"].get<std::string>() + ", buildpack " +
-                       row.buildpack);
+        w.exec_params("UPDATE deployments SET review_summary = $2::jsonb, build_environment ="
+                      " $3::jsonb WHERE id = $1",
+                      id, summary.dump(), inputs.env.to_json().dump());
+        stage_note(w, id, plan_line(inputs.plan, row.buildpack));
         return 0;
     });
-    log(id, "scan: " + summary.dump());
+    log(id, "analyze: " + plan_line(inputs.plan, row.buildpack));
+    for (const auto &why : inputs.plan.reasons)
+        log(id, "analyze: " + why);
     if (!step(id, int(S::kScanning), int(S::kReview))) {
         fs::remove_all(build);
         return;
+    }
+    if (!inputs.refusal.empty()) {
+        fs::remove_all(build);
+        return fail(id, "REVIEW: " + inputs.refusal, false);
     }
     if (row.require_approval && !row.approved) {
         if (step(id, int(S::kReview), int(S::kAwaitingApproval)))
@@ -293,25 +315,65 @@ void JobRunner::run_build(const std::string &id)
             fs::remove_all(p, ec);
         }
     } cleanup{build};
+    BuildInputs inputs;
+    try {
+        inputs = build_inputs(id, row, build / row.root_directory);
+    } catch (const AnalyzeError &e) {
+        throw BuildError(e.what());
+    }
+    if (!inputs.refusal.empty()) throw BuildError(inputs.refusal);
+    tx([&](pqxx::work &w) {
+        w.exec_params("UPDATE deployments SET build_environment = $2::jsonb WHERE id = $1", id,
+                      inputs.env.to_json().dump());
+        return 0;
+    });
     BuildInput in;
     in.deployment_id = id;
-    in.service_name = row.service_name;
     in.checkout = build;
     in.root_directory = row.root_directory;
-    in.buildpack = row.buildpack;
-    in.log = [&](const std::string &stream, const std::string &line) {
+    in.plan = inputs.plan;
+    in.env.assign(inputs.env.env.begin(), inputs.env.env.end());
+    in.secret_values = berth::control::secret_values(inputs.env);
+    in.limits.address_space_bytes = uint64_t(config_.build_memory_mb) << 20;
+    in.limits.cpu_seconds = uint64_t(config_.build_cpu_s);
+    in.limits.open_files = uint64_t(config_.build_open_files);
+    in.limits.file_size_bytes = uint64_t(config_.build_file_size_mb) << 20;
+    in.limits.processes = uint64_t(config_.build_processes);
+    in.limits.wall_timeout = std::chrono::seconds(config_.build_timeout_s);
+    in.user.name = config_.build_user;
+    in.log_cap = {size_t(config_.build_log_max_lines), size_t(config_.build_log_max_kib) << 10};
+    in.cache_dir = fs::path(config_.cache_dir) / row.service_id;
+    in.log = [&](const LogLine &line) {
         if (heartbeat_) heartbeat_();
+        std::string_view stream =
+            line.stream == LogStream::kSystem ? "build" : stream_name(line.stream);
         tx([&](pqxx::work &w) {
-            append_build_log(w, id, line, stream);
+            append_build_log(w, id, line.text, std::string(stream));
             return 0;
         });
     };
-    in.cancelled = [&] {
-        return tx([&](pqxx::work &w) { return current_status(w, id) != S::kBuilding; });
+    // From the cancel watch's own thread: a plain read, no retry or heartbeat (those belong to
+    // the worker thread); a database hiccup just means "not cancelled yet".
+    in.cancelled = [this, &id] {
+        try {
+            return db_.read(
+                [&](pqxx::nontransaction &w) { return current_status(w, id) != S::kBuilding; });
+        } catch (const std::exception &) {
+            return false;
+        }
     };
-    BuildOutput out = build_step(in);
-    std::string artifact = publish_static(out.output_dir, config_.deployments_root,
-                                          row.service_name, id, secret_values(row));
+    BuildOutput out;
+    try {
+        out = build_step(in);
+    } catch (const BuildError &) {
+        if (in.cancelled()) return log(id, "build stopped: the deployment left BUILDING");
+        throw;
+    }
+    std::vector<NamedSecret> scan = inputs.secrets();
+    for (auto &s : secret_values(row))
+        scan.push_back(std::move(s));
+    std::string artifact =
+        publish_static(out.output_dir, config_.deployments_root, row.service_name, id, scan);
     // The checkout is done with once published: gone before the deployment can end (#15).
     std::error_code ec;
     fs::remove_all(build, ec);

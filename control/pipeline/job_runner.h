@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -25,6 +26,7 @@ namespace berth::control
 {
 
 struct JobRow;
+struct BuildInputs;
 
 class JobRunner
 {
@@ -95,6 +97,9 @@ private:
     }
     static constexpr int kDbRetryMs = 60000;
     std::vector<NamedSecret> secret_values(const JobRow &row);
+    // Analyze's plan and the build environment of `id` over the checked-out `root`.
+    BuildInputs build_inputs(const std::string &id, const JobRow &row,
+                             const std::filesystem::path &root);
     // Ends the deployment FAILED with error_message; through the current status's phase
     // failure first (BUILD_FAILED: ...) when `phase`. An empty message keeps the row's error.
     void fail(const std::string &id, const std::string &message, bool phase = true);

@@ -17,7 +17,8 @@ constexpr const char *kDeploymentJson =
     "   '[]') FROM deployment_stages st WHERE st.deployment_id = deployments.id)"
     " AS pipeline_stages, status_history, commit_hash,"
     " branch, is_rollback, rollback_of, queued_min_replicas, review_summary, error_message,"
-    " artifact_path, edges_pending, trigger_source, triggered_by, created_at, updated_at,"
+    " artifact_path, edges_pending, build_environment, trigger_source, triggered_by, created_at, "
+    "updated_at,"
     " started_at, finished_at"
     " FROM deployments WHERE ";
 

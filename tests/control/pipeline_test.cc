@@ -20,6 +20,7 @@
 
 #include "control/base/crypto.h"
 #include "tests/control/support/control_env.h"
+#include "tests/control/support/pipeline_support.h"
 #include "tests/support/admin_client.h"
 #include "tests/support/edge_process.h"
 #include "tests/support/http_client.h"
@@ -30,23 +31,6 @@ namespace fs = std::filesystem;
 
 namespace
 {
-
-// GET deployments/{id}/ until its status is `want` (or a terminal one that is not). Returns it.
-json wait_status(HttpClient &c, const std::string &token, const std::string &id,
-                 const std::string &want)
-{
-    json dep;
-    bool done = wait_until([&] {
-        dep = c.call("GET", "deployments/" + id + "/", token).json();
-        std::string s = dep.value("status", "");
-        return s == want || s == "FAILED" || s == "CANCELLED" || s == "ACTIVE" ||
-               s == "AWAITING_APPROVAL";
-    });
-    INFO(dep.dump());
-    REQUIRE(done);
-    REQUIRE(dep["status"] == want);
-    return dep;
-}
 
 // The route table the real edge holds now (routes.get over its admin socket).
 json edge_table(const std::string &socket)
@@ -69,24 +53,6 @@ Response github_push(HttpClient &c, const std::string &repo, const std::string &
          {"X-GitHub-Delivery", delivery},
          {"X-Hub-Signature-256", "sha256=" + berth::control::hmac_sha256_hex("gh-secret", body)}});
 }
-
-// A control plane that pushes its routes to a real berth-edge and health-checks through it.
-struct EdgedControl {
-    ControlEnv env;
-    std::string edge_sock = env.dir + "/edge.sock";
-    bool made_root = fs::create_directories(env.deployments_root());
-    berth::test::EdgeProcess edge{{"--listen", "127.0.0.1:0", "--deployments",
-                                   env.deployments_root(), "--admin-socket", edge_sock,
-                                   "--state-dir", env.dir + "/edge-state"}};
-    std::string edge_http = "127.0.0.1:" + std::to_string(edge.port());
-
-    explicit EdgedControl(const std::string &edges_toml = "")
-    {
-        env.options().extra_toml = "[edges]\nadmin_sockets = [\"" + edge_sock +
-                                   "\"]\nhttp_addresses = [\"" + edge_http + "\"]\n" + edges_toml;
-        env.write_config();
-    }
-};
 
 } // namespace
 
@@ -219,20 +185,18 @@ TEST_CASE("pipeline failures end FAILED with an error_message", "[control][pipel
     json f1 = wait_status(*c, token, trigger_deployment(*c, token, s1), "FAILED");
     CHECK(f1["error_message"].get<std::string>().find("clone") != std::string::npos);
 
+    // Analyze refuses the tree: FAILED from the analyze phase, no build phase reached (#16).
     std::string s2 =
-        create_service(*c, token, pid, "nix", {{"repo_url", url}, {"buildpack", "NIXPACKS"}})["id"];
+        create_service(*c, token, pid, "dock", {{"repo_url", url}, {"buildpack", "DOCKER"}})["id"];
     json f2 = wait_status(*c, token, trigger_deployment(*c, token, s2), "FAILED");
-    CHECK(f2["error_message"].get<std::string>().find("not supported") != std::string::npos);
-    // The seed's style: the phase that failed, then FAILED, both in the history (#16).
-    CHECK(f2["error_message"].get<std::string>().rfind("BUILD_FAILED: buildpack NIXPACKS", 0) == 0);
+    CHECK(f2["error_message"] == "REVIEW: buildpack DOCKER: no Dockerfile at the root of the tree");
     json hist = f2["status_history"];
     REQUIRE(hist.size() >= 2);
-    CHECK(hist[hist.size() - 2]["status"] == "BUILD_FAILED");
+    CHECK(hist[hist.size() - 2]["status"] == "SCANNING");
     CHECK(hist.back()["status"] == "FAILED");
-    json build_stage = f2["pipeline_stages"].back();
-    CHECK(build_stage["name"] == "build");
-    CHECK(build_stage["outcome"] == "failed");
-    CHECK(build_stage["detail"] == f2["error_message"]);
+    json analyze_stage = f2["pipeline_stages"].back();
+    CHECK(analyze_stage["name"] == "analyze");
+    CHECK(analyze_stage["outcome"] == "failed");
 
     std::string s3 =
         create_service(*c, token, pid, "ssrf", {{"repo_url", "https://127.0.0.1/x.git"}})["id"];
@@ -622,81 +586,6 @@ TEST_CASE("auto-deploy off skips pushes; a rollback pauses them until resumed",
     CHECK(r.json()["auto_deploy_paused"] == false);
     env.stop_server();
 }
-
-namespace
-{
-
-// A client of GET deployments/{id}/build-logs/?follow=1 that reads the chunked NDJSON body as
-// it arrives (the JSON client would wait for the whole response).
-class LogFollower
-{
-public:
-    LogFollower(int port, const std::string &token, const std::string &id,
-                const std::string &query = "follow=1")
-        : conn_(port)
-    {
-        conn_.send("GET /api/v1/deployments/" + id + "/build-logs/?" + query +
-                   " HTTP/1.1\r\nHost: control\r\nAuthorization: Token " + token + "\r\n\r\n");
-    }
-
-    // Reads until cond() holds, the body ended, or timeout_ms passed; returns cond().
-    bool pump_until(const std::function<bool()> &cond, int timeout_ms = 20000)
-    {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-        while (!cond() && !ended_ && std::chrono::steady_clock::now() < deadline) {
-            if (!conn_.read_some(100)) {
-                closed_ = closed_ || conn_.wait_closed(0);
-                if (closed_) break;
-            }
-            parse();
-        }
-        return cond();
-    }
-
-    int status() const { return status_; }
-    bool ended() const { return ended_; } // the last (empty) chunk arrived
-    std::string head() const { return head_; }
-    std::vector<json> lines() const
-    {
-        std::vector<json> out;
-        std::istringstream in(body_);
-        for (std::string l; std::getline(in, l);)
-            out.push_back(json::parse(l));
-        return out;
-    }
-    bool closed() { return closed_ || (closed_ = conn_.wait_closed(3000)); }
-
-private:
-    void parse()
-    {
-        std::string buf = conn_.pending();
-        size_t used = 0;
-        if (status_ == 0) {
-            size_t end = buf.find("\r\n\r\n");
-            if (end == std::string::npos) return;
-            head_ = buf.substr(0, end);
-            status_ = std::stoi(head_.substr(9, 3));
-            used = end + 4;
-        }
-        while (!ended_ && status_ == 200) { // other answers are plain JSON: not read here
-            size_t eol = buf.find("\r\n", used);
-            if (eol == std::string::npos) break;
-            size_t n = std::stoul(buf.substr(used, eol - used), nullptr, 16);
-            if (buf.size() < eol + 2 + n + 2) break;
-            body_ += buf.substr(eol + 2, n);
-            used = eol + 2 + n + 2;
-            ended_ = n == 0;
-        }
-        conn_.consume(used);
-    }
-
-    berth::test::RawClient conn_;
-    int status_ = 0;
-    std::string head_, body_;
-    bool ended_ = false, closed_ = false;
-};
-
-} // namespace
 
 // Follow mode streams lines while the deployment runs and ends when it ends (#16).
 TEST_CASE("build-logs follow=1 streams lines as they are written and ends with the deployment",

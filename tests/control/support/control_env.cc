@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -90,6 +91,9 @@ std::vector<Response> concurrently(int port, int n, const std::function<Response
 ControlEnv::ControlEnv(ControlOptions opts) : opts_(std::move(opts))
 {
     dir = make_temp_dir("berth-control");
+    // Builds run as an unprivileged user when the tests run as root (#16): it must be able to
+    // reach the build directories below this one.
+    std::filesystem::permissions(dir, std::filesystem::perms(0755));
     config_path = dir + "/control.toml";
     {
         std::ofstream key(dir + "/encryption.key");
@@ -116,6 +120,8 @@ void ControlEnv::write_config() const
       << "visibility_timeout_s = " << opts_.visibility_timeout_s << "\n"
       << "recover_queued_after_s = " << opts_.recover_queued_after_s << "\n"
       << "keep_deployments = " << opts_.keep_deployments << "\n"
+      << "[builds]\ncache_dir = \"" << dir << "/cache\"\n"
+      << opts_.builds_toml
       << "[security]\nencryption_key_env = \"BERTH_TEST_NO_SUCH_ENV\"\nencryption_key_file = \""
       << dir << "/encryption.key\"\nallow_file_urls = true\n"
       << opts_.security_toml

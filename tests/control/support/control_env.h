@@ -32,6 +32,7 @@ struct ControlOptions {
     int max_streams = 16;      // [api] max_streams
     std::string extra_toml;    // appended to the config
     std::string security_toml; // extra lines of [security]
+    std::string builds_toml;   // extra lines of [builds] (cache_dir is set)
 };
 
 class ControlEnv
