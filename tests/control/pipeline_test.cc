@@ -20,6 +20,7 @@
 
 #include "control/base/crypto.h"
 #include "tests/control/support/control_env.h"
+#include "tests/control/support/edged_control.h"
 #include "tests/support/admin_client.h"
 #include "tests/support/edge_process.h"
 #include "tests/support/http_client.h"
@@ -69,24 +70,6 @@ Response github_push(HttpClient &c, const std::string &repo, const std::string &
          {"X-GitHub-Delivery", delivery},
          {"X-Hub-Signature-256", "sha256=" + berth::control::hmac_sha256_hex("gh-secret", body)}});
 }
-
-// A control plane that pushes its routes to a real berth-edge and health-checks through it.
-struct EdgedControl {
-    ControlEnv env;
-    std::string edge_sock = env.dir + "/edge.sock";
-    bool made_root = fs::create_directories(env.deployments_root());
-    berth::test::EdgeProcess edge{{"--listen", "127.0.0.1:0", "--deployments",
-                                   env.deployments_root(), "--admin-socket", edge_sock,
-                                   "--state-dir", env.dir + "/edge-state"}};
-    std::string edge_http = "127.0.0.1:" + std::to_string(edge.port());
-
-    explicit EdgedControl(const std::string &edges_toml = "")
-    {
-        env.options().extra_toml = "[edges]\nadmin_sockets = [\"" + edge_sock +
-                                   "\"]\nhttp_addresses = [\"" + edge_http + "\"]\n" + edges_toml;
-        env.write_config();
-    }
-};
 
 } // namespace
 
