@@ -100,6 +100,9 @@ int run_serve(const ControlConfig &config)
     HttpServer server(
         &loop, [&api](const ApiRequest &req) { return handle_api_request(api, req); }, limits,
         uint64_t(config.idle_timeout_ms), config.max_streams);
+    server.set_body_limit([&config](const shared::http::RequestHead &head) {
+        return request_body_limit(config, head);
+    });
     size_t colon = config.api_listen.rfind(':');
     std::string host = config.api_listen.substr(0, colon);
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);

@@ -66,6 +66,7 @@ sed -e "s|^listen = .*|listen = \"$API_LISTEN\"|" \
     -e "s|^url = \"redis://.*|url = \"redis://127.0.0.1:$REDIS_PORT\"|" \
     -e "s|^deployments_root = .*|deployments_root = \"$ROOT/deployments\"|" \
     -e "s|^builds_dir = .*|builds_dir = \"$ROOT/builds\"|" \
+    -e "s|^uploads_dir = .*|uploads_dir = \"$ROOT/uploads\"|" \
     -e "s|^admin_sockets = .*|admin_sockets = [\"$SOCKET\"]|" \
     -e "s|^http_addresses = .*|http_addresses = [\"$EDGE_LISTEN\"]|" \
     -e "s|^encryption_key_file = .*|encryption_key_file = \"$ROOT/encryption.key\"|" \

@@ -3,16 +3,32 @@
 # Included from tests/CMakeLists.txt.
 pkg_check_modules(BERTH_TEST_PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(BERTH_TEST_HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+pkg_check_modules(BERTH_TEST_LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 
 add_library(berth_control_test_support STATIC
   ${CMAKE_SOURCE_DIR}/tests/support/pg_instance.cc
   ${CMAKE_SOURCE_DIR}/tests/support/redis_instance.cc
   ${CMAKE_SOURCE_DIR}/tests/control/support/control_env.cc
+  ${CMAKE_SOURCE_DIR}/tests/control/support/pipeline_support.cc
+  ${CMAKE_SOURCE_DIR}/tests/control/support/tarball_writer.cc
 )
 target_include_directories(berth_control_test_support PUBLIC ${CMAKE_SOURCE_DIR})
 target_compile_definitions(berth_control_test_support PUBLIC BERTH_BINARY_DIR="${CMAKE_BINARY_DIR}")
 target_link_libraries(berth_control_test_support PUBLIC berth_test_support PkgConfig::BERTH_TEST_PQXX
-  PkgConfig::BERTH_TEST_HIREDIS nlohmann_json::nlohmann_json Threads::Threads PRIVATE berth_warnings)
+  PkgConfig::BERTH_TEST_HIREDIS PkgConfig::BERTH_TEST_LIBARCHIVE nlohmann_json::nlohmann_json
+  Threads::Threads PRIVATE berth_warnings)
+
+# An end-to-end test of the real berth-control binary, talking to it over loopback; DEPENDS
+# names the other binaries it runs (berth-edge).
+function(berth_add_control_e2e_test name source)
+  cmake_parse_arguments(E "" "" "DEPENDS" ${ARGN})
+  berth_add_test(${name}
+    SOURCES ${CMAKE_SOURCE_DIR}/tests/control/${source}
+      ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
+    LIBS berth_control_core berth_control_test_support
+    LABELS "control;e2e")
+  add_dependencies(${name} berth-control ${E_DEPENDS})
+endfunction()
 
 berth_add_test(control_unit_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/unit_test.cc
@@ -24,8 +40,12 @@ berth_add_test(control_unit_test
 # UPLOAD archives (#16): hostile tarballs written with libarchive's writer.
 berth_add_test(control_upload_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/tarball_test.cc
-  LIBS berth_control_core berth_test_support
+  LIBS berth_control_core berth_control_test_support
   LABELS "control;unit")
+
+# UPLOAD deploys end to end (#16): POST deployments/upload/ to ACTIVE through a real edge;
+# refused archives, size limits, the in-flight rule and the throttle.
+berth_add_control_e2e_test(control_upload_deploy_test upload_deploy_test.cc DEPENDS berth-edge)
 
 berth_add_test(control_store_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/store_test.cc
@@ -33,22 +53,8 @@ berth_add_test(control_store_test
   LIBS berth_control_lib berth_control_test_support
   LABELS "control;store")
 
-berth_add_test(control_api_test
-  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/api_test.cc
-    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
-  LIBS berth_control_core berth_control_test_support
-  LABELS "control;e2e")
-
-berth_add_test(control_pipeline_test
-  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/pipeline_test.cc
-    ${CMAKE_SOURCE_DIR}/tests/control/support/pipeline_support.cc
-    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
-  LIBS berth_control_core berth_control_test_support
-  LABELS "control;e2e")
-
-# The e2e tests run the real binary.
-add_dependencies(control_api_test berth-control)
-add_dependencies(control_pipeline_test berth-control berth-edge)
+berth_add_control_e2e_test(control_api_test api_test.cc)
+berth_add_control_e2e_test(control_pipeline_test pipeline_test.cc DEPENDS berth-edge)
 
 # With the real berth-edge (berth_test_support and berth-edge come from tests/CMakeLists.txt
 # and edge/; target names resolve at generate time).
@@ -68,12 +74,7 @@ berth_add_test(shared_control_facing_test
   LABELS "control;unit")
 
 # Issue 15: ACTIVE means served. Real PostgreSQL, Redis, git repositories and berth-edges.
-berth_add_test(control_served_test
-  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/served_test.cc
-    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
-  LIBS berth_control_core berth_control_test_support
-  LABELS "control;e2e")
-add_dependencies(control_served_test berth-control berth-edge)
+berth_add_control_e2e_test(control_served_test served_test.cc DEPENDS berth-edge)
 
 berth_add_test(control_repo_screen_test
   SOURCES ${CMAKE_SOURCE_DIR}/tests/control/repo_screen_test.cc
@@ -96,10 +97,4 @@ berth_add_test(control_sandbox_test
   LABELS "control;unit")
 
 # Issue 16: real builds end to end (analyze, env, sandboxed npm builds, caches, masking).
-berth_add_test(control_build_test
-  SOURCES ${CMAKE_SOURCE_DIR}/tests/control/build_test.cc
-    ${CMAKE_SOURCE_DIR}/tests/control/support/pipeline_support.cc
-    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
-  LIBS berth_control_core berth_control_test_support
-  LABELS "control;e2e")
-add_dependencies(control_build_test berth-control berth-edge)
+berth_add_control_e2e_test(control_build_test build_test.cc DEPENDS berth-edge)

@@ -13,6 +13,7 @@
 #include "control/store/audit_log.h"
 #include "control/store/db.h"
 #include "control/store/deployments_store.h"
+#include "control/upload/upload_store.h"
 
 namespace berth::control
 {
@@ -57,6 +58,7 @@ const Route kRoutes[] = {
     {Method::kDelete, "services/*/env-vars/*", env_vars_delete},
     {Method::kGet, "deployments", deployments_list},
     {Method::kPost, "deployments/trigger", deployments_trigger},
+    {Method::kPost, "deployments/upload", deployments_upload},
     {Method::kGet, "deployments/*", deployments_get},
     {Method::kGet, "deployments/*/build-logs", deployments_build_logs},
     {Method::kPost, "deployments/*/cancel", deployments_cancel},
@@ -323,6 +325,7 @@ ApiResponse delete_and_unpublish(const RequestCtx &ctx, const std::string &kind,
     for (const auto &d : gone.deployments) {
         std::error_code ec;
         std::filesystem::remove_all(std::filesystem::path(config.builds_dir) / d, ec);
+        remove_upload(config.uploads_dir, d);
     }
     return empty_response(204);
 }
@@ -359,6 +362,22 @@ void enqueue_after_commit(const ApiContext &api, const std::string &deployment_i
                      "berth-control: enqueue %s failed (%s); the recovery sweep will retry\n",
                      deployment_id.c_str(), e.what());
     }
+}
+
+uint64_t request_body_limit(const ControlConfig &config,
+                            const shared::http::RequestHead &head) noexcept
+{
+    constexpr std::string_view prefix = "/api/v1/";
+    std::string_view path = head.path;
+    if (head.method != Method::kPost || !path.starts_with(prefix)) return config.max_body_bytes;
+    try {
+        auto segs = split_path(path.substr(prefix.size()));
+        std::vector<std::string> params;
+        if (match("deployments/upload", segs, params)) return config.max_upload_bytes;
+    } catch (const std::exception &) {
+        // Out of memory splitting a path: the ordinary limit.
+    }
+    return config.max_body_bytes;
 }
 
 ApiResponse handle_api_request(const ApiContext &api, const ApiRequest &req)

@@ -46,6 +46,11 @@ struct RequestCtx {
 // other exception → 500 internal_error (logged to stderr).
 ApiResponse handle_api_request(const ApiContext &api, const ApiRequest &req);
 
+// The body limit of a request, from its head (asked before the body is read): [api]
+// max_upload_bytes for POST deployments/upload/, max_body_bytes for everything else.
+uint64_t request_body_limit(const ControlConfig &config,
+                            const shared::http::RequestHead &head) noexcept;
+
 ApiResponse json_response(int status, const Json &body);
 ApiResponse empty_response(int status);
 
@@ -129,6 +134,7 @@ ApiResponse env_vars_patch(RequestCtx &ctx);
 ApiResponse env_vars_delete(RequestCtx &ctx);
 ApiResponse deployments_list(RequestCtx &ctx);
 ApiResponse deployments_trigger(RequestCtx &ctx);
+ApiResponse deployments_upload(RequestCtx &ctx);
 ApiResponse deployments_get(RequestCtx &ctx);
 ApiResponse deployments_build_logs(RequestCtx &ctx);
 ApiResponse deployments_cancel(RequestCtx &ctx);

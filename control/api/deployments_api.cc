@@ -1,7 +1,8 @@
-// Deployment endpoints: trigger (throttled, 409 while one is in flight), cancel, approve,
-// rollback, instant-rollback, get, list and build logs (#3).
+// Deployment endpoints: trigger (throttled, 409 while one is in flight; the start shared with
+// upload_api.cc), cancel, approve, rollback, instant-rollback, get, list and build logs (#3).
 #include "control/api/api_router.h"
 #include "control/api/build_log_follow.h"
+#include "control/api/deployment_start.h"
 #include "control/api/request_body.h"
 #include "control/queue/redis_conn.h"
 #include "control/queue/throttle.h"
@@ -104,30 +105,43 @@ void check_rollback_target(const Json &target)
 
 } // namespace
 
+ApiResponse start_deployment(RequestCtx &ctx, const NewDeployment &d,
+                             const std::function<void(const Json &service)> &check_service,
+                             const std::function<void()> &prepare)
+{
+    throttle(ctx); // Redis first: if it is down, nothing is created (503)
+    if (prepare) prepare();
+    Json row;
+    try {
+        row = ctx.api.db.transact([&](pqxx::work &w) {
+            check_service(require_service(w, ctx, d.service_id));
+            return insert_deployment(w, d);
+        });
+    } catch (const pqxx::unique_violation &) {
+        conflict_in_flight(ctx.api, d.service_id);
+    }
+    enqueue_after_commit(ctx.api, row["id"]);
+    return json_response(201, row);
+}
+
 ApiResponse deployments_trigger(RequestCtx &ctx)
 {
     TriggerRequest t = parse_trigger(ctx.body());
-    throttle(ctx); // Redis first: if it is down, nothing is created (503)
     NewDeployment d;
     d.service_id = t.service_id;
     d.branch = t.branch;
     d.commit_hash = t.commit_hash;
     d.triggered_by = ctx.user->id;
     d.actor = ctx.actor();
-    Json row;
-    try {
-        row = ctx.api.db.transact([&](pqxx::work &w) {
-            Json svc = require_service(w, ctx, t.service_id);
-            if (svc["deploy_type"] != "GIT" || svc["repo_url"].get<std::string>().empty())
-                throw ApiError(400, "not_deployable",
-                               "only GIT services with a repo_url can be triggered here");
-            return insert_deployment(w, d);
-        });
-    } catch (const pqxx::unique_violation &) {
-        conflict_in_flight(ctx.api, t.service_id);
-    }
-    enqueue_after_commit(ctx.api, row["id"]);
-    return json_response(201, row);
+    return start_deployment(ctx, d, [](const Json &svc) {
+        if (svc["deploy_type"] == "UPLOAD")
+            throw ApiError(400, "not_deployable",
+                           "UPLOAD services are deployed with POST deployments/upload/"
+                           "?service_id=<id> and a tar.gz body");
+        if (svc["deploy_type"] != "GIT" || svc["repo_url"].get<std::string>().empty())
+            throw ApiError(400, "not_deployable",
+                           "only GIT services with a repo_url can be triggered here");
+    });
 }
 
 ApiResponse deployments_get(RequestCtx &ctx)

@@ -56,10 +56,21 @@ struct HttpServer::Connection {
     {
         buf.reset(new char[cap]);
         parser.set_body_sink(&body);
+        if (server->body_limit_) parser.set_body_limit_fn(&Connection::body_limit, this);
         tcp.data = this;
         idle.data = this;
         work.data = this;
         write_req.data = this;
+    }
+
+    static uint64_t body_limit(void *self, const shared::http::RequestHead &head) noexcept
+    {
+        auto *c = static_cast<Connection *>(self);
+        try {
+            return c->server->body_limit_(head);
+        } catch (...) {
+            return c->server->limits_.max_body_bytes;
+        }
     }
 
     void start()

@@ -60,6 +60,12 @@ public:
     HttpServer(const HttpServer &) = delete;
     HttpServer &operator=(const HttpServer &) = delete;
 
+    // Decides each request's body limit from its head, before the body is read (413 past it,
+    // at once when Content-Length says so); unset: limits.max_body_bytes for every request.
+    // Runs on the loop thread.
+    using BodyLimit = std::function<uint64_t(const shared::http::RequestHead &)>;
+    void set_body_limit(BodyLimit fn) { body_limit_ = std::move(fn); }
+
     // Binds and listens on host:port (port 0: any free port). Returns 0 or a libuv error code;
     // on error nothing is left open.
     int listen(const std::string &host, int port);
@@ -80,6 +86,7 @@ private:
     uv_loop_t *loop_;
     ApiHandler handler_;
     shared::http::ParserLimits limits_;
+    BodyLimit body_limit_;
     uint64_t idle_timeout_ms_;
     int max_streams_;
     int streams_ = 0; // open ResponseStreams (loop thread only)

@@ -121,6 +121,15 @@ std::string random_hex(size_t n)
     return to_hex(raw);
 }
 
+std::string random_uuid()
+{
+    std::string h = random_hex(16);
+    h[12] = '4';                                                 // version 4: random
+    h[16] = "89ab"[std::stoi(h.substr(16, 1), nullptr, 16) & 3]; // variant 10xx
+    return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+           "-" + h.substr(20);
+}
+
 SecretBox::SecretBox(std::string key) : key_(std::move(key))
 {
     if (key_.size() != 32) throw std::invalid_argument("AES-256-GCM key must be 32 bytes");

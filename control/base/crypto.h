@@ -30,6 +30,9 @@ std::optional<std::string> base64_decode(std::string_view text);
 // n bytes from the OS CSPRNG as lower-case hex (2n characters).
 std::string random_hex(size_t n);
 
+// A random (version 4) UUID, lower-case and hyphenated, as PostgreSQL's gen_random_uuid().
+std::string random_uuid();
+
 // AES-256-GCM with a 32-byte key. Output of seal: base64(nonce(12) || ciphertext || tag(16)).
 // `aad` binds the value to its context (service id and key name), so a ciphertext copied to
 // another row does not decrypt. open() returns nullopt when the tag does not verify.

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "control/net/ip_address.h"
@@ -18,6 +19,7 @@ namespace
 
 using shared::config::fail;
 using shared::config::Reader;
+namespace fs = std::filesystem;
 
 bool is_host_char(char c)
 {
@@ -82,7 +84,7 @@ void read_api(const Reader &r, ControlConfig &c)
     shared::config::check_keys(c.path, r.t, "api",
                                {"listen", "threads", "trigger_per_minute", "trigger_per_hour",
                                 "page_size_default", "page_size_max", "idle_timeout_ms",
-                                "max_body_bytes", "max_streams"});
+                                "max_body_bytes", "max_upload_bytes", "max_streams"});
     if (r.string("listen", c.api_listen)) check_listen(r, c.api_listen);
     r.integer("threads", c.api_threads, 1, 128);
     r.integer("trigger_per_minute", c.trigger_per_minute, 1, 1000000);
@@ -91,6 +93,7 @@ void read_api(const Reader &r, ControlConfig &c)
     r.integer("page_size_max", c.page_size_max, 1, 1000);
     r.integer("idle_timeout_ms", c.idle_timeout_ms, 100, 3600000);
     r.integer("max_body_bytes", c.max_body_bytes, 1024, 64 << 20);
+    r.integer("max_upload_bytes", c.max_upload_bytes, 1024, uint64_t(1) << 30);
     r.integer("max_streams", c.max_streams, 0, 1024);
     if (c.page_size_default > c.page_size_max)
         r.fail_key("page_size_default", "must not exceed api.page_size_max");
@@ -114,22 +117,40 @@ void read_builds(const Reader &r, ControlConfig &c)
     r.integer("log_max_kib", c.build_log_max_kib, 1, 1 << 22);
 }
 
+// "<parent of builds_dir>/uploads": where an installation keeps its scratch space.
+std::string uploads_next_to(const std::string &builds_dir)
+{
+    fs::path p = fs::path(builds_dir).lexically_normal();
+    if (!p.has_filename()) p = p.parent_path(); // "x/builds/"
+    return (p.parent_path() / "uploads").string();
+}
+
 void read_deploy(const Reader &r, ControlConfig &c)
 {
     shared::config::check_keys(c.path, r.t, "deploy",
-                               {"deployments_root", "base_domain", "builds_dir", "keep_deployments",
-                                "workers", "visibility_timeout_s", "recover_queued_after_s"});
+                               {"deployments_root", "base_domain", "builds_dir", "uploads_dir",
+                                "keep_deployments", "workers", "visibility_timeout_s",
+                                "recover_queued_after_s"});
     r.string("deployments_root", c.deployments_root);
     if (r.string("base_domain", c.base_domain) && !is_hostname(c.base_domain))
         r.fail_key("base_domain",
                    "must be a host name such as \"localhost\" or \"apps.example.com\"");
     r.string("builds_dir", c.builds_dir);
+    if (!r.string("uploads_dir", c.uploads_dir)) c.uploads_dir = uploads_next_to(c.builds_dir);
     r.integer("keep_deployments", c.keep_deployments, 1, 1000);
     r.integer("workers", c.workers, 0, 64);
     r.integer("visibility_timeout_s", c.visibility_timeout_s, 1, 86400);
     r.integer("recover_queued_after_s", c.recover_queued_after_s, 1, 86400);
     if (c.deployments_root.empty()) r.fail_key("deployments_root", "must not be empty");
     if (c.builds_dir.empty()) r.fail_key("builds_dir", "must not be empty");
+    // The build-directory sweep removes whatever in builds_dir is not a running build.
+    auto same = [](const std::string &a, const std::string &b) {
+        return fs::path(a).lexically_normal() / "" == fs::path(b).lexically_normal() / "";
+    };
+    if (c.uploads_dir.empty() || same(c.uploads_dir, c.builds_dir) ||
+        same(c.uploads_dir, c.deployments_root))
+        r.fail_key("uploads_dir", "must be a directory of its own (not builds_dir or "
+                                  "deployments_root)");
 }
 
 // "127.0.0.1:8080", "[::1]:8080": the health check connects to it without resolving names.

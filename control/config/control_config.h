@@ -23,6 +23,8 @@ struct ControlConfig {
     int page_size_default = 20;
     int page_size_max = 100;
     uint64_t max_body_bytes = 1 << 20;
+    // POST deployments/upload/ only (#16): the archive is held in memory while it arrives.
+    uint64_t max_upload_bytes = 100ull << 20;
     int idle_timeout_ms = 60000; // close connections idle this long
     int max_streams = 16;        // open ?follow=1 streams, each on a thread of its own (#16)
 
@@ -38,6 +40,9 @@ struct ControlConfig {
     std::string deployments_root = ".berth/deployments";
     std::string base_domain = "localhost";
     std::string builds_dir = ".berth/builds";
+    // Stored UPLOAD archives (#16), one <deployment id>.tar.gz each while it is in flight.
+    // Unset in the file: "uploads" next to builds_dir.
+    std::string uploads_dir = ".berth/uploads";
     int keep_deployments = 5;
     int workers = 1;
     int visibility_timeout_s = 30; // lease of a running job; heartbeats every fifth of it

@@ -15,6 +15,7 @@
 #include "control/pipeline/git_checkout.h"
 #include "control/pipeline/publish.h"
 #include "control/pipeline/static_health.h"
+#include "control/pipeline/upload_source.h"
 #include "control/queue/job_queue.h"
 #include "control/queue/redis_conn.h"
 #include "control/store/db.h"
@@ -228,19 +229,28 @@ void JobRunner::run_from_queued(const std::string &id)
 {
     if (!step(id, int(S::kQueued), int(S::kCloning))) return;
     JobRow row = load_row(db_, id);
-    log(id, "cloning " + row.repo_url + " branch " + row.branch +
-                (row.commit.empty() ? "" : " at " + row.commit));
-    ScreenedRepo repo = screen_repo_url(row.repo_url, config_);
     fs::path build = fs::path(config_.builds_dir) / id;
-    fs::remove_all(build);
-    fs::create_directories(build.parent_path());
-    std::string commit = clone_checkout(repo, row.branch, row.commit, build);
-    tx([&](pqxx::work &w) {
-        w.exec_params("UPDATE deployments SET commit_hash = $2 WHERE id = $1", id, commit);
-        stage_note(w, id, "checked out " + commit.substr(0, 12) + " of " + row.branch);
-        return 0;
-    });
-    log(id, "checked out " + commit);
+    if (is_upload(db_, id)) {
+        std::string note = unpack_upload(config_, id, build, row.commit);
+        tx([&](pqxx::work &w) {
+            stage_note(w, id, note);
+            return 0;
+        });
+        log(id, note);
+    } else {
+        log(id, "cloning " + row.repo_url + " branch " + row.branch +
+                    (row.commit.empty() ? "" : " at " + row.commit));
+        ScreenedRepo repo = screen_repo_url(row.repo_url, config_);
+        fs::remove_all(build);
+        fs::create_directories(build.parent_path());
+        std::string commit = clone_checkout(repo, row.branch, row.commit, build);
+        tx([&](pqxx::work &w) {
+            w.exec_params("UPDATE deployments SET commit_hash = $2 WHERE id = $1", id, commit);
+            stage_note(w, id, "checked out " + commit.substr(0, 12) + " of " + row.branch);
+            return 0;
+        });
+        log(id, "checked out " + commit);
+    }
     if (!step(id, int(S::kCloning), int(S::kScanning))) {
         fs::remove_all(build);
         return;
@@ -303,7 +313,9 @@ void JobRunner::run_build(const std::string &id)
 {
     JobRow row = load_row(db_, id);
     fs::path build = fs::path(config_.builds_dir) / id;
-    if (!fs::is_directory(build)) {
+    if (!fs::is_directory(build) && is_upload(db_, id)) {
+        log(id, "checkout missing; " + unpack_upload(config_, id, build, row.commit));
+    } else if (!fs::is_directory(build)) {
         log(id, "checkout missing; cloning again");
         clone_checkout(screen_repo_url(row.repo_url, config_), row.branch, row.commit, build);
     }
@@ -691,6 +703,7 @@ void PipelineWorkers::sweep(JobQueue &queue)
         queue.push(id);
     }
     collect_build_dirs();
+    collect_uploads(config_, db_);
 }
 
 // Build directories whose deployment has ended (cancelled from AWAITING_APPROVAL, failed in a

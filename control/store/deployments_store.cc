@@ -88,16 +88,17 @@ Json insert_deployment(pqxx::transaction_base &w, const NewDeployment &d)
 {
     std::string status(status_name(d.status));
     auto r = w.exec_params1(
-        "INSERT INTO deployments(service_id, status, status_history, commit_hash, branch,"
+        "INSERT INTO deployments(id, service_id, status, status_history, commit_hash, branch,"
         " is_rollback, rollback_of, queued_min_replicas, trigger_source, triggered_by, "
         "artifact_path)"
-        " SELECT s.id, $2, jsonb_build_array(jsonb_build_object('status', $2::text, 'at', now())),"
+        " SELECT COALESCE(NULLIF($10, '')::uuid, gen_random_uuid()), s.id, $2, "
+        "jsonb_build_array(jsonb_build_object('status', $2::text, 'at', now())),"
         " $3, CASE WHEN $4 = '' THEN s.branch ELSE $4 END, $5, NULLIF($6, '')::uuid,"
         " s.min_replicas, $7, NULLIF($8, '')::uuid, NULLIF($9, '')"
         " FROM services s WHERE s.id = $1"
         " RETURNING id, (to_jsonb(deployments.*) - 'approved')::text",
         d.service_id, status, d.commit_hash, d.branch, d.is_rollback, d.rollback_of,
-        d.trigger_source, d.triggered_by, d.artifact_path);
+        d.trigger_source, d.triggered_by, d.artifact_path, d.id);
     std::string id = r[0].as<std::string>();
     Json row = Json::parse(r[1].c_str());
     open_stage(w, id, d.status); // a rollback starts in its deploy stage

@@ -27,6 +27,7 @@ const std::string &running_statuses_sql();
 std::optional<Json> load_deployment(pqxx::transaction_base &w, const std::string &id);
 
 struct NewDeployment {
+    std::string id; // empty: a new random one (an upload names its stored archive first)
     std::string service_id;
     std::string branch;
     std::string commit_hash;

@@ -23,6 +23,14 @@ TEST_CASE("sha256 and hmac match the published test vectors", "[control][crypto]
     CHECK(constant_time_equal("abc", "abc"));
     CHECK_FALSE(constant_time_equal("abc", "abd"));
     CHECK_FALSE(constant_time_equal("abc", "abcd"));
+    // Ids made before their row (an upload's archive is named first, #16): version 4, RFC 4122.
+    for (int i = 0; i < 64; ++i) {
+        std::string id = random_uuid();
+        CHECK(is_uuid(id));
+        CHECK(id[14] == '4');
+        CHECK(std::string("89ab").find(id[19]) != std::string::npos);
+    }
+    CHECK(random_uuid() != random_uuid());
 }
 
 TEST_CASE("secret box round-trips and refuses tampering or another context", "[control][crypto]")
@@ -302,6 +310,16 @@ TEST_CASE("config values that could not take effect are refused at startup", "[c
                  "name or an address range such as 10.0.0.0/8");
     CHECK(error_of("[api]\npage_size_default = 50\npage_size_max = 10\n") ==
           path + ":2: api.page_size_default must not exceed api.page_size_max");
+    // UPLOAD archives (#16): next to builds_dir unless named, never in a swept directory.
+    CHECK(error_of("[deploy]\nbuilds_dir = \"/srv/berth/builds/\"\n").empty());
+    CHECK(load_control_config(path).uploads_dir == "/srv/berth/uploads");
+    CHECK(error_of("[deploy]\nbuilds_dir = \"scratch\"\n").empty());
+    CHECK(load_control_config(path).uploads_dir == "uploads");
+    CHECK(error_of("[deploy]\nbuilds_dir = \"b\"\nuploads_dir = \"./b/\"\n") ==
+          path + ":3: deploy.uploads_dir must be a directory of its own (not builds_dir or "
+                 "deployments_root)");
+    CHECK(error_of("[api]\nmax_upload_bytes = 10\n") ==
+          path + ":2: api.max_upload_bytes must be between 1024 and 1073741824");
     std::remove(path.c_str());
 }
 

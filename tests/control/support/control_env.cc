@@ -112,6 +112,9 @@ void ControlEnv::write_config() const
       << "trigger_per_minute = " << opts_.trigger_per_minute << "\n"
       << "trigger_per_hour = " << opts_.trigger_per_hour << "\n"
       << "max_streams = " << opts_.max_streams << "\n"
+      << (opts_.max_upload_bytes
+              ? "max_upload_bytes = " + std::to_string(opts_.max_upload_bytes) + "\n"
+              : "")
       << "[database]\nurl = \"" << pg.url() << "\"\npool = 16\n"
       << "[redis]\nurl = \"" << redis.url() << "\"\n"
       << "[deploy]\ndeployments_root = \"" << dir << "/deployments\"\nbuilds_dir = \"" << dir

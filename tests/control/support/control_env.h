@@ -2,6 +2,7 @@
 // real berth-control binary (migrate, token create, serve on 127.0.0.1:0), HTTP clients.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,10 +30,11 @@ struct ControlOptions {
     int recover_queued_after_s = 30;
     int idle_timeout_ms = 60000;
     int keep_deployments = 5;
-    int max_streams = 16;      // [api] max_streams
-    std::string extra_toml;    // appended to the config
-    std::string security_toml; // extra lines of [security]
-    std::string builds_toml;   // extra lines of [builds] (cache_dir is set)
+    int max_streams = 16;          // [api] max_streams
+    uint64_t max_upload_bytes = 0; // [api] max_upload_bytes; 0: the default
+    std::string extra_toml;        // appended to the config
+    std::string security_toml;     // extra lines of [security]
+    std::string builds_toml;       // extra lines of [builds] (cache_dir is set)
 };
 
 class ControlEnv

@@ -1,5 +1,5 @@
 // Shared by the pipeline and build e2e tests: waiting for a status, a control plane with a
-// real berth-edge, and a follower of streamed build logs.
+// real berth-edge (edged_control.h), and a follower of streamed build logs.
 #pragma once
 
 #include <chrono>
@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/control/support/control_env.h"
+#include "tests/control/support/edged_control.h"
 #include "tests/support/edge_process.h"
 #include "tests/support/http_client.h"
 
@@ -21,23 +22,6 @@ namespace berth::test
 // GET deployments/{id}/ until its status is `want` (or a terminal one that is not). Returns it.
 nlohmann::json wait_status(HttpClient &c, const std::string &token, const std::string &id,
                            const std::string &want);
-
-// A control plane that pushes its routes to a real berth-edge and health-checks through it.
-struct EdgedControl {
-    ControlEnv env;
-    std::string edge_sock = env.dir + "/edge.sock";
-    bool made_root = std::filesystem::create_directories(env.deployments_root());
-    EdgeProcess edge{{"--listen", "127.0.0.1:0", "--deployments", env.deployments_root(),
-                      "--admin-socket", edge_sock, "--state-dir", env.dir + "/edge-state"}};
-    std::string edge_http = "127.0.0.1:" + std::to_string(edge.port());
-
-    explicit EdgedControl(const std::string &edges_toml = "")
-    {
-        env.options().extra_toml = "[edges]\nadmin_sockets = [\"" + edge_sock +
-                                   "\"]\nhttp_addresses = [\"" + edge_http + "\"]\n" + edges_toml;
-        env.write_config();
-    }
-};
 
 // A client of GET deployments/{id}/build-logs/?follow=1 that reads the chunked NDJSON body as
 // it arrives (the JSON client would wait for the whole response).
