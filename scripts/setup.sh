@@ -15,8 +15,6 @@ packages=(
   catch2 nlohmann-json3-dev libtomlplusplus-dev node-llhttp
   # control: upload archives (#16)
   libarchive-dev
-  # control: node builds run Debian's node and npm in the build sandbox (#16)
-  nodejs npm
   # real services for control-plane tests
   postgresql redis-server
   # tests and benchmarks
@@ -24,6 +22,12 @@ packages=(
   # proxy (#14): test GeoIP databases, and HAProxy for the proxy benchmark
   libmaxmind-db-writer-perl haproxy
 )
+
+# control: node builds run node and npm in the build sandbox (#16). Machines that already
+# carry a Node.js (NodeSource's nodejs bundles npm and conflicts with Debian's npm) keep it.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
