@@ -15,6 +15,7 @@
 #include "control/pipeline/git_checkout.h"
 #include "control/pipeline/job_runner.h"
 #include "control/queue/redis_conn.h"
+#include "control/sandbox/build_sandbox.h"
 #include "control/store/audit_log.h"
 #include "control/store/db.h"
 #include "control/store/migrations.h"
@@ -78,6 +79,24 @@ void on_signal(uv_signal_t *s, int)
     uv_close(reinterpret_cast<uv_handle_t *>(&st->sigterm), nullptr);
 }
 
+// A build dir the build user cannot enter (a checkout under /root, mode 0700) fails every
+// build that runs a command; say so at startup rather than at the first build.
+void warn_unreachable_build_dirs(const ControlConfig &config)
+{
+    SandboxUser user;
+    user.name = config.build_user;
+    for (const auto &[key, dir] :
+         {std::pair<const char *, const std::string &>{"[deploy] builds_dir", config.builds_dir},
+          {"[builds] cache_dir", config.cache_dir}}) {
+        std::string problem = build_user_reach_problem(user, dir);
+        if (!problem.empty())
+            std::fprintf(stderr,
+                         "berth-control: warning: %s: %s; builds that run commands will fail "
+                         "until it points where the build user can reach\n",
+                         key, problem.c_str());
+    }
+}
+
 } // namespace
 
 int run_serve(const ControlConfig &config)
@@ -128,6 +147,7 @@ int run_serve(const ControlConfig &config)
     if (config.edge_admin_sockets.empty())
         std::fprintf(stderr, "berth-control: warning: [edges] admin_sockets is empty: deployments"
                              " go ACTIVE without any edge serving them\n");
+    warn_unreachable_build_dirs(config);
     std::printf("berth-control: listening on %s:%d\n", host.c_str(), server.bound_port());
     std::fflush(stdout);
 

@@ -57,7 +57,7 @@ scripts/services.sh start | sed 's/^/[services] /'
 # Configs that agree: control's copy differs from conf/control.toml only in the addresses and
 # paths below and in allow_file_urls (local repositories, this local mode only). The health
 # check requests each new deployment through the edge's listen address (http_addresses).
-mkdir -p "$ROOT/deployments" "$ROOT/builds" "$ROOT/edge-state"
+mkdir -p "$ROOT/deployments" "$ROOT/edge-state" "$ROOT/builds" "$ROOT/cache"
 if [[ ! -e $ROOT/deployments/demo ]]; then cp -r conf/demo-deployments/demo "$ROOT/deployments/"; fi
 SOCKET=$ROOT/edge-admin.sock
 CONFIG=$ROOT/control.toml
@@ -66,6 +66,7 @@ sed -e "s|^listen = .*|listen = \"$API_LISTEN\"|" \
     -e "s|^url = \"redis://.*|url = \"redis://127.0.0.1:$REDIS_PORT\"|" \
     -e "s|^deployments_root = .*|deployments_root = \"$ROOT/deployments\"|" \
     -e "s|^builds_dir = .*|builds_dir = \"$ROOT/builds\"|" \
+    -e "s|^cache_dir = .*|cache_dir = \"$ROOT/cache\"|" \
     -e "s|^uploads_dir = .*|uploads_dir = \"$ROOT/uploads\"|" \
     -e "s|^admin_sockets = .*|admin_sockets = [\"$SOCKET\"]|" \
     -e "s|^http_addresses = .*|http_addresses = [\"$EDGE_LISTEN\"]|" \

@@ -63,7 +63,7 @@ struct ControlConfig {
     std::string build_user = "nobody";      // who builds run as when control runs as root
     std::string cache_dir = ".berth/cache"; // dependency caches, per service and lockfile hash
     int build_timeout_s = 1800;             // wall clock, per command
-    int build_memory_mb = 4096;             // address space, per process
+    int build_memory_mb = 4096;             // private writable memory (RLIMIT_DATA), per process
     int build_cpu_s = 1800;                 // CPU time, per process
     int build_processes = 1024;
     int build_open_files = 4096;

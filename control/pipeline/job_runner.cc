@@ -346,7 +346,7 @@ void JobRunner::run_build(const std::string &id)
     in.plan = inputs.plan;
     in.env.assign(inputs.env.env.begin(), inputs.env.env.end());
     in.secret_values = berth::control::secret_values(inputs.env);
-    in.limits.address_space_bytes = uint64_t(config_.build_memory_mb) << 20;
+    in.limits.memory_bytes = uint64_t(config_.build_memory_mb) << 20;
     in.limits.cpu_seconds = uint64_t(config_.build_cpu_s);
     in.limits.open_files = uint64_t(config_.build_open_files);
     in.limits.file_size_bytes = uint64_t(config_.build_file_size_mb) << 20;

@@ -336,6 +336,32 @@ struct OutputPipe {
 
 } // namespace
 
+std::string build_user_reach_problem(const SandboxUser &user, const fs::path &dir)
+{
+    Identity id;
+    if (std::string err = resolve_identity(user, id); !err.empty() || !id.drop) return err;
+    std::error_code ec;
+    fs::path p = fs::absolute(dir, ec).lexically_normal();
+    if (ec) return "cannot resolve " + dir.string() + ": " + ec.message();
+    // Walk down from "/" to the first directory that does not exist yet (control creates it
+    // with mode 0755).
+    fs::path at;
+    for (const fs::path &part : p) {
+        at /= part;
+        struct stat st {
+        };
+        if (stat(at.c_str(), &st) < 0) break;
+        mode_t need = st.st_uid == id.uid ? S_IXUSR : st.st_gid == id.gid ? S_IXGRP : S_IXOTH;
+        if (!(st.st_mode & need)) {
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+            return "the build user (uid " + std::to_string(id.uid) + ") cannot enter " +
+                   at.string() + " (mode " + mode + "), on the way to " + p.string();
+        }
+    }
+    return {};
+}
+
 BuildSandbox::BuildSandbox(SandboxSpec spec)
     : spec_(std::move(spec)), cancel_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
 {
@@ -423,7 +449,7 @@ SandboxResult BuildSandbox::run(const SandboxLineCallback &on_line)
         if (value)
             plan.limits[plan.limit_count++] = {resource, rlim_t(value), rlim_t(value + hard_extra)};
     };
-    limit(RLIMIT_AS, lim.address_space_bytes);
+    limit(RLIMIT_DATA, lim.memory_bytes);
     limit(RLIMIT_CPU, lim.cpu_seconds, 2);
     limit(RLIMIT_NOFILE, lim.open_files);
     limit(RLIMIT_FSIZE, lim.file_size_bytes);

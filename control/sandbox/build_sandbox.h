@@ -54,6 +54,11 @@ struct SandboxUser {
     bool chown_work_dir = true;
 };
 
+// Why `user` could not reach `dir` (search permission on `dir` and every directory above it),
+// or "" when it can, or when builds run as control's own user (control is not root). Builds run
+// in and below such directories, so an unreachable one fails every build that runs a command.
+std::string build_user_reach_problem(const SandboxUser &user, const std::filesystem::path &dir);
+
 struct SandboxSpec {
     std::string command;            // run by /bin/sh -c
     std::filesystem::path work_dir; // must exist

@@ -11,9 +11,10 @@ namespace berth::control
 // (RLIMIT_CPU's hard limit is 2 s above the soft one: SIGXCPU first, SIGKILL if ignored).
 // 0 leaves the limit control itself runs with.
 struct SandboxLimits {
-    // RLIMIT_AS: virtual memory per process. Node and Go reserve far more address space than
-    // they touch; 4 GiB lets `npm run build` with esbuild/vite run.
-    uint64_t address_space_bytes = uint64_t(4) << 30;
+    // RLIMIT_DATA: private writable memory (heap, anonymous mappings) per process. Not
+    // RLIMIT_AS: V8 reserves gigabytes of PROT_NONE address space (WebAssembly guard regions,
+    // the pointer-compression cage), and vite 7's build dies under a 4 GiB RLIMIT_AS.
+    uint64_t memory_bytes = uint64_t(4) << 30;
     uint64_t cpu_seconds = 1800;                  // RLIMIT_CPU, per process
     uint64_t open_files = 4096;                   // RLIMIT_NOFILE
     uint64_t file_size_bytes = uint64_t(4) << 30; // RLIMIT_FSIZE: the largest file written

@@ -70,17 +70,16 @@ std::string describe(const SandboxResult &r, const SandboxLimits &limits)
     if (code == 0) return text;
     bool cpu_limit =
         limits.cpu_seconds && uint64_t(r.cpu_time.count()) >= limits.cpu_seconds * 1000;
-    bool rss_at_limit = limits.address_space_bytes &&
-                        uint64_t(r.peak_rss_kib) * 1024 >= limits.address_space_bytes / 10 * 9;
+    bool rss_at_limit =
+        limits.memory_bytes && uint64_t(r.peak_rss_kib) * 1024 >= limits.memory_bytes / 10 * 9;
     if (sig == SIGXCPU || (sig == SIGKILL && cpu_limit))
         return text + " (killed: CPU time limit of " + std::to_string(limits.cpu_seconds) + " s)";
     if (sig == SIGXFSZ)
         return text + " (killed: file size limit of " + mib(limits.file_size_bytes) + ")";
     if (sig == SIGKILL) return text + " (killed: out of memory)";
     if (r.oom_output || rss_at_limit) {
-        if (!limits.address_space_bytes) return text + " (out of memory)";
-        return text + " (out of memory: the limit is " + mib(limits.address_space_bytes) +
-               " of address space)";
+        if (!limits.memory_bytes) return text + " (out of memory)";
+        return text + " (out of memory: the limit is " + mib(limits.memory_bytes) + " per process)";
     }
     if (sig) return text + " (killed by " + signal_name(sig) + ")";
     return text;

@@ -31,7 +31,7 @@ struct SandboxResult {
     }
 };
 
-// True for the messages allocators print when malloc fails under RLIMIT_AS: "out of memory"
+// True for the messages allocators print when malloc fails under RLIMIT_DATA: "out of memory"
 // (node's "JavaScript heap out of memory", awk, gcc), "Cannot allocate memory" (ENOMEM),
 // "std::bad_alloc", Python's "MemoryError", Go's "cannot allocate memory", Rust's "memory
 // allocation of N bytes failed". Case-insensitive where the tools vary.
@@ -43,11 +43,11 @@ bool looks_like_out_of_memory(std::string_view line);
 //   exit 128+n (a shell leader reports its killed child so too, so both read the same):
 //   SIGXCPU, or SIGKILL with cpu_time at the CPU limit → "killed: CPU time limit of N s";
 //   SIGXFSZ → "killed: file size limit of N MiB";
-//   SIGKILL not sent by Berth (the kernel's OOM killer; RLIMIT_AS itself makes malloc fail
+//   SIGKILL not sent by Berth (the kernel's OOM killer; RLIMIT_DATA itself makes malloc fail
 //   rather than kill) → "killed: out of memory";
-//   an out-of-memory message or a peak RSS at 90% of the address-space limit, whatever the
+//   an out-of-memory message or a peak RSS at 90% of the memory limit, whatever the
 //   exit (node aborts with SIGABRT or SIGTRAP, Python exits 1) → "out of memory: the limit is
-//   N MiB of address space";
+//   N MiB per process";
 //   another signal → "killed by SIGSEGV".
 std::string describe(const SandboxResult &result, const SandboxLimits &limits);
 

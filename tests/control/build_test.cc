@@ -330,7 +330,7 @@ TEST_CASE("REVIEW names missing env keys; a build past its memory limit is repor
     dep = wait_status(*c, token, trigger_deployment(*c, token, hog), "FAILED");
     std::string err = dep["error_message"];
     INFO(err);
-    CHECK(err.rfind("BUILD_FAILED: exit 1 (out of memory: the limit is 256 MiB of address space) "
+    CHECK(err.rfind("BUILD_FAILED: exit 1 (out of memory: the limit is 256 MiB per process) "
                     "in `python3 -c 'bytearray(1 << 30)'`",
                     0) == 0);
     CHECK(contains(err, "MemoryError"));

@@ -143,7 +143,7 @@ TEST_CASE("build log caps bytes", "[control][sandbox]")
 TEST_CASE("build results map to clear error texts", "[control][sandbox]")
 {
     SandboxLimits limits;
-    limits.address_space_bytes = uint64_t(512) << 20;
+    limits.memory_bytes = uint64_t(512) << 20;
     limits.cpu_seconds = 60;
     limits.file_size_bytes = uint64_t(100) << 20;
     limits.wall_timeout = std::chrono::seconds(30);
@@ -166,9 +166,9 @@ TEST_CASE("build results map to clear error texts", "[control][sandbox]")
     CHECK(text([](SandboxResult &r) { r.exit_code = 153; }) ==
           "exit 153 (killed: file size limit of 100 MiB)");
     CHECK(text([](SandboxResult &r) { r.exit_code = 1, r.oom_output = true; }) ==
-          "exit 1 (out of memory: the limit is 512 MiB of address space)");
+          "exit 1 (out of memory: the limit is 512 MiB per process)");
     CHECK(text([](SandboxResult &r) { r.exit_code = 134, r.oom_output = true; }) ==
-          "exit 134 (out of memory: the limit is 512 MiB of address space)");
+          "exit 134 (out of memory: the limit is 512 MiB per process)");
     CHECK(text([](SandboxResult &r) { r.exit_code = 139; }) == "exit 139 (killed by SIGSEGV)");
     CHECK(text([](SandboxResult &r) { r.timed_out = true; }) == "timed out after 30 s");
     CHECK(text([](SandboxResult &r) { r.cancelled = true, r.timed_out = true; }) == "cancelled");

@@ -220,17 +220,16 @@ TEST_CASE("background children do not outlive the build", "[control][sandbox]")
     require_group_gone(r.pgid);
 }
 
-TEST_CASE("a memory hog past RLIMIT_AS is reported as out of memory", "[control][sandbox]")
+TEST_CASE("a memory hog past RLIMIT_DATA is reported as out of memory", "[control][sandbox]")
 {
     TempDir dir;
     Captured out;
     auto spec = spec_in(dir, "python3 -c 'b = bytearray(1 << 30); print(len(b))'");
-    spec.limits.address_space_bytes = uint64_t(256) << 20;
+    spec.limits.memory_bytes = uint64_t(256) << 20;
     auto r = run(spec, out);
     CHECK_FALSE(r.ok());
     CHECK(r.oom_output);
-    CHECK(describe(r, spec.limits) ==
-          "exit 1 (out of memory: the limit is 256 MiB of address space)");
+    CHECK(describe(r, spec.limits) == "exit 1 (out of memory: the limit is 256 MiB per process)");
 }
 
 TEST_CASE("CPU and file size limits end the command with their names", "[control][sandbox]")
