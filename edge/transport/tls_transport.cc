@@ -315,6 +315,9 @@ void TlsTransport::on_sent(ssize_t result)
 
 void TlsTransport::on_io(uint32_t events)
 {
+    // Bytes arrived after the last short recv: a read served from OpenSSL's buffered record
+    // must not report the socket as empty, or the user waits for an edge already consumed.
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) drained_ = false;
     if ((events & EPOLLOUT) && out_ && !queued_) flush_out(false);
     uint8_t ready = 0;
     if (events & EPOLLIN) ready |= kReadable;

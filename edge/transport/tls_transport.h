@@ -87,7 +87,7 @@ private:
     bool queued_ = false;     // out_ bytes are in the round's send batch
     size_t queued_bytes_ = 0; // how many
     bool watched_ = false;
-    bool drained_ = true; // the last recv was short: the socket was empty
+    bool drained_ = true; // the last recv was short and no readiness came since: nothing waits
     bool eof_ = false;    // the peer closed its side
 };
 
