@@ -1,12 +1,12 @@
 // Access log formatting (combined, JSON lines) and double-buffered asynchronous writes.
 #include "edge/log/access_log.h"
 
-#include <arpa/inet.h>
 #include <charconv>
 #include <cstring>
 #include <ctime>
-#include <netinet/in.h>
 #include <unistd.h>
+
+#include "shared/base/ip_text.h"
 
 namespace berth::edge
 {
@@ -18,13 +18,9 @@ constexpr size_t kMaxBuffered = 8 * 1024 * 1024; // beyond this (disk stuck) lin
 
 void append_peer(std::string &out, const sockaddr_storage *peer)
 {
-    char ip[INET6_ADDRSTRLEN] = "-";
-    if (peer && peer->ss_family == AF_INET)
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in *>(peer)->sin_addr, ip, sizeof ip);
-    else if (peer && peer->ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6 *>(peer)->sin6_addr, ip,
-                  sizeof ip);
-    out.append(ip);
+    char ip[shared::kIpTextMax];
+    size_t n = shared::ip_text(peer, ip);
+    out.append(n ? std::string_view(ip, n) : std::string_view("-"));
 }
 
 void append_uint(std::string &out, uint64_t v)

@@ -29,16 +29,35 @@ template <typename F> void for_each_token(std::string_view list, F &&f)
     }
 }
 
-template <typename Head> bool named_by_connection(const Head &h, std::string_view name)
+// The field names a head's Connection headers list (RFC 9110 7.6.1), looked at once per head:
+// most list only "keep-alive" or "close", which name no field to drop.
+template <typename Head> class ConnectionNamed
 {
-    bool found = false;
-    for (uint16_t i = 0; i < h.header_count && !found; ++i)
-        if (iequals(h.headers[i].name, "connection"))
-            for_each_token(h.headers[i].value, [&](std::string_view t) {
-                if (iequals(t, name)) found = true;
-            });
-    return found;
-}
+public:
+    explicit ConnectionNamed(const Head &h) : head_(h)
+    {
+        for (uint16_t i = 0; i < h.header_count && !any_; ++i)
+            if (h.headers[i].token == HeaderToken::kConnection)
+                for_each_token(h.headers[i].value, [&](std::string_view t) {
+                    if (!iequals(t, "keep-alive") && !iequals(t, "close")) any_ = true;
+                });
+    }
+    bool operator()(std::string_view name) const
+    {
+        if (!any_) return false;
+        bool found = false;
+        for (uint16_t i = 0; i < head_.header_count && !found; ++i)
+            if (head_.headers[i].token == HeaderToken::kConnection)
+                for_each_token(head_.headers[i].value, [&](std::string_view t) {
+                    if (iequals(t, name)) found = true;
+                });
+        return found;
+    }
+
+private:
+    const Head &head_;
+    bool any_ = false;
+};
 
 // Fields that never pass a proxy as they came (RFC 9110 7.6.1), plus the framing ones.
 bool hop_by_hop(std::string_view name) noexcept
@@ -106,6 +125,7 @@ void build_upstream_request(const shared::http::RequestHead &req, const ForwardI
 
     std::string_view client_xff, client_proto, client_fhost;
     size_t xff_count = 0;
+    ConnectionNamed named_by_connection(req);
     for (uint16_t i = 0; i < req.header_count; ++i) {
         const Header &h = req.headers[i];
         if (h.token == HeaderToken::kHost || h.token == HeaderToken::kExpect) continue;
@@ -126,7 +146,7 @@ void build_upstream_request(const shared::http::RequestHead &req, const ForwardI
         if (iequals(h.name, "x-real-ip") || iequals(h.name, "x-request-id") ||
             iequals(h.name, "x-client-country"))
             continue;
-        if (named_by_connection(req, h.name)) continue;
+        if (named_by_connection(h.name)) continue;
         out.append(h.name).append(": ").append(h.value).append("\r\n");
     }
     // X-Forwarded-For: a trusted proxy's list goes on with the peer appended; anyone else's
@@ -182,6 +202,7 @@ ClientFraming build_client_response(const shared::http::ResponseHead &resp, Clie
     out.append(resp.reason.empty() ? shared::http::reason_phrase(resp.status) : resp.reason);
     out.append("\r\n");
     bool has_date = false;
+    ConnectionNamed named_by_connection(resp);
     for (uint16_t i = 0; i < resp.header_count; ++i) {
         const Header &h = resp.headers[i];
         if (h.token == HeaderToken::kContentLength) {
@@ -190,7 +211,7 @@ ClientFraming build_client_response(const shared::http::ResponseHead &resp, Clie
                 out.append("Content-Length: ").append(h.value).append("\r\n");
             continue;
         }
-        if (hop_by_hop(h.name) || named_by_connection(resp, h.name)) continue;
+        if (hop_by_hop(h.name) || named_by_connection(h.name)) continue;
         if (iequals(h.name, "x-request-id")) continue; // ours is the same id
         if (a.rules) {
             bool replaced = false;

@@ -6,7 +6,6 @@
 #include "edge/proxy/proxy_task.h"
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -136,13 +135,7 @@ bool ProxyTask::start(Exchange &ex, std::shared_ptr<RouteState> route, bool webs
     std::string_view request_id(request_id_buf_, request_id_len_);
     country_len_ = ex.country.size() == 2 ? 2 : 0;
     if (country_len_) std::memcpy(country_, ex.country.data(), 2);
-    peer_ip_[0] = '\0';
-    if (ex.peer && ex.peer->ss_family == AF_INET)
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in *>(ex.peer)->sin_addr, peer_ip_,
-                  sizeof peer_ip_);
-    else if (ex.peer && ex.peer->ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6 *>(ex.peer)->sin6_addr, peer_ip_,
-                  sizeof peer_ip_);
+    shared::ip_text(ex.peer, peer_ip_);
     if (!peer_ip_[0]) std::memcpy(peer_ip_, "unknown", 8);
 
     ForwardInfo f;

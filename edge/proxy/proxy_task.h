@@ -14,6 +14,7 @@
 #include "edge/proxy/proxy_headers.h"
 #include "edge/proxy/upstream.h"
 #include "shared/base/intrusive_list.h"
+#include "shared/base/ip_text.h"
 #include "shared/http/response_parser.h"
 
 namespace berth::edge
@@ -117,7 +118,7 @@ private:
     uint32_t msg_start_ = 0; // where the current response message begins in down_
     char request_id_buf_[129] = {};
     size_t request_id_len_ = 0;
-    char peer_ip_[48] = {};
+    char peer_ip_[shared::kIpTextMax] = {};
 
     // The answer.
     shared::http::ResponseParser parser_{kMaxResponseHead};

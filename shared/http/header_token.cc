@@ -1,61 +1,15 @@
 // Header name → token: switch on length first, then one case-insensitive compare.
 #include "shared/http/header_token.h"
 
-#include <array>
-
 namespace berth::shared::http
 {
-
-namespace
-{
-inline char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? char(c | 0x20) : c;
-}
-} // namespace
-
-bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
-
-// One table load per byte: field names of every request pass through here.
-constexpr auto kTchar = [] {
-    std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c)
-        t[size_t(c)] = true;
-    for (int c = 'a'; c <= 'z'; ++c)
-        t[size_t(c)] = true;
-    for (int c = 'A'; c <= 'Z'; ++c)
-        t[size_t(c)] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~"))
-        t[static_cast<unsigned char>(c)] = true;
-    return t;
-}();
-
-bool is_tchar(char c) noexcept
-{
-    return kTchar[static_cast<unsigned char>(c)];
-}
-
-std::string_view trim_ows(std::string_view v) noexcept
-{
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
-    return v;
-}
 
 HeaderToken header_token(std::string_view n) noexcept
 {
     // b is always lower case, so only a needs folding.
     auto is = [&](std::string_view b) {
         for (size_t i = 0; i < b.size(); ++i)
-            if (lower(n[i]) != b[i]) return false;
+            if (ascii_lower(n[i]) != b[i]) return false;
         return true;
     };
     switch (n.size()) {
