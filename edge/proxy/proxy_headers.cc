@@ -29,6 +29,13 @@ template <typename F> void for_each_token(std::string_view list, F &&f)
     }
 }
 
+bool has_token(std::string_view list, std::string_view token)
+{
+    bool found = false;
+    for_each_token(list, [&](std::string_view t) { found |= iequals(t, token); });
+    return found;
+}
+
 // The field names a head's Connection headers list (RFC 9110 7.6.1), looked at once per head:
 // most list only "keep-alive" or "close", which name no field to drop.
 template <typename Head> class ConnectionNamed
@@ -45,13 +52,11 @@ public:
     bool operator()(std::string_view name) const
     {
         if (!any_) return false;
-        bool found = false;
-        for (uint16_t i = 0; i < head_.header_count && !found; ++i)
-            if (head_.headers[i].token == HeaderToken::kConnection)
-                for_each_token(head_.headers[i].value, [&](std::string_view t) {
-                    if (iequals(t, name)) found = true;
-                });
-        return found;
+        for (uint16_t i = 0; i < head_.header_count; ++i)
+            if (head_.headers[i].token == HeaderToken::kConnection &&
+                has_token(head_.headers[i].value, name))
+                return true;
+        return false;
     }
 
 private:
@@ -76,13 +81,6 @@ bool hop_by_hop(std::string_view name) noexcept
     default:
         return name.size() > 6 && iequals(name.substr(0, 6), "proxy-");
     }
-}
-
-bool has_token(std::string_view list, std::string_view token)
-{
-    bool found = false;
-    for_each_token(list, [&](std::string_view t) { found |= iequals(t, token); });
-    return found;
 }
 
 void header_line(std::string &out, std::string_view name, std::string_view value)
