@@ -331,7 +331,8 @@ void ProxyHandler::release(UpstreamConn *c, bool reusable) noexcept
 {
     c->user = nullptr;
     UpstreamTarget &t = c->target();
-    if (reusable && !stopped_ && !c->closed() && t.idle.size() < t.limits.max_idle) {
+    if (reusable && !stopped_ && !c->closed() && !c->hung_up() &&
+        t.idle.size() < t.limits.max_idle) {
         c->idle_since_ms = now_ms();
         t.idle.push_back(c);
         t.sync_gauges();

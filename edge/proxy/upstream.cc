@@ -147,6 +147,7 @@ void UpstreamConn::shutdown_write() noexcept
 void UpstreamConn::on_io(uint32_t events)
 {
     if (fd_ < 0) return; // closed earlier in this round
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hung_up_ = true;
     if (user)
         user->on_upstream_io(events);
     else if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))

@@ -174,6 +174,9 @@ public:
     int fd() const noexcept { return fd_; }
     bool closed() const noexcept { return fd_ < 0; }
     bool queued() const noexcept { return queued_; }
+    // The upstream hung up (or the socket failed): never pooled again. Edge-triggered epoll
+    // reports a hang-up once, maybe together with the answer's last bytes, so it is kept here.
+    bool hung_up() const noexcept { return hung_up_; }
 
     UpstreamUser *user = nullptr; // null while idle in the pool
     bool connected = false;       // the connect has completed (a byte went or the socket said)
@@ -186,6 +189,7 @@ private:
     UpstreamTarget &target_;
     int fd_ = -1;
     bool queued_ = false;
+    bool hung_up_ = false;
 };
 
 } // namespace berth::edge

@@ -77,6 +77,13 @@ std::string get_req(const std::string &host, const std::string &path, const std:
     return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "\r\n";
 }
 
+// Sends one request on c and reads its answer.
+Response ask(RawClient &c, const std::string &request)
+{
+    c.send(request);
+    return must(c.read_response());
+}
+
 // A chunked answer's body, de-chunked (the test client reads Content-Length only).
 std::string read_chunked(RawClient &c)
 {
@@ -136,8 +143,7 @@ TEST_CASE("proxy relays a request and reuses one upstream connection for 100 req
     s.start(proxy_route("api.test", up(a)));
     RawClient c(s.port());
     for (int i = 0; i < 100; ++i) {
-        c.send(get_req("api.test", "/id"));
-        Response r = must(c.read_response());
+        Response r = ask(c, get_req("api.test", "/id"));
         REQUIRE(r.status == 200);
         CHECK(r.body == "a conn=1 req=" + std::to_string(i + 1));
         CHECK(r.header("X-Request-Id").size() == 16);
@@ -526,6 +532,117 @@ TEST_CASE("an upstream that dies mid-answer cuts only that answer", "[e2e][proxy
     CHECK_FALSE(r.has_value()); // the head came, the body did not: a clean close instead
     CHECK(c.wait_closed());
     CHECK(must(get(s.port(), "api.test", "/id")).status == 200);
+}
+
+TEST_CASE("an upstream closing idle keep-alive connections is never seen by the client",
+          "[e2e][proxy]")
+{
+    ProxySite s;
+    s.start(proxy_route("api.test", up(s.upstream("a"))));
+    RawClient c(s.port());
+    // Each answer is followed at once by the upstream's close: the edge's next request races
+    // that close, and whichever wins (the pooled connection dropped on its hang-up, or reused
+    // and found closed), the client gets its answer.
+    for (int i = 0; i < 30; ++i) {
+        Response r = ask(c, get_req("api.test", "/then-close?ms=0"));
+        CHECK(r.body == "a conn=" + std::to_string(i + 1) + " req=1"); // fresh each time
+    }
+    // The close that loses the race on purpose: the upstream reads the next request and
+    // closes without answering it; the edge sends it again on a fresh connection.
+    REQUIRE(ask(c, get_req("api.test", "/drop-next")).status == 200);
+    Response again = ask(c, get_req("api.test", "/id?after-drop"));
+    CHECK(again.status == 200);
+    CHECK(again.body.find(" req=1") != std::string::npos);
+    bool dropped = false;
+    int answered = 0;
+    for (const json &r : s.ups[0]->requests()) {
+        dropped |= r.contains("dropped") && r["dropped"] == "GET /id?after-drop HTTP/1.1";
+        answered += r.value("target", "") == "/id?after-drop";
+    }
+    CHECK(dropped);
+    CHECK(answered == 1);
+    // A stale pooled connection is not the upstream's failure.
+    AdminConn admin(s.socket);
+    json stats = admin.call(R"({"cmd":"stats"})");
+    REQUIRE(stats["upstreams"].size() == 1);
+    CHECK(stats["upstreams"][0]["failures"]["upstream_reset"] == 0);
+    CHECK(stats["upstreams"][0]["health"] == "healthy");
+}
+
+TEST_CASE("a sent GET goes on to the next upstream; a sent POST is not sent twice", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    UpstreamProcess &b = s.upstream("b");
+    // a is drawn first (smooth weighted round robin), b only after a failed.
+    s.start(
+        proxy_route("api.test", up(a, 1000) + "," + up(b, 1)) + "," +
+        proxy_route("noretry.test", up(a, 1000) + "," + up(b, 1), R"("retry_idempotent": false)"));
+    RawClient c(s.port());
+    Response r = ask(c, get_req("api.test", "/drop?on=a"));
+    CHECK(r.status == 200);
+    CHECK(r.header("X-Upstream") == "b");
+    RawClient p(s.port());
+    CHECK(ask(p, "POST /drop?on=a HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\n\r\n"
+                 "hello")
+              .status == 502);
+    RawClient n(s.port());
+    CHECK(ask(n, get_req("noretry.test", "/drop?on=a")).status == 502);
+    int a_posts = 0, a_gets = 0;
+    for (const json &q : a.requests()) {
+        a_posts += q.value("method", "") == "POST";
+        a_gets += q.value("method", "") == "GET";
+    }
+    CHECK(a_posts == 1);
+    CHECK(a_gets == 2);
+    for (const json &q : b.requests())
+        CHECK(q.value("method", "") == "GET");
+    CHECK(b.requests().size() == 1);
+    s.edge->stop();
+    int reset_502 = 0;
+    for (const json &l : access_lines(s))
+        reset_502 += l["status"] == 502 && l["upstream_error"] == "upstream_reset";
+    CHECK(reset_502 == 2);
+}
+
+TEST_CASE("connect timeout: 504 alone, the next upstream when there is one", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    BlackholePort hole;
+    std::string hole_up = R"({"addr": ")" + hole.addr() + R"(", "weight": 1000})";
+    s.start(proxy_route("hole.test", hole_up, R"("timeouts": {"connect_ms": 200})") + "," +
+            proxy_route("mixed.test", hole_up + "," + up(a), R"("timeouts": {"connect_ms": 200})"));
+    Response r = must(get(s.port(), "hole.test", "/id"));
+    CHECK(r.status == 504);
+    CHECK(r.body.find("Gateway Timeout") != std::string::npos);
+    Response m = must(get(s.port(), "mixed.test", "/id"));
+    CHECK(m.status == 200);
+    CHECK(m.header("X-Upstream") == "a");
+    s.edge->stop();
+    bool logged = false;
+    for (const json &l : access_lines(s))
+        logged |= l["status"] == 504 && l["upstream_error"] == "connect_timeout" &&
+                  l["upstream"] == hole.addr();
+    CHECK(logged);
+}
+
+TEST_CASE("an upstream that goes silent mid-answer is cut at the idle timeout", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a), R"("timeouts": {"idle_ms": 300})"));
+    RawClient c(s.port());
+    c.send(get_req("api.test", "/stall?bytes=1000&ms=3000"));
+    Response head = must(c.read_response(true)); // the head and half the body come at once
+    CHECK(head.status == 200);
+    CHECK(head.header("Content-Length") == "2000");
+    CHECK(c.wait_closed(2000)); // then, after 300 ms of silence, a close: the answer is cut
+    s.edge->stop();
+    bool logged = false;
+    for (const json &l : access_lines(s))
+        logged |= l["upstream_error"] == "idle_timeout";
+    CHECK(logged);
 }
 
 TEST_CASE("WebSocket upgrade: echo through the tunnel, a table swap does not cut it",

@@ -21,6 +21,12 @@
 //                       logs {"ws_flood":"blocked"} the first time the socket is full and
 //                       {"ws_flood":"done"} at the end
 //   /304, /head         a 304 / a 200 with Content-Length 10 and, to HEAD, a body anyway
+//   /then-close?ms=N    as /id (keep-alive, no Connection: close), then closes the idle
+//                       connection after N ms, as a keep-alive timeout does
+//   /drop-next          as /id, then reads and logs the next request and closes unanswered
+//                       (an idle close racing the edge's next request)
+//   /drop?on=NAME       upstream NAME closes unanswered after reading it; the others as /id
+//   /stall?bytes=N&ms=M a head announcing 2N bytes, N of them, M ms of silence, the rest
 #include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
@@ -334,7 +340,26 @@ void serve(int fd)
         };
         bool close_after = false;
         std::string out;
-        if (path == "/slow") {
+        if (path == "/drop" && target.find("on=" + g_name) != std::string::npos) break;
+        if (path == "/then-close") {
+            if (!send_all(fd, simple(id))) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(query_num(target, "ms", 50)));
+            break;
+        } else if (path == "/drop-next") {
+            if (!send_all(fd, simple(id))) break;
+            std::string next;
+            if (c.line(next))
+                log_line("{\"conn\":" + std::to_string(c.id) + ",\"dropped\":\"" +
+                         json_escape(next) + "\"}");
+            break;
+        } else if (path == "/stall") {
+            uint64_t n = query_num(target, "bytes", 1000);
+            if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(2 * n) +
+                                  "\r\n\r\n" + pattern(n)))
+                break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(query_num(target, "ms", 1000)));
+            out = pattern(n);
+        } else if (path == "/slow") {
             std::this_thread::sleep_for(std::chrono::milliseconds(query_num(target, "ms", 100)));
             out = simple(id);
         } else if (path == "/headers") {

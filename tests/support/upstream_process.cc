@@ -85,4 +85,27 @@ int closed_port()
     return ntohs(a.sin_port);
 }
 
+BlackholePort::BlackholePort()
+{
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    socklen_t len = sizeof a;
+    if (bind(listener_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
+        listen(listener_, 0) != 0 || getsockname(listener_, reinterpret_cast<sockaddr *>(&a), &len))
+        throw std::runtime_error("blackhole listener");
+    port_ = ntohs(a.sin_port);
+    // A backlog of 0 holds one connection; with it queued, the queue counts as full.
+    filler_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(filler_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0)
+        throw std::runtime_error("blackhole filler");
+}
+
+BlackholePort::~BlackholePort()
+{
+    ::close(filler_);
+    ::close(listener_);
+}
+
 } // namespace berth::test

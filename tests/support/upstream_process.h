@@ -36,4 +36,22 @@ private:
 // A loopback port nothing listens on (bound, then closed).
 int closed_port();
 
+// A loopback port whose connects hang: it listens but never accepts, and its accept queue is
+// held full by one connection, so the kernel drops every further SYN (connect timeouts).
+class BlackholePort
+{
+public:
+    BlackholePort();
+    BlackholePort(const BlackholePort &) = delete;
+    BlackholePort &operator=(const BlackholePort &) = delete;
+    ~BlackholePort();
+    int port() const { return port_; }
+    std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
+
+private:
+    int listener_ = -1;
+    int filler_ = -1;
+    int port_ = 0;
+};
+
 } // namespace berth::test
