@@ -376,6 +376,9 @@ void ProxyHandler::failed(UpstreamTarget &t, UpstreamFailure why) noexcept
     uint64_t now = now_ms();
     t.stats->failures[size_t(why)].add(1);
     t.last_failure_ms = now;
+    // Requests that were already under way when it was ejected fail too: they neither
+    // extend the ejection nor double the next one.
+    if (t.ejected(now)) return;
     if (++t.consecutive_failures < t.health.max_fails) return;
     // Ejected for a back-off that doubles while it keeps failing; once it is over the
     // upstream is tried again, and one more failure ejects it again.

@@ -167,8 +167,10 @@ bool ProxyTask::attempt(UpstreamTarget *same)
     if (same) ++t->in_flight;
     target_ = t;
     in_flight_ = true;
-    if (!same) tried_.push_back(t);
-    ++attempts_;
+    if (!same) {
+        tried_.push_back(t); // a stale pooled connection's second try is not an attempt
+        ++attempts_;
+    }
     attempt_start_us_ = now_us();
     head_sent_ = 0;
     body_sent_ = 0;
@@ -391,6 +393,7 @@ void ProxyTask::finish_attempt(bool reusable)
     if (in_flight_ && target_) {
         --target_->in_flight;
         in_flight_ = false;
+        target_->sync_gauges(); // a retry moves on to another target: this one's stats now
     }
     deadline_ = Deadline::kNone;
 }

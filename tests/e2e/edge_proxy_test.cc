@@ -605,6 +605,61 @@ TEST_CASE("a sent GET goes on to the next upstream; a sent POST is not sent twic
     CHECK(reset_502 == 2);
 }
 
+TEST_CASE("a stale pooled connection's second try does not use up the route's retry",
+          "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    UpstreamProcess &b = s.upstream("b");
+    s.start(proxy_route("api.test", up(a, 1000) + "," + up(b, 1)));
+    RawClient c(s.port());
+    REQUIRE(ask(c, get_req("api.test", "/drop-next")).header("X-Upstream") == "a");
+    // Dropped on the pooled connection, sent again on a fresh one to a and dropped there too:
+    // that is one failed attempt, and the route's one retry still goes to b.
+    Response r = ask(c, get_req("api.test", "/drop?on=a"));
+    CHECK(r.status == 200);
+    CHECK(r.header("X-Upstream") == "b");
+    int dropped = 0, fresh = 0;
+    for (const json &q : a.requests()) {
+        dropped += q.value("dropped", "") == "GET /drop?on=a HTTP/1.1";
+        fresh += q.value("target", "") == "/drop?on=a";
+    }
+    CHECK(dropped == 1);
+    CHECK(fresh == 1);
+    AdminConn admin(s.socket);
+    json stats = admin.call(R"({"cmd":"stats"})");
+    REQUIRE(stats["upstreams"].size() == 2);
+    for (const json &u : stats["upstreams"])
+        CHECK(u["in_flight"] == 0); // the failed target's gauge too, not only the last one's
+}
+
+TEST_CASE("a burst of failures ejects an upstream once, for eject_ms", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    int port = closed_port();
+    s.start(proxy_route("api.test",
+                        R"({"addr": "127.0.0.1:)" + std::to_string(port) + R"("},)" + up(a),
+                        R"("health": {"max_fails": 2, "eject_ms": 300, "max_eject_ms": 60000})"));
+    // Many requests in flight to the dead upstream fail together: the first two eject it,
+    // the rest must not stretch that to a minute.
+    std::vector<std::unique_ptr<RawClient>> burst;
+    for (int i = 0; i < 24; ++i) {
+        burst.push_back(std::make_unique<RawClient>(s.port()));
+        burst.back()->send(get_req("api.test", "/id"));
+    }
+    for (auto &c : burst)
+        CHECK(must(c->read_response()).status == 200);
+    UpstreamProcess back("back", s.tree.path("back.log"), port);
+    RawClient c(s.port());
+    bool seen = false;
+    for (int i = 0; i < 300 && !seen; ++i) { // 3 s at most: ten times the ejection
+        seen = ask(c, get_req("api.test", "/id")).header("X-Upstream") == "back";
+        if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(seen);
+}
+
 TEST_CASE("connect timeout: 504 alone, the next upstream when there is one", "[e2e][proxy]")
 {
     ProxySite s;
