@@ -289,7 +289,7 @@ TEST_CASE("a running build streams masked lines, and cancel ends its whole proce
     env.stop_server();
 }
 
-TEST_CASE("REVIEW names missing env keys; a build past its memory limit is reported as such",
+TEST_CASE("REVIEW names missing env keys, a build past its memory limit is reported as such",
           "[control][build]")
 {
     ControlOptions opts;

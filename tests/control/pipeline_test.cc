@@ -491,7 +491,7 @@ TEST_CASE("a health check that fails through the edge ends HEALTH_FAILED, the ol
 }
 
 // Pushes honour auto_deploy, and a rollback pauses them until resumed (#16).
-TEST_CASE("auto-deploy off skips pushes; a rollback pauses them until resumed",
+TEST_CASE("auto-deploy off skips pushes, a rollback pauses them until resumed",
           "[control][pipeline][webhooks]")
 {
     ControlEnv env;

@@ -190,7 +190,7 @@ TEST_CASE("berth-edge admin client prints the reply and exits by its ok field", 
     CHECK(out4.find("cannot connect") != std::string::npos);
 }
 
-TEST_CASE("SIGHUP re-reads the routes file and reopens the access log; a bad file changes nothing",
+TEST_CASE("SIGHUP re-reads the routes file and reopens the access log, a bad file changes nothing",
           "[e2e][admin]")
 {
     TempTree t;
@@ -289,7 +289,7 @@ TEST_CASE("responses leave in io_uring send batches, or one sendmsg each with io
     }
 }
 
-TEST_CASE("io_uring takes true, false or auto; true fails at startup where it is refused",
+TEST_CASE("io_uring takes true, false or auto, true fails at startup where it is refused",
           "[e2e][config]")
 {
     auto [rc, err] = run_edge({"--listen", "127.0.0.1:0", "--io-uring", "sometimes"});

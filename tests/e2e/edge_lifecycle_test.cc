@@ -126,7 +126,7 @@ TEST_CASE("connections above max_connections are refused with 503", "[e2e][limit
     CHECK(served);
 }
 
-TEST_CASE("a backlog of new connections is taken in bursts and every one answered; keep-alive "
+TEST_CASE("a backlog of new connections is taken in bursts and every one answered, keep-alive "
           "ones answered again",
           "[e2e][limits]")
 {

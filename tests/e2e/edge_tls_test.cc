@@ -160,7 +160,7 @@ TEST_CASE("RSA and ECDSA certificates for one name: each client gets one it supp
     CHECK(stats["tls"]["certificates"].size() == 2);
 }
 
-TEST_CASE("TLS 1.0 and 1.1 are refused; 1.2 and 1.3 speak http/1.1 by ALPN", "[e2e][tls]")
+TEST_CASE("TLS 1.0 and 1.1 are refused, 1.2 and 1.3 speak http/1.1 by ALPN", "[e2e][tls]")
 {
     TlsSite s;
     s.cert("app.test", {"app.test"});
@@ -232,7 +232,7 @@ TEST_CASE("a second connection resumes by ticket, also after one key rotation", 
     CHECK(log.find("\"tls\":\"TLSv1.3\",\"tls_resumed\":true") != std::string::npos);
 }
 
-TEST_CASE("certs.reload swaps the certificate; an established connection keeps answering",
+TEST_CASE("certs.reload swaps the certificate, an established connection keeps answering",
           "[e2e][tls]")
 {
     TlsSite s;
@@ -260,7 +260,7 @@ TEST_CASE("certs.reload swaps the certificate; an established connection keeps a
     CHECK(RawClient(port, sni("app.test")).tls()->peer_key_type() == "ECDSA");
 }
 
-TEST_CASE("broken, mismatched and expired certificates are refused by file name; the rest "
+TEST_CASE("broken, mismatched and expired certificates are refused by file name, the rest "
           "serve",
           "[e2e][tls]")
 {
@@ -334,7 +334,7 @@ TEST_CASE("plain HTTP or garbage to the TLS port is answered 400 or closed, neve
 }
 
 TEST_CASE("plain HTTP is sent to HTTPS with 308, keeping path and query, but not ACME "
-          "challenges; HSTS only on HTTPS",
+          "challenges, HSTS only on HTTPS",
           "[e2e][tls]")
 {
     TlsSite s;

@@ -237,7 +237,7 @@ TEST_CASE("file cache keeps small bodies in memory and large ones as descriptors
     CHECK(in_memory->identity.etag == large->identity.etag);
 }
 
-TEST_CASE("in-memory bodies stay within memory_bytes; a body let go frees its share", "[static]")
+TEST_CASE("in-memory bodies stay within memory_bytes, a body let go frees its share", "[static]")
 {
     TempRoot root;
     root.write("site/a.txt", std::string(600, 'a'));

@@ -445,7 +445,7 @@ TEST_CASE("a streamed answer is pulled as the output drains, with bounded memory
     CHECK(read_file(tree.path("access.log")).find("\"bytes\":4194304") != std::string::npos);
 }
 
-TEST_CASE("a streamed answer that waits is resumed; one that aborts cuts the connection",
+TEST_CASE("a streamed answer that waits is resumed, one that aborts cuts the connection",
           "[connection]")
 {
     Harness h;

@@ -86,7 +86,7 @@ TEST_CASE("a full socket answers -EAGAIN at once and the others still go", "[sen
     CHECK(open.drain() == "headbody");
 }
 
-TEST_CASE("a cancelled slot sends nothing; a closed socket's error reaches its sender",
+TEST_CASE("a cancelled slot sends nothing, a closed socket's error reaches its sender",
           "[send_batch]")
 {
     SendBatch batch(true);

@@ -54,7 +54,7 @@ struct Setup {
 
 } // namespace
 
-TEST_CASE("a read that fills the buffer may have left more; a short one emptied the socket",
+TEST_CASE("a read that fills the buffer may have left more, a short one emptied the socket",
           "[transport]")
 {
     Setup s(false);
