@@ -29,6 +29,7 @@ flags (override the config file):
   --routes FILE          route table JSON
   --workers N            worker loops (default: number of cores)
   --admin-socket PATH    operator admin socket
+  --metrics-listen ADDR  serve GET /metrics (Prometheus text) on ADDR (127.0.0.1:9180)
   --state-dir DIR        where the last pushed route table is kept
   --tls-cert FILE --tls-key FILE   certificate pair, repeatable
   --geoip FILE           MaxMind database for route geo rules
@@ -116,6 +117,9 @@ int main(int argc, char **argv)
                 config.workers = unsigned(n);
             } else if (a == "--admin-socket") {
                 config.admin_socket = value();
+            } else if (a == "--metrics-listen") {
+                config.metrics_listen = value();
+                parse_listen_addr(config.metrics_listen, a); // refused before anything starts
             } else if (a == "--state-dir") {
                 config.state_dir = value();
             } else if (a == "--tls-cert") {

@@ -164,9 +164,9 @@ EdgeConfig load_edge_config(const std::string &path)
         Reader r{{path, *t}};
         r.string("socket", c.admin_socket);
         r.string("metrics_listen", c.metrics_listen);
-        refuse_unserved(path, *t, "admin", "metrics_listen", !c.metrics_listen.empty(),
-                        "metrics are served on the admin socket (\"stats\"), not over HTTP, by "
-                        "this build");
+        if (!c.metrics_listen.empty())
+            parse_listen_addr(c.metrics_listen,
+                              at(path, *t->get("metrics_listen")) + ": [admin] metrics_listen");
     }
     if (auto *t = section(path, root, "log")) {
         check_keys(path, *t, "log", {"access", "format", "level"});

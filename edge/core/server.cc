@@ -20,6 +20,7 @@
 
 #include <uv.h>
 
+#include "edge/admin/metrics_text.h"
 #include "edge/tls/ktls.h"
 #include "shared/base/log.h"
 #include "shared/route/route_table_json.h"
@@ -205,6 +206,19 @@ int Server::run()
         }
     }
 
+    if (!config_.metrics_listen.empty() && !stopping_) {
+        metrics_ = std::make_unique<MetricsServer>(
+            &loop_, [this] { return prometheus_text(stats_fields()); });
+        try {
+            std::string bound =
+                metrics_->listen(parse_listen_addr(config_.metrics_listen, "metrics_listen"));
+            std::printf("berth-edge: metrics on http://%s/metrics\n", bound.c_str());
+        } catch (const std::exception &e) {
+            log_message(LogLevel::kError, "%s", e.what());
+            begin_stop("startup error");
+        }
+    }
+
     // Announce readiness only now: when this line is out, the admin socket answers too.
     for (size_t i = 0; i < listeners_.bound.size(); ++i)
         std::printf("berth-edge: listening on %s://%s\n", config_.listen[i].tls ? "https" : "http",
@@ -239,6 +253,7 @@ void Server::on_worker_finished()
         if (!w->finished()) return;
     // Every worker drained: close the main loop's handles so uv_run returns.
     if (admin_) admin_->close();
+    if (metrics_) metrics_->close();
     if (ticket_timer_on_) uv_close(reinterpret_cast<uv_handle_t *>(&ticket_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&signal_poll_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&finished_async_), nullptr);
@@ -249,7 +264,7 @@ std::string Server::handle_admin(const shared::admin::AdminCommand &cmd)
     using shared::admin::error_reply;
     using shared::admin::ok_reply;
     if (cmd.cmd == "ping") return ok_reply({{"pong", true}, {"pid", getpid()}});
-    if (cmd.cmd == "stats") return stats_reply();
+    if (cmd.cmd == "stats") return ok_reply(stats_fields());
     if (cmd.cmd == "routes.get") {
         if (!routes_) return ok_reply({{"version", 0}, {"table", nullptr}});
         return ok_reply({{"version", routes_->version()},
@@ -458,7 +473,7 @@ void Server::probe_io_uring()
     log_message(LogLevel::kWarn, "sending with %s", send_path_.c_str());
 }
 
-std::string Server::stats_reply() const
+nlohmann::json Server::stats_fields() const
 {
     uint64_t requests = 0, accepted = 0, rejected = 0, bytes = 0, deferring = 0, cold = 0,
              batched = 0;
@@ -471,7 +486,7 @@ std::string Server::stats_reply() const
         cold += w->connection_stats().cold_file_reads.get();
         batched += w->batched_sends();
     }
-    return shared::admin::ok_reply(
+    return nlohmann::json(
         {{"workers", workers_.size()},
          {"connections", shared_.connections.load()},
          {"requests", requests},

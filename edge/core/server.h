@@ -9,6 +9,7 @@
 
 #include "edge/accept/listen_sockets.h"
 #include "edge/admin/admin_server.h"
+#include "edge/admin/metrics_server.h"
 #include "edge/config/edge_config.h"
 #include "edge/core/worker.h"
 #include "edge/http/https_policy.h"
@@ -46,7 +47,7 @@ private:
     void setup_tls();
     std::string reload_certs();
     void log_cert_report(const CertReport &report, const char *when);
-    std::string stats_reply() const;
+    nlohmann::json stats_fields() const; // the "stats" reply's fields, also /metrics
     nlohmann::json upstream_stats() const;
     std::string upstream_health(const nlohmann::json &body);
     nlohmann::json tls_stats() const;
@@ -64,6 +65,7 @@ private:
     bool stopping_ = false;
     uint64_t started_ms_ = 0;
     std::unique_ptr<AdminServer> admin_;
+    std::unique_ptr<MetricsServer> metrics_;
     std::shared_ptr<const shared::route::RouteTable> routes_;
     ServerShared shared_;
     ListenSockets listeners_; // handed to the workers as they start

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <sys/socket.h>
 #include <thread>
@@ -480,7 +481,7 @@ TEST_CASE("request smuggling attempts are refused before any byte reaches the up
     }
 }
 
-TEST_CASE("request bodies stream with a per-route limit; 100-continue is relayed", "[e2e][proxy]")
+TEST_CASE("request bodies stream with a per-route limit, 100-continue is relayed", "[e2e][proxy]")
 {
     ProxySite s;
     UpstreamProcess &a = s.upstream("a");
@@ -569,7 +570,7 @@ TEST_CASE("an upstream closing idle keep-alive connections is never seen by the 
     CHECK(stats["upstreams"][0]["health"] == "healthy");
 }
 
-TEST_CASE("a sent GET goes on to the next upstream; a sent POST is not sent twice", "[e2e][proxy]")
+TEST_CASE("a sent GET goes on to the next upstream, a sent POST is not sent twice", "[e2e][proxy]")
 {
     ProxySite s;
     UpstreamProcess &a = s.upstream("a");
@@ -910,7 +911,7 @@ TEST_CASE("GeoIP: behind a trusted proxy the forwarded client decides", "[e2e][p
     CHECK(must(c.read_response()).status == 403);
 }
 
-TEST_CASE("GeoIP: a missing or corrupt database stops startup; a bad reload keeps the old one",
+TEST_CASE("GeoIP: a missing or corrupt database stops startup, a bad reload keeps the old one",
           "[e2e][geo]")
 {
     TempTree t;
@@ -975,4 +976,55 @@ TEST_CASE("200 MiB each way pass through with matching checksums and bounded edg
         WARN("peak RSS growth not checked in a sanitizer build: " << after - before << " KiB");
     else
         CHECK(after - before < 32 * 1024);
+}
+
+TEST_CASE("GET /metrics on metrics_listen counts what stats counts, in Prometheus text",
+          "[e2e][proxy][metrics]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a)), {"--metrics-listen", "127.0.0.1:0"});
+    REQUIRE(s.edge->metrics_port() > 0);
+    RawClient c(s.port());
+    for (int i = 0; i < 3; ++i)
+        REQUIRE(ask(c, get_req("api.test", "/id")).status == 200);
+    Response m = must(get(s.edge->metrics_port(), "127.0.0.1", "/metrics"));
+    REQUIRE(m.status == 200);
+    CHECK(m.header("Content-Type").rfind("text/plain; version=0.0.4", 0) == 0);
+    std::string addr = "addr=\"" + a.addr() + "\"";
+    CHECK(m.body.find("# TYPE berth_edge_upstream_requests_total counter\n") != std::string::npos);
+    CHECK(m.body.find("berth_edge_upstream_requests_total{" + addr + "} 3\n") != std::string::npos);
+    CHECK(m.body.find("berth_edge_upstream_responses_total{" + addr + ",class=\"2xx\"} 3\n") !=
+          std::string::npos);
+    CHECK(m.body.find("berth_edge_upstream_healthy{" + addr + "} 1\n") != std::string::npos);
+    CHECK(m.body.find("berth_edge_workers 1\n") != std::string::npos);
+    // Every line is a comment or "name{labels} value", as scrapers parse it.
+    std::istringstream lines(m.body);
+    std::string line;
+    int samples = 0;
+    while (std::getline(lines, line)) {
+        if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) continue;
+        INFO(line);
+        size_t sp = line.rfind(' ');
+        REQUIRE(sp != std::string::npos);
+        std::string name = line.substr(0, std::min(line.find('{'), sp));
+        CHECK(name.rfind("berth_edge_", 0) == 0);
+        CHECK(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_0123456789") == std::string::npos);
+        char *end = nullptr;
+        std::strtod(line.c_str() + sp + 1, &end);
+        CHECK(*end == '\0');
+        ++samples;
+    }
+    CHECK(samples > 20);
+    // Anything else is refused plainly.
+    CHECK(must(get(s.edge->metrics_port(), "127.0.0.1", "/")).status == 404);
+    RawClient post(s.edge->metrics_port());
+    CHECK(ask(post, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").status ==
+          405);
+    RawClient junk(s.edge->metrics_port());
+    CHECK(ask(junk, "NOT HTTP\r\n\r\n").status == 400);
+    // A bad address is a startup error naming the flag.
+    auto [rc, err] = run_edge({"--listen", "127.0.0.1:0", "--metrics-listen", "nowhere"});
+    CHECK(rc == 2);
+    CHECK(err.find("--metrics-listen") != std::string::npos);
 }

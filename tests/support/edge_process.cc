@@ -109,6 +109,13 @@ EdgeProcess::EdgeProcess(std::vector<std::string> args, bool expect_listen)
         if (n <= 0) break;
         text.append(buf, size_t(n));
         size_t at, nl;
+        // "metrics on http://127.0.0.1:PORT/metrics" comes before the listeners' lines.
+        if ((at = text.find("metrics on http://")) != std::string::npos &&
+            (nl = text.find("/metrics\n", at + 18)) != std::string::npos) {
+            std::string addr = text.substr(at + 18, nl - at - 18);
+            metrics_port_ = std::atoi(addr.substr(addr.rfind(':') + 1).c_str());
+            text.erase(0, nl + 9);
+        }
         while ((at = text.find("listening on ")) != std::string::npos &&
                (nl = text.find('\n', at)) != std::string::npos) {
             std::string line = text.substr(at + 13, nl - at - 13); // "https://127.0.0.1:8443"

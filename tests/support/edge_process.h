@@ -23,6 +23,8 @@ public:
     int port() const { return port_; }
     // The port of the first listener with this scheme ("http" or "https").
     int port(std::string_view scheme) const;
+    // The port of GET /metrics (--metrics-listen), 0 without it.
+    int metrics_port() const { return metrics_port_; }
     pid_t pid() const { return pid_; }
     // Sends SIGTERM and waits up to timeout_ms; returns the exit status (-1 on timeout).
     int stop(int timeout_ms = 10000);
@@ -36,6 +38,7 @@ public:
 private:
     pid_t pid_ = -1;
     int port_ = 0;
+    int metrics_port_ = 0;
     std::vector<std::pair<std::string, int>> listeners_; // scheme, port, in listen order
     int out_fd_ = -1;
     std::string err_path_;

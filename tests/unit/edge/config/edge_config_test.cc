@@ -64,8 +64,7 @@ TEST_CASE("keys of features this build does not serve are refused, not ignored",
         const char *toml;
         const char *key;
     };
-    for (Case c : {Case{"[admin]\nmetrics_listen = \"127.0.0.1:9100\"\n", "[admin] metrics_listen"},
-                   Case{"[redis]\nurl = \"redis://127.0.0.1:6379\"\n", "[redis] url"}}) {
+    for (Case c : {Case{"[redis]\nurl = \"redis://127.0.0.1:6379\"\n", "[redis] url"}}) {
         CAPTURE(c.toml);
         std::string e = error_of(c.toml);
         CHECK(e.rfind("2: " + std::string(c.key) + ": ", 0) == 0);
@@ -79,7 +78,17 @@ TEST_CASE("keys of features this build does not serve are refused, not ignored",
     CHECK(off.metrics_listen.empty());
 }
 
-TEST_CASE("[geoip] database and trusted_proxies are read; bad ranges are refused (#14)", "[config]")
+TEST_CASE("[admin] metrics_listen takes a listen address and refuses anything else", "[config]")
+{
+    TempTree t;
+    CHECK(load(t, "[admin]\nmetrics_listen = \"127.0.0.1:9180\"\n").metrics_listen ==
+          "127.0.0.1:9180");
+    std::string e = error_of("[admin]\nmetrics_listen = \"localhost\"\n");
+    CHECK(e.rfind("2: [admin] metrics_listen: ", 0) == 0);
+    CHECK(e.find("needs a port") != std::string::npos);
+}
+
+TEST_CASE("[geoip] database and trusted_proxies are read, bad ranges are refused (#14)", "[config]")
 {
     TempTree t;
     EdgeConfig c = load(t, "[geoip]\ndatabase = \"GeoLite2.mmdb\"\n"
