@@ -113,7 +113,7 @@ void upstream_families(Writer &w, const json &upstreams)
             w.sample(label("addr", u.value("addr", "")), number(u.value(p.key, json(0))));
     }
     w.family("berth_edge_upstream_healthy", "gauge",
-             "1 while the upstream takes traffic, 0 while marked down or ejected.");
+             "1 while the upstream takes traffic, 0 while marked down, ejected or unresolved.");
     for (const json &u : upstreams)
         w.sample(label("addr", u.value("addr", "")),
                  u.value("health", "") == "healthy" ? "1" : "0");

@@ -375,6 +375,7 @@ nlohmann::json Server::upstream_stats() const
     struct Sum {
         uint64_t requests = 0, retries = 0, status[5] = {}, failures[kUpstreamFailures] = {};
         uint64_t open = 0, idle = 0, in_flight = 0, ejected_workers = 0;
+        int resolve_status = 0; // a worker's last failed resolution of the name
     };
     std::map<std::string, Sum> sums;
     shared_.upstreams.for_each_stats([&sums](const UpstreamStats &s) {
@@ -389,6 +390,7 @@ nlohmann::json Server::upstream_stats() const
         x.idle += s.idle.load(std::memory_order_relaxed);
         x.in_flight += s.in_flight.load(std::memory_order_relaxed);
         x.ejected_workers += s.ejected.load(std::memory_order_relaxed);
+        if (int r = s.resolve_status.load(std::memory_order_relaxed)) x.resolve_status = r;
     });
     auto marks = shared_.upstreams.marks();
     nlohmann::json out = nlohmann::json::array();
@@ -405,7 +407,10 @@ nlohmann::json Server::upstream_stats() const
                 marked[key.first] = healthy;
                 down |= !healthy;
             }
-        const char *health = down ? "marked_down" : x.ejected_workers ? "ejected" : "healthy";
+        const char *health = down                ? "marked_down"
+                             : x.resolve_status  ? "unresolved"
+                             : x.ejected_workers ? "ejected"
+                                                 : "healthy";
         out.push_back({{"addr", addr},
                        {"requests", x.requests},
                        {"retries", x.retries},
@@ -417,6 +422,7 @@ nlohmann::json Server::upstream_stats() const
                        {"ejected_workers", x.ejected_workers},
                        {"marks", marked},
                        {"health", health}});
+        if (x.resolve_status) out.back()["resolve_error"] = uv_strerror(x.resolve_status);
     }
     return out;
 }

@@ -9,9 +9,13 @@
 
 #include "edge/proxy/proxy_headers.h"
 #include "edge/proxy/proxy_task.h"
+#include "shared/base/log.h"
 
 namespace berth::edge
 {
+
+using shared::log_message;
+using shared::LogLevel;
 
 namespace
 {
@@ -81,6 +85,9 @@ void ProxyHandler::serve(Exchange &ex)
     }
     std::shared_ptr<RouteState> rs = state_for(*route);
     for (UpstreamTarget *t : rs->targets) {
+        if (t->resolve == UpstreamTarget::Resolve::kFailed &&
+            now_ms() - t->resolve_failed_ms >= kResolveRetryMs)
+            resolve(*t); // the name may exist by now (a container that started late)
         if (t->resolve == UpstreamTarget::Resolve::kPending) { // first use of a host name
             ex.pending = t->resolving;
             return;
@@ -197,19 +204,32 @@ void ProxyHandler::resolve(UpstreamTarget &t)
                 std::memcpy(&target.sa, res->ai_addr, res->ai_addrlen);
                 target.sa_len = socklen_t(res->ai_addrlen);
                 target.resolve = UpstreamTarget::Resolve::kDone;
+                if (target.stats->resolve_status.exchange(0) != 0)
+                    log_message(LogLevel::kInfo, "upstream %s: resolved again",
+                                target.addr.c_str());
             } else {
-                target.resolve = UpstreamTarget::Resolve::kFailed;
-                target.resolve_error = uv_strerror(status);
+                resolve_failed(target, status == 0 ? UV_EAI_NONAME : status, uv_now(req->loop));
             }
             uv_freeaddrinfo(res);
             WakeRef waiting = target.resolving;
             if (waiting) waiting->wake();
         },
         t.host.c_str(), port.c_str(), &hints);
-    if (rc != 0) {
-        t.resolve = UpstreamTarget::Resolve::kFailed;
-        t.resolve_error = uv_strerror(rc);
-    }
+    if (rc != 0) resolve_failed(t, rc, now_ms());
+}
+
+void ProxyHandler::resolve_failed(UpstreamTarget &t, int status, uint64_t now) noexcept
+{
+    t.resolve = UpstreamTarget::Resolve::kFailed;
+    t.resolve_error = uv_strerror(status);
+    t.resolve_failed_ms = now;
+    // Said once per failure, not per request: stats keep showing it ("unresolved").
+    if (t.stats->resolve_status.exchange(status) == 0)
+        log_message(LogLevel::kWarn,
+                    "upstream %s: cannot resolve %s: %s (its routes answer 503; tried again "
+                    "every %u s while requests come)",
+                    t.addr.c_str(), t.host.c_str(), t.resolve_error.c_str(),
+                    unsigned(kResolveRetryMs / 1000));
 }
 
 void ProxyHandler::refresh_marks(RouteState &rs)

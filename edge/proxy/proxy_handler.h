@@ -89,6 +89,9 @@ private:
     std::shared_ptr<RouteState> state_for(const shared::route::Route &route);
     UpstreamTarget &target_for(const shared::route::Upstream &u);
     void resolve(UpstreamTarget &t);
+    // Resolution failed (status: a libuv error): 503s until a retry succeeds.
+    static void resolve_failed(UpstreamTarget &t, int status, uint64_t now) noexcept;
+    static constexpr uint64_t kResolveRetryMs = 5000;
     void refresh_marks(RouteState &rs);
     bool available(const RouteState &rs, size_t i, uint64_t now,
                    const std::vector<UpstreamTarget *> &tried) const noexcept;

@@ -50,7 +50,8 @@ struct UpstreamStats {
     std::atomic<uint32_t> open{0}; // connections open now (gauges, stored by the worker)
     std::atomic<uint32_t> idle{0};
     std::atomic<uint32_t> in_flight{0};
-    std::atomic<bool> ejected{false}; // passive health has it out right now
+    std::atomic<bool> ejected{false};   // passive health has it out right now
+    std::atomic<int> resolve_status{0}; // 0, or the libuv error of the name's last resolution
 };
 
 // Process-wide: the operator's marks and every worker's counters.
@@ -97,6 +98,7 @@ struct UpstreamTarget {
     WakeRef resolving;      // requests waiting for the name to resolve
     uv_getaddrinfo_t gai{}; // in flight while resolve == kPending
     std::string resolve_error;
+    uint64_t resolve_failed_ms = 0; // a failed name is tried again kResolveRetryMs after
 
     std::vector<UpstreamConn *> idle; // most recently used last
     uint32_t open = 0;                // connections open (idle or in use)

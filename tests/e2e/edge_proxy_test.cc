@@ -1028,3 +1028,21 @@ TEST_CASE("GET /metrics on metrics_listen counts what stats counts, in Prometheu
     CHECK(rc == 2);
     CHECK(err.find("--metrics-listen") != std::string::npos);
 }
+
+TEST_CASE("an upstream given by host name is resolved off the loop and used", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    // localhost comes from /etc/hosts: no DNS query leaves the machine.
+    std::string named = R"({"addr": "localhost:)" + std::to_string(a.port()) + R"("})";
+    s.start(proxy_route("api.test", named));
+    RawClient c(s.port());
+    for (int i = 0; i < 3; ++i)
+        CHECK(ask(c, get_req("api.test", "/id")).body == "a conn=1 req=" + std::to_string(i + 1));
+    AdminConn admin(s.socket);
+    json stats = admin.call(R"({"cmd":"stats"})");
+    REQUIRE(stats["upstreams"].size() == 1);
+    CHECK(stats["upstreams"][0]["addr"] == "localhost:" + std::to_string(a.port()));
+    CHECK(stats["upstreams"][0]["health"] == "healthy");
+    CHECK_FALSE(stats["upstreams"][0].contains("resolve_error"));
+}
