@@ -200,9 +200,21 @@ void ProxyHandler::resolve(UpstreamTarget &t)
         loop_, &t.gai,
         [](uv_getaddrinfo_t *req, int status, addrinfo *res) {
             auto &target = *static_cast<UpstreamTarget *>(req->data);
-            if (status == 0 && res && res->ai_addrlen <= sizeof target.sa) {
-                std::memcpy(&target.sa, res->ai_addr, res->ai_addrlen);
-                target.sa_len = socklen_t(res->ai_addrlen);
+            target.addrs.clear();
+            for (addrinfo *a = status == 0 ? res : nullptr; a; a = a->ai_next) {
+                if (a->ai_addrlen > sizeof(sockaddr_storage)) continue;
+                UpstreamTarget::Address x{};
+                std::memcpy(&x.sa, a->ai_addr, a->ai_addrlen);
+                x.len = socklen_t(a->ai_addrlen);
+                bool seen = false;
+                for (const auto &y : target.addrs)
+                    seen |= y.len == x.len && std::memcmp(&y.sa, &x.sa, x.len) == 0;
+                if (!seen) target.addrs.push_back(x);
+            }
+            if (!target.addrs.empty()) {
+                target.addr_at = 0;
+                target.sa = target.addrs[0].sa;
+                target.sa_len = target.addrs[0].len;
                 target.resolve = UpstreamTarget::Resolve::kDone;
                 if (target.stats->resolve_status.exchange(0) != 0)
                     log_message(LogLevel::kInfo, "upstream %s: resolved again",

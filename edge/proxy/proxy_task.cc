@@ -85,6 +85,7 @@ void ProxyTask::reset() noexcept
     body_any_sent_ = has_body_ = chunked_body_ = client_body_done_ = body_held_ = false;
     idempotent_ = expect_continue_ = continue_relayed_ = websocket_ = tunnel_ = false;
     tunnel_client_eof_ = in_on_body_ = stale_retry_used_ = in_flight_ = false;
+    address_tries_ = 0;
     msg_start_ = 0;
     request_id_len_ = 0;
     parser_.reset();
@@ -170,6 +171,7 @@ bool ProxyTask::attempt(UpstreamTarget *same)
     if (!same) {
         tried_.push_back(t); // a stale pooled connection's second try is not an attempt
         ++attempts_;
+        address_tries_ = 0;
     }
     attempt_start_us_ = now_us();
     head_sent_ = 0;
@@ -351,6 +353,17 @@ void ProxyTask::attempt_failed(UpstreamFailure why)
     fail_why_ = why;
     if (stale && t) {
         stale_retry_used_ = true;
+        attempt(t);
+        return;
+    }
+    // A name with several addresses whose current one refused: the next address of the same
+    // upstream, before any other upstream, and not counted against it.
+    bool connect_failed = why == UpstreamFailure::kConnectRefused ||
+                          why == UpstreamFailure::kConnectError ||
+                          why == UpstreamFailure::kConnectTimeout;
+    if (connect_failed && t && !body_any_sent_ && address_tries_ + 1 < t->addrs.size() &&
+        t->next_address()) {
+        ++address_tries_;
         attempt(t);
         return;
     }

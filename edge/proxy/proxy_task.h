@@ -91,6 +91,7 @@ private:
     UpstreamConn *conn_ = nullptr;
     std::vector<UpstreamTarget *> tried_;
     uint32_t attempts_ = 0;
+    size_t address_tries_ = 0; // other addresses of the current upstream tried (a name's)
     uint64_t start_ms_ = 0;
     uint64_t start_us_ = 0;
     uint64_t attempt_start_us_ = 0;

@@ -92,8 +92,26 @@ struct UpstreamTarget {
     std::string addr; // "host:port" as the route gives it
     std::string host;
     uint16_t port = 0;
-    sockaddr_storage sa{};
+    sockaddr_storage sa{}; // where connects go: addrs[addr_at] for a name
     socklen_t sa_len = 0;
+    // Every address a name resolved to, in the resolver's order ("localhost" is often ::1
+    // first and an app may listen on 127.0.0.1 only); a refused connect moves on to the next,
+    // which then stays in use.
+    struct Address {
+        sockaddr_storage sa;
+        socklen_t len;
+    };
+    std::vector<Address> addrs;
+    size_t addr_at = 0;
+    // Moves connects on to the next resolved address; false when there is no other.
+    bool next_address() noexcept
+    {
+        if (addrs.size() < 2) return false;
+        addr_at = (addr_at + 1) % addrs.size();
+        sa = addrs[addr_at].sa;
+        sa_len = addrs[addr_at].len;
+        return true;
+    }
     enum class Resolve : uint8_t { kPending, kDone, kFailed } resolve = Resolve::kPending;
     WakeRef resolving;      // requests waiting for the name to resolve
     uv_getaddrinfo_t gai{}; // in flight while resolve == kPending

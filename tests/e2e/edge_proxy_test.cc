@@ -38,6 +38,7 @@ struct ProxySite {
         return *ups.back();
     }
     // Starts the edge with one route table (routes: the JSON array's contents).
+    std::vector<std::string> launcher; // runs the edge (EdgeProcess), when set
     void start(const std::string &routes, std::vector<std::string> extra = {})
     {
         tree.write("routes.json", R"({"version": 1, "routes": [)" + routes + "]}");
@@ -49,7 +50,7 @@ struct ProxySite {
                                       "--access-log",   tree.path("access.log"),
                                       "--log-format",   "json"};
         args.insert(args.end(), extra.begin(), extra.end());
-        edge = std::make_unique<EdgeProcess>(args);
+        edge = std::make_unique<EdgeProcess>(args, true, launcher);
     }
     void put_routes(const std::string &routes)
     {
@@ -1045,4 +1046,34 @@ TEST_CASE("an upstream given by host name is resolved off the loop and used", "[
     CHECK(stats["upstreams"][0]["addr"] == "localhost:" + std::to_string(a.port()));
     CHECK(stats["upstreams"][0]["health"] == "healthy");
     CHECK_FALSE(stats["upstreams"][0].contains("resolve_error"));
+}
+
+TEST_CASE("a name whose first address refuses is reached on its next one", "[e2e][proxy]")
+{
+    // A stock Debian /etc/hosts names localhost ::1 first, and many apps listen on 127.0.0.1
+    // only. The edge runs in its own mount namespace with such a hosts file.
+    if (std::system("unshare -m sh -c 'mount --bind /dev/null /etc/hosts' >/dev/null 2>&1") != 0) {
+        WARN("skipped: no mount namespace with a bind mount here (unshare -m, not root?)");
+        return;
+    }
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a"); // 127.0.0.1 only
+    s.tree.write("hosts", "::1 localhost\n127.0.0.1 localhost\n");
+    s.launcher = {"unshare",
+                  "-m",
+                  "sh",
+                  "-c",
+                  "mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"",
+                  "launcher",
+                  s.tree.path("hosts")};
+    std::string named = R"({"addr": "localhost:)" + std::to_string(a.port()) + R"("})";
+    s.start(proxy_route("api.test", named, R"("retries": 0)"));
+    RawClient c(s.port());
+    for (int i = 0; i < 5; ++i)
+        CHECK(ask(c, get_req("api.test", "/id")).status == 200);
+    AdminConn admin(s.socket);
+    json stats = admin.call(R"({"cmd":"stats"})");
+    REQUIRE(stats["upstreams"].size() == 1);
+    CHECK(stats["upstreams"][0]["health"] == "healthy");
+    CHECK(stats["upstreams"][0]["requests"] == 6); // one refused by ::1, then 127.0.0.1 stays
 }

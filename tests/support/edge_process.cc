@@ -43,7 +43,8 @@ bool wait_pid(pid_t pid, int timeout_ms, int &status)
 }
 } // namespace
 
-EdgeProcess::EdgeProcess(std::vector<std::string> args, bool expect_listen)
+EdgeProcess::EdgeProcess(std::vector<std::string> args, bool expect_listen,
+                         std::vector<std::string> launcher)
 {
     if (e2e_over_tls()) {
         // The same test over HTTPS: every listener speaks TLS, with the suite's certificate
@@ -79,11 +80,13 @@ EdgeProcess::EdgeProcess(std::vector<std::string> args, bool expect_listen)
         dup2(err_fd, STDERR_FILENO);
         std::vector<char *> argv;
         std::string bin = edge_binary();
+        for (auto &a : launcher)
+            argv.push_back(a.data());
         argv.push_back(bin.data());
         for (auto &a : args)
             argv.push_back(a.data());
         argv.push_back(nullptr);
-        execv(bin.c_str(), argv.data());
+        execvp(argv[0], argv.data());
         _exit(127);
     }
     ::close(out[1]);

@@ -15,7 +15,10 @@ class EdgeProcess
 {
 public:
     // Starts build/bin/berth-edge with args and waits for its "listening on" line.
-    explicit EdgeProcess(std::vector<std::string> args, bool expect_listen = true);
+    // launcher: a command line that runs the edge as its last words ("unshare -m sh -c
+    // '... exec \"$0\" \"$@\"'"), for a test that changes the edge's view of the machine.
+    explicit EdgeProcess(std::vector<std::string> args, bool expect_listen = true,
+                         std::vector<std::string> launcher = {});
     EdgeProcess(const EdgeProcess &) = delete;
     EdgeProcess &operator=(const EdgeProcess &) = delete;
     ~EdgeProcess();
