@@ -171,10 +171,12 @@ UpstreamTarget &ProxyHandler::target_for(const shared::route::Upstream &u)
 
 void ProxyHandler::resolve(UpstreamTarget &t)
 {
-    std::memset(&t.sa, 0, sizeof t.sa);
-    auto *v4 = reinterpret_cast<sockaddr_in *>(&t.sa);
-    auto *v6 = reinterpret_cast<sockaddr_in6 *>(&t.sa);
+    sockaddr_storage numeric{};
+    auto *v4 = reinterpret_cast<sockaddr_in *>(&numeric);
+    auto *v6 = reinterpret_cast<sockaddr_in6 *>(&numeric);
     if (inet_pton(AF_INET, t.host.c_str(), &v4->sin_addr) == 1) {
+        t.sa = numeric;
+        v4 = reinterpret_cast<sockaddr_in *>(&t.sa);
         v4->sin_family = AF_INET;
         v4->sin_port = htons(t.port);
         t.sa_len = sizeof *v4;
@@ -182,14 +184,18 @@ void ProxyHandler::resolve(UpstreamTarget &t)
         return;
     }
     if (inet_pton(AF_INET6, t.host.c_str(), &v6->sin6_addr) == 1) {
+        t.sa = numeric;
+        v6 = reinterpret_cast<sockaddr_in6 *>(&t.sa);
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons(t.port);
         t.sa_len = sizeof *v6;
         t.resolve = UpstreamTarget::Resolve::kDone;
         return;
     }
-    // A name: resolved once on the threadpool (getaddrinfo blocks); requests wait for it.
-    t.resolve = UpstreamTarget::Resolve::kPending;
+    // A name: resolved on the threadpool (getaddrinfo blocks). The first time and after a
+    // failure requests wait for it; a refresh (refresh_name) keeps the known addresses in use.
+    if (t.gai_busy) return;
+    if (t.resolve != UpstreamTarget::Resolve::kDone) t.resolve = UpstreamTarget::Resolve::kPending;
     if (!t.resolving) t.resolving = std::make_shared<WakeList>();
     t.gai.data = &t;
     addrinfo hints{};
@@ -200,18 +206,21 @@ void ProxyHandler::resolve(UpstreamTarget &t)
         loop_, &t.gai,
         [](uv_getaddrinfo_t *req, int status, addrinfo *res) {
             auto &target = *static_cast<UpstreamTarget *>(req->data);
-            target.addrs.clear();
+            target.gai_busy = false;
+            std::vector<UpstreamTarget::Address> found;
             for (addrinfo *a = status == 0 ? res : nullptr; a; a = a->ai_next) {
                 if (a->ai_addrlen > sizeof(sockaddr_storage)) continue;
                 UpstreamTarget::Address x{};
                 std::memcpy(&x.sa, a->ai_addr, a->ai_addrlen);
                 x.len = socklen_t(a->ai_addrlen);
                 bool seen = false;
-                for (const auto &y : target.addrs)
+                for (const auto &y : found)
                     seen |= y.len == x.len && std::memcmp(&y.sa, &x.sa, x.len) == 0;
-                if (!seen) target.addrs.push_back(x);
+                if (!seen) found.push_back(x);
             }
-            if (!target.addrs.empty()) {
+            if (!found.empty()) {
+                target.addrs = std::move(found);
+                target.resolved_ms = uv_now(req->loop);
                 target.addr_at = 0;
                 target.sa = target.addrs[0].sa;
                 target.sa_len = target.addrs[0].len;
@@ -219,15 +228,27 @@ void ProxyHandler::resolve(UpstreamTarget &t)
                 if (target.stats->resolve_status.exchange(0) != 0)
                     log_message(LogLevel::kInfo, "upstream %s: resolved again",
                                 target.addr.c_str());
-            } else {
+            } else if (target.resolve != UpstreamTarget::Resolve::kDone) {
                 resolve_failed(target, status == 0 ? UV_EAI_NONAME : status, uv_now(req->loop));
-            }
+            } // else a refresh failed: the addresses known so far stay in use
             uv_freeaddrinfo(res);
             WakeRef waiting = target.resolving;
             if (waiting) waiting->wake();
         },
         t.host.c_str(), port.c_str(), &hints);
-    if (rc != 0) resolve_failed(t, rc, now_ms());
+    if (rc == 0)
+        t.gai_busy = true;
+    else if (t.resolve != UpstreamTarget::Resolve::kDone)
+        resolve_failed(t, rc, now_ms());
+}
+
+void ProxyHandler::refresh_name(UpstreamTarget &t)
+{
+    // Only names (numeric targets keep no address list), at most once per kResolveRetryMs:
+    // a container restarted with a new address is found without a new route table.
+    if (t.addrs.empty() || t.resolve != UpstreamTarget::Resolve::kDone) return;
+    if (now_ms() - t.resolved_ms < kResolveRetryMs) return;
+    resolve(t);
 }
 
 void ProxyHandler::resolve_failed(UpstreamTarget &t, int status, uint64_t now) noexcept

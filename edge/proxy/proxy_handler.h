@@ -82,6 +82,8 @@ public:
     // Passive health.
     void succeeded(UpstreamTarget &t) noexcept;
     void failed(UpstreamTarget &t, UpstreamFailure why) noexcept;
+    // Every address of a name refused: resolve it again (its answer may have changed).
+    void refresh_name(UpstreamTarget &t);
     void task_ended(ProxyTask &task) noexcept;
     void generate_request_id(char out[17]) noexcept;
 
@@ -91,7 +93,7 @@ private:
     void resolve(UpstreamTarget &t);
     // Resolution failed (status: a libuv error): 503s until a retry succeeds.
     static void resolve_failed(UpstreamTarget &t, int status, uint64_t now) noexcept;
-    static constexpr uint64_t kResolveRetryMs = 5000;
+    static constexpr uint64_t kResolveRetryMs = 2000;
     void refresh_marks(RouteState &rs);
     bool available(const RouteState &rs, size_t i, uint64_t now,
                    const std::vector<UpstreamTarget *> &tried) const noexcept;

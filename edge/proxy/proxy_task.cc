@@ -367,6 +367,7 @@ void ProxyTask::attempt_failed(UpstreamFailure why)
         attempt(t);
         return;
     }
+    if (connect_failed && t) handler_.refresh_name(*t);
     if (t) handler_.failed(*t, why);
     if (may_retry(why)) {
         if (t) t->stats->retries.add(1);

@@ -117,6 +117,8 @@ struct UpstreamTarget {
     uv_getaddrinfo_t gai{}; // in flight while resolve == kPending
     std::string resolve_error;
     uint64_t resolve_failed_ms = 0; // a failed name is tried again kResolveRetryMs after
+    uint64_t resolved_ms = 0;       // when the name last resolved (refreshes are spaced)
+    bool gai_busy = false;          // a getaddrinfo for this target is in flight
 
     std::vector<UpstreamConn *> idle; // most recently used last
     uint32_t open = 0;                // connections open (idle or in use)

@@ -1077,3 +1077,35 @@ TEST_CASE("a name whose first address refuses is reached on its next one", "[e2e
     CHECK(stats["upstreams"][0]["health"] == "healthy");
     CHECK(stats["upstreams"][0]["requests"] == 6); // one refused by ::1, then 127.0.0.1 stays
 }
+
+TEST_CASE("a name that moves to another address is followed without a new table", "[e2e][proxy]")
+{
+    // A container restarted under the same name gets a new address: connects to the old one
+    // are refused, and the edge resolves the name again. The edge's /etc/hosts is a file this
+    // test rewrites (its own mount namespace; the host's file is untouched).
+    if (std::system("unshare -m sh -c 'mount --bind /dev/null /etc/hosts' >/dev/null 2>&1") != 0) {
+        WARN("skipped: no mount namespace with a bind mount here (unshare -m, not root?)");
+        return;
+    }
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");              // listens on 127.0.0.1 only
+    s.tree.write("hosts", "127.0.0.2 app.internal\n"); // where nothing listens
+    s.launcher = {"unshare",
+                  "-m",
+                  "sh",
+                  "-c",
+                  "mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"",
+                  "launcher",
+                  s.tree.path("hosts")};
+    std::string named = R"({"addr": "app.internal:)" + std::to_string(a.port()) + R"("})";
+    s.start(proxy_route("api.test", named, R"("retries": 0)"));
+    RawClient c(s.port());
+    CHECK(ask(c, get_req("api.test", "/id")).status == 502);
+    s.tree.write("hosts", "127.0.0.1 app.internal\n"); // same file: the namespace sees it
+    bool moved = false;
+    for (int i = 0; i < 100 && !moved; ++i) { // refreshes are at most 2 s apart: 5 s is ample
+        moved = ask(c, get_req("api.test", "/id")).status == 200;
+        if (!moved) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(moved);
+}
