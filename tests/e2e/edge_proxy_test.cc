@@ -39,6 +39,24 @@ struct ProxySite {
     }
     // Starts the edge with one route table (routes: the JSON array's contents).
     std::vector<std::string> launcher; // runs the edge (EdgeProcess), when set
+    // The edge will see `content` as its /etc/hosts (its own mount namespace, a file in the
+    // tree the test may rewrite); false, with a warning, where that is not allowed.
+    bool own_hosts_file(const std::string &content)
+    {
+        if (std::system("unshare -m sh -c 'mount --bind /dev/null /etc/hosts' >/dev/null 2>&1")) {
+            WARN("skipped: no mount namespace with a bind mount here (unshare -m, not root?)");
+            return false;
+        }
+        tree.write("hosts", content);
+        launcher = {"unshare",
+                    "-m",
+                    "sh",
+                    "-c",
+                    "mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"",
+                    "launcher",
+                    tree.path("hosts")};
+        return true;
+    }
     void start(const std::string &routes, std::vector<std::string> extra = {})
     {
         tree.write("routes.json", R"({"version": 1, "routes": [)" + routes + "]}");
@@ -1052,20 +1070,9 @@ TEST_CASE("a name whose first address refuses is reached on its next one", "[e2e
 {
     // A stock Debian /etc/hosts names localhost ::1 first, and many apps listen on 127.0.0.1
     // only. The edge runs in its own mount namespace with such a hosts file.
-    if (std::system("unshare -m sh -c 'mount --bind /dev/null /etc/hosts' >/dev/null 2>&1") != 0) {
-        WARN("skipped: no mount namespace with a bind mount here (unshare -m, not root?)");
-        return;
-    }
     ProxySite s;
-    UpstreamProcess &a = s.upstream("a"); // 127.0.0.1 only
-    s.tree.write("hosts", "::1 localhost\n127.0.0.1 localhost\n");
-    s.launcher = {"unshare",
-                  "-m",
-                  "sh",
-                  "-c",
-                  "mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"",
-                  "launcher",
-                  s.tree.path("hosts")};
+    if (!s.own_hosts_file("::1 localhost\n127.0.0.1 localhost\n")) return;
+    UpstreamProcess &a = s.upstream("a"); // listens on 127.0.0.1 only
     std::string named = R"({"addr": "localhost:)" + std::to_string(a.port()) + R"("})";
     s.start(proxy_route("api.test", named, R"("retries": 0)"));
     RawClient c(s.port());
@@ -1083,20 +1090,9 @@ TEST_CASE("a name that moves to another address is followed without a new table"
     // A container restarted under the same name gets a new address: connects to the old one
     // are refused, and the edge resolves the name again. The edge's /etc/hosts is a file this
     // test rewrites (its own mount namespace; the host's file is untouched).
-    if (std::system("unshare -m sh -c 'mount --bind /dev/null /etc/hosts' >/dev/null 2>&1") != 0) {
-        WARN("skipped: no mount namespace with a bind mount here (unshare -m, not root?)");
-        return;
-    }
     ProxySite s;
-    UpstreamProcess &a = s.upstream("a");              // listens on 127.0.0.1 only
-    s.tree.write("hosts", "127.0.0.2 app.internal\n"); // where nothing listens
-    s.launcher = {"unshare",
-                  "-m",
-                  "sh",
-                  "-c",
-                  "mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"",
-                  "launcher",
-                  s.tree.path("hosts")};
+    if (!s.own_hosts_file("127.0.0.2 app.internal\n")) return; // nothing listens there
+    UpstreamProcess &a = s.upstream("a");                      // listens on 127.0.0.1 only
     std::string named = R"({"addr": "app.internal:)" + std::to_string(a.port()) + R"("})";
     s.start(proxy_route("api.test", named, R"("retries": 0)"));
     RawClient c(s.port());
