@@ -2,12 +2,9 @@
 // (shared/http/request_parser), answered once, and the connection closed after the write.
 #include "edge/admin/metrics_server.h"
 
-#include <arpa/inet.h>
-#include <cstring>
-#include <memory>
-#include <netinet/in.h>
 #include <stdexcept>
 
+#include "edge/accept/listen_sockets.h"
 #include "shared/http/request_parser.h"
 #include "shared/http/response_writer.h"
 
@@ -77,18 +74,7 @@ std::string MetricsServer::listen(const ListenAddr &addr)
     sockaddr_storage bound{};
     int len = sizeof bound;
     uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr *>(&bound), &len);
-    char ip[INET6_ADDRSTRLEN] = "";
-    uint16_t port = 0;
-    if (bound.ss_family == AF_INET6) {
-        auto *a = reinterpret_cast<sockaddr_in6 *>(&bound);
-        uv_ip6_name(a, ip, sizeof ip);
-        port = ntohs(a->sin6_port);
-        return "[" + std::string(ip) + "]:" + std::to_string(port);
-    }
-    auto *a = reinterpret_cast<sockaddr_in *>(&bound);
-    uv_ip4_name(a, ip, sizeof ip);
-    port = ntohs(a->sin_port);
-    return std::string(ip) + ":" + std::to_string(port);
+    return format_addr(bound);
 }
 
 void MetricsServer::close()

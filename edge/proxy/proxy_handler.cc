@@ -1,7 +1,6 @@
 // Upstream choice, keep-alive pools and passive health for one worker (#14).
 #include "edge/proxy/proxy_handler.h"
 
-#include <arpa/inet.h>
 #include <cstring>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -171,24 +170,12 @@ UpstreamTarget &ProxyHandler::target_for(const shared::route::Upstream &u)
 
 void ProxyHandler::resolve(UpstreamTarget &t)
 {
+    // A numeric address needs no lookup (and keeps no address list: never looked up again).
     sockaddr_storage numeric{};
-    auto *v4 = reinterpret_cast<sockaddr_in *>(&numeric);
-    auto *v6 = reinterpret_cast<sockaddr_in6 *>(&numeric);
-    if (inet_pton(AF_INET, t.host.c_str(), &v4->sin_addr) == 1) {
+    if (uv_ip4_addr(t.host.c_str(), t.port, reinterpret_cast<sockaddr_in *>(&numeric)) == 0 ||
+        uv_ip6_addr(t.host.c_str(), t.port, reinterpret_cast<sockaddr_in6 *>(&numeric)) == 0) {
         t.sa = numeric;
-        v4 = reinterpret_cast<sockaddr_in *>(&t.sa);
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(t.port);
-        t.sa_len = sizeof *v4;
-        t.resolve = UpstreamTarget::Resolve::kDone;
-        return;
-    }
-    if (inet_pton(AF_INET6, t.host.c_str(), &v6->sin6_addr) == 1) {
-        t.sa = numeric;
-        v6 = reinterpret_cast<sockaddr_in6 *>(&t.sa);
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(t.port);
-        t.sa_len = sizeof *v6;
+        t.sa_len = numeric.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
         t.resolve = UpstreamTarget::Resolve::kDone;
         return;
     }
