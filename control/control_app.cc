@@ -122,6 +122,8 @@ int run_serve(const ControlConfig &config)
     server.set_body_limit([&config](const shared::http::RequestHead &head) {
         return request_body_limit(config, head);
     });
+    server.set_head_check(
+        [&api](const ApiRequest &req) { return check_api_request_head(api, req); });
     size_t colon = config.api_listen.rfind(':');
     std::string host = config.api_listen.substr(0, colon);
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);

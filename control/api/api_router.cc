@@ -380,33 +380,31 @@ uint64_t request_body_limit(const ControlConfig &config,
     return config.max_body_bytes;
 }
 
-ApiResponse handle_api_request(const ApiContext &api, const ApiRequest &req)
+namespace
+{
+
+// The route a request names, or null (then `allowed` lists the methods its path does take).
+const Route *find_route(const ApiRequest &req, std::vector<std::string> &params,
+                        std::string &allowed)
+{
+    constexpr std::string_view prefix = "/api/v1/";
+    std::string_view path = req.path;
+    if (path.substr(0, prefix.size()) != prefix && path != "/api/v1")
+        throw ApiError(404, "not_found", "no such endpoint; the API is under /api/v1/");
+    auto segs = split_path(path.substr(std::min(path.size(), prefix.size())));
+    for (const Route &r : kRoutes) {
+        if (!match(r.pattern, segs, params)) continue;
+        if (r.method == req.method) return &r;
+        allowed += (allowed.empty() ? "" : ", ") + std::string(method_name(r.method));
+    }
+    return nullptr;
+}
+
+// Runs `answer` and turns what it throws into the error answers handle_api_request promises.
+template <class Answer> ApiResponse answer_or_error(const ApiRequest &req, Answer &&answer)
 {
     try {
-        constexpr std::string_view prefix = "/api/v1/";
-        std::string_view path = req.path;
-        if (path.substr(0, prefix.size()) != prefix && path != "/api/v1")
-            throw ApiError(404, "not_found", "no such endpoint; the API is under /api/v1/");
-        auto segs = split_path(path.substr(std::min(path.size(), prefix.size())));
-        std::string allowed;
-        for (const Route &r : kRoutes) {
-            std::vector<std::string> params;
-            if (!match(r.pattern, segs, params)) continue;
-            if (r.method != req.method) {
-                allowed += (allowed.empty() ? "" : ", ") + std::string(method_name(r.method));
-                continue;
-            }
-            RequestCtx ctx{api, req, std::nullopt, std::move(params)};
-            if (r.auth) ctx.user = authenticate(api, req);
-            return r.handler(ctx);
-        }
-        if (!allowed.empty()) {
-            ApiResponse resp =
-                error_response(405, "method_not_allowed", req.method_name + " is not allowed here");
-            resp.headers.emplace_back("Allow", allowed);
-            return resp;
-        }
-        throw ApiError(404, "not_found", "no such endpoint");
+        return answer();
     } catch (const ApiError &e) {
         return error_response(e.status, e.code, e.what(), e.extra);
     } catch (const DbUnavailable &e) {
@@ -427,6 +425,41 @@ ApiResponse handle_api_request(const ApiContext &api, const ApiRequest &req)
                      req.path.c_str(), e.what());
         return error_response(500, "internal_error", "internal error; see the server log");
     }
+}
+
+} // namespace
+
+ApiResponse handle_api_request(const ApiContext &api, const ApiRequest &req)
+{
+    return answer_or_error(req, [&] {
+        std::vector<std::string> params;
+        std::string allowed;
+        const Route *r = find_route(req, params, allowed);
+        if (!r && !allowed.empty()) {
+            ApiResponse resp =
+                error_response(405, "method_not_allowed", req.method_name + " is not allowed here");
+            resp.headers.emplace_back("Allow", allowed);
+            return resp;
+        }
+        if (!r) throw ApiError(404, "not_found", "no such endpoint");
+        RequestCtx ctx{api, req, std::nullopt, std::move(params)};
+        if (r->auth) ctx.user = authenticate(api, req);
+        return r->handler(ctx);
+    });
+}
+
+std::optional<ApiResponse> check_api_request_head(const ApiContext &api, const ApiRequest &req)
+{
+    constexpr int kGoOn = 0;
+    ApiResponse verdict = answer_or_error(req, [&] {
+        std::vector<std::string> params;
+        std::string allowed;
+        const Route *r = find_route(req, params, allowed);
+        if (r && r->auth) authenticate(api, req);
+        return ApiResponse{kGoOn, {}, {}, {}, {}};
+    });
+    if (verdict.status == kGoOn) return std::nullopt;
+    return verdict;
 }
 
 } // namespace berth::control

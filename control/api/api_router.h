@@ -46,6 +46,11 @@ struct RequestCtx {
 // other exception → 500 internal_error (logged to stderr).
 ApiResponse handle_api_request(const ApiContext &api, const ApiRequest &req);
 
+// Before a large body is read (an upload): the checks its head alone decides, so a caller
+// without a valid token is answered at once (401) instead of after 100 MiB. nullopt: read the
+// body and handle the request. Never throws, like handle_api_request.
+std::optional<ApiResponse> check_api_request_head(const ApiContext &api, const ApiRequest &req);
+
 // The body limit of a request, from its head (asked before the body is read): [api]
 // max_upload_bytes for POST deployments/upload/, max_body_bytes for everything else.
 uint64_t request_body_limit(const ControlConfig &config,

@@ -47,6 +47,9 @@ struct HttpServer::Connection {
     bool keep_alive = true;
     bool http10 = false;
     bool head_only = false;
+    // A head check (set_head_check) is on the threadpool; its answer, if it refused.
+    bool checking_head = false;
+    std::optional<ApiResponse> head_verdict;
     // A streaming response (#16): the producer's stream, null once it ended or was cancelled.
     ResponseStream *stream = nullptr;
     bool streaming = false;
@@ -143,14 +146,11 @@ struct HttpServer::Connection {
                 return;
             case ParseEvent::kHeadComplete:
                 head_end = pos;
-                if (parser.head().expect_continue) {
-                    static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-                    auto *req = new uv_write_t;
-                    uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
-                    if (uv_write(req, reinterpret_cast<uv_stream_t *>(&tcp), &b, 1,
-                                 [](uv_write_t *w, int) { delete w; }) != 0)
-                        delete req;
+                if (large_body_expected()) {
+                    start_head_check();
+                    return;
                 }
+                send_continue_if_expected();
                 break;
             case ParseEvent::kMessageComplete:
                 dispatch();
@@ -164,7 +164,27 @@ struct HttpServer::Connection {
         }
     }
 
-    void dispatch()
+    void send_continue_if_expected()
+    {
+        if (!parser.head().expect_continue) return;
+        static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        auto *req = new uv_write_t;
+        uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
+        if (uv_write(req, reinterpret_cast<uv_stream_t *>(&tcp), &b, 1,
+                     [](uv_write_t *w, int) { delete w; }) != 0)
+            delete req;
+    }
+
+    // A body past the ordinary limit is read only for a caller the head check lets in.
+    bool large_body_expected()
+    {
+        const auto &h = parser.head();
+        if (!server->head_check_ || !server->body_limit_) return false;
+        if (!h.chunked && h.content_length <= server->limits_.max_body_bytes) return false;
+        return body_limit(this, h) > server->limits_.max_body_bytes;
+    }
+
+    void copy_head()
     {
         const auto &h = parser.head();
         request.method = h.method;
@@ -175,6 +195,43 @@ struct HttpServer::Connection {
         for (uint16_t i = 0; i < h.header_count; ++i)
             request.headers.emplace_back(std::string(h.headers[i].name),
                                          std::string(h.headers[i].value));
+    }
+
+    // Reading stops while the check runs; on_work_done answers or reads the body on.
+    void start_head_check()
+    {
+        copy_head();
+        request.body.clear();
+        checking_head = true;
+        busy = true;
+        work_pending = true;
+        uv_read_stop(reinterpret_cast<uv_stream_t *>(&tcp));
+        uv_timer_stop(&idle);
+        uv_queue_work(server->loop_, &work, on_work, on_work_done);
+    }
+
+    void finish_head_check()
+    {
+        checking_head = false;
+        if (head_verdict) {
+            response = std::move(*head_verdict);
+            head_verdict.reset();
+            keep_alive = false;
+            http10 = parser.head().is_http10();
+            head_only = false;
+            write_response(true); // the body stays unread: the connection cannot go on
+            return;
+        }
+        busy = false;
+        send_continue_if_expected();
+        start();
+        process(); // body bytes that came with the head
+    }
+
+    void dispatch()
+    {
+        copy_head();
+        const auto &h = parser.head();
         request.body = std::move(body);
         body.clear();
         keep_alive = h.keep_alive;
@@ -196,7 +253,10 @@ struct HttpServer::Connection {
     static void on_work(uv_work_t *w)
     {
         auto *c = static_cast<Connection *>(w->data);
-        c->response = c->server->handler_(c->request);
+        if (c->checking_head)
+            c->head_verdict = c->server->head_check_(c->request);
+        else
+            c->response = c->server->handler_(c->request);
     }
 
     static void on_work_done(uv_work_t *w, int)
@@ -208,7 +268,9 @@ struct HttpServer::Connection {
             if (c->closed) c->server->on_conn_closed(c);
             return;
         }
-        if (c->response.stream)
+        if (c->checking_head)
+            c->finish_head_check();
+        else if (c->response.stream)
             c->start_stream();
         else
             c->write_response(!c->keep_alive);

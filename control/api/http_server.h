@@ -6,6 +6,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -66,6 +67,13 @@ public:
     using BodyLimit = std::function<uint64_t(const shared::http::RequestHead &)>;
     void set_body_limit(BodyLimit fn) { body_limit_ = std::move(fn); }
 
+    // Runs on the threadpool after the head of a request whose body may exceed
+    // limits.max_body_bytes (an upload), before any of its body is read or 100 Continue is
+    // sent. An answer goes out at once and the connection closes with the body unread;
+    // nullopt reads the body and handles the request as usual.
+    using HeadCheck = std::function<std::optional<ApiResponse>(const ApiRequest &)>;
+    void set_head_check(HeadCheck fn) { head_check_ = std::move(fn); }
+
     // Binds and listens on host:port (port 0: any free port). Returns 0 or a libuv error code;
     // on error nothing is left open.
     int listen(const std::string &host, int port);
@@ -87,6 +95,7 @@ private:
     ApiHandler handler_;
     shared::http::ParserLimits limits_;
     BodyLimit body_limit_;
+    HeadCheck head_check_;
     uint64_t idle_timeout_ms_;
     int max_streams_;
     int streams_ = 0; // open ResponseStreams (loop thread only)

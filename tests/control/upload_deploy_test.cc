@@ -63,6 +63,23 @@ std::string site(const std::string &index)
                          {AE_IFREG, "./css/site.css", "body { color: teal }"}});
 }
 
+// A new project with one UPLOAD service; the service's id.
+std::string upload_service(HttpClient &c, const std::string &token, const std::string &name)
+{
+    return create_service(c, token, create_project(c, token, "p")["id"], name,
+                          {{"deploy_type", "UPLOAD"}})["id"];
+}
+
+// Bytes gzip cannot shrink: an archive of them is as large as its content.
+std::string incompressible(size_t n)
+{
+    std::string noise(n, '\0');
+    uint32_t x = 7;
+    for (char &ch : noise)
+        ch = char((x = x * 1664525u + 1013904223u) >> 24);
+    return noise;
+}
+
 } // namespace
 
 TEST_CASE("an uploaded static site goes ACTIVE, is served by the edge, and its archive goes",
@@ -227,8 +244,7 @@ TEST_CASE("upload size limit, one deployment in flight, throttle", "[control][up
     env.start_server();
     auto c = env.client();
     std::string token = env.create_token("alice");
-    std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "big",
-                                     {{"deploy_type", "UPLOAD"}})["id"];
+    std::string sid = upload_service(*c, token, "big");
 
     // Past max_upload_bytes: 413 on the declared length, before a byte of the body is sent.
     std::string head = "POST /api/v1/deployments/upload/?service_id=" + sid +
@@ -250,11 +266,8 @@ TEST_CASE("upload size limit, one deployment in flight, throttle", "[control][up
     CHECK(refused.json()["code"] == "body_too_large");
 
     // Above [api] max_body_bytes (1 MiB) is fine here, and only here.
-    std::string noise(1536 << 10, '\0');
-    uint32_t x = 7;
-    for (char &ch : noise) // incompressible: the archive is as large as its content
-        ch = char((x = x * 1664525u + 1013904223u) >> 24);
-    std::string tgz = make_tarball({{AE_IFREG, "index.html", "big"}, {AE_IFREG, "blob", noise}});
+    std::string tgz = make_tarball(
+        {{AE_IFREG, "index.html", "big"}, {AE_IFREG, "blob", incompressible(1536 << 10)}});
     REQUIRE(tgz.size() > (1 << 20));
     Response r = upload(*c, token, sid, tgz);
     REQUIRE(r.status == 201);
@@ -276,4 +289,58 @@ TEST_CASE("upload size limit, one deployment in flight, throttle", "[control][up
     r = upload(*c, token, sid, make_tarball({{AE_IFREG, "index.html", "fourth"}}));
     CHECK(r.status == 429);
     CHECK(r.has_header("Retry-After"));
+}
+
+TEST_CASE("an upload without a valid token is refused on its head, before its body",
+          "[control][upload]")
+{
+    ControlOptions opts;
+    opts.workers = 0;
+    opts.max_upload_bytes = 4 << 20;
+    ControlEnv env(opts);
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string sid = upload_service(*c, token, "up");
+    // Larger than [api] max_body_bytes (1 MiB): only uploads may send that much.
+    std::string tgz =
+        make_tarball({{AE_IFREG, "index.html", "up"}, {AE_IFREG, "blob", incompressible(3 << 20)}});
+    REQUIRE(tgz.size() > (1 << 20));
+    std::string head = "POST /api/v1/deployments/upload/?service_id=" + sid +
+                       " HTTP/1.1\r\nHost: x\r\nContent-Type: application/gzip\r\n"
+                       "Expect: 100-continue\r\nContent-Length: " +
+                       std::to_string((3 << 20) + 1) + "\r\n";
+
+    // No token, a wrong token, chunked with a wrong token: answered from the head alone, no
+    // 100 Continue, and the connection closes with the body never asked for.
+    for (std::string auth : {std::string(), std::string("Authorization: Token nope\r\n")}) {
+        RawClient raw(env.port());
+        raw.send(head + auth + "\r\n");
+        Response r = must(raw.read_response());
+        CHECK(r.status == 401);
+        CHECK(r.json()["code"] == (auth.empty() ? "not_authenticated" : "invalid_token"));
+        CHECK(raw.wait_closed());
+    }
+    RawClient chunked(env.port());
+    chunked.send("POST /api/v1/deployments/upload/?service_id=" + sid +
+                 " HTTP/1.1\r\nHost: x\r\nAuthorization: Token nope\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n");
+    Response r = must(chunked.read_response());
+    CHECK(r.status == 401);
+
+    // A valid token: 100 Continue, then the body, then the deployment.
+    RawClient ok(env.port());
+    std::string good = "POST /api/v1/deployments/upload/?service_id=" + sid +
+                       " HTTP/1.1\r\nHost: x\r\nContent-Type: application/gzip\r\n"
+                       "Expect: 100-continue\r\nAuthorization: Token " +
+                       token + "\r\nContent-Length: " + std::to_string(tgz.size()) + "\r\n\r\n";
+    ok.send(good);
+    Response cont = must(ok.read_response(true));
+    CHECK(cont.status == 100);
+    ok.send(tgz);
+    r = must(ok.read_response());
+    CHECK(r.status == 201);
+    CHECK(r.json()["status"] == "QUEUED");
+    // The bytes that came with the head are not lost: the whole archive was stored.
+    CHECK(slurp(archive_of(env, r.json()["id"])) == tgz);
 }
