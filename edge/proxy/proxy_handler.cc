@@ -27,6 +27,15 @@ uint64_t splitmix(uint64_t x) noexcept
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
     return x ^ (x >> 31);
 }
+
+// Where x is in list, or list.size().
+size_t index_of(const std::vector<UpstreamTarget::Address> &list,
+                const UpstreamTarget::Address &x) noexcept
+{
+    for (size_t i = 0; i < list.size(); ++i)
+        if (list[i].len == x.len && std::memcmp(&list[i].sa, &x.sa, x.len) == 0) return i;
+    return list.size();
+}
 } // namespace
 
 ProxyHandler::ProxyHandler(uv_loop_t *loop, IoLoop &io, ProxyOptions options)
@@ -87,6 +96,9 @@ void ProxyHandler::serve(Exchange &ex)
         if (t->resolve == UpstreamTarget::Resolve::kFailed &&
             now_ms() - t->resolve_failed_ms >= kResolveRetryMs)
             resolve(*t); // the name may exist by now (a container that started late)
+        else if (!t->addrs.empty() && t->resolve == UpstreamTarget::Resolve::kDone &&
+                 now_ms() - t->resolved_ms >= t->limits.resolve_ms)
+            resolve(*t); // in the background: the known addresses serve meanwhile
         if (t->resolve == UpstreamTarget::Resolve::kPending) { // first use of a host name
             ex.pending = t->resolving;
             return;
@@ -200,17 +212,28 @@ void ProxyHandler::resolve(UpstreamTarget &t)
                 UpstreamTarget::Address x{};
                 std::memcpy(&x.sa, a->ai_addr, a->ai_addrlen);
                 x.len = socklen_t(a->ai_addrlen);
-                bool seen = false;
-                for (const auto &y : found)
-                    seen |= y.len == x.len && std::memcmp(&y.sa, &x.sa, x.len) == 0;
-                if (!seen) found.push_back(x);
+                if (index_of(found, x) == found.size()) found.push_back(x);
             }
             if (!found.empty()) {
-                target.addrs = std::move(found);
                 target.resolved_ms = uv_now(req->loop);
-                target.addr_at = 0;
-                target.sa = target.addrs[0].sa;
-                target.sa_len = target.addrs[0].len;
+                // The same addresses (maybe rotated, as round-robin DNS does): the one in use
+                // stays, and so do pooled connections. Others: start over at the first.
+                size_t at = target.addrs.empty() ? found.size()
+                                                 : index_of(found, target.addrs[target.addr_at]);
+                bool same = at < found.size() && found.size() == target.addrs.size();
+                for (size_t i = 0; same && i < found.size(); ++i)
+                    same = index_of(target.addrs, found[i]) < target.addrs.size();
+                if (!same) {
+                    if (!target.addrs.empty())
+                        log_message(LogLevel::kInfo, "upstream %s: addresses changed",
+                                    target.addr.c_str());
+                    ++target.addrs_generation;
+                    at = 0;
+                }
+                target.addrs = std::move(found);
+                target.addr_at = at;
+                target.sa = target.addrs[at].sa;
+                target.sa_len = target.addrs[at].len;
                 target.resolve = UpstreamTarget::Resolve::kDone;
                 if (target.stats->resolve_status.exchange(0) != 0)
                     log_message(LogLevel::kInfo, "upstream %s: resolved again",
@@ -347,7 +370,8 @@ UpstreamConn *ProxyHandler::connection(UpstreamTarget &t, int &error)
     while (!t.idle.empty()) {
         UpstreamConn *c = t.idle.back();
         t.idle.pop_back();
-        if (c->closed() || now - c->idle_since_ms >= t.limits.idle_timeout_ms) {
+        if (c->closed() || now - c->idle_since_ms >= t.limits.idle_timeout_ms ||
+            c->generation != t.addrs_generation) {
             close_conn(c);
             continue;
         }
@@ -372,7 +396,7 @@ void ProxyHandler::release(UpstreamConn *c, bool reusable) noexcept
     c->user = nullptr;
     UpstreamTarget &t = c->target();
     if (reusable && !stopped_ && !c->closed() && !c->hung_up() &&
-        t.idle.size() < t.limits.max_idle) {
+        c->generation == t.addrs_generation && t.idle.size() < t.limits.max_idle) {
         c->idle_since_ms = now_ms();
         t.idle.push_back(c);
         t.sync_gauges();

@@ -68,6 +68,7 @@ UpstreamStats *UpstreamRegistry::stats_for(int worker, const std::string &addr)
 
 int UpstreamConn::connect() noexcept
 {
+    generation = target_.addrs_generation;
     fd_ = ::socket(target_.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd_ < 0) return -errno;
     int one = 1;

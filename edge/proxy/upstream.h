@@ -119,6 +119,9 @@ struct UpstreamTarget {
     uint64_t resolve_failed_ms = 0; // a failed name is tried again kResolveRetryMs after
     uint64_t resolved_ms = 0;       // when the name last resolved (refreshes are spaced)
     bool gai_busy = false;          // a getaddrinfo for this target is in flight
+    // Moves when a resolution changes the address set: connections made before are not
+    // pooled again (they may reach an address the name no longer has).
+    uint32_t addrs_generation = 0;
 
     std::vector<UpstreamConn *> idle; // most recently used last
     uint32_t open = 0;                // connections open (idle or in use)
@@ -203,6 +206,7 @@ public:
     UpstreamUser *user = nullptr; // null while idle in the pool
     bool connected = false;       // the connect has completed (a byte went or the socket said)
     bool reused = false;          // served an earlier request
+    uint32_t generation = 0;      // the target's addrs_generation when it connected
     uint64_t idle_since_ms = 0;
 
 private:

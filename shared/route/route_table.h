@@ -53,6 +53,9 @@ struct UpstreamPoolLimits {
     uint32_t max_idle = 32;           // idle connections kept per upstream
     uint32_t idle_timeout_ms = 30000; // an idle connection older than this is closed
     uint32_t max_conns = 0;           // open connections per upstream; 0: no cap
+    // A named upstream ("app:3000") is resolved again this often while requests come, so a
+    // container that got a new address is followed even when its old one still accepts.
+    uint32_t resolve_ms = 30000;
 };
 
 // Passive health: consecutive failures eject an upstream for a back-off that doubles.

@@ -191,6 +191,8 @@ void parse_proxy(const json &r, Route &route, const std::string &where)
         route.pool.max_idle = uint32_t(get_uint(*p, "max_idle", w, 32, 100000));
         route.pool.idle_timeout_ms = uint32_t(get_uint(*p, "idle_timeout_ms", w, 30000, 86400000));
         route.pool.max_conns = uint32_t(get_uint(*p, "max_conns", w, 0, 1000000));
+        route.pool.resolve_ms = uint32_t(get_uint(*p, "resolve_ms", w, 30000, 86400000));
+        if (route.pool.resolve_ms < 100) invalid(w + ".resolve_ms", "must be at least 100");
     }
     if (const json *h = field(r, "health")) {
         if (!h->is_object()) invalid(where + ".health", "must be an object");
@@ -371,7 +373,8 @@ json route_table_to_json(const RouteTable &table)
             if (r.max_body_bytes) j["max_body_bytes"] = *r.max_body_bytes;
             j["pool"] = {{"max_idle", r.pool.max_idle},
                          {"idle_timeout_ms", r.pool.idle_timeout_ms},
-                         {"max_conns", r.pool.max_conns}};
+                         {"max_conns", r.pool.max_conns},
+                         {"resolve_ms", r.pool.resolve_ms}};
             j["health"] = {{"max_fails", r.health.max_fails},
                            {"eject_ms", r.health.eject_ms},
                            {"max_eject_ms", r.health.max_eject_ms}};

@@ -2,6 +2,7 @@
 // (tests/support/test_upstream.cc), whose own logs show exactly which requests reached them.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -32,9 +33,10 @@ struct ProxySite {
     std::string socket;
     int version = 1;
 
-    UpstreamProcess &upstream(const std::string &name)
+    UpstreamProcess &upstream(const std::string &name, int port = 0,
+                              const std::string &ip = "127.0.0.1")
     {
-        ups.push_back(std::make_unique<UpstreamProcess>(name, tree.path(name + ".log")));
+        ups.push_back(std::make_unique<UpstreamProcess>(name, tree.path(name + ".log"), port, ip));
         return *ups.back();
     }
     // Starts the edge with one route table (routes: the JSON array's contents).
@@ -1104,4 +1106,39 @@ TEST_CASE("a name that moves to another address is followed without a new table"
         if (!moved) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     CHECK(moved);
+}
+
+TEST_CASE("a name is resolved again while its old address still answers", "[e2e][proxy]")
+{
+    // Docker gives a restarted container a new address, and the old one may already belong
+    // to another container listening on the same port: the name is followed every
+    // pool.resolve_ms, not only when its address refuses.
+    ProxySite s;
+    if (!s.own_hosts_file("127.0.0.2 app.internal\n")) return;
+    UpstreamProcess &old_app = s.upstream("old", 0, "127.0.0.2");
+    s.upstream("new", old_app.port(), "127.0.0.1");
+    std::string named = R"({"addr": "app.internal:)" + std::to_string(old_app.port()) + R"("})";
+    s.start(proxy_route("api.test", named, R"("pool": {"resolve_ms": 200})"));
+    RawClient c(s.port());
+    CHECK(ask(c, get_req("api.test", "/id")).body.rfind("old ", 0) == 0);
+    s.tree.write("hosts", "127.0.0.1 app.internal\n");
+    bool moved = false;
+    for (int i = 0; i < 100 && !moved; ++i) { // 200 ms between resolutions: 5 s is ample
+        moved = ask(c, get_req("api.test", "/id")).body.rfind("new ", 0) == 0;
+        if (!moved) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(moved);
+    // The old address still accepts, yet nothing goes there any more (its pooled
+    // connection was retired with the old address set).
+    int probe = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in old_sa{};
+    old_sa.sin_family = AF_INET;
+    old_sa.sin_port = htons(uint16_t(old_app.port()));
+    inet_pton(AF_INET, "127.0.0.2", &old_sa.sin_addr);
+    CHECK(::connect(probe, reinterpret_cast<sockaddr *>(&old_sa), sizeof old_sa) == 0);
+    ::close(probe);
+    size_t old_seen = old_app.requests().size();
+    for (int i = 0; i < 20; ++i)
+        CHECK(ask(c, get_req("api.test", "/id")).body.rfind("new ", 0) == 0);
+    CHECK(old_app.requests().size() == old_seen);
 }

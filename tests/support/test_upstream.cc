@@ -453,7 +453,7 @@ void serve(int fd)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: %s NAME LOGFILE [PORT]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s NAME LOGFILE [PORT [IPV4]]\n", argv[0]);
         return 2;
     }
     g_name = argv[1];
@@ -465,7 +465,7 @@ int main(int argc, char **argv)
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(uint16_t(argc > 3 ? std::atoi(argv[3]) : 0));
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (inet_pton(AF_INET, argc > 4 ? argv[4] : "127.0.0.1", &a.sin_addr) != 1) return 2;
     if (bind(s, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || listen(s, 1024) != 0) {
         std::perror("bind/listen");
         return 1;

@@ -15,8 +15,9 @@
 namespace berth::test
 {
 
-UpstreamProcess::UpstreamProcess(const std::string &name, const std::string &log_path, int port)
-    : log_(log_path)
+UpstreamProcess::UpstreamProcess(const std::string &name, const std::string &log_path, int port,
+                                 const std::string &ip)
+    : ip_(ip), log_(log_path)
 {
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
@@ -26,7 +27,7 @@ UpstreamProcess::UpstreamProcess(const std::string &name, const std::string &log
     if (pid_ == 0) {
         dup2(out[1], STDOUT_FILENO);
         execl(bin.c_str(), bin.c_str(), name.c_str(), log_path.c_str(), port_arg.c_str(),
-              static_cast<char *>(nullptr));
+              ip.c_str(), static_cast<char *>(nullptr));
         _exit(127);
     }
     ::close(out[1]);

@@ -14,14 +14,16 @@ namespace berth::test
 class UpstreamProcess
 {
 public:
-    // Starts the upstream named `name`, logging to log_path; waits for its port.
-    UpstreamProcess(const std::string &name, const std::string &log_path, int port = 0);
+    // Starts the upstream named `name`, logging to log_path, on ip:port (port 0: a free one);
+    // waits for its port.
+    UpstreamProcess(const std::string &name, const std::string &log_path, int port = 0,
+                    const std::string &ip = "127.0.0.1");
     UpstreamProcess(const UpstreamProcess &) = delete;
     UpstreamProcess &operator=(const UpstreamProcess &) = delete;
     ~UpstreamProcess();
 
     int port() const { return port_; }
-    std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
+    std::string addr() const { return ip_ + ":" + std::to_string(port_); }
     // Every request logged so far.
     std::vector<nlohmann::json> requests() const;
     // SIGKILL and wait.
@@ -30,6 +32,7 @@ public:
 private:
     pid_t pid_ = -1;
     int port_ = 0;
+    std::string ip_;
     std::string log_;
 };
 
