@@ -457,7 +457,12 @@ bool Connection::respond(const shared::http::RequestHead &head)
         return false;
     }
     deadline_kind_ = Deadline::kNone; // each answered request restarts the idle/header clocks
-    if (ex.close) close_after_flush_ = true;
+    if (ex.close) {
+        if (ex.task && ex.task_reads_body)
+            close_after_task_ = true;
+        else
+            close_after_flush_ = true;
+    }
     ctx_.stats->requests.add(1);
     if (ex.task) {
         task_ = ex.task;
@@ -591,7 +596,8 @@ void Connection::end_task(bool completed)
     task_ = nullptr;
     task_waiting_ = false;
     held_len_ = 0;
-    if (tunnel_) close_after_flush_ = true;
+    if (tunnel_ || close_after_task_) close_after_flush_ = true;
+    close_after_task_ = false;
     if (busy_) {
         busy_->parser.set_body_spans(false); // a body the task did not read is dropped
         if (ctx_.access_log) {

@@ -114,6 +114,9 @@ private:
 
     bool responded_ = false; // current message answered at head-complete
     bool close_after_flush_ = false;
+    // The connection closes once the streamed exchange ends (Connection: close, HTTP/1.0):
+    // not sooner, since the task still reads the request body from it.
+    bool close_after_task_ = false;
     bool read_eof_ = false;
     bool draining_ = false;
     bool input_pending_ = false; // the socket may hold unread bytes no new event will announce

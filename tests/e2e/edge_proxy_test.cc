@@ -543,6 +543,37 @@ TEST_CASE("request bodies stream with a per-route limit, 100-continue is relayed
     CHECK(must(no.read_response()).status == 413);
 }
 
+TEST_CASE("request bodies reach the upstream on connections that close after the answer",
+          "[e2e][proxy]")
+{
+    // Connection: close and HTTP/1.0 (nginx speaks 1.0 to its upstreams by default): the
+    // body was never read and the client got 504 after idle_ms.
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a), R"("timeouts": {"idle_ms": 3000})"));
+    for (std::string request :
+         {std::string("POST /upload HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\n"
+                      "Connection: close\r\n\r\nhello"),
+          std::string("POST /upload HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: chunked\r\n"
+                      "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+          std::string("POST /upload HTTP/1.0\r\nHost: api.test\r\nContent-Length: 5\r\n\r\n"
+                      "hello")}) {
+        INFO(request);
+        RawClient c(s.port());
+        c.send(request);
+        Response r = must(c.read_response(false, 2500));
+        CHECK(r.status == 200);
+        CHECK(r.body.rfind("bytes=5 ", 0) == 0);
+        CHECK(c.wait_closed());
+    }
+    // The upstream saw each body whole, and nothing counted against its health.
+    for (const json &req : a.requests())
+        CHECK(req["body_bytes"] == 5);
+    AdminConn admin(s.socket);
+    json stats = admin.call(R"({"cmd":"stats"})");
+    CHECK(stats["upstreams"][0]["failures"]["idle_timeout"] == 0);
+}
+
 TEST_CASE("an upstream that dies mid-answer cuts only that answer", "[e2e][proxy]")
 {
     ProxySite s;
