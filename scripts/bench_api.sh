@@ -31,10 +31,11 @@ threads = 8
 trigger_per_minute = 1000000
 trigger_per_hour = 1000000
 [database]
-url = "postgresql://berth@127.0.0.1:$BERTH_PG_PORT/berth"
+url = "postgresql://berth@127.0.0.1:$BERTH_PG_PORT/berth?passfile=$TMP/pgpass"
 pool = 16
 [redis]
 url = "redis://127.0.0.1:$BERTH_REDIS_PORT"
+password_file = "$TMP/redis.password"
 [deploy]
 workers = 0
 deployments_root = "$TMP/deployments"

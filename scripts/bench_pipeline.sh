@@ -53,9 +53,10 @@ listen = "127.0.0.1:0"
 trigger_per_minute = 1000
 trigger_per_hour = 100000
 [database]
-url = "postgresql://berth@127.0.0.1:$BERTH_PG_PORT/berth"
+url = "postgresql://berth@127.0.0.1:$BERTH_PG_PORT/berth?passfile=$TMP/pgpass"
 [redis]
 url = "redis://127.0.0.1:$BERTH_REDIS_PORT"
+password_file = "$TMP/redis.password"
 [deploy]
 workers = 1
 deployments_root = "$TMP/deployments"

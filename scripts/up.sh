@@ -62,8 +62,9 @@ if [[ ! -e $ROOT/deployments/demo ]]; then cp -r conf/demo-deployments/demo "$RO
 SOCKET=$ROOT/edge-admin.sock
 CONFIG=$ROOT/control.toml
 sed -e "s|^listen = .*|listen = \"$API_LISTEN\"|" \
-    -e "s|^url = \"postgresql://.*|url = \"postgresql://berth@127.0.0.1:$PG_PORT/berth?connect_timeout=3\"|" \
+    -e "s|^url = \"postgresql://.*|url = \"postgresql://berth@127.0.0.1:$PG_PORT/berth?connect_timeout=3\&passfile=$ROOT/pgpass\"|" \
     -e "s|^url = \"redis://.*|url = \"redis://127.0.0.1:$REDIS_PORT\"|" \
+    -e "s|^password_file = .*|password_file = \"$ROOT/redis.password\"|" \
     -e "s|^deployments_root = .*|deployments_root = \"$ROOT/deployments\"|" \
     -e "s|^builds_dir = .*|builds_dir = \"$ROOT/builds\"|" \
     -e "s|^cache_dir = .*|cache_dir = \"$ROOT/cache\"|" \

@@ -4,10 +4,13 @@
 
 #include <sys/un.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "control/base/percent_coding.h"
 #include "control/net/ip_address.h"
 #include "shared/config/toml_reader.h"
 
@@ -49,15 +52,20 @@ void check_listen(const Reader &r, const std::string &addr)
         r.fail_key("listen", "port must be at most 65535");
 }
 
-// redis://HOST[:PORT][/DB]: RedisConn connects with exactly these. A user, password or query
-// would be dropped by the connection, so they are refused here instead (#12: nothing ignored).
+// redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]: RedisConn connects with exactly these (AUTH
+// with the password). A query would be dropped by the connection, so it is refused here
+// instead (#12: nothing ignored).
 void check_redis_url(const Reader &r, const std::string &url)
 {
     if (url.rfind("redis://", 0) != 0) r.fail_key("url", "must start with redis://");
     std::string rest = url.substr(8);
-    if (rest.find('@') != std::string::npos)
-        r.fail_key("url", "must not carry a user or password: this build does not send AUTH "
-                          "(bind Redis to loopback or a private socket instead)");
+    if (size_t at = rest.rfind('@'); at != std::string::npos) {
+        std::string credentials = rest.substr(0, at);
+        size_t colon = credentials.find(':');
+        if (colon == std::string::npos || colon + 1 == credentials.size())
+            r.fail_key("url", "needs a password after the user (redis://[USER]:PASSWORD@HOST)");
+        rest.erase(0, at + 1);
+    }
     if (rest.find_first_of("?#") != std::string::npos)
         r.fail_key("url", "must not carry options (?...): none are supported");
     size_t slash = rest.find('/');
@@ -77,6 +85,19 @@ void check_redis_url(const Reader &r, const std::string &url)
             std::stol(port) == 0)
             r.fail_key("url", "port must be a number from 1 to 65535");
     }
+}
+
+// The URL with the password read from `file` (its first line; scripts/services.sh writes it).
+std::string with_redis_password(const Reader &r, const std::string &url, const std::string &file)
+{
+    if (url.find('@') != std::string::npos)
+        r.fail_key("password_file", "is set while redis.url carries a password: choose one");
+    std::ifstream in(file);
+    std::string password;
+    if (!in || !std::getline(in, password))
+        r.fail_key("password_file", "cannot read \"" + file + "\": " + std::strerror(errno));
+    if (password.empty()) r.fail_key("password_file", "\"" + file + "\" starts with an empty line");
+    return "redis://:" + percent_encode(password) + "@" + url.substr(8);
 }
 
 void read_api(const Reader &r, ControlConfig &c)
@@ -102,10 +123,16 @@ void read_api(const Reader &r, ControlConfig &c)
 void read_builds(const Reader &r, ControlConfig &c)
 {
     shared::config::check_keys(c.path, r.t, "builds",
-                               {"user", "cache_dir", "timeout_s", "memory_mb", "cpu_s", "processes",
-                                "open_files", "file_size_mb", "log_max_lines", "log_max_kib"});
-    if (r.string("user", c.build_user) && c.build_user.empty())
-        r.fail_key("user", "must name an unprivileged user such as \"nobody\"");
+                               {"user", "uid_base", "cache_dir", "timeout_s", "memory_mb", "cpu_s",
+                                "processes", "open_files", "file_size_mb", "log_max_lines",
+                                "log_max_kib"});
+    // Builds no longer share one user (one service's build could read another's environment).
+    std::string user;
+    if (r.string("user", user))
+        r.fail_key("user", "is gone: each service's builds run as a uid of their own, uid_base + "
+                           "n (remove the key; set uid_base to move the range)");
+    // base + n stays a valid uid (below 2^32 - 1) for every n the integer sequence can give.
+    r.integer("uid_base", c.build_uid_base, 1000, (int64_t(1) << 31) - 1);
     r.string("cache_dir", c.cache_dir);
     r.integer("timeout_s", c.build_timeout_s, 1, 86400);
     r.integer("memory_mb", c.build_memory_mb, 64, 1 << 20);
@@ -243,10 +270,13 @@ ControlConfig load_control_config(const std::string &path)
         r.integer("pool", c.database_pool, 1, 256);
     }
     if (auto *t = section(path, root, "redis")) {
-        shared::config::check_keys(path, *t, "redis", {"url", "prefix"});
+        shared::config::check_keys(path, *t, "redis", {"url", "prefix", "password_file"});
         Reader r{path, *t, "redis"};
         if (r.string("url", c.redis_url)) check_redis_url(r, c.redis_url);
         r.string("prefix", c.redis_prefix);
+        std::string password_file;
+        if (r.string("password_file", password_file) && !password_file.empty())
+            c.redis_url = with_redis_password(r, c.redis_url, password_file);
     }
     if (auto *t = section(path, root, "deploy")) read_deploy(Reader{path, *t, "deploy"}, c);
     if (auto *t = section(path, root, "builds")) read_builds(Reader{path, *t, "builds"}, c);

@@ -60,7 +60,13 @@ struct ControlConfig {
     int health_attempts = 3;      // rounds over edge_http_addresses before HEALTH_FAILED
 
     // [builds] (#16): install and build commands run as sandboxed child processes.
-    std::string build_user = "nobody";      // who builds run as when control runs as root
+    // When control runs as root, a service's builds run as uid and gid build_uid_base + n, n
+    // the service's own number (store: build_uid_number), so no two services share a uid.
+    int64_t build_uid_base = 200000;
+    // Not read from the file (`[builds] user` is refused since uid_base): the account whose
+    // reach of builds_dir and cache_dir is checked at startup. A build uid owns neither
+    // directory nor is in its group, so it reaches them as this one does (the "other" bits).
+    std::string build_user = "nobody";
     std::string cache_dir = ".berth/cache"; // dependency caches, per service and lockfile hash
     int build_timeout_s = 1800;             // wall clock, per command
     int build_memory_mb = 4096;             // private writable memory (RLIMIT_DATA), per process

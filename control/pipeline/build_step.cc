@@ -112,7 +112,9 @@ BuildOutput build_step(const BuildInput &in)
     BuildOutput out;
     auto run = [&](const char *phase, const std::string &command) {
         say("$ " + command);
-        BuildSandbox box(SandboxSpec{command, root, {}, in.env, in.limits, in.user});
+        SandboxSpec spec{command, root, {}, in.env, in.limits, in.user};
+        spec.private_dir = in.checkout;
+        BuildSandbox box(std::move(spec));
         SandboxResult r;
         {
             CancelWatch watch(in.cancelled, box);
@@ -132,6 +134,8 @@ BuildOutput build_step(const BuildInput &in)
 
     say("framework " + std::string(framework_name(plan.framework)) +
         (plan.lockfile.empty() ? "" : ", lockfile " + plan.lockfile));
+    if (in.user.uid && in.user.dedicated)
+        say("commands run as uid " + std::to_string(*in.user.uid) + ", this service's own");
     if (!plan.install_command.empty()) {
         std::optional<DependencyCache> cache;
         if (!in.cache_dir.empty()) cache.emplace(in.cache_dir, plan, root);

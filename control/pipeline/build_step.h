@@ -33,6 +33,8 @@ struct BuildInput {
     std::vector<std::pair<std::string, std::string>> env; // the build environment
     std::vector<std::string> secret_values;               // masked in every stored line
     SandboxLimits limits;
+    // As root, the service's own uid (dedicated: every process of it is killed when a command
+    // ends); the checkout is given to it with mode 0700.
     SandboxUser user;
     BuildLogCap log_cap;
     std::filesystem::path cache_dir; // cache_dir/<service id>; empty: no dependency cache

@@ -56,6 +56,9 @@ std::string DependencyCache::store() const
     try {
         fs::remove_all(tmp);
         fs::create_directories(tmp);
+        // Builds never read the cache (control copies it in): no build uid may enter it, since
+        // one service's modules can hold what its install fetched with its own credentials.
+        fs::permissions(service_root_, fs::perms::owner_all);
         copy_tree(tree_ / kModules, tmp / kModules);
         fs::remove_all(service_root_ / key_);
         fs::rename(tmp, service_root_ / key_);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <thread>
+#include <unistd.h>
 
 #include "control/edges/edge_sync.h"
 #include "control/pipeline/build_inputs.h"
@@ -352,7 +353,18 @@ void JobRunner::run_build(const std::string &id)
     in.limits.file_size_bytes = uint64_t(config_.build_file_size_mb) << 20;
     in.limits.processes = uint64_t(config_.build_processes);
     in.limits.wall_timeout = std::chrono::seconds(config_.build_timeout_s);
-    in.user.name = config_.build_user;
+    if (geteuid() == 0) {
+        // The service's own uid and gid: its build cannot read another build's environment or
+        // signal its processes, and every process of the uid can be ended with the build.
+        int n = tx([&](pqxx::work &w) { return build_uid_number(w, row.service_id); });
+        int64_t uid = config_.build_uid_base + n;
+        if (uid >= int64_t(uid_t(-1)))
+            throw std::runtime_error("build uid " + std::to_string(uid) +
+                                     " is past the largest uid; lower [builds] uid_base");
+        in.user.uid = uid_t(uid);
+        in.user.gid = gid_t(uid);
+        in.user.dedicated = true;
+    }
     in.log_cap = {size_t(config_.build_log_max_lines), size_t(config_.build_log_max_kib) << 10};
     in.cache_dir = fs::path(config_.cache_dir) / row.service_id;
     in.log = [&](const LogLine &line) {

@@ -1,7 +1,10 @@
 // Connection handling for hiredis' blocking API; errors never leave a half-read reply behind.
 #include "control/queue/redis_conn.h"
 
+#include <string_view>
 #include <sys/time.h>
+
+#include "control/base/percent_coding.h"
 
 namespace berth::control
 {
@@ -19,6 +22,14 @@ timeval to_tv(int ms)
 RedisConn::RedisConn(std::string url, int io_timeout_ms) : io_timeout_ms_(io_timeout_ms)
 {
     std::string rest = url.rfind("redis://", 0) == 0 ? url.substr(8) : url;
+    if (size_t at = rest.rfind('@'); at != std::string::npos) {
+        std::string_view credentials = std::string_view(rest).substr(0, at);
+        size_t colon = credentials.find(':');
+        user_ = percent_decode(credentials.substr(0, colon), false);
+        if (colon != std::string_view::npos)
+            password_ = percent_decode(credentials.substr(colon + 1), false);
+        rest.erase(0, at + 1);
+    }
     if (size_t slash = rest.find('/'); slash != std::string::npos) {
         db_ = std::atoi(rest.c_str() + slash + 1);
         rest.resize(slash);
@@ -51,6 +62,17 @@ void RedisConn::connect()
                                ": " + why);
     }
     redisSetTimeout(ctx_, to_tv(io_timeout_ms_));
+    if (!password_.empty()) {
+        RedisReply r(static_cast<redisReply *>(
+            user_.empty() ? redisCommand(ctx_, "AUTH %s", password_.c_str())
+                          : redisCommand(ctx_, "AUTH %s %s", user_.c_str(), password_.c_str())));
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            std::string why = r ? std::string(r->str, r->len) : "no reply";
+            drop();
+            throw RedisUnavailable("redis at " + host_ + ":" + std::to_string(port_) +
+                                   " refused AUTH: " + why);
+        }
+    }
     if (db_ != 0) {
         RedisReply r(static_cast<redisReply *>(redisCommand(ctx_, "SELECT %d", db_)));
         if (!r || r->type == REDIS_REPLY_ERROR) {

@@ -25,7 +25,8 @@ using RedisReply = std::unique_ptr<redisReply, ReplyFree>;
 class RedisConn
 {
 public:
-    // url: redis://HOST:PORT[/DB]. Connects lazily. io_timeout_ms bounds every command
+    // url: redis://[[USER]:PASSWORD@]HOST:PORT[/DB] (user and password percent-encoded; sent
+    // with AUTH on each connect). Connects lazily. io_timeout_ms bounds every command
     // (blocking commands pass a longer one per call).
     explicit RedisConn(std::string url, int io_timeout_ms = 2000);
     ~RedisConn();
@@ -42,6 +43,7 @@ private:
     void connect();
     void drop() noexcept;
 
+    std::string user_, password_;
     std::string host_;
     int port_ = 6379;
     int db_ = 0;

@@ -19,6 +19,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <system_error>
@@ -41,6 +44,7 @@ constexpr auto kKillGrace = 300ms;       // SIGTERM → SIGKILL: a cancel stays 
 constexpr auto kPollSlice = 100ms;       // the longest wait without a deadline or an event
 constexpr auto kDrainAfterExit = 1000ms; // output pipes held by a process that left the group
 constexpr auto kReapBound = 2000ms;      // SIGKILLed processes stuck in uninterruptible sleep
+constexpr int kHelperBoundMs = 500;      // kill_all_of's helper; a build process may stop it
 constexpr size_t kReadChunk = 64 * 1024;
 
 int64_t unix_ms()
@@ -217,7 +221,8 @@ std::string chown_tree(const fs::path &root, const Identity &id)
 }
 
 // The child's environment, exactly: Berth's fixed variables, then the caller's.
-std::string build_env(const SandboxSpec &spec, const fs::path &home, std::vector<std::string> &out)
+std::string build_env(const SandboxSpec &spec, const fs::path &home, const fs::path &tmp,
+                      std::vector<std::string> &out)
 {
     std::map<std::string, std::string> vars = {
         {"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"LANG", "C.UTF-8"}, {"CI", "true"}};
@@ -226,9 +231,10 @@ std::string build_env(const SandboxSpec &spec, const fs::path &home, std::vector
             return "invalid environment variable name \"" + name + "\"";
         if (value.find('\0') != std::string::npos)
             return "environment variable " + name + " holds a NUL byte";
-        if (name != "HOME" && name != "PWD") vars[name] = value;
+        if (name != "HOME" && name != "PWD" && name != "TMPDIR") vars[name] = value;
     }
     vars["HOME"] = home.string();
+    vars["TMPDIR"] = tmp.string();
     vars["PWD"] = spec.work_dir.string();
     for (const auto &[name, value] : vars)
         out.push_back(name + "=" + value);
@@ -258,12 +264,78 @@ void add_usage(SandboxResult &r, const rusage &ru)
     r.peak_rss_kib = std::max(r.peak_rss_kib, ru.ru_maxrss);
 }
 
+// SIGKILL to every process of `uid`, from a helper child that becomes `uid` and calls
+// kill(-1, SIGKILL): kill(2) sends that to every process the caller may signal (those whose
+// real or saved uid is the caller's), except init and the caller itself. As root, kill(-1)
+// would reach everything; as the uid it reaches exactly the build, in and out of its group.
+// The helper is one of the uid's processes while it runs, so a build process may stop it; it
+// is SIGKILLed if it has not finished in kHelperBoundMs, and the caller's loop tries again.
+void kill_all_of(uid_t uid)
+{
+    pid_t helper = fork();
+    if (helper < 0) return;
+    if (helper == 0) {
+        // Async-signal-safe only (see the top of the file); a raw setresuid like run_child's.
+        if (syscall(SYS_setresuid, uid, uid, uid) == 0) kill(-1, SIGKILL);
+        _exit(0);
+    }
+    UniqueFd pidfd(int(syscall(SYS_pidfd_open, helper, 0)));
+    if (pidfd) {
+        pollfd p{pidfd.get(), POLLIN, 0};
+        while (poll(&p, 1, kHelperBoundMs) < 0 && errno == EINTR) {
+        }
+    } else {
+        auto give_up = Clock::now() + milliseconds(kHelperBoundMs);
+        while (waitpid(helper, nullptr, WNOHANG) == 0 && Clock::now() < give_up)
+            std::this_thread::sleep_for(1ms);
+    }
+    if (waitpid(helper, nullptr, WNOHANG) == helper) return;
+    kill(helper, SIGKILL);
+    while (waitpid(helper, nullptr, 0) < 0 && errno == EINTR) {
+    }
+}
+
+struct UidProcess {
+    pid_t pid;
+    pid_t ppid;
+};
+
+// The processes whose real, effective or saved uid is `uid` (zombies included: their
+// credentials stay until they are reaped), from /proc/PID/status.
+std::vector<UidProcess> processes_of(uid_t uid)
+{
+    std::vector<UidProcess> found;
+    std::error_code ec;
+    for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+        std::string name = it->path().filename();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+        UniqueFd fd(open((it->path() / "status").c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) continue; // gone meanwhile
+        char buf[8192];
+        ssize_t n = read(fd.get(), buf, sizeof buf - 1);
+        if (n <= 0) continue;
+        buf[n] = '\0';
+        const char *ppid = std::strstr(buf, "\nPPid:");
+        const char *uids = std::strstr(buf, "\nUid:");
+        if (!ppid || !uids) continue;
+        unsigned long real = 0, effective = 0, saved = 0;
+        if (std::sscanf(uids + 5, "%lu %lu %lu", &real, &effective, &saved) != 3) continue;
+        if (real != uid && effective != uid && saved != uid) continue;
+        found.push_back({pid_t(std::stol(name)), pid_t(std::atol(ppid + 6))});
+    }
+    return found;
+}
+
 // Owns the started process group: whatever way run() is left, the group is killed and every
-// member re-parented to us reaped, and the leader's status and usage land in the result.
+// member re-parented to us reaped, and the leader's status and usage land in the result. With
+// a dedicated uid, every process of that uid too.
 class ProcessGroup
 {
 public:
-    ProcessGroup(pid_t leader, SandboxResult &result) : leader_(leader), result_(result) {}
+    ProcessGroup(pid_t leader, SandboxResult &result, std::optional<uid_t> dedicated)
+        : leader_(leader), result_(result), dedicated_(dedicated)
+    {
+    }
     ProcessGroup(const ProcessGroup &) = delete;
     ProcessGroup &operator=(const ProcessGroup &) = delete;
     ~ProcessGroup() { finish(); }
@@ -279,16 +351,25 @@ public:
         rusage ru{};
         if (wait4(leader_, &status, WNOHANG, &ru) != leader_) return false;
         record_leader(status, ru);
-        signal(SIGKILL); // nothing of a build outlives it
+        signal(SIGKILL);                          // nothing of a build outlives it
+        if (dedicated_) kill_all_of(*dedicated_); // nor escapes its group: their pipes close now
         return true;
     }
 
     // Kills and reaps until kill(-pgid, 0) says the group is gone (or kReapBound passed). The
     // leader's pid stays reserved as a pgid while any member exists, so it cannot be reused.
+    // Then, with a dedicated uid, the same for every process of the uid.
     void finish()
     {
         if (finished_) return;
         finished_ = true;
+        finish_group();
+        if (dedicated_) finish_uid(*dedicated_);
+    }
+
+private:
+    void finish_group()
+    {
         auto give_up = Clock::now() + kReapBound;
         while (true) {
             signal(SIGKILL);
@@ -313,7 +394,32 @@ public:
         }
     }
 
-private:
+    // Kills every process of `uid` and waits, by PID, for each that was re-parented to us (we
+    // are a child subreaper), until /proc shows none of the uid (or kReapBound passed).
+    void finish_uid(uid_t uid)
+    {
+        auto give_up = Clock::now() + kReapBound;
+        pid_t self = getpid();
+        while (true) {
+            kill_all_of(uid);
+            bool left = false;
+            for (const UidProcess &p : processes_of(uid)) {
+                int status = 0;
+                rusage ru{};
+                if (p.ppid == self && wait4(p.pid, &status, WNOHANG, &ru) == p.pid)
+                    add_usage(result_, ru);
+                else
+                    left = true; // still dying, or a zombie whose parent is still dying
+            }
+            if (!left) return;
+            if (Clock::now() >= give_up) {
+                result_.survivors = true;
+                return;
+            }
+            std::this_thread::sleep_for(2ms);
+        }
+    }
+
     void record_leader(int status, const rusage &ru)
     {
         leader_reaped_ = true;
@@ -324,6 +430,7 @@ private:
 
     pid_t leader_;
     SandboxResult &result_;
+    std::optional<uid_t> dedicated_;
     bool leader_reaped_ = false;
     bool finished_ = false;
 };
@@ -404,19 +511,40 @@ SandboxResult BuildSandbox::run(const SandboxLineCallback &on_line)
         return fail("the build directory " + spec_.work_dir.string() + " does not exist");
     Identity id;
     if (std::string e = resolve_identity(spec_.user, id); !e.empty()) return fail(e);
+    std::optional<uid_t> dedicated;
+    if (id.drop && spec_.user.dedicated) dedicated = id.uid;
+    // Whatever an earlier build of this uid left (control died mid-build) goes first.
+    if (dedicated) kill_all_of(*dedicated);
     fs::path home = spec_.home_dir.empty() ? spec_.work_dir / ".berth-home" : spec_.home_dir;
-    if (mkdir(home.c_str(), 0700) < 0 && errno != EEXIST)
-        return fail("cannot create HOME " + home.string() + ": " + errno_text(errno));
+    fs::path tmp = spec_.tmp_dir.empty() ? spec_.work_dir / ".berth-tmp" : spec_.tmp_dir;
+    for (const auto &[what, dir] :
+         {std::pair<const char *, const fs::path &>{"HOME", home}, {"TMPDIR", tmp}})
+        if (mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST)
+            return fail(std::string("cannot create ") + what + " " + dir.string() + ": " +
+                        errno_text(errno));
     if (id.drop) {
         if (spec_.user.chown_work_dir) {
             if (std::string e = chown_tree(spec_.work_dir, id); !e.empty()) return fail(e);
         }
-        if (lchown(home.c_str(), id.uid, id.gid) < 0)
-            return fail("cannot give HOME " + home.string() + " to uid " + std::to_string(id.uid) +
-                        ": " + errno_text(errno));
+        auto give = [&](const char *what, const fs::path &dir) {
+            return "cannot give " + std::string(what) + dir.string() + " to uid " +
+                   std::to_string(id.uid) + ": " + errno_text(errno);
+        };
+        if (lchown(home.c_str(), id.uid, id.gid) < 0) return fail(give("HOME ", home));
+        if (lchown(tmp.c_str(), id.uid, id.gid) < 0) return fail(give("TMPDIR ", tmp));
+        // The directory alone. It sits in a directory of control's (builds_dir), so the build
+        // cannot swap it for a link between the lstat and the chmod.
+        if (const fs::path &p = spec_.private_dir; !p.empty()) {
+            struct stat st {
+            };
+            if (lstat(p.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) errno = ENOTDIR;
+            if (!S_ISDIR(st.st_mode) || lchown(p.c_str(), id.uid, id.gid) < 0 ||
+                chmod(p.c_str(), 0700) < 0)
+                return fail(give("", p));
+        }
     }
     std::vector<std::string> env;
-    if (std::string e = build_env(spec_, home, env); !e.empty()) return fail(e);
+    if (std::string e = build_env(spec_, home, tmp, env); !e.empty()) return fail(e);
 
     std::vector<char *> envp;
     for (auto &var : env)
@@ -459,7 +587,7 @@ SandboxResult BuildSandbox::run(const SandboxLineCallback &on_line)
     if (pid < 0) return fail("cannot start the build process: " + errno_text(errno));
     if (pid == 0) run_child(plan);
 
-    ProcessGroup group(pid, result);
+    ProcessGroup group(pid, result, dedicated);
     result.pgid = pid;
     // Readable when the leader exits; without it (kernels before 5.3) the slice bounds the wait.
     UniqueFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));

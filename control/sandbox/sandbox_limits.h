@@ -18,9 +18,10 @@ struct SandboxLimits {
     uint64_t cpu_seconds = 1800;                  // RLIMIT_CPU, per process
     uint64_t open_files = 4096;                   // RLIMIT_NOFILE
     uint64_t file_size_bytes = uint64_t(4) << 30; // RLIMIT_FSIZE: the largest file written
-    // RLIMIT_NPROC counts every process of the build's uid, not of the build (a shared
-    // `nobody` counts its other processes too), and does not apply to root (when control is not
-    // root, the build runs as control's own user and counts its processes).
+    // RLIMIT_NPROC counts every process of the build's uid, not of the build: with the
+    // pipeline's per-service uid that is the build alone, with a shared `nobody` its other
+    // processes too. It does not apply to root (when control is not root, the build runs as
+    // control's own user and counts its processes).
     uint64_t processes = 1024;
     std::chrono::milliseconds wall_timeout{std::chrono::minutes(30)};
 };

@@ -18,7 +18,8 @@ struct SandboxResult {
     bool timed_out = false;  // the wall-clock limit ended it
     bool cancelled = false;  // cancel() ended it (or came before it started)
     bool oom_output = false; // an out-of-memory message (looks_like_out_of_memory) was printed
-    bool survivors = false;  // some process of the group was still there after the last kill
+    bool survivors = false;  // some process of the group (or of a dedicated uid) outlived the
+                             // last kill by the reap bound (2 s)
     std::string setup_error; // set when the command never ran: why
     std::chrono::milliseconds wall_time{0};
     std::chrono::milliseconds cpu_time{0}; // user + system, the leader and every reaped member

@@ -178,4 +178,13 @@ void append_build_log(pqxx::transaction_base &w, const std::string &deployment_i
                   deployment_id, stream, line);
 }
 
+int build_uid_number(pqxx::transaction_base &w, const std::string &service_id)
+{
+    // Under the UPDATE's row lock, so two first builds of one service get one number.
+    w.exec_params("UPDATE services SET build_uid = nextval('service_build_uid_seq')"
+                  " WHERE id = $1 AND build_uid IS NULL",
+                  service_id);
+    return w.exec_params1("SELECT build_uid FROM services WHERE id = $1", service_id)[0].as<int>();
+}
+
 } // namespace berth::control

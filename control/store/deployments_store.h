@@ -79,4 +79,9 @@ void stage_skipped(pqxx::transaction_base &w, const std::string &id, std::string
 void append_build_log(pqxx::transaction_base &w, const std::string &deployment_id,
                       const std::string &line, const std::string &stream = "build");
 
+// The service's build uid number (0009_build_uids.sql): assigned from service_build_uid_seq on
+// the first call, the same number on every later one, never another service's. Builds run as
+// uid [builds] uid_base + this number when control is root.
+int build_uid_number(pqxx::transaction_base &w, const std::string &service_id);
+
 } // namespace berth::control

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
@@ -15,6 +16,7 @@
 
 #include "tests/control/support/control_env.h"
 #include "tests/control/support/pipeline_support.h"
+#include "tests/control/support/proc_scan.h"
 #include "tests/support/http_client.h"
 
 using namespace berth::test;
@@ -335,4 +337,72 @@ TEST_CASE("REVIEW names missing env keys, a build past its memory limit is repor
                     0) == 0);
     CHECK(contains(err, "MemoryError"));
     env.stop_server();
+}
+
+TEST_CASE("as root each service builds as a uid of its own, and nothing of a build outlives it",
+          "[control][build][uid]")
+{
+    if (geteuid() != 0) {
+        WARN("not root: builds run as control's own uid");
+        return;
+    }
+    ControlEnv env;
+    std::string repo = env.dir + "/plain";
+    make_git_repo(repo, {{"index.html", "hi"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string pid = create_project(*c, token, "p")["id"];
+    // The audit's escape: a session of its own, out of the build's process group, reading every
+    // environment it can while later builds run.
+    const std::string command =
+        "echo \"uid=$(id -u) gid=$(id -g) tmp=$TMPDIR\"; "
+        "setsid sh -c 'while :; do cat /proc/[0-9]*/environ >/dev/null 2>&1; sleep 1; done' "
+        "</dev/null >/dev/null 2>&1 &";
+    auto service = [&](const std::string &name) {
+        return create_service(*c, token, pid, name,
+                              {{"repo_url", "file://" + repo},
+                               {"buildpack", "NIXPACKS"},
+                               {"build_command", command},
+                               {"output_directory", "."}})["id"]
+            .get<std::string>();
+    };
+    pqxx::connection db(env.pg.url());
+    auto number_of = [&](const std::string &sid) {
+        pqxx::nontransaction w(db);
+        return w.exec_params1("SELECT build_uid FROM services WHERE id = $1", sid)[0].as<int>();
+    };
+    // Builds the service; returns the uid its build reported, having checked that nothing of
+    // that uid is left and control has no unreaped child.
+    auto build = [&](const std::string &sid) {
+        std::string id = trigger_deployment(*c, token, sid);
+        json dep = wait_status(*c, token, id, "ACTIVE");
+        std::string log = log_text(*c, token, id);
+        INFO(log);
+        size_t at = log.find("\nuid="); // the output, not the command's echo
+        REQUIRE(at != std::string::npos);
+        uid_t uid = uid_t(std::stoul(log.substr(at + 5)));
+        CHECK(contains(log, "uid=" + std::to_string(uid) + " gid=" + std::to_string(uid) +
+                                " tmp=" + env.dir + "/builds/" + id + "/.berth-tmp\n"));
+        CHECK(contains(log, "commands run as uid " + std::to_string(uid) + ", this service's own"));
+        CHECK(uid == uid_t(env.build_uid_base() + number_of(sid)));
+        CHECK(processes_of_uid(uid).empty());
+        CHECK(zombie_children(env.server_pid()).empty());
+        return uid;
+    };
+    std::string a = service("a"), b = service("b");
+    uid_t uid_a = build(a);
+    uid_t uid_b = build(b);
+    CHECK(uid_a != uid_b);
+    CHECK(build(a) == uid_a); // the same service, the same uid
+    CHECK(number_of(a) != number_of(b));
+    env.stop_server();
+
+    // `[builds] user` named the one account every build shared: refused, naming its successor.
+    env.options().builds_toml = "user = \"nobody\"\n";
+    env.write_config();
+    CommandResult refused = env.run({"migrate"});
+    CHECK(refused.exit_code != 0);
+    CHECK(contains(refused.err, "builds.user is gone: each service's builds run as a uid of their "
+                                "own, uid_base + n"));
 }

@@ -2,6 +2,7 @@
 // mapping, limits, timeout, cancel of a whole process group, environment, fds, uid.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
@@ -17,8 +18,11 @@
 #include <unistd.h>
 
 #include "control/sandbox/build_sandbox.h"
+#include "tests/control/support/proc_scan.h"
 
 using namespace berth::control;
+using berth::test::processes_of_uid;
+using berth::test::zombie_children;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -110,6 +114,22 @@ std::vector<std::string> group_members(pid_t pgid)
         if (group == pgid) found.push_back(name + " " + state);
     }
     return found;
+}
+
+// uids of this test run's own (a build uid is dedicated: every process of it gets killed), far
+// from the pipeline tests' ranges (uid_base from 1000000 up, see control_env.cc).
+uid_t test_uid(int k)
+{
+    return uid_t(70000000 + (getpid() % 100000) * 4 + k);
+}
+
+SandboxSpec dedicated_spec(const TempDir &dir, std::string command, uid_t uid)
+{
+    SandboxSpec spec = spec_in(dir, std::move(command));
+    spec.user.uid = uid;
+    spec.user.gid = gid_t(uid);
+    spec.user.dedicated = true;
+    return spec;
 }
 
 void require_group_gone(pid_t pgid)
@@ -257,17 +277,20 @@ TEST_CASE("the environment is exactly the one passed, with HOME in the build dir
     Captured out;
     setenv("BERTH_CONTROL_ONLY", "leak", 1);
     auto spec = spec_in(dir, "env");
-    spec.env = {{"NODE_ENV", "production"}, {"HOME", "/root"}, {"WITH_EQ", "a=b"}};
+    spec.env = {
+        {"NODE_ENV", "production"}, {"HOME", "/root"}, {"TMPDIR", "/tmp"}, {"WITH_EQ", "a=b"}};
     auto r = run(spec, out);
     unsetenv("BERTH_CONTROL_ONLY");
     REQUIRE(r.ok());
     auto lines = out.of(LogStream::kStdout);
     std::set<std::string> env(lines.begin(), lines.end());
     std::string home = (dir.path / ".berth-home").string();
+    std::string tmp = (dir.path / ".berth-tmp").string();
     CHECK(env == std::set<std::string>{"CI=true", "HOME=" + home, "LANG=C.UTF-8",
                                        "NODE_ENV=production", "PATH=/usr/local/bin:/usr/bin:/bin",
-                                       "PWD=" + dir.path.string(), "WITH_EQ=a=b"});
+                                       "PWD=" + dir.path.string(), "TMPDIR=" + tmp, "WITH_EQ=a=b"});
     CHECK(fs::is_directory(home));
+    CHECK(fs::is_directory(tmp));
 
     auto bad = spec_in(dir, "true");
     bad.env = {{"A=B", "x"}};
@@ -329,4 +352,118 @@ TEST_CASE("as root the build runs as the unprivileged user", "[control][sandbox]
     auto unknown = spec_in(dir, "true");
     unknown.user.name = "no-such-user-berth";
     CHECK(run(unknown, out).setup_error == "the build user \"no-such-user-berth\" does not exist");
+}
+
+TEST_CASE("as root a dedicated uid ends whole: processes that left the group are killed and reaped",
+          "[control][sandbox][uid]")
+{
+    if (geteuid() != 0) {
+        WARN("not root: builds run as control's own uid, nothing is dedicated");
+        return;
+    }
+    TempDir dir;
+    Captured out;
+    uid_t uid = test_uid(0);
+    // The audit's escape: a session of its own (out of the build's group) that loops on, a
+    // double-forked sleep re-parented away from the build, and one that stops itself. Each
+    // reports its pid through a FIFO of its own before the leader exits.
+    auto spec = dedicated_spec(dir,
+                               "mkfifo f1 f2 f3; "
+                               "setsid sh -c 'echo $$ > f1; while :; do sleep 1; done' "
+                               "</dev/null >/dev/null 2>&1 & read a < f1; "
+                               "(setsid sh -c 'echo $$ > f2; exec sleep 300' & ) ; read b < f2; "
+                               "setsid sh -c 'echo $$ > f3; kill -STOP $$' & read c < f3; "
+                               "echo escaped $a $b $c",
+                               uid);
+    auto r = run(spec, out);
+    REQUIRE(r.ok());
+    CHECK_FALSE(r.survivors);
+    auto lines = out.of(LogStream::kStdout);
+    REQUIRE(lines.size() == 1);
+    std::istringstream escaped(lines[0].substr(lines[0].find(' ') + 1));
+    pid_t pid;
+    int count = 0;
+    while (escaped >> pid) {
+        ++count;
+        errno = 0;
+        CHECK(kill(pid, 0) == -1); // not even a zombie: reaped
+        CHECK(errno == ESRCH);
+    }
+    CHECK(count == 3);
+    CHECK(processes_of_uid(uid).empty());
+    CHECK(zombie_children(getpid()).empty());
+    require_group_gone(r.pgid);
+
+    // Cancel and timeout end the escaped processes too.
+    BuildSandbox cancelled(dedicated_spec(
+        dir, "setsid sh -c 'sleep 300' </dev/null >/dev/null 2>&1 & echo ready; wait", uid));
+    Captured out2;
+    SandboxResult c;
+    std::thread runner([&] { c = cancelled.run(out2.callback()); });
+    REQUIRE(out2.wait_for("ready"));
+    cancelled.cancel();
+    runner.join();
+    CHECK(c.cancelled);
+    CHECK_FALSE(c.survivors);
+    CHECK(processes_of_uid(uid).empty());
+    CHECK(zombie_children(getpid()).empty());
+
+    auto slow =
+        dedicated_spec(dir, "setsid sh -c 'sleep 300' </dev/null >/dev/null 2>&1 & sleep 30", uid);
+    slow.limits.wall_timeout = 300ms;
+    auto t = run(slow, out);
+    CHECK(t.timed_out);
+    CHECK(processes_of_uid(uid).empty());
+    CHECK(zombie_children(getpid()).empty());
+}
+
+TEST_CASE("as root builds of two dedicated uids cannot read each other's environment",
+          "[control][sandbox][uid]")
+{
+    if (geteuid() != 0) {
+        WARN("not root: builds run as control's own uid, nothing is dedicated");
+        return;
+    }
+    TempDir dir_a, dir_b;
+    uid_t a = test_uid(1), b = test_uid(2);
+    auto spec_a = dedicated_spec(dir_a, "echo \"pid $$\"; id -u; sleep 300", a);
+    spec_a.env = {{"SECRET_OF_A", "s3cr3t-of-service-a"}};
+    BuildSandbox box_a(spec_a);
+    Captured out_a;
+    SandboxResult ra;
+    std::thread runner([&] { ra = box_a.run(out_a.callback()); });
+    REQUIRE(out_a.wait_for(std::to_string(a))); // after "pid N"
+    std::string leader = out_a.of(LogStream::kStdout)[0].substr(4);
+    // The same file is readable to root (so it is the uid that denies it below).
+    std::ifstream env_file("/proc/" + leader + "/environ");
+    std::string env_a((std::istreambuf_iterator<char>(env_file)), std::istreambuf_iterator<char>());
+    CHECK(env_a.find("SECRET_OF_A=s3cr3t-of-service-a") != std::string::npos);
+
+    Captured out_b;
+    auto rb = run(dedicated_spec(dir_b,
+                                 "id -u; cat /proc/" + leader + "/environ; echo cat=$?; kill -0 " +
+                                     leader + " 2>&1; echo kill=$?",
+                                 b),
+                  out_b);
+    CHECK(rb.ok());
+    auto said = out_b.of(LogStream::kStdout);
+    CHECK(said.size() >= 3);
+    if (!said.empty()) CHECK(said[0] == std::to_string(b));
+    CHECK(std::find(said.begin(), said.end(), "cat=1") != said.end());
+    CHECK(std::find(said.begin(), said.end(), "kill=1") != said.end());
+    bool denied = false;
+    for (const auto &line : out_b.of(LogStream::kStderr))
+        denied = denied || line.find("Permission denied") != std::string::npos;
+    CHECK(denied);
+    for (const auto &[stream, text] : out_b.lines)
+        CHECK(text.find("s3cr3t") == std::string::npos);
+    // B's end killed every process of b, not A's.
+    CHECK(kill(std::stoi(leader), 0) == 0);
+
+    box_a.cancel();
+    runner.join();
+    CHECK(ra.cancelled);
+    CHECK(processes_of_uid(a).empty());
+    CHECK(processes_of_uid(b).empty());
+    CHECK(zombie_children(getpid()).empty());
 }

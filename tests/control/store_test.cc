@@ -216,6 +216,29 @@ TEST_CASE("trigger throttle: 3 per minute and 10 per hour with exact retry-after
     CHECK(hour.retry_after_ms == 3600000 - 600000); // until t0 leaves the hour window
 }
 
+TEST_CASE("a Redis that requires a password is reached with the URL's and refuses others",
+          "[control][queue]")
+{
+    RedisInstance redis("s3cret pass");
+    // Percent-encoded in the URL (the config's password_file does that).
+    std::string url = "redis://:s3cret%20pass@127.0.0.1:" + std::to_string(redis.port()) + "/1";
+    RedisConn good(url);
+    RedisReply pong = good.command({"PING"});
+    REQUIRE(pong);
+    CHECK(std::string(pong->str, pong->len) == "PONG");
+    RedisConn bad("redis://:wrong@127.0.0.1:" + std::to_string(redis.port()));
+    try {
+        bad.command({"PING"});
+        FAIL("a wrong password was accepted");
+    } catch (const RedisUnavailable &e) {
+        CHECK(std::string(e.what()).find("refused AUTH") != std::string::npos);
+    }
+    RedisConn none("redis://127.0.0.1:" + std::to_string(redis.port()));
+    RedisReply refused = none.command({"PING"});
+    REQUIRE(refused);
+    CHECK(refused->type == REDIS_REPLY_ERROR); // NOAUTH: nothing without the password
+}
+
 TEST_CASE("job queue moves jobs atomically and requeues expired leases", "[control][queue]")
 {
     RedisInstance redis;

@@ -280,9 +280,26 @@ TEST_CASE("config values that could not take effect are refused at startup", "[c
         }
         return "";
     };
-    // RedisConn sends no AUTH: a password in the URL would be silently dropped.
-    CHECK(error_of("[redis]\nurl = \"redis://:secret@127.0.0.1:6379\"\n")
-              .rfind(path + ":2: redis.url must not carry a user or password", 0) == 0);
+    // A password is sent with AUTH: in the URL or from a file, not both, never empty.
+    CHECK(error_of("[redis]\nurl = \"redis://:secret@127.0.0.1:6379\"\n").empty());
+    CHECK(error_of("[redis]\nurl = \"redis://alice@127.0.0.1:6379\"\n")
+              .rfind(path + ":2: redis.url needs a password after the user", 0) == 0);
+    CHECK(error_of("[redis]\npassword_file = \"/nonexistent/pw\"\n")
+              .rfind(path + ":2: redis.password_file cannot read \"/nonexistent/pw\"", 0) == 0);
+    {
+        std::string pw_file = path + ".pw";
+        std::ofstream(pw_file) << "p@ss w/rd\n";
+        std::ofstream(path) << "[redis]\nurl = \"redis://127.0.0.1:6379/2\"\npassword_file = \""
+                            << pw_file << "\"\n";
+        ControlConfig c = load_control_config(path);
+        CHECK(c.redis_url == "redis://:p%40ss%20w%2Frd@127.0.0.1:6379/2");
+        CHECK(error_of("[redis]\nurl = \"redis://:x@127.0.0.1:6379\"\npassword_file = \"" +
+                       pw_file + "\"\n")
+                  .rfind(path + ":3: redis.password_file is set while redis.url carries a "
+                                "password",
+                         0) == 0);
+        std::remove(pw_file.c_str());
+    }
     CHECK(error_of("[redis]\nurl = \"redis://127.0.0.1:6379?timeout=3\"\n")
               .rfind(path + ":2: redis.url must not carry options", 0) == 0);
     CHECK(error_of("[redis]\nurl = \"redis://127.0.0.1:99999\"\n") ==

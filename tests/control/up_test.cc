@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -20,6 +21,7 @@
 
 using namespace berth::test;
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace
 {
@@ -124,6 +126,21 @@ TEST_CASE("scripts/up.sh runs the platform: a local repository deploys and is se
     auto demo = get(up.edge, "demo.localhost", "/");
     REQUIRE(demo);
     CHECK(demo->status == 200);
+
+    // Builds run users' code with network access: the platform's PostgreSQL and Redis let no
+    // one in on loopback without the passwords services.sh made (0600, in the state dir).
+    std::string pg = std::to_string(up.pg), redis = std::to_string(up.redis);
+    CHECK(std::system(("PGPASSFILE=/dev/null psql -w -h 127.0.0.1 -p " + pg +
+                       " -U berth -d berth -c 'SELECT 1' >/dev/null 2>&1")
+                          .c_str()) != 0);
+    CHECK(std::system(("PGPASSFILE=/dev/null psql -w -h " + up.state + "/.berth/pg -p " + pg +
+                       " -U berth -d berth -c 'SELECT 1' >/dev/null 2>&1")
+                          .c_str()) != 0);
+    std::string noauth = up.state + "/redis.out";
+    std::system(("redis-cli -p " + redis + " get x > " + noauth + " 2>&1").c_str());
+    CHECK(slurp(noauth).find("NOAUTH") != std::string::npos);
+    CHECK((fs::status(up.state + "/.berth/pg.password").permissions() & fs::perms::others_read) ==
+          fs::perms::none);
 
     REQUIRE(up.interrupt());
     CHECK(slurp(up.log).find("up.sh: stopped") != std::string::npos);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -19,7 +20,7 @@
 namespace berth::test
 {
 
-RedisInstance::RedisInstance()
+RedisInstance::RedisInstance(std::string password) : password_(std::move(password))
 {
     dir_ = make_temp_dir("berth-redis");
     start_on_free_port(
@@ -48,9 +49,27 @@ void RedisInstance::start()
             close(fd);
         }
         std::string port = std::to_string(port_);
-        execl(server.c_str(), server.c_str(), "--port", port.c_str(), "--bind", "127.0.0.1",
-              "--dir", dir_.c_str(), "--save", "", "--appendonly", "no", "--daemonize", "no",
-              "--protected-mode", "yes", static_cast<char *>(nullptr));
+        std::vector<const char *> argv{server.c_str(),
+                                       "--port",
+                                       port.c_str(),
+                                       "--bind",
+                                       "127.0.0.1",
+                                       "--dir",
+                                       dir_.c_str(),
+                                       "--save",
+                                       "",
+                                       "--appendonly",
+                                       "no",
+                                       "--daemonize",
+                                       "no",
+                                       "--protected-mode",
+                                       "yes"};
+        if (!password_.empty()) {
+            argv.push_back("--requirepass");
+            argv.push_back(password_.c_str());
+        }
+        argv.push_back(nullptr);
+        execv(server.c_str(), const_cast<char *const *>(argv.data()));
         _exit(127);
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
@@ -59,7 +78,10 @@ void RedisInstance::start()
         redisContext *c = redisConnectWithTimeout("127.0.0.1", port_, tv);
         if (c && !c->err) {
             auto *r = static_cast<redisReply *>(redisCommand(c, "PING"));
-            bool ok = r && r->type == REDIS_REPLY_STATUS;
+            // Up: PONG, or NOAUTH when it wants a password.
+            bool ok =
+                r && (r->type == REDIS_REPLY_STATUS ||
+                      (r->type == REDIS_REPLY_ERROR && std::strncmp(r->str, "NOAUTH", 6) == 0));
             if (r) freeReplyObject(r);
             redisFree(c);
             if (ok) return;

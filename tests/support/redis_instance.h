@@ -10,7 +10,9 @@ namespace berth::test
 class RedisInstance
 {
 public:
-    RedisInstance();  // starts and waits for PONG; throws std::runtime_error on failure
+    // Starts and waits for it to answer; throws std::runtime_error on failure. A password
+    // makes it require AUTH (requirepass).
+    explicit RedisInstance(std::string password = {});
     ~RedisInstance(); // stop + remove the directory
     RedisInstance(const RedisInstance &) = delete;
     RedisInstance &operator=(const RedisInstance &) = delete;
@@ -20,9 +22,15 @@ public:
     bool running() const noexcept { return pid_ > 0; }
 
     int port() const noexcept { return port_; }
-    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+    // With the password when there is one (redis://:PASSWORD@...).
+    std::string url() const
+    {
+        return "redis://" + (password_.empty() ? "" : ":" + password_ + "@") +
+               "127.0.0.1:" + std::to_string(port_);
+    }
 
 private:
+    std::string password_;
     std::string dir_;
     int port_ = 0;
     pid_t pid_ = -1;

@@ -124,6 +124,7 @@ void ControlEnv::write_config() const
       << "recover_queued_after_s = " << opts_.recover_queued_after_s << "\n"
       << "keep_deployments = " << opts_.keep_deployments << "\n"
       << "[builds]\ncache_dir = \"" << dir << "/cache\"\n"
+      << "uid_base = " << build_uid_base() << "\n"
       << opts_.builds_toml
       << "[security]\nencryption_key_env = \"BERTH_TEST_NO_SUCH_ENV\"\nencryption_key_file = \""
       << dir << "/encryption.key\"\nallow_file_urls = true\n"
@@ -133,6 +134,11 @@ void ControlEnv::write_config() const
       << "github_secret = \"gh-secret\"\ngitlab_secret = \"gl-secret\"\nbitbucket_secret = "
          "\"bb-secret\"\n"
       << opts_.extra_toml;
+}
+
+int64_t ControlEnv::build_uid_base() const
+{
+    return opts_.build_uid_base ? opts_.build_uid_base : 1000000 + 1000 * int64_t(pg.port());
 }
 
 ControlEnv::~ControlEnv()

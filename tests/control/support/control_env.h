@@ -34,7 +34,10 @@ struct ControlOptions {
     uint64_t max_upload_bytes = 0; // [api] max_upload_bytes; 0: the default
     std::string extra_toml;        // appended to the config
     std::string security_toml;     // extra lines of [security]
-    std::string builds_toml;       // extra lines of [builds] (cache_dir is set)
+    std::string builds_toml;       // extra lines of [builds] (cache_dir and uid_base are set)
+    // [builds] uid_base; 0: 1000000 + 1000 * the PostgreSQL port, so that control planes of
+    // tests running at once never share a build uid (each kills every process of its uids).
+    int64_t build_uid_base = 0;
 };
 
 class ControlEnv
@@ -58,6 +61,8 @@ public:
     void start_server(); // serve; waits for "listening on" and reads the port
     void stop_server();  // SIGTERM by PID; waits for exit (REQUIREs a clean exit code 0)
     int port() const noexcept { return port_; }
+    pid_t server_pid() const noexcept { return server_pid_; }
+    int64_t build_uid_base() const;
     std::unique_ptr<HttpClient> client() const { return std::make_unique<HttpClient>(port_); }
     std::string server_log() const;
 
