@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -45,34 +46,92 @@ AdminServer::~AdminServer()
     close();
 }
 
+namespace
+{
+
+sockaddr_un unix_address(const std::string &path)
+{
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size()); // the length was checked
+    return addr;
+}
+
+// Whether something answers on the unix socket at `path`: a live edge (or anything else) must
+// not lose its socket to us; a refused connect means a file left behind by a process gone.
+bool socket_answers(const std::string &path)
+{
+    sockaddr_un addr = unix_address(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        throw std::runtime_error("cannot check admin socket " + path + ": " + strerror(errno));
+    int rc = connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr);
+    int err = errno;
+    ::close(fd);
+    if (rc == 0 || err == EAGAIN) return true; // EAGAIN: listening, its backlog full
+    if (err == ECONNREFUSED || err == ENOENT) return false;
+    throw std::runtime_error("cannot check whether admin socket " + path +
+                             " is in use: " + strerror(err));
+}
+
+} // namespace
+
 void AdminServer::listen(const std::string &path)
 {
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path))
+        throw std::runtime_error("admin socket path " + path + " is too long (at most " +
+                                 std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes)");
     struct stat st;
     if (lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
             throw std::runtime_error("admin socket path " + path + " exists and is not a socket");
+        if (socket_answers(path))
+            throw std::runtime_error("admin socket " + path + " is in use by a running edge");
         unlink(path.c_str()); // left over from a previous run
+    }
+    // Bound here, not by uv_pipe_bind: libuv would unlink the path when the handle closes,
+    // whoever's socket it names by then.
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        throw std::runtime_error("cannot create admin socket " + path + ": " + strerror(errno));
+    sockaddr_un addr = unix_address(path);
+    mode_t old = umask(0177); // the socket is created 0600: operators only
+    int rc = bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0 ? 0 : -errno;
+    umask(old);
+    if (rc != 0) {
+        ::close(fd);
+        throw std::runtime_error("cannot listen on admin socket " + path + ": " + uv_strerror(rc));
     }
     uv_pipe_init(loop_, &listener_, 0);
     listener_.data = this;
-    mode_t old = umask(0177); // the socket is created 0600: operators only
-    int rc = uv_pipe_bind(&listener_, path.c_str());
-    umask(old);
+    rc = uv_pipe_open(&listener_, fd);
+    if (rc != 0) ::close(fd);
     if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t *>(&listener_), 64, on_connection);
     if (rc != 0) {
         uv_close(reinterpret_cast<uv_handle_t *>(&listener_), nullptr);
+        unlink(path.c_str());
         throw std::runtime_error("cannot listen on admin socket " + path + ": " + uv_strerror(rc));
     }
     chmod(path.c_str(), 0600);
     listening_ = true;
     path_ = path;
+    // Held open so the file's inode cannot be reused by another socket while ours is gone:
+    // close() then tells our socket file from one bound after ours was removed.
+    bound_fd_ = open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }
 
 void AdminServer::close()
 {
     if (listening_) {
         uv_close(reinterpret_cast<uv_handle_t *>(&listener_), nullptr);
-        unlink(path_.c_str());
+        // Only our own socket: another edge may have bound this path since (after someone
+        // removed ours), and deleting its socket would leave it unreachable.
+        struct stat ours, now;
+        if (bound_fd_ >= 0 && fstat(bound_fd_, &ours) == 0 && lstat(path_.c_str(), &now) == 0 &&
+            now.st_dev == ours.st_dev && now.st_ino == ours.st_ino)
+            unlink(path_.c_str());
+        if (bound_fd_ >= 0) ::close(bound_fd_);
+        bound_fd_ = -1;
         listening_ = false;
     }
     for (Client *c : clients_) {

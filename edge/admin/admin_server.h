@@ -25,9 +25,12 @@ public:
     AdminServer &operator=(const AdminServer &) = delete;
     ~AdminServer();
 
-    // Binds `path` with mode 0600 (a stale socket file is replaced). Throws std::runtime_error.
+    // Binds `path` with mode 0600. A stale socket file (nothing accepts on it) is replaced; a
+    // socket something still answers on (another edge) is refused, as is any other file.
+    // Throws std::runtime_error.
     void listen(const std::string &path);
-    // Stops listening and closes client connections (their handles close on the loop).
+    // Stops listening and closes client connections (their handles close on the loop). The
+    // socket file is removed only while it is still the one this server bound.
     void close();
 
     struct Client; // one connected operator client
@@ -42,6 +45,7 @@ private:
     uv_pipe_t listener_;
     bool listening_ = false;
     std::string path_;
+    int bound_fd_ = -1; // O_PATH to the socket file we bound, to remove only that one
     std::vector<Client *> clients_;
 };
 

@@ -84,7 +84,22 @@ std::shared_ptr<const shared::route::RouteTable> Server::initial_routes()
     if (!config_.routes_file.empty()) table = read_table(config_.routes_file, true);
     // The last table pushed to this edge wins when it is newer than the file.
     if (!config_.state_dir.empty()) {
-        auto saved = read_table(config_.state_dir + "/routes.json", false);
+        // A saved table this build cannot read (damaged, or written with a rule a newer
+        // build refuses) must not keep the edge down: it is set aside, loudly, and the edge
+        // serves the routes file (or nothing) until the control plane pushes a table.
+        std::string path = config_.state_dir + "/routes.json";
+        std::optional<shared::route::RouteTable> saved;
+        try {
+            saved = read_table(path, false);
+        } catch (const StartupError &e) {
+            std::string aside = path + ".invalid";
+            std::error_code ec;
+            std::filesystem::rename(path, aside, ec);
+            log_message(LogLevel::kWarn,
+                        "warning: %s; set aside as %s, serving %s until a table is pushed",
+                        e.what(), ec ? "(could not rename it)" : aside.c_str(),
+                        table ? config_.routes_file.c_str() : "no routes");
+        }
         if (saved && (!table || saved->version() > table->version())) table = std::move(saved);
     }
     if (!table) return nullptr;
@@ -202,6 +217,7 @@ int Server::run()
             admin_->listen(config_.admin_socket);
         } catch (const std::exception &e) {
             log_message(LogLevel::kError, "%s", e.what());
+            startup_failed_ = true;
             begin_stop("startup error");
         }
     }
@@ -215,12 +231,13 @@ int Server::run()
             std::printf("berth-edge: metrics on http://%s/metrics\n", bound.c_str());
         } catch (const std::exception &e) {
             log_message(LogLevel::kError, "%s", e.what());
+            startup_failed_ = true;
             begin_stop("startup error");
         }
     }
 
     // Announce readiness only now: when this line is out, the admin socket answers too.
-    for (size_t i = 0; i < listeners_.bound.size(); ++i)
+    for (size_t i = 0; i < listeners_.bound.size() && !startup_failed_; ++i)
         std::printf("berth-edge: listening on %s://%s\n", config_.listen[i].tls ? "https" : "http",
                     listeners_.bound[i].c_str());
     std::fflush(stdout);
@@ -233,7 +250,7 @@ int Server::run()
     ::close(signal_fd_);
     if (shared_.access_log_fd >= 0) ::close(shared_.access_log_fd);
     log_message(LogLevel::kInfo, "stopped");
-    return 0;
+    return startup_failed_ ? 1 : 0;
 }
 
 void Server::begin_stop(const char *why)

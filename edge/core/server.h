@@ -63,6 +63,7 @@ private:
     uv_async_t finished_async_;
     int signal_fd_ = -1;
     bool stopping_ = false;
+    bool startup_failed_ = false; // the admin socket or metrics listener could not start: exit 1
     uint64_t started_ms_ = 0;
     std::unique_ptr<AdminServer> admin_;
     std::unique_ptr<MetricsServer> metrics_;

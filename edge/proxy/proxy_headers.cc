@@ -13,6 +13,9 @@ using shared::http::Header;
 using shared::http::HeaderToken;
 using shared::http::iequals;
 using shared::http::trim_ows;
+using shared::route::any_rule_matches;
+using shared::route::for_each_rule_header;
+using shared::route::rule_header;
 
 namespace
 {
@@ -200,6 +203,10 @@ ClientFraming build_client_response(const shared::http::ResponseHead &resp, Clie
     out.append(resp.reason.empty() ? shared::http::reason_phrase(resp.status) : resp.reason);
     out.append("\r\n");
     bool has_date = false;
+    // Route header rules replace the upstream's header of the same name and the edge's own
+    // (HSTS, X-Request-Id); overlapping patterns send each name once, the most specific's.
+    const std::vector<shared::route::HeaderRule> *rules =
+        a.rules && any_rule_matches(*a.rules, a.path) ? a.rules : nullptr;
     ConnectionNamed named_by_connection(resp);
     for (uint16_t i = 0; i < resp.header_count; ++i) {
         const Header &h = resp.headers[i];
@@ -210,26 +217,23 @@ ClientFraming build_client_response(const shared::http::ResponseHead &resp, Clie
             continue;
         }
         if (hop_by_hop(h.name) || named_by_connection(h.name)) continue;
-        if (iequals(h.name, "x-request-id")) continue; // ours is the same id
-        if (a.rules) {
-            bool replaced = false;
-            for (const auto &rule : *a.rules)
-                if (rule.matches(a.path))
-                    for (const auto &[n, v] : rule.headers)
-                        replaced |= iequals(n, h.name);
-            if (replaced) continue;
-        }
+        if (iequals(h.name, "x-request-id")) continue;              // ours is the same id
+        if (rules && rule_header(*rules, a.path, h.name)) continue; // the rule's replaces it
         if (!has_date && iequals(h.name, "date")) has_date = true;
         out.append(h.name).append(": ").append(h.value).append("\r\n");
     }
     if (!has_date) out.append(a.date);
-    if (a.rules)
-        for (const auto &rule : *a.rules)
-            if (rule.matches(a.path))
-                for (const auto &[n, v] : rule.headers)
-                    header_line(out, n, v);
-    out.append(a.hsts);
-    header_line(out, "X-Request-Id", a.request_id);
+    if (!rules) {
+        out.append(a.hsts);
+        header_line(out, "X-Request-Id", a.request_id);
+    } else {
+        for_each_rule_header(*rules, a.path, [&](std::string_view n, std::string_view v) {
+            header_line(out, n, v);
+        });
+        if (!rule_header(*rules, a.path, "strict-transport-security")) out.append(a.hsts);
+        if (!rule_header(*rules, a.path, "x-request-id"))
+            header_line(out, "X-Request-Id", a.request_id);
+    }
     if (framing == ClientFraming::kLength) {
         char digits[24];
         auto [end, ec] = std::to_chars(digits, digits + sizeof digits, resp.content_length);

@@ -46,22 +46,81 @@ double qvalue(std::string_view params)
     return result;
 }
 
-// Cache-Control and route header rules, matched against the request path.
-void write_policy_headers(Exchange &ex, const FileEntry &entry, const RouteTarget &t,
-                          std::string_view req_path, bool not_found)
+// The route's header rules as they apply to one answer (matched against the request path):
+// where a rule sets a header the edge would send too (Content-Type, ETag, Cache-Control,
+// Server...), the rule's value replaces the edge's, so no name goes out twice.
+class RuleHeaders
 {
-    auto w = ex.writer();
-    bool rule_sets_cache_control = false;
-    if (t.header_rules) {
-        for (const auto &rule : *t.header_rules) {
-            if (!rule.matches(req_path)) continue;
-            for (const auto &[name, value] : rule.headers) {
-                if (shared::http::iequals(name, "cache-control")) rule_sets_cache_control = true;
-                w.header(name, value);
-            }
+public:
+    RuleHeaders(const RouteTarget &t, std::string_view path)
+        : rules_(t.header_rules && shared::route::any_rule_matches(*t.header_rules, path)
+                     ? t.header_rules
+                     : nullptr),
+          path_(path)
+    {
+    }
+
+    bool sets(std::string_view name) const
+    {
+        return rules_ && shared::route::rule_header(*rules_, path_, name);
+    }
+    // The edge's header, unless a rule replaces it.
+    void header(shared::http::ResponseWriter &w, std::string_view name,
+                std::string_view value) const
+    {
+        if (!sets(name)) w.header(name, value);
+    }
+    // Pre-built "Name: value\r\n" lines, each unless a rule replaces it.
+    void raw(shared::http::ResponseWriter &w, std::string_view lines) const
+    {
+        if (!rules_) {
+            w.raw(lines);
+            return;
+        }
+        while (!lines.empty()) {
+            size_t end = lines.find("\r\n");
+            end = end == std::string_view::npos ? lines.size() : end + 2;
+            std::string_view line = lines.substr(0, end);
+            if (!sets(line.substr(0, line.find(':')))) w.raw(line);
+            lines.remove_prefix(end);
         }
     }
-    if (rule_sets_cache_control) return;
+    // The rules' own headers, each name once.
+    void write(shared::http::ResponseWriter &w) const
+    {
+        if (rules_)
+            shared::route::for_each_rule_header(
+                *rules_, path_, [&](std::string_view n, std::string_view v) { w.header(n, v); });
+    }
+
+private:
+    const std::vector<shared::route::HeaderRule> *rules_;
+    std::string_view path_;
+};
+
+// Status line, Date, Server and HSTS, as Exchange::begin writes them but for a rule that
+// replaces Server or Strict-Transport-Security.
+void begin(Exchange &ex, int code, const RuleHeaders &rules)
+{
+    if (!rules.sets("server") && !rules.sets("strict-transport-security")) {
+        ex.begin(code);
+        return;
+    }
+    ex.status = code;
+    auto w = ex.writer();
+    w.status_line(code, ex.req.is_http10());
+    w.raw(ex.date);
+    rules.raw(w, "Server: berth\r\n");
+    rules.raw(w, ex.hsts);
+}
+
+// Route header rules, then the Cache-Control policy unless a rule gave one.
+void write_policy_headers(Exchange &ex, const FileEntry &entry, const RuleHeaders &rules,
+                          bool not_found)
+{
+    auto w = ex.writer();
+    rules.write(w);
+    if (rules.sets("cache-control")) return;
     if (entry.html || not_found)
         w.raw("Cache-Control: no-cache\r\n");
     else if (entry.hashed_name)
@@ -98,16 +157,17 @@ void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t,
     const FileBody &body = choose_body(ex, entry);
     bool vary = entry.br || entry.gzip;
     auto w = ex.writer();
+    RuleHeaders rules(t, req_path);
 
     if (status == 200) {
         const auto &req = ex.req;
         if (is_not_modified(req.get(HeaderToken::kIfNoneMatch),
                             req.get(HeaderToken::kIfModifiedSince), body.etag, entry.mtime)) {
-            ex.begin(304);
-            if (!body.etag.empty()) w.header("ETag", body.etag);
-            w.header("Last-Modified", entry.last_modified);
-            if (vary) w.raw("Vary: Accept-Encoding\r\n");
-            write_policy_headers(ex, entry, t, req_path, false);
+            begin(ex, 304, rules);
+            if (!body.etag.empty()) rules.header(w, "ETag", body.etag);
+            rules.header(w, "Last-Modified", entry.last_modified);
+            if (vary) rules.raw(w, "Vary: Accept-Encoding\r\n");
+            write_policy_headers(ex, entry, rules, false);
             ex.end_head();
             return;
         }
@@ -117,20 +177,20 @@ void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t,
             ByteRange r;
             switch (parse_range(range_header, body.size, r)) {
             case RangeKind::kSingle: {
-                ex.begin(206);
-                w.header("Content-Type", entry.content_type);
+                begin(ex, 206, rules);
+                rules.header(w, "Content-Type", entry.content_type);
                 w.header("Content-Length", r.length());
                 char cr[96];
                 int n = std::snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu",
                                       (unsigned long long)r.first, (unsigned long long)r.last,
                                       (unsigned long long)body.size);
                 w.header("Content-Range", std::string_view(cr, size_t(n)));
-                w.header("Last-Modified", entry.last_modified);
-                if (!body.etag.empty()) w.header("ETag", body.etag);
-                w.raw("Accept-Ranges: bytes\r\n");
+                rules.header(w, "Last-Modified", entry.last_modified);
+                if (!body.etag.empty()) rules.header(w, "ETag", body.etag);
+                rules.raw(w, "Accept-Ranges: bytes\r\n");
                 if (!body.encoding.empty()) w.header("Content-Encoding", body.encoding);
-                if (vary) w.raw("Vary: Accept-Encoding\r\n");
-                write_policy_headers(ex, entry, t, req_path, false);
+                if (vary) rules.raw(w, "Vary: Accept-Encoding\r\n");
+                write_policy_headers(ex, entry, rules, false);
                 ex.end_head();
                 push_body(ex, ref, body, r.first, r.length());
                 return;
@@ -150,9 +210,9 @@ void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t,
             }
         }
     }
-    ex.begin(status);
-    w.raw(body.headers);
-    write_policy_headers(ex, entry, t, req_path, status == 404);
+    begin(ex, status, rules);
+    rules.raw(w, body.headers);
+    write_policy_headers(ex, entry, rules, status == 404);
     ex.end_head();
     push_body(ex, ref, body, 0, body.size);
 }

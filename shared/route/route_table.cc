@@ -3,8 +3,55 @@
 
 #include <algorithm>
 
+#include "shared/http/header_token.h"
+
 namespace berth::shared::route
 {
+
+using shared::http::iequals;
+
+bool more_specific(const HeaderRule &a, const HeaderRule &b) noexcept
+{
+    if (a.prefix != b.prefix) return !a.prefix;
+    return a.pattern.size() > b.pattern.size();
+}
+
+const std::string *rule_header(const std::vector<HeaderRule> &rules, std::string_view path,
+                               std::string_view name) noexcept
+{
+    const HeaderRule *best = nullptr;
+    const std::string *value = nullptr;
+    for (const HeaderRule &rule : rules) {
+        if ((best && !more_specific(rule, *best)) || !rule.matches(path)) continue;
+        for (const auto &[n, v] : rule.headers)
+            if (iequals(n, name)) {
+                best = &rule;
+                value = &v;
+                break;
+            }
+    }
+    return value;
+}
+
+bool any_rule_matches(const std::vector<HeaderRule> &rules, std::string_view path) noexcept
+{
+    return std::any_of(rules.begin(), rules.end(),
+                       [&](const HeaderRule &r) { return !r.headers.empty() && r.matches(path); });
+}
+
+const char *refused_rule_header(std::string_view name) noexcept
+{
+    static constexpr const char *kFraming = "the edge frames every body it sends itself";
+    static constexpr const char *kHop = "hop-by-hop: the edge manages every connection itself";
+    for (const char *n :
+         {"content-length", "transfer-encoding", "content-range", "content-encoding"})
+        if (iequals(name, n)) return kFraming;
+    for (const char *n : {"connection", "keep-alive", "te", "trailer", "upgrade"})
+        if (iequals(name, n)) return kHop;
+    if (name.size() >= 6 && iequals(name.substr(0, 6), "proxy-")) return kHop;
+    if (iequals(name, "date")) return "the edge dates every answer itself";
+    return nullptr;
+}
 
 RouteTable::RouteTable(uint64_t version, std::vector<Route> routes)
     : version_(version), routes_(std::move(routes))

@@ -28,6 +28,36 @@ struct HeaderRule {
     }
 };
 
+// Which of two patterns matching the same path is more specific: an exact path before any
+// prefix, a longer prefix before a shorter one ("/assets/*" before "/*").
+bool more_specific(const HeaderRule &a, const HeaderRule &b) noexcept;
+
+// The value the rules give header `name` (any case) on `path`: that of the most specific
+// matching pattern that sets it (among equals, the first), or null when none does. A rule's
+// header replaces the one the edge or the upstream would have sent under that name.
+const std::string *rule_header(const std::vector<HeaderRule> &rules, std::string_view path,
+                               std::string_view name) noexcept;
+
+// Some rule matches `path` (and sets at least one header).
+bool any_rule_matches(const std::vector<HeaderRule> &rules, std::string_view path) noexcept;
+
+// Calls f(name, value) once per header name the rules set on `path`, with the winning value
+// (rule_header): overlapping patterns never send a name twice.
+template <typename F>
+void for_each_rule_header(const std::vector<HeaderRule> &rules, std::string_view path, F &&f)
+{
+    for (const HeaderRule &rule : rules) {
+        if (!rule.matches(path)) continue;
+        for (const auto &[name, value] : rule.headers)
+            if (rule_header(rules, path, name) == &value) f(name, value);
+    }
+}
+
+// Why a rule may not set response header `name`, or null when it may: the edge frames every
+// body and manages every connection itself (Content-Length, Transfer-Encoding, Connection,
+// Keep-Alive, TE, Trailer, Upgrade, Proxy-*, Content-Range, Content-Encoding, Date).
+const char *refused_rule_header(std::string_view name) noexcept;
+
 struct Upstream {
     std::string addr; // "host:port" as given
     std::string host;

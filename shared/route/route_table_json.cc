@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <span>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -30,6 +31,48 @@ struct Invalid {
 const json *field(const json &obj, const char *key)
 {
     return obj.contains(key) ? &obj.at(key) : nullptr;
+}
+
+// Refuses any key of `obj` not in `known`: a misspelt key ("wieght") would otherwise be
+// ignored and its default silently used.
+void known_keys(const json &obj, const std::string &where,
+                std::initializer_list<std::string_view> known)
+{
+    for (auto &[key, value] : obj.items())
+        if (std::find(known.begin(), known.end(), key) == known.end())
+            invalid(where, "unknown key \"" + key + "\"");
+}
+
+// The keys of a route beyond "host", "type", "https_redirect" and "geo", by type: a key that
+// belongs to another type is named as such.
+constexpr std::string_view kStaticKeys[] = {"root", "root_from_label", "spa", "headers"};
+constexpr std::string_view kProxyKeys[] = {
+    "upstreams",   "websocket",      "timeouts", "balance", "retries", "retry_idempotent",
+    "host_header", "max_body_bytes", "pool",     "health",  "headers"};
+constexpr std::string_view kRedirectKeys[] = {"to", "code"};
+
+bool listed(std::span<const std::string_view> keys, std::string_view key)
+{
+    return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+void route_keys(const json &r, const std::string &where, std::string_view type)
+{
+    constexpr std::pair<const char *, std::span<const std::string_view>> kTypes[] = {
+        {"static", kStaticKeys}, {"proxy", kProxyKeys}, {"redirect", kRedirectKeys}};
+    std::span<const std::string_view> own;
+    for (const auto &[name, keys] : kTypes)
+        if (type == name) own = keys;
+    for (auto &[key, value] : r.items()) {
+        if (key == "host" || key == "type" || key == "https_redirect" || key == "geo" ||
+            listed(own, key))
+            continue;
+        for (const auto &[name, keys] : kTypes)
+            if (listed(keys, key))
+                invalid(where, "\"" + key + "\" belongs to " + name + " routes, not to a " +
+                                   std::string(type) + " route");
+        invalid(where, "unknown key \"" + key + "\"");
+    }
 }
 
 std::string get_string(const json &obj, const char *key, const std::string &where, bool required)
@@ -115,6 +158,12 @@ void parse_header_rules(const json &r, Route &route, const std::string &where)
             for (auto &[name, value] : values.items()) {
                 if (name.empty() || !std::all_of(name.begin(), name.end(), shared::http::is_tchar))
                     invalid(w, "invalid header name \"" + name + "\"");
+                if (const char *why = refused_rule_header(name))
+                    invalid(w, "header \"" + name + "\" cannot be set by a rule (" + why + ")");
+                for (const auto &have : rule.headers)
+                    if (shared::http::iequals(have.first, name))
+                        invalid(w, "header \"" + name + "\" is given twice (as \"" + have.first +
+                                       "\")");
                 if (!value.is_string()) invalid(w + "." + name, "must be a string");
                 std::string v = value.get<std::string>();
                 if (v.find_first_of("\r\n") != std::string::npos ||
@@ -136,6 +185,7 @@ void parse_proxy(const json &r, Route &route, const std::string &where)
         const json &u = (*ups)[i];
         std::string w = where + ".upstreams[" + std::to_string(i) + "]";
         if (!u.is_object()) invalid(w, "must be an object");
+        known_keys(u, w, {"addr", "weight"});
         Upstream up;
         up.addr = get_string(u, "addr", w, true);
         size_t colon = up.addr.rfind(':');
@@ -156,6 +206,7 @@ void parse_proxy(const json &r, Route &route, const std::string &where)
     if (const json *t = field(r, "timeouts")) {
         if (!t->is_object()) invalid(where + ".timeouts", "must be an object");
         std::string w = where + ".timeouts";
+        known_keys(*t, w, {"connect_ms", "response_header_ms", "idle_ms", "total_ms"});
         route.timeouts.connect_ms = uint32_t(get_uint(*t, "connect_ms", w, 2000, 3600000));
         route.timeouts.response_header_ms =
             uint32_t(get_uint(*t, "response_header_ms", w, 30000, 3600000));
@@ -188,6 +239,7 @@ void parse_proxy(const json &r, Route &route, const std::string &where)
     if (const json *p = field(r, "pool")) {
         if (!p->is_object()) invalid(where + ".pool", "must be an object");
         std::string w = where + ".pool";
+        known_keys(*p, w, {"max_idle", "idle_timeout_ms", "max_conns", "resolve_ms"});
         route.pool.max_idle = uint32_t(get_uint(*p, "max_idle", w, 32, 100000));
         route.pool.idle_timeout_ms = uint32_t(get_uint(*p, "idle_timeout_ms", w, 30000, 86400000));
         route.pool.max_conns = uint32_t(get_uint(*p, "max_conns", w, 0, 1000000));
@@ -197,6 +249,7 @@ void parse_proxy(const json &r, Route &route, const std::string &where)
     if (const json *h = field(r, "health")) {
         if (!h->is_object()) invalid(where + ".health", "must be an object");
         std::string w = where + ".health";
+        known_keys(*h, w, {"max_fails", "eject_ms", "max_eject_ms"});
         route.health.max_fails = uint32_t(get_uint(*h, "max_fails", w, 3, 1000));
         route.health.eject_ms = uint32_t(get_uint(*h, "eject_ms", w, 1000, 3600000));
         route.health.max_eject_ms = uint32_t(get_uint(*h, "max_eject_ms", w, 30000, 86400000));
@@ -209,6 +262,7 @@ void parse_geo(const json &r, Route &route, const std::string &where)
 {
     if (const json *g = field(r, "geo")) {
         if (!g->is_object()) invalid(where + ".geo", "must be an object");
+        known_keys(*g, where + ".geo", {"deny_countries", "allow_countries"});
         for (const char *key : {"deny_countries", "allow_countries"}) {
             const json *list = field(*g, key);
             if (!list) continue;
@@ -265,6 +319,7 @@ std::optional<RouteTable> route_table_from_json(const json &doc, std::string &er
 {
     try {
         if (!doc.is_object()) invalid("table", "must be a JSON object");
+        known_keys(doc, "table", {"version", "routes"});
         const json *version = field(doc, "version");
         if (!version || !version->is_number_unsigned())
             invalid("version", "must be a non-negative integer");
@@ -286,6 +341,8 @@ std::optional<RouteTable> route_table_from_json(const json &doc, std::string &er
                 route.https_redirect = https->get<bool>();
             }
             std::string type = get_string(r, "type", where, true);
+            if (type == "static" || type == "proxy" || type == "redirect")
+                route_keys(r, where, type);
             if (type == "static") {
                 route.type = RouteType::kStatic;
                 parse_static(r, route, where);
@@ -311,16 +368,72 @@ std::optional<RouteTable> route_table_from_json(const json &doc, std::string &er
     return std::nullopt;
 }
 
-std::optional<RouteTable> parse_route_table(std::string_view text, std::string &error)
+std::optional<json> parse_json_refusing_duplicates(std::string_view text, std::string &error)
 {
+    // nlohmann keeps the last of two equal keys without a word: the parser's callback sees
+    // every key, so each object's keys are remembered while it is open, with its place in the
+    // document for the message ("routes[0].upstreams[1]: duplicate key \"weight\"").
+    struct Frame {
+        bool array = false;
+        size_t index = 0;
+        std::string where, key;
+        std::unordered_set<std::string> keys;
+    };
+    std::vector<Frame> stack;
+    std::string duplicate;
+    auto child = [&]() -> std::string {
+        if (stack.empty()) return "table";
+        Frame &top = stack.back();
+        if (top.array) return top.where + "[" + std::to_string(top.index++) + "]";
+        bool plain = !top.key.empty() && std::all_of(top.key.begin(), top.key.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        });
+        if (stack.size() == 1 && plain) return top.key;
+        return plain ? top.where + "." + top.key : top.where + "[\"" + top.key + "\"]";
+    };
+    auto callback = [&](int, json::parse_event_t event, json &parsed) {
+        switch (event) {
+        case json::parse_event_t::object_start:
+        case json::parse_event_t::array_start:
+            stack.push_back({event == json::parse_event_t::array_start, 0, child(), {}, {}});
+            break;
+        case json::parse_event_t::object_end:
+        case json::parse_event_t::array_end:
+            if (!stack.empty()) stack.pop_back();
+            break;
+        case json::parse_event_t::key:
+            if (!stack.empty()) {
+                Frame &top = stack.back();
+                top.key = parsed.get<std::string>();
+                if (!top.keys.insert(top.key).second && duplicate.empty())
+                    duplicate = top.where + ": duplicate key \"" + top.key + "\"";
+            }
+            break;
+        case json::parse_event_t::value:
+            if (!stack.empty() && stack.back().array) ++stack.back().index;
+            break;
+        }
+        return true;
+    };
     json doc;
     try {
-        doc = json::parse(text);
+        doc = json::parse(text, callback);
     } catch (const json::exception &e) { // parse_error, and out_of_range for huge numbers
         error = std::string("invalid JSON: ") + e.what();
         return std::nullopt;
     }
-    return route_table_from_json(doc, error);
+    if (!duplicate.empty()) {
+        error = duplicate;
+        return std::nullopt;
+    }
+    return doc;
+}
+
+std::optional<RouteTable> parse_route_table(std::string_view text, std::string &error)
+{
+    auto doc = parse_json_refusing_duplicates(text, error);
+    if (!doc) return std::nullopt;
+    return route_table_from_json(*doc, error);
 }
 
 namespace
@@ -384,7 +497,7 @@ json route_table_to_json(const RouteTable &table)
         case RouteType::kRedirect:
             j["type"] = "redirect";
             j["to"] = r.to;
-            j["code"] = r.code;
+            j["code"] = unsigned(r.code); // unsigned, as the parser wants it back
             break;
         }
         if (!r.deny_countries.empty() || !r.allow_countries.empty()) {

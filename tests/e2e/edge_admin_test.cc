@@ -119,6 +119,26 @@ TEST_CASE("a pushed table survives a restart through state_dir", "[e2e][admin]")
     CHECK(admin.call(R"({"cmd":"routes.get"})")["version"] == 9);
 }
 
+TEST_CASE("a damaged saved table is set aside and the routes file served", "[e2e][admin]")
+{
+    TempTree tree;
+    tree.write("deployments/app/d-1/index.html", "<h1>d-1</h1>\n");
+    tree.write("deployments/app/d-2/index.html", "<h1>d-2</h1>\n");
+    tree.write("routes.json", table(3, "app/d-1"));
+    tree.write("state/routes.json", R"({"version": 99, "routes": [)"); // cut short by a crash
+    EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments", tree.path("deployments"),
+                      "--workers", "1", "--routes", tree.path("routes.json"), "--admin-socket",
+                      tree.path("admin.sock"), "--state-dir", tree.path("state")});
+    CHECK(must(get(edge.port(), "app.example.test", "/")).body == "<h1>d-1</h1>\n");
+    CHECK(std::filesystem::exists(tree.path("state/routes.json.invalid")));
+    // The next push is taken (the damaged version 99 no longer stands) and saved again.
+    AdminConn admin(tree.path("admin.sock"));
+    CHECK(admin.call(R"({"cmd":"routes.put","table":)" + table(4, "app/d-2") + "}")["ok"] == true);
+    CHECK(must(get(edge.port(), "app.example.test", "/")).body == "<h1>d-2</h1>\n");
+    CHECK(edge.stop() == 0);
+    CHECK(json::parse(read_file(tree.path("state/routes.json")))["version"] == 4);
+}
+
 TEST_CASE("admin errors are precise and keep the connection usable", "[e2e][admin]")
 {
     AdminSite s;
@@ -319,4 +339,27 @@ TEST_CASE("io_uring takes true, false or auto, true fails at startup where it is
         REQUIRE(r);
         CHECK(r->body == "ok\n");
     }
+}
+
+TEST_CASE("a second edge on the admin socket of a running one refuses to start and leaves it be",
+          "[e2e][admin]")
+{
+    AdminSite s;
+    struct stat before;
+    REQUIRE(stat(s.socket.c_str(), &before) == 0);
+    auto [rc, err] = run_edge({"--listen", "127.0.0.1:0", "--deployments",
+                               s.tree.path("deployments"), "--workers", "1", "--admin-socket",
+                               s.socket, "--state-dir", s.tree.path("state2")});
+    CHECK(err.find("admin socket " + s.socket + " is in use by a running edge") !=
+          std::string::npos);
+    // The socket file is still the first edge's, and it still takes route tables.
+    struct stat after;
+    REQUIRE(stat(s.socket.c_str(), &after) == 0);
+    CHECK(after.st_ino == before.st_ino);
+    AdminConn admin(s.socket);
+    CHECK(admin.call(R"({"cmd":"routes.put","table":)" + table(3, "app/d-2") + "}")["ok"] == true);
+    CHECK(must(get(s.edge->port(), "app.example.test", "/")).body == "<h1>d-2</h1>\n");
+    // Like every startup error: exit 1, and no "listening on" line.
+    CHECK(rc == 1);
+    CHECK(err.find("listening on") == std::string::npos);
 }

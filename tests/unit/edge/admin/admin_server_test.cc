@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/socket.h>
@@ -89,6 +90,22 @@ std::vector<json> read_lines(int fd, size_t lines)
     return out;
 }
 
+// The inode of the file at `path`, 0 when there is none.
+ino_t inode_of(const std::string &path)
+{
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// A ping on a fresh connection to `path` gets an ok reply.
+bool answers_ping(const std::string &path)
+{
+    int fd = connect_to(path);
+    bool ok = ::write(fd, "{\"cmd\":\"ping\"}\n", 15) == 15 && read_lines(fd, 1)[0]["ok"] == true;
+    ::close(fd);
+    return ok;
+}
+
 } // namespace
 
 TEST_CASE("admin socket answers each line in order, split or batched", "[admin]")
@@ -151,10 +168,7 @@ TEST_CASE("admin socket replaces a stale socket file but not another file", "[ad
     ::close(stale);
     {
         Running second(path);
-        int fd = connect_to(path);
-        REQUIRE(::write(fd, "{\"cmd\":\"ping\"}\n", 15) == 15);
-        CHECK(read_lines(fd, 1)[0]["ok"] == true);
-        ::close(fd);
+        CHECK(answers_ping(path));
     }
     // A regular file at the path is an operator's mistake: refused, not deleted.
     t.write("admin.sock", "keep me");
@@ -169,4 +183,51 @@ TEST_CASE("admin socket replaces a stale socket file but not another file", "[ad
     struct stat st;
     CHECK(stat(path.c_str(), &st) == 0);
     CHECK(S_ISREG(st.st_mode));
+}
+
+TEST_CASE("admin socket refuses a path another server still answers on", "[admin]")
+{
+    TempTree t;
+    std::string path = t.path("admin.sock");
+    Running first(path);
+    ino_t before = inode_of(path);
+    REQUIRE(before != 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        AdminServer second(&loop, [](const auto &) { return std::string(); });
+        CHECK_THROWS_WITH(second.listen(path),
+                          "admin socket " + path + " is in use by a running edge");
+        second.close();
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    // The first server's socket is the same file and still answers.
+    CHECK(inode_of(path) == before);
+    CHECK(answers_ping(path));
+}
+
+TEST_CASE("admin socket removes its file on close only while the file is still its own", "[admin]")
+{
+    TempTree t;
+    std::string path = t.path("admin.sock");
+    auto first = std::make_unique<Running>(path);
+    // Someone removed the first server's file and a second server bound the path.
+    REQUIRE(unlink(path.c_str()) == 0);
+    Running second(path);
+    ino_t seconds = inode_of(path);
+    REQUIRE(seconds != 0);
+    first.reset(); // closes the first server: the file is the second's, and stays
+    CHECK(inode_of(path) == seconds);
+    CHECK(answers_ping(path));
+}
+
+TEST_CASE("admin socket removes its own file on close", "[admin]")
+{
+    TempTree t;
+    std::string path = t.path("admin.sock");
+    {
+        Running r(path);
+    }
+    CHECK(inode_of(path) == 0);
 }

@@ -1,7 +1,9 @@
 // Route table JSON: parsing with field-precise errors, root containment, host matching, round trip.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -367,4 +369,186 @@ TEST_CASE("route table survives a round trip through route_table_to_json", "[rou
     CHECK(m.label == "x");
     REQUIRE(again.match("api.example.test").route);
     CHECK(again.match("api.example.test").route->upstreams[1].port == 9002);
+}
+
+TEST_CASE("route table refuses unknown keys, naming where they are", "[route]")
+{
+    auto proxy = [](const std::string &rest) {
+        return table_with(
+            R"({"host": "api.test", "type": "proxy", "upstreams": [{"addr": "a:1"}])" + rest + "}");
+    };
+    CHECK(parse_error(R"({"version": 1, "routes": [], "rotes": []})") ==
+          "table: unknown key \"rotes\"");
+    CHECK(parse_error(table_with(R"({"host": "api.test", "type": "proxy",
+        "upstreams": [{"addr": "a:1", "wieght": 5}]})")) ==
+          "routes[0].upstreams[0]: unknown key \"wieght\"");
+    CHECK(parse_error(proxy(R"(, "timeouts": {"conect_ms": 5})")) ==
+          "routes[0].timeouts: unknown key \"conect_ms\"");
+    CHECK(parse_error(proxy(R"(, "helth": {})")) == "routes[0]: unknown key \"helth\"");
+    CHECK(parse_error(proxy(R"(, "health": {"max_fail": 2})")) ==
+          "routes[0].health: unknown key \"max_fail\"");
+    CHECK(parse_error(proxy(R"(, "pool": {"maxidle": 2})")) ==
+          "routes[0].pool: unknown key \"maxidle\"");
+    CHECK(parse_error(proxy(R"(, "geo": {"deny": ["XX"]})")) ==
+          "routes[0].geo: unknown key \"deny\"");
+    CHECK(parse_error(table_with(R"({"host": "a.test", "type": "static", "root": "a",
+        "sap": true})")) == "routes[0]: unknown key \"sap\"");
+    CHECK(parse_error(table_with(R"({"host": "a.test", "type": "redirect",
+        "to": "https://b.test", "status": 301})")) == "routes[0]: unknown key \"status\"");
+    // A key of another route type is not silently ignored either.
+    CHECK(parse_error(proxy(R"(, "spa": true)")) ==
+          "routes[0]: \"spa\" belongs to static routes, not to a proxy route");
+    CHECK(parse_error(table_with(R"({"host": "a.test", "type": "redirect", "to": "https://b.test",
+        "headers": {"/*": {"X-A": "1"}}})")) ==
+          "routes[0]: \"headers\" belongs to static routes, not to a redirect route");
+    CHECK(parse_error(table_with(R"({"host": "a.test", "type": "static", "root": "a",
+        "upstreams": []})")) ==
+          "routes[0]: \"upstreams\" belongs to proxy routes, not to a static route");
+}
+
+TEST_CASE("route table refuses a key given twice in its text, naming where", "[route]")
+{
+    CHECK(parse_error(R"({"version": 1, "version": 2, "routes": []})") ==
+          "table: duplicate key \"version\"");
+    CHECK(parse_error(table_with(R"({"host": "a.test", "type": "static", "root": "a",
+        "root": "../b"})")) == "routes[0]: duplicate key \"root\"");
+    CHECK(parse_error(table_with(R"({"host": "b.test", "type": "static", "root": "b"},
+        {"host": "a.test", "type": "proxy",
+         "upstreams": [{"addr": "a:1"}, {"addr": "a:2", "weight": 1, "weight": 9}]})")) ==
+          "routes[1].upstreams[1]: duplicate key \"weight\"");
+    CHECK(parse_error(table_with(R"({"host": "a.test", "type": "static", "root": "a",
+        "headers": {"/x": {"X-A": "1", "X-A": "2"}}})")) ==
+          "routes[0].headers[\"/x\"]: duplicate key \"X-A\"");
+    // Equal keys in different objects are no duplicates.
+    parse_ok(table_with(R"({"host": "a.test", "type": "proxy",
+        "upstreams": [{"addr": "a:1", "weight": 1}, {"addr": "a:2", "weight": 2}],
+        "pool": {"max_idle": 1}, "timeouts": {"idle_ms": 5}})"));
+}
+
+TEST_CASE("route table refuses header rules that would break framing or the connection", "[route]")
+{
+    auto with_headers = [](const std::string &type_fields, const std::string &name) {
+        return table_with(R"({"host": "a.test", )" + type_fields + R"(, "headers": {"/*": {")" +
+                          name + R"(": "x"}}})");
+    };
+    for (const char *fields :
+         {R"("type": "static", "root": "a")", R"("type": "proxy", "upstreams": [{"addr": "a:1"}])"})
+        for (const char *name :
+             {"Content-Length", "transfer-encoding", "Connection", "Keep-Alive", "TE", "Trailer",
+              "Upgrade", "Proxy-Connection", "Proxy-Authenticate", "Content-Range", "DATE",
+              "Content-Encoding"}) {
+            CAPTURE(fields, name);
+            std::string error = parse_error(with_headers(fields, name));
+            CHECK(error.rfind(std::string("routes[0].headers[\"/*\"]: header \"") + name +
+                                  "\" cannot be set by a rule (",
+                              0) == 0);
+        }
+    // Headers the edge sets on its own answers may be replaced by a rule.
+    for (const char *name : {"Content-Type", "Cache-Control", "ETag", "Last-Modified", "Location",
+                             "Server", "Strict-Transport-Security", "Vary", "X-Request-Id"}) {
+        CAPTURE(name);
+        parse_ok(with_headers(R"("type": "static", "root": "a")", name));
+    }
+    CHECK(
+        parse_error(table_with(R"({"host": "a.test", "type": "static", "root": "a",
+        "headers": {"/*": {"Content-Type": "text/plain", "content-type": "text/evil"}}})")) ==
+        "routes[0].headers[\"/*\"]: header \"content-type\" is given twice (as \"Content-Type\")");
+}
+
+TEST_CASE("overlapping header rules: the most specific pattern gives each header once", "[route]")
+{
+    RouteTable t = parse_ok(table_with(R"({"host": "a.test", "type": "static", "root": "a",
+        "headers": {"/*": {"Cache-Control": "A", "X-Frame-Options": "DENY", "X-Root": "r"},
+                    "/assets/*": {"cache-control": "B", "X-Frame-Options": "SAMEORIGIN"},
+                    "/assets/app.css": {"X-Frame-Options": "EXACT"},
+                    "/assets/app.*": {"X-Frame-Options": "LONGER", "X-App": "1"}}})"));
+    const auto &rules = t.routes()[0].header_rules;
+    auto collect = [&](std::string_view path) {
+        std::vector<std::pair<std::string, std::string>> out;
+        for_each_rule_header(rules, path, [&](std::string_view n, std::string_view v) {
+            out.emplace_back(std::string(n), std::string(v));
+        });
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    using Headers = std::vector<std::pair<std::string, std::string>>;
+    CHECK(collect("/index.html") ==
+          Headers{{"Cache-Control", "A"}, {"X-Frame-Options", "DENY"}, {"X-Root", "r"}});
+    // Longer prefix over shorter; names compare without case (the winner's spelling is sent).
+    CHECK(collect("/assets/x.js") ==
+          Headers{{"X-Frame-Options", "SAMEORIGIN"}, {"X-Root", "r"}, {"cache-control", "B"}});
+    CHECK(collect("/assets/app.js") == Headers{{"X-App", "1"},
+                                               {"X-Frame-Options", "LONGER"},
+                                               {"X-Root", "r"},
+                                               {"cache-control", "B"}});
+    // An exact path over every prefix, even a longer-matching one.
+    CHECK(collect("/assets/app.css") == Headers{{"X-App", "1"},
+                                                {"X-Frame-Options", "EXACT"},
+                                                {"X-Root", "r"},
+                                                {"cache-control", "B"}});
+    REQUIRE(rule_header(rules, "/assets/app.css", "CACHE-CONTROL"));
+    CHECK(*rule_header(rules, "/assets/app.css", "CACHE-CONTROL") == "B");
+    CHECK(rule_header(rules, "/assets/app.css", "X-Nothing") == nullptr);
+    CHECK(any_rule_matches(rules, "/anything"));
+
+    // The order of the rules does not matter (a table built in code, as control does).
+    std::vector<HeaderRule> reversed(rules.rbegin(), rules.rend());
+    for (std::string_view path : {"/assets/app.css", "/assets/x.js", "/"})
+        CHECK(*rule_header(reversed, path, "x-frame-options") ==
+              *rule_header(rules, path, "x-frame-options"));
+}
+
+TEST_CASE("every key route_table_to_json writes is accepted back", "[route]")
+{
+    // Every field away from its default, so the serializer writes every key it knows (the
+    // edge persists tables this way and answers routes.get with it; control builds its pushes
+    // with it).
+    Route s;
+    s.host = "*.s.test";
+    s.type = RouteType::kStatic;
+    s.https_redirect = true;
+    s.root = "site/d-1";
+    s.root_from_label = true;
+    s.spa = true;
+    s.header_rules.push_back({"/", true, {{"X-Berth-Deployment", "d-1"}}});
+    s.header_rules.push_back({"/index.html", false, {{"Cache-Control", "no-store"}}});
+    s.deny_countries = {"XX"};
+    Route p;
+    p.host = "api.test";
+    p.type = RouteType::kProxy;
+    p.https_redirect = false;
+    p.upstreams.push_back({"127.0.0.1:9001", "127.0.0.1", 9001, 7});
+    p.websocket = true;
+    p.timeouts = {11, 12, 13, 14};
+    p.balance = Balance::kLeastOutstanding;
+    p.retries = 3;
+    p.retry_idempotent = false;
+    p.host_header = "app.internal:8080";
+    p.pool = {1, 2, 3, 400};
+    p.health = {5, 6, 7};
+    p.max_body_bytes = 99;
+    p.header_rules.push_back({"/", true, {{"X-Frame-Options", "DENY"}}});
+    p.allow_countries = {"DE"};
+    Route r;
+    r.host = "www.test";
+    r.type = RouteType::kRedirect;
+    r.to = "https://test";
+    r.code = 301;
+    r.deny_countries = {"XX"};
+    r.allow_countries = {"FR"};
+    nlohmann::json once = route_table_to_json(RouteTable(9, {s, p, r}));
+    std::string error;
+    auto again = route_table_from_json(once, error);
+    INFO(error);
+    REQUIRE(again);
+    CHECK(route_table_to_json(*again) == once);
+    const auto &proxy = once["routes"][1];
+    for (const char *key : {"https_redirect", "upstreams", "websocket", "timeouts", "balance",
+                            "retries", "retry_idempotent", "host_header", "max_body_bytes", "pool",
+                            "health", "headers", "geo"}) {
+        CAPTURE(key);
+        CHECK(proxy.contains(key));
+    }
+    CHECK(proxy["timeouts"].contains("total_ms"));
+    CHECK(parse_ok(once.dump(2)).version() == 9); // as persisted in state_dir
 }
