@@ -96,6 +96,27 @@ bool etag_list_matches(std::string_view list, std::string_view etag) noexcept
     return false;
 }
 
+bool precondition_failed(std::string_view if_match, std::string_view if_unmodified_since,
+                         std::string_view etag, std::time_t last_modified) noexcept
+{
+    if_match = trim_ows(if_match);
+    if (!if_match.empty()) {
+        if (if_match == "*") return false;
+        // Strong comparison: a weak or missing validator (still being hashed) matches nothing.
+        if (etag.empty() || etag.starts_with("W/")) return true;
+        while (!if_match.empty()) {
+            size_t comma = if_match.find(',');
+            if (trim_ows(if_match.substr(0, comma)) == etag) return false;
+            if (comma == std::string_view::npos) break;
+            if_match.remove_prefix(comma + 1);
+        }
+        return true;
+    }
+    if (if_unmodified_since.empty()) return false;
+    auto date = shared::http::parse_http_date(trim_ows(if_unmodified_since));
+    return date && last_modified > *date; // an invalid date is ignored (RFC 9110 13.1.4)
+}
+
 bool is_not_modified(std::string_view if_none_match, std::string_view if_modified_since,
                      std::string_view etag, std::time_t last_modified) noexcept
 {

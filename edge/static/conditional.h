@@ -26,6 +26,11 @@ RangeKind parse_range(std::string_view header, uint64_t size, ByteRange &range) 
 // If-None-Match: weak comparison against a list of entity tags or "*".
 bool etag_list_matches(std::string_view list, std::string_view etag) noexcept;
 
+// RFC 9110 13.2.2 steps 1-2: If-Match (strong comparison, "*" matches) decides when present,
+// else If-Unmodified-Since; true means 412 Precondition Failed.
+bool precondition_failed(std::string_view if_match, std::string_view if_unmodified_since,
+                         std::string_view etag, std::time_t last_modified) noexcept;
+
 // RFC 9110 13.2.2 for GET/HEAD: If-None-Match decides when present, else If-Modified-Since.
 bool is_not_modified(std::string_view if_none_match, std::string_view if_modified_since,
                      std::string_view etag, std::time_t last_modified) noexcept;

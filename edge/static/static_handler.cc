@@ -161,6 +161,12 @@ void serve_file(Exchange &ex, const FileEntryRef &ref, const RouteTarget &t,
 
     if (status == 200) {
         const auto &req = ex.req;
+        if (precondition_failed(req.get(HeaderToken::kIfMatch),
+                                req.get(HeaderToken::kIfUnmodifiedSince), body.etag, entry.mtime)) {
+            send_error(ex, 412, "Precondition Failed",
+                       "The file does not match the request's If-Match or If-Unmodified-Since.");
+            return;
+        }
         if (is_not_modified(req.get(HeaderToken::kIfNoneMatch),
                             req.get(HeaderToken::kIfModifiedSince), body.etag, entry.mtime)) {
             begin(ex, 304, rules);

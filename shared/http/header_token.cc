@@ -28,6 +28,7 @@ HeaderToken header_token(std::string_view n) noexcept
         break;
     case 8:
         if (is("if-range")) return HeaderToken::kIfRange;
+        if (is("if-match")) return HeaderToken::kIfMatch;
         break;
     case 10:
         if (is("connection")) return HeaderToken::kConnection;
@@ -50,6 +51,9 @@ HeaderToken header_token(std::string_view n) noexcept
     case 17:
         if (is("transfer-encoding")) return HeaderToken::kTransferEncoding;
         if (is("if-modified-since")) return HeaderToken::kIfModifiedSince;
+        break;
+    case 19:
+        if (is("if-unmodified-since")) return HeaderToken::kIfUnmodifiedSince;
         break;
     default:
         break;

@@ -20,6 +20,8 @@ enum class HeaderToken : uint8_t {
     kIfRange,
     kIfNoneMatch,
     kIfModifiedSince,
+    kIfMatch,
+    kIfUnmodifiedSince,
     kUserAgent,
     kReferer,
     kUpgrade,

@@ -340,6 +340,13 @@ TEST_CASE("a file not in the page cache has its ETag in its first answer", "[e2e
         must(get(edge.port(), "app.test", "/copy.css", "If-None-Match: " + etag + "\r\n"));
     CHECK(copy.status == 304);
     CHECK(copy.header("ETag") == etag);
+    // Preconditions (RFC 9110 13.1): a write-then-read client's If-Match, a stale date.
+    CHECK(must(get(edge.port(), "app.test", "/site.css", "If-Match: " + etag + "\r\n")).status ==
+          200);
+    CHECK(must(get(edge.port(), "app.test", "/site.css", "If-Match: \"x\"\r\n")).status == 412);
+    CHECK(must(get(edge.port(), "app.test", "/site.css",
+                   "If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n"))
+              .status == 412);
 }
 
 TEST_CASE("requests for files the worker has not seen wait off the loop and are answered in order",

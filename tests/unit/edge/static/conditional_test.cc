@@ -142,6 +142,24 @@ TEST_CASE("not-modified prefers If-None-Match over If-Modified-Since", "[static]
     CHECK(is_not_modified("*", "", kEtag, kModified));
 }
 
+TEST_CASE("If-Match and If-Unmodified-Since fail only when the file differs", "[static]")
+{
+    CHECK_FALSE(precondition_failed("", "", kEtag, kModified)); // no preconditions
+    CHECK_FALSE(precondition_failed(kEtag, "", kEtag, kModified));
+    CHECK_FALSE(precondition_failed("\"a\", \"3f9a1b2c\"", "", kEtag, kModified));
+    CHECK_FALSE(precondition_failed(" * ", "", kEtag, kModified));
+    CHECK(precondition_failed("\"other\"", "", kEtag, kModified));
+    CHECK(precondition_failed("W/\"3f9a1b2c\"", "", kEtag, kModified)); // strong comparison
+    CHECK(precondition_failed(kEtag, "", "W/\"3f9a1b2c\"", kModified));
+    CHECK(precondition_failed(kEtag, "", "", kModified)); // no validator yet
+    // If-Match decides when present, whatever the date says.
+    CHECK_FALSE(precondition_failed(kEtag, "Thu, 01 Jan 1970 00:00:00 GMT", kEtag, kModified));
+    // Otherwise the date: modified after it fails; unparseable is ignored.
+    CHECK(precondition_failed("", "Sun, 06 Nov 1994 08:49:36 GMT", kEtag, kModified));
+    CHECK_FALSE(precondition_failed("", kModifiedText, kEtag, kModified));
+    CHECK_FALSE(precondition_failed("", "not a date", kEtag, kModified));
+}
+
 TEST_CASE("If-Range matches strong ETags and exact dates only", "[static]")
 {
     CHECK(if_range_matches("", kEtag, kModified)); // no If-Range: the range applies
