@@ -15,14 +15,36 @@
 namespace berth::edge
 {
 
+namespace
+{
+
+int usage(FILE *to, const char *error)
+{
+    if (error) std::fprintf(to, "berth-edge admin: %s\n", error);
+    std::fprintf(
+        to, "usage: berth-edge admin [--socket PATH | --config FILE] COMMAND [JSON | @FILE]\n"
+            "       berth-edge admin [--socket PATH | --config FILE] '{\"cmd\":COMMAND, ...}'\n"
+            "commands: ping stats routes.get routes.put upstream.health certs.reload logs.reopen "
+            "drain\n"
+            "The socket is --socket, else the [admin] socket of --config, else "
+            ".berth/edge-admin.sock.\n");
+    return to == stdout ? 0 : 2;
+}
+
+} // namespace
+
 int run_admin_client(const std::vector<std::string> &args)
 {
     std::string socket_path = ".berth/edge-admin.sock";
     std::vector<std::string> rest;
     for (size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--socket" && i + 1 < args.size()) {
+        if (args[i] == "--help" || args[i] == "-h" || args[i] == "help")
+            return usage(stdout, nullptr);
+        if ((args[i] == "--socket" || args[i] == "--config") && i + 1 == args.size())
+            return usage(stderr, (args[i] + " needs a value").c_str());
+        if (args[i] == "--socket") {
             socket_path = args[++i];
-        } else if (args[i] == "--config" && i + 1 < args.size()) {
+        } else if (args[i] == "--config") {
             try {
                 EdgeConfig c = load_edge_config(args[++i]);
                 if (!c.admin_socket.empty()) socket_path = c.admin_socket;
@@ -34,15 +56,8 @@ int run_admin_client(const std::vector<std::string> &args)
             rest.push_back(args[i]);
         }
     }
-    if (rest.empty() || rest.size() > 2) {
-        std::fprintf(
-            stderr,
-            "usage: berth-edge admin [--socket PATH | --config FILE] COMMAND [JSON | @FILE]\n"
-            "       berth-edge admin [--socket PATH | --config FILE] '{\"cmd\":COMMAND, ...}'\n"
-            "commands: ping stats routes.get routes.put upstream.health certs.reload logs.reopen "
-            "drain\n");
-        return 2;
-    }
+    if (rest.empty()) return usage(stderr, "no command given");
+    if (rest.size() > 2) return usage(stderr, "too many arguments");
     nlohmann::json request = nlohmann::json::object();
     if (rest.size() == 1 && !rest[0].empty() && rest[0][0] == '{') {
         // A whole request line, as the socket takes it: {"cmd":"stats"}.

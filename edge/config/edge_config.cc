@@ -233,6 +233,17 @@ void validate_edge_config(EdgeConfig &c)
         if (ch >= 'A' && ch <= 'Z') ch = char(ch | 0x20);
     while (!c.base_domain.empty() && c.base_domain.back() == '.')
         c.base_domain.pop_back();
+    // Labels of letters, digits and '-' ("localhost", "apps.example.com"): it is matched
+    // against Host headers, where nothing else can appear.
+    bool label_start = true;
+    for (char ch : c.base_domain) {
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                  (ch == '-' && !label_start) || (ch == '.' && !label_start);
+        if (!ok)
+            fail(where, "base_domain must be a host name such as apps.example.com, got \"" +
+                            c.base_domain + "\"");
+        label_start = ch == '.';
+    }
     if (c.max_url_bytes > c.max_header_bytes) c.max_url_bytes = c.max_header_bytes;
 }
 

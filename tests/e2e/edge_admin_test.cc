@@ -208,6 +208,18 @@ TEST_CASE("berth-edge admin client prints the reply and exits by its ok field", 
     auto [rc4, out4] = admin_cli("--socket " + s.tree.path("nope.sock") + " ping");
     CHECK(rc4 == 2);
     CHECK(out4.find("cannot connect") != std::string::npos);
+    // Help without a running edge; a flag without its value is an error, not the default.
+    for (const char *help : {"--help", "help", "-h"}) {
+        auto [rc7, out7] = admin_cli("--socket " + s.tree.path("nope.sock") + " " + help);
+        CHECK(rc7 == 0);
+        CHECK(out7.find("usage: berth-edge admin") != std::string::npos);
+    }
+    auto [rc8, out8] = admin_cli("ping --socket");
+    CHECK(rc8 == 2);
+    CHECK(out8.find("--socket needs a value") != std::string::npos);
+    auto [rc9, out9] = admin_cli("--socket " + s.socket);
+    CHECK(rc9 == 2);
+    CHECK(out9.find("no command given") != std::string::npos);
 }
 
 TEST_CASE("SIGHUP re-reads the routes file and reopens the access log, a bad file changes nothing",

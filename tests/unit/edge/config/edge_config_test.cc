@@ -114,6 +114,21 @@ TEST_CASE("flags for features this build does not serve are refused too", "[conf
     CHECK_THROWS_WITH(validate_edge_config(pair), Catch::Contains("must come in pairs"));
 }
 
+TEST_CASE("a base domain that is not a host name is refused", "[config]")
+{
+    for (const char *bad : {"bad domain", "a..b", ".x", "-x.test", "x_y.test", "a/b"}) {
+        EdgeConfig c;
+        c.deployments_root = "/srv";
+        c.base_domain = bad;
+        CHECK_THROWS_WITH(validate_edge_config(c), Catch::Contains("base_domain must be a host"));
+    }
+    EdgeConfig ok;
+    ok.deployments_root = "/srv";
+    ok.base_domain = "Apps.Example-1.COM.";
+    CHECK_NOTHROW(validate_edge_config(ok));
+    CHECK(ok.base_domain == "apps.example-1.com");
+}
+
 TEST_CASE("the error log level filters stderr messages", "[config]")
 {
     TempTree t;
