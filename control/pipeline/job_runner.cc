@@ -15,6 +15,7 @@
 #include "control/pipeline/build_step.h"
 #include "control/pipeline/git_checkout.h"
 #include "control/pipeline/publish.h"
+#include "control/pipeline/repo_url.h"
 #include "control/pipeline/static_health.h"
 #include "control/pipeline/upload_source.h"
 #include "control/queue/job_queue.h"
@@ -239,7 +240,7 @@ void JobRunner::run_from_queued(const std::string &id)
         });
         log(id, note);
     } else {
-        log(id, "cloning " + row.repo_url + " branch " + row.branch +
+        log(id, "cloning " + redacted_repo_url(row.repo_url) + " branch " + row.branch +
                     (row.commit.empty() ? "" : " at " + row.commit));
         ScreenedRepo repo = screen_repo_url(row.repo_url, config_);
         fs::remove_all(build);

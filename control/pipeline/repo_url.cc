@@ -115,4 +115,21 @@ std::optional<RepoUrl> parse_repo_url(std::string_view url, std::string &error)
     return u;
 }
 
+std::string redacted_repo_url(std::string_view url)
+{
+    size_t sep = url.find("://");
+    if (sep == std::string_view::npos) return std::string(url);
+    size_t start = sep + 3;
+    size_t end = url.find('/', start);
+    std::string_view authority =
+        url.substr(start, end == std::string_view::npos ? url.npos : end - start);
+    size_t at = authority.rfind('@');
+    if (at == std::string_view::npos) return std::string(url);
+    std::string_view userinfo = authority.substr(0, at);
+    size_t colon = userinfo.find(':');
+    std::string hidden =
+        colon == std::string_view::npos ? "***" : std::string(userinfo.substr(0, colon)) + ":***";
+    return std::string(url.substr(0, start)) + hidden + std::string(url.substr(start + at));
+}
+
 } // namespace berth::control

@@ -29,4 +29,8 @@ struct RepoUrl {
 // are the resolver's to turn into addresses.
 std::optional<RepoUrl> parse_repo_url(std::string_view url, std::string &error);
 
+// The URL with its credentials hidden, for logs: "https://user:***@host/..." or, for a token
+// given as the user name, "https://***@host/...". Anything else comes back as it is.
+std::string redacted_repo_url(std::string_view url);
+
 } // namespace berth::control

@@ -235,6 +235,18 @@ TEST_CASE("an allowed range admits a clone, pinned to the checked address", "[co
               .good());
 }
 
+TEST_CASE("repository URLs in logs hide their credentials", "[control][ssrf]")
+{
+    CHECK(redacted_repo_url("https://user:tok@github.com/o/r.git") ==
+          "https://user:***@github.com/o/r.git");
+    CHECK(redacted_repo_url("https://ghp_token@github.com/o/r.git") ==
+          "https://***@github.com/o/r.git");
+    CHECK(redacted_repo_url("https://a:b@c@host:8443") == "https://a:***@host:8443");
+    CHECK(redacted_repo_url("https://github.com/o/r@v1.git") == "https://github.com/o/r@v1.git");
+    CHECK(redacted_repo_url("file:///srv/repo") == "file:///srv/repo");
+    CHECK(redacted_repo_url("not a url") == "not a url");
+}
+
 TEST_CASE("the clone proxy tunnels only to the checked address", "[control][ssrf]")
 {
     Listener target;
