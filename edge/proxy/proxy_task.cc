@@ -83,7 +83,8 @@ void ProxyTask::reset() noexcept
     body_.clear();
     body_sent_ = 0;
     body_any_sent_ = has_body_ = chunked_body_ = client_body_done_ = body_held_ = false;
-    idempotent_ = expect_continue_ = continue_relayed_ = websocket_ = tunnel_ = false;
+    idempotent_ = expect_continue_ = continue_relayed_ = continue_owed_ = websocket_ = tunnel_ =
+        false;
     tunnel_client_eof_ = in_on_body_ = stale_retry_used_ = in_flight_ = false;
     address_tries_ = 0;
     msg_start_ = 0;
@@ -501,7 +502,14 @@ void ProxyTask::end(bool)
 
 void ProxyTask::check_deadline(uint64_t now)
 {
-    if (ended_ || deadline_ == Deadline::kNone || now < deadline_ms_) return;
+    if (ended_) return;
+    if (expect_continue_ && !continue_relayed_ && !continue_owed_ && !head_relayed_ &&
+        !client_body_done_ && !answer_.http10 && now - start_ms_ >= kContinueAfterMs) {
+        continue_owed_ = true;
+        wake_output(); // pull() writes it
+        if (ended_) return;
+    }
+    if (deadline_ == Deadline::kNone || now < deadline_ms_) return;
     switch (deadline_) {
     case Deadline::kConnect:
         attempt_failed(UpstreamFailure::kConnectTimeout);
@@ -670,6 +678,10 @@ ExchangeTask::Pull ProxyTask::pull(OutputQueue &out)
     if (failed_) return head_relayed_ ? Pull::kAbort : write_error(out);
     if (response_done_) return Pull::kDone;
     if (tunnel_) return pull_tunnel(out);
+    if (continue_owed_ && !continue_relayed_ && !head_relayed_) {
+        out.buffer().append("HTTP/1.1 100 Continue\r\n\r\n");
+        continue_relayed_ = true;
+    }
     if (deadline_ == Deadline::kIdle && head_relayed_) // the client reads: the exchange moves
         set_deadline(Deadline::kIdle, route_->timeouts.idle_ms);
     while (true) {

@@ -31,6 +31,9 @@ public:
     static constexpr size_t kDownBuffer = 16 * 1024; // upstream bytes read, not yet relayed
     static constexpr size_t kMaxResponseHead = 12 * 1024;
     static constexpr size_t kUpBuffer = 64 * 1024; // request body bytes not yet sent upstream
+    // A client that sent Expect: 100-continue hears 100 from the edge itself when the upstream
+    // has said nothing this long (many apps never answer 100; curl waits 1 s, others longer).
+    static constexpr uint64_t kContinueAfterMs = 1000;
 
     explicit ProxyTask(ProxyHandler &handler) noexcept;
     ProxyTask(const ProxyTask &) = delete;
@@ -109,7 +112,8 @@ private:
     bool body_held_ = false; // on_body took less than offered: resume_body() owed
     bool idempotent_ = false;
     bool expect_continue_ = false;
-    bool continue_relayed_ = false;
+    bool continue_relayed_ = false; // the client has its 100 Continue (the upstream's or ours)
+    bool continue_owed_ = false;    // the upstream was silent for kContinueAfterMs: ours is due
     bool websocket_ = false;
     bool tunnel_ = false;
     bool tunnel_client_eof_ = false;

@@ -541,6 +541,17 @@ TEST_CASE("request bodies stream with a per-route limit, 100-continue is relayed
     no.send("POST /refuse-body HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\nExpect: "
             "100-continue\r\n\r\n");
     CHECK(must(no.read_response()).status == 413);
+    // An upstream that never answers 100 (most apps): the edge says 100 itself after a
+    // second, rather than leave the client waiting on its own timer.
+    RawClient silent(s.port());
+    silent.send("POST /upload HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\nExpect: "
+                "100-continue\r\n\r\n");
+    Response ours = must(silent.read_response(true, 5000));
+    CHECK(ours.status == 100);
+    silent.send("hello");
+    Response uploaded = must(silent.read_response());
+    CHECK(uploaded.status == 200);
+    CHECK(uploaded.body.rfind("bytes=5 ", 0) == 0);
 }
 
 TEST_CASE("request bodies reach the upstream on connections that close after the answer",
