@@ -54,6 +54,9 @@ berth_add_test(control_store_test
   LABELS "control;store")
 
 berth_add_control_e2e_test(control_api_test api_test.cc)
+# List shapes (pagination links, build-log cursor and tail, env-var/domain pages), HEAD,
+# timestamp format, 503 bodies.
+berth_add_control_e2e_test(control_api_lists_test api_lists_test.cc)
 berth_add_control_e2e_test(control_pipeline_test pipeline_test.cc DEPENDS berth-edge)
 
 # With the real berth-edge (berth_test_support and berth-edge come from tests/CMakeLists.txt

@@ -1,11 +1,13 @@
 // Route table, Token auth and the exception boundary of every request (#3).
 #include "control/api/api_router.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 
 #include "control/api/request_body.h"
+#include "control/base/percent_coding.h"
 #include "control/edges/edge_sync.h"
 #include "control/pipeline/publish.h"
 #include "control/queue/job_queue.h"
@@ -132,27 +134,34 @@ ApiResponse error_response(int status, const std::string &code, const std::strin
     return r;
 }
 
-int hex_value(char c)
+// The decoded (name, value) pairs of a raw query string in their order; "a" alone is ("a", "").
+std::vector<std::pair<std::string, std::string>> query_pairs(std::string_view q)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-std::string percent_decode(std::string_view s)
-{
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-            hex_value(s[i + 2]) >= 0) {
-            out.push_back(char(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(s[i] == '+' ? ' ' : s[i]);
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!q.empty()) {
+        size_t amp = q.find('&');
+        std::string_view pair = q.substr(0, amp);
+        if (!pair.empty()) {
+            size_t eq = pair.find('=');
+            out.emplace_back(percent_decode(pair.substr(0, eq), true),
+                             eq == std::string_view::npos
+                                 ? std::string()
+                                 : percent_decode(pair.substr(eq + 1), true));
         }
+        if (amp == std::string_view::npos) break;
+        q.remove_prefix(amp + 1);
     }
     return out;
+}
+
+// A Host header worth echoing into a link: a name or address with an optional port.
+bool usable_host(std::string_view host)
+{
+    if (host.empty() || host.size() > 255) return false;
+    return std::all_of(host.begin(), host.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
+    });
 }
 
 std::optional<User> authenticate(const ApiContext &api, const ApiRequest &req)
@@ -180,18 +189,35 @@ Json RequestCtx::body() const
 
 std::string RequestCtx::query_param(std::string_view name) const
 {
-    std::string_view q = req.query;
-    while (!q.empty()) {
-        size_t amp = q.find('&');
-        std::string_view pair = q.substr(0, amp);
-        size_t eq = pair.find('=');
-        if (percent_decode(pair.substr(0, eq)) == name)
-            return eq == std::string_view::npos ? std::string()
-                                                : percent_decode(pair.substr(eq + 1));
-        if (amp == std::string_view::npos) break;
-        q.remove_prefix(amp + 1);
-    }
+    for (auto &[k, v] : query_pairs(req.query))
+        if (k == name) return std::move(v);
     return {};
+}
+
+std::string request_url(const ApiRequest &req)
+{
+    std::string_view host = req.header("Host");
+    return usable_host(host) ? "http://" + std::string(host) + req.path : req.path;
+}
+
+std::string
+url_with_query(const std::string &url, std::string_view query,
+               const std::vector<std::pair<std::string, std::optional<std::string>>> &set)
+{
+    auto pairs = query_pairs(query);
+    std::erase_if(pairs, [&](const auto &p) {
+        return std::any_of(set.begin(), set.end(),
+                           [&](const auto &s) { return s.first == p.first; });
+    });
+    for (const auto &[k, v] : set)
+        if (v) pairs.emplace_back(k, *v);
+    std::stable_sort(pairs.begin(), pairs.end(),
+                     [](const auto &a, const auto &b) { return a.first < b.first; });
+    std::string out = url;
+    for (size_t i = 0; i < pairs.size(); ++i)
+        out += (i == 0 ? "?" : "&") + percent_encode(pairs[i].first, true, true) + "=" +
+               percent_encode(pairs[i].second, true, true);
+    return out;
 }
 
 ApiResponse json_response(int status, const Json &body)
@@ -222,13 +248,17 @@ Page page_from(const RequestCtx &ctx)
     if (auto s = ctx.query_param("page"); !s.empty()) p.page = number(s, "page");
     if (auto s = ctx.query_param("page_size"); !s.empty()) p.size = number(s, "page_size");
     if (p.size > ctx.api.config.page_size_max) p.size = ctx.api.config.page_size_max;
+    p.url = request_url(ctx.req);
+    p.query = ctx.req.query;
     return p;
 }
 
 Json page_body(const Page &p, int64_t count, Json results)
 {
     auto link = [&](int64_t page) {
-        return "?page=" + std::to_string(page) + "&page_size=" + std::to_string(p.size);
+        return url_with_query(
+            p.url, p.query,
+            {{"page", page == 1 ? std::nullopt : std::optional(std::to_string(page))}});
     };
     return {{"count", count},
             {"page", p.page},
@@ -281,7 +311,11 @@ ApiResponse delete_and_unpublish(const RequestCtx &ctx, const std::string &kind,
     bool project = kind == "project";
     const ControlConfig &config = ctx.api.config;
     struct Gone {
-        std::vector<std::string> names, deployments;
+        std::vector<std::string> names, services, deployments;
+        // Each deployment's published directory, relative to deployments_root. By its own
+        // path, never the service's name: a renamed service left files under its old name,
+        // which another service may have taken since (#15 audit).
+        std::vector<std::string> published;
     };
     Gone gone = ctx.api.db.transact([&](pqxx::work &w) {
         if (project)
@@ -300,13 +334,20 @@ ApiResponse delete_and_unpublish(const RequestCtx &ctx, const std::string &kind,
                            Json{{"deployment_id", busy[0][0].as<std::string>()}});
         Gone g;
         for (const auto &r :
-             w.exec_params("SELECT name FROM services s WHERE " + which + " = $1", id))
+             w.exec_params("SELECT name, id FROM services s WHERE " + which + " = $1", id)) {
             g.names.push_back(r[0].as<std::string>());
-        for (const auto &r : w.exec_params("SELECT d.id FROM deployments d JOIN services s ON"
+            g.services.push_back(r[1].as<std::string>());
+        }
+        // A deployment without an artifact_path published nothing, unless control died
+        // between the publish and recording it: then it is under the service's name.
+        for (const auto &r : w.exec_params("SELECT d.id, COALESCE(d.artifact_path, s.name || '/'"
+                                           " || d.id) FROM deployments d JOIN services s ON"
                                            " s.id = d.service_id WHERE " +
                                                which + " = $1",
-                                           id))
+                                           id)) {
             g.deployments.push_back(r[0].as<std::string>());
+            g.published.push_back(r[1].as<std::string>());
+        }
         w.exec_params(std::string("DELETE FROM ") + (project ? "projects" : "services") +
                           " WHERE id = $1",
                       id);
@@ -320,12 +361,29 @@ ApiResponse delete_and_unpublish(const RequestCtx &ctx, const std::string &kind,
     // without the service before its directories go, so none serves a half-removed tree.
     if (!gone.names.empty() && !config.edge_admin_sockets.empty())
         EdgeSync(config, ctx.api.db).sync_all();
-    for (const auto &name : gone.names)
-        remove_published(std::filesystem::path(config.deployments_root) / name);
+    namespace fs = std::filesystem;
+    for (const auto &rel : gone.published) {
+        fs::path relative(rel);
+        int parts = 0;
+        bool plain = !relative.is_absolute();
+        for (const auto &part : relative) {
+            ++parts;
+            plain &= part != "." && part != ".." && !part.empty();
+        }
+        if (!plain || parts != 2) continue; // not <name>/<id>: not ours to remove
+        fs::path dir = fs::path(config.deployments_root) / relative;
+        remove_published(dir);
+        std::error_code ec;
+        fs::remove(dir.parent_path(), ec); // the name's directory, once empty
+    }
     for (const auto &d : gone.deployments) {
         std::error_code ec;
-        std::filesystem::remove_all(std::filesystem::path(config.builds_dir) / d, ec);
+        fs::remove_all(fs::path(config.builds_dir) / d, ec);
         remove_upload(config.uploads_dir, d);
+    }
+    for (const auto &sid : gone.services) { // the dependency cache (cache_dir/<service id>)
+        std::error_code ec;
+        if (!config.cache_dir.empty()) fs::remove_all(fs::path(config.cache_dir) / sid, ec);
     }
     return empty_response(204);
 }
@@ -384,9 +442,11 @@ namespace
 {
 
 // The route a request names, or null (then `allowed` lists the methods its path does take).
+// HEAD takes the GET route (the server sends its head alone), and is allowed wherever GET is.
 const Route *find_route(const ApiRequest &req, std::vector<std::string> &params,
                         std::string &allowed)
 {
+    const Method method = req.method == Method::kHead ? Method::kGet : req.method;
     constexpr std::string_view prefix = "/api/v1/";
     std::string_view path = req.path;
     if (path.substr(0, prefix.size()) != prefix && path != "/api/v1")
@@ -394,32 +454,38 @@ const Route *find_route(const ApiRequest &req, std::vector<std::string> &params,
     auto segs = split_path(path.substr(std::min(path.size(), prefix.size())));
     for (const Route &r : kRoutes) {
         if (!match(r.pattern, segs, params)) continue;
-        if (r.method == req.method) return &r;
+        if (r.method == method) return &r;
         allowed += (allowed.empty() ? "" : ", ") + std::string(method_name(r.method));
+        if (r.method == Method::kGet) allowed += ", HEAD";
     }
     return nullptr;
+}
+
+// A 503 whose cause (the driver's message: host, port, socket path) goes to the log only.
+ApiResponse unavailable(const ApiRequest &req, const char *code, const char *message,
+                        const char *cause)
+{
+    std::fprintf(stderr, "berth-control: %s %s: %s: %s\n", req.method_name.c_str(),
+                 req.path.c_str(), code, cause);
+    return error_response(503, code, message);
 }
 
 // Runs `answer` and turns what it throws into the error answers handle_api_request promises.
 template <class Answer> ApiResponse answer_or_error(const ApiRequest &req, Answer &&answer)
 {
+    constexpr const char *kNoDb = "the database is unavailable; retry later";
     try {
         return answer();
     } catch (const ApiError &e) {
         return error_response(e.status, e.code, e.what(), e.extra);
     } catch (const DbUnavailable &e) {
-        return error_response(503, "database_unavailable",
-                              std::string("the database is unavailable; retry later (") + e.what() +
-                                  ")");
+        return unavailable(req, "database_unavailable", kNoDb, e.what());
     } catch (const pqxx::broken_connection &e) {
-        return error_response(503, "database_unavailable",
-                              std::string("the database is unavailable; retry later (") + e.what() +
-                                  ")");
+        return unavailable(req, "database_unavailable", kNoDb, e.what());
     } catch (const RedisUnavailable &e) {
-        return error_response(
-            503, "queue_unavailable",
-            std::string("the job queue (Redis) is unavailable; nothing was created (") + e.what() +
-                ")");
+        return unavailable(req, "queue_unavailable",
+                           "the job queue (Redis) is unavailable; nothing was created; retry later",
+                           e.what());
     } catch (const std::exception &e) {
         std::fprintf(stderr, "berth-control: %s %s: internal error: %s\n", req.method_name.c_str(),
                      req.path.c_str(), e.what());

@@ -59,14 +59,28 @@ uint64_t request_body_limit(const ControlConfig &config,
 ApiResponse json_response(int status, const Json &body);
 ApiResponse empty_response(int status);
 
+// The request's own URL without its query, absolute as DRF's build_absolute_uri makes it:
+// "http://<Host header><path>" (the path alone when the request has no usable Host).
+std::string request_url(const ApiRequest &req);
+
+// url + "?" + `query` (a raw query string) with each key of `set` replaced by its value, or
+// removed when the value is nullopt; the other parameters are kept. As DRF's
+// replace_query_param: parameters sorted by name (a name's values in their order), each
+// re-encoded (a space as '+'); no "?" when nothing is left.
+std::string
+url_with_query(const std::string &url, std::string_view query,
+               const std::vector<std::pair<std::string, std::optional<std::string>>> &set);
+
 // Pagination from ?page=N&page_size=M (defaults and maximum from [api]).
 struct Page {
     int64_t page = 1, size = 20;
     int64_t offset() const { return (page - 1) * size; }
+    std::string url, query; // the request's (request_url and raw query), for the links
 };
 Page page_from(const RequestCtx &ctx);
-// {"count","page","page_size","next","previous","results"}; next/previous are the query
-// strings of the neighbouring pages, or null.
+// {"count","page","page_size","next","previous","results"}; next/previous are the absolute
+// URLs of the neighbouring pages with every other parameter of the request (its filters and
+// page_size) kept, or null; as DRF, the link to page 1 carries no page parameter.
 Json page_body(const Page &p, int64_t count, Json results);
 
 // Rows of `sql` whose first column is JSON text, as one array.

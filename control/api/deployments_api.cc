@@ -1,5 +1,7 @@
 // Deployment endpoints: trigger (throttled, 409 while one is in flight; the start shared with
 // upload_api.cc), cancel, approve, rollback, instant-rollback, get, list and build logs (#3).
+#include <algorithm>
+
 #include "control/api/api_router.h"
 #include "control/api/build_log_follow.h"
 #include "control/api/deployment_start.h"
@@ -96,6 +98,10 @@ void check_rollback_target(const Json &target)
     const std::string status = target["status"];
     if (status == "ACTIVE")
         throw ApiError(409, "already_active", "this deployment is already ACTIVE");
+    if (target["artifact_path"].is_null() && (status == "INACTIVE" || status == "ROLLED_BACK"))
+        throw ApiError(409, "not_rollbackable",
+                       "this deployment's files were pruned ([deploy] keep_deployments keeps "
+                       "the newest ones); deploy its commit again instead");
     if (target["artifact_path"].is_null() || (status != "INACTIVE" && status != "ROLLED_BACK"))
         throw ApiError(409, "not_rollbackable",
                        "only a deployment that was ACTIVE (now INACTIVE or ROLLED_BACK) can be "
@@ -172,20 +178,55 @@ ApiResponse deployments_list(RequestCtx &ctx)
     });
 }
 
+namespace
+{
+
+// Lines of a build log after `after_id`, oldest first: at most `limit` from the start, or with
+// `tail` the last `limit` of them.
+Json build_log_lines(pqxx::transaction_base &w, const std::string &id, int64_t after_id,
+                     int64_t limit, bool tail)
+{
+    return json_rows(w,
+                     std::string("SELECT line FROM (SELECT id, json_build_object('id', id,"
+                                 " 'stream', stream, 'line', line, 'at', created_at)::text AS line"
+                                 " FROM build_logs WHERE deployment_id = $1 AND id > $2"
+                                 " ORDER BY id ") +
+                         (tail ? "DESC" : "") + " LIMIT $3) l ORDER BY id",
+                     id, after_id, limit);
+}
+
+} // namespace
+
 ApiResponse deployments_build_logs(RequestCtx &ctx)
 {
-    std::string after = ctx.query_param("after");
-    if (!after.empty() &&
-        (after.size() > 18 || after.find_first_not_of("0123456789") != std::string::npos))
-        throw ApiError(400, "invalid_query", "after must be a log line id");
+    auto line_id = [&](const char *name, const char *what) {
+        std::string s = ctx.query_param(name);
+        if (!s.empty() && (s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos))
+            throw ApiError(400, "invalid_query", std::string(name) + " must be " + what);
+        return s.empty() ? int64_t(-1) : int64_t(std::stoll(s));
+    };
+    int64_t after_id = std::max(line_id("after", "a log line id"), int64_t(0));
+    int64_t tail = line_id("tail", "a positive number of lines");
+    if (tail == 0) throw ApiError(400, "invalid_query", "tail must be a positive number of lines");
     std::string follow = ctx.query_param("follow");
     if (!follow.empty() && follow != "0" && follow != "1")
         throw ApiError(400, "invalid_query", "follow must be 0 or 1");
-    int64_t after_id = after.empty() ? int64_t(0) : std::stoll(after);
+    // One answer holds at most this many lines; `tail` asks for the last N of them.
+    const int64_t limit = ctx.api.config.page_size_max * 10;
+    if (tail > limit) tail = limit;
     if (follow == "1") {
         // Ownership now, on the request thread; the lines from the stream's own thread.
-        ctx.api.db.read(
-            [&](pqxx::transaction_base &w) { return require_deployment(w, ctx, ctx.params[0]); });
+        ctx.api.db.read([&](pqxx::transaction_base &w) {
+            require_deployment(w, ctx, ctx.params[0]);
+            // tail -f: start after the line before the last `tail` ones.
+            if (tail > 0) {
+                auto r = w.exec_params("SELECT id FROM build_logs WHERE deployment_id = $1 AND"
+                                       " id > $2 ORDER BY id DESC LIMIT 1 OFFSET $3",
+                                       ctx.params[0], after_id, tail);
+                if (!r.empty()) after_id = r[0][0].as<int64_t>();
+            }
+            return 0;
+        });
         ApiResponse r;
         r.content_type = "application/x-ndjson";
         r.stream = follow_build_logs(ctx.api, ctx.params[0], after_id);
@@ -193,14 +234,27 @@ ApiResponse deployments_build_logs(RequestCtx &ctx)
     }
     return ctx.api.db.transact([&](pqxx::work &w) {
         Json dep = require_deployment(w, ctx, ctx.params[0]);
-        Json lines = json_rows(w,
-                               "SELECT json_build_object('id', id, 'stream', stream, 'line', line,"
-                               " 'at', created_at)::text FROM build_logs WHERE deployment_id = $1"
-                               " AND id > $2 ORDER BY id LIMIT $3",
-                               ctx.params[0], after_id, ctx.api.config.page_size_max * 10);
+        // One line past the limit tells whether more follow.
+        Json lines =
+            build_log_lines(w, ctx.params[0], after_id, tail > 0 ? tail : limit + 1, tail > 0);
+        bool more = tail <= 0 && int64_t(lines.size()) > limit;
+        if (more) lines.erase(lines.end() - 1);
+        int64_t count = w.exec_params1("SELECT count(*) FROM build_logs WHERE deployment_id = $1",
+                                       ctx.params[0])[0]
+                            .as<int64_t>();
+        // The cursor to read on from: the last line given (or `after` when none was).
+        int64_t last = lines.empty() ? after_id : lines.back()["id"].get<int64_t>();
+        Json next = nullptr;
+        if (more)
+            next = url_with_query(request_url(ctx.req), ctx.req.query,
+                                  {{"after", std::to_string(last)}, {"tail", std::nullopt}});
         return json_response(200, Json{{"deployment_id", ctx.params[0]},
                                        {"status", dep["status"]},
-                                       {"lines", std::move(lines)}});
+                                       {"lines", std::move(lines)},
+                                       {"count", count},
+                                       {"has_more", more},
+                                       {"last_id", last},
+                                       {"next", std::move(next)}});
     });
 }
 

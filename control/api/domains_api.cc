@@ -30,11 +30,16 @@ void require_domain(pqxx::transaction_base &w, const std::string &service_id,
 
 ApiResponse domains_list(RequestCtx &ctx)
 {
+    Page page = page_from(ctx);
     return ctx.api.db.transact([&](pqxx::work &w) {
         require_service(w, ctx, ctx.params[0]);
-        Json rows = json_rows(w, std::string(kDomainJson) + "service_id = $1 ORDER BY hostname",
-                              ctx.params[0]);
-        return json_response(200, Json{{"count", rows.size()}, {"results", rows}});
+        int64_t count =
+            w.exec_params1("SELECT count(*) FROM domains WHERE service_id = $1", ctx.params[0])[0]
+                .as<int64_t>();
+        Json rows = json_rows(
+            w, std::string(kDomainJson) + "service_id = $1 ORDER BY hostname LIMIT $2 OFFSET $3",
+            ctx.params[0], page.size, page.offset());
+        return json_response(200, page_body(page, count, std::move(rows)));
     });
 }
 

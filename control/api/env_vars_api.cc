@@ -38,9 +38,11 @@ Json present(const ApiContext &api, const pqxx::row &r)
     return out;
 }
 
+// Timestamps as JSON writes them (ISO 8601, "T", "+00:00"), like every other row of the API.
 constexpr const char *kSelect =
     "SELECT service_id, key, value_sealed, is_secret, is_locked, source,"
-    " created_at, updated_at FROM env_vars WHERE service_id = $1";
+    " to_json(created_at) #>> '{}' AS created_at, to_json(updated_at) #>> '{}' AS updated_at"
+    " FROM env_vars WHERE service_id = $1";
 
 pqxx::row require_env_var(pqxx::work &w, const std::string &service_id, const std::string &key)
 {
@@ -54,12 +56,18 @@ pqxx::row require_env_var(pqxx::work &w, const std::string &service_id, const st
 
 ApiResponse env_vars_list(RequestCtx &ctx)
 {
+    Page page = page_from(ctx);
     return ctx.api.db.transact([&](pqxx::work &w) {
         require_service(w, ctx, ctx.params[0]);
+        int64_t count =
+            w.exec_params1("SELECT count(*) FROM env_vars WHERE service_id = $1", ctx.params[0])[0]
+                .as<int64_t>();
         Json results = Json::array();
-        for (const auto &r : w.exec_params(std::string(kSelect) + " ORDER BY key", ctx.params[0]))
+        for (const auto &r :
+             w.exec_params(std::string(kSelect) + " ORDER BY key LIMIT $2 OFFSET $3", ctx.params[0],
+                           page.size, page.offset()))
             results.push_back(present(ctx.api, r));
-        return json_response(200, Json{{"count", results.size()}, {"results", results}});
+        return json_response(200, page_body(page, count, std::move(results)));
     });
 }
 

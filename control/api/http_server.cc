@@ -331,8 +331,14 @@ struct HttpServer::Connection {
             wr.header(k, v);
         wr.header("Connection", "close");
         wr.end_head();
-        streaming = true;
         len = pos = head_end = 0; // pipelined requests are dropped: the connection will close
+        if (head_only) {
+            // HEAD: the head GET would get, and no producer (it would only write a body).
+            response.stream = nullptr;
+            write_owned(std::move(head), false, true);
+            return;
+        }
+        streaming = true;
         write_owned(std::move(head), false, false);
         if (closing) return;
         ResponseStream::Callbacks cbs;

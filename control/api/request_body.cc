@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include "control/pipeline/repo_url.h"
+
 namespace berth::control
 {
 
@@ -232,6 +234,13 @@ Json validate_service(const Json &body, bool create)
         bad("project_id", "must be a UUID");
     if (out.contains("name") && !is_service_name(out["name"].get<std::string>()))
         bad("name", "must be a DNS label: a-z, 0-9 and '-', at most 63, not \"www\"");
+    if (out.contains("repo_url") && !out["repo_url"].get_ref<const std::string &>().empty()) {
+        // The clone's own parser, so what is saved is what can be cloned (whether the host is
+        // allowed is decided at the clone, against [security] of the running control).
+        std::string error;
+        if (!parse_repo_url(out["repo_url"].get_ref<const std::string &>(), error))
+            bad("repo_url", error);
+    }
     if (out.contains("branch") && !is_branch_name(out["branch"].get<std::string>()))
         bad("branch", "is not a valid branch name");
     if (out.contains("root_directory")) {

@@ -4,8 +4,10 @@
 #include "control/api/api_router.h"
 #include "control/api/request_body.h"
 #include "control/edges/edge_sync.h"
+#include "control/pipeline/repo_url.h"
 #include "control/store/audit_log.h"
 #include "control/store/db.h"
+#include "control/store/deployments_store.h"
 
 namespace berth::control
 {
@@ -97,6 +99,16 @@ void mark_health_path(Json &fields)
 {
     if (fields.contains("health_check_path")) fields["health_check_path_configured"] = true;
 }
+
+// What the audit log keeps of a service's fields: administrators read it, so neither the
+// health token's hash nor credentials in repo_url.
+Json audit_fields(Json fields)
+{
+    fields.erase("health_webhook_token_hash");
+    if (fields.contains("repo_url"))
+        fields["repo_url"] = redacted_repo_url(fields["repo_url"].get<std::string>());
+    return fields;
+}
 } // namespace
 
 ApiResponse services_create(RequestCtx &ctx)
@@ -122,9 +134,7 @@ ApiResponse services_create(RequestCtx &ctx)
         } catch (const pqxx::unique_violation &) {
             rethrow_service_conflict();
         }
-        Json audit = fields;
-        audit.erase("health_webhook_token_hash");
-        audit_append(w, {ctx.actor(), "SERVICE_CREATE", "service", id, audit});
+        audit_append(w, {ctx.actor(), "SERVICE_CREATE", "service", id, audit_fields(fields)});
         std::string hook = new_webhook_secret(w, ctx.api, id);
         Json out = *json_row(w, std::string(kServiceJson) + "id = $1", id);
         // Shown once, like an API token: only its hash (or sealed form) is stored.
@@ -151,7 +161,19 @@ ApiResponse services_patch(RequestCtx &ctx)
         fields["auto_deploy_paused_reason"] = nullptr;
     }
     return ctx.api.db.transact([&](pqxx::work &w) {
-        require_service(w, ctx, ctx.params[0]);
+        Json current = require_service(w, ctx, ctx.params[0]);
+        if (fields.contains("name") && fields["name"] != current["name"]) {
+            // The deployment under way publishes and health-checks under the old name.
+            auto busy = w.exec_params("SELECT id FROM deployments WHERE service_id = $1 AND"
+                                      " status IN " +
+                                          in_flight_statuses_sql() + " LIMIT 1",
+                                      ctx.params[0]);
+            if (!busy.empty())
+                throw ApiError(409, "deployment_in_progress",
+                               "a deployment of this service is in progress; rename it after "
+                               "the deployment ends or cancel it first",
+                               Json{{"deployment_id", busy[0][0].as<std::string>()}});
+        }
         if (fields.contains("name"))
             claim_host(w, ctx.api,
                        fields["name"].get<std::string>() + "." + ctx.api.config.base_domain, true);
@@ -170,7 +192,8 @@ ApiResponse services_patch(RequestCtx &ctx)
             } catch (const pqxx::unique_violation &) {
                 rethrow_service_conflict();
             }
-            audit_append(w, {ctx.actor(), "SERVICE_UPDATE", "service", ctx.params[0], fields});
+            audit_append(
+                w, {ctx.actor(), "SERVICE_UPDATE", "service", ctx.params[0], audit_fields(fields)});
             // A rename moves its host: the expected table follows in the same transaction.
             if (fields.contains("name") && !ctx.api.config.edge_admin_sockets.empty())
                 refresh_expected(w, ctx.api.config);
@@ -324,7 +347,7 @@ ApiResponse system_audit_list(RequestCtx &ctx)
                 .as<int64_t>();
         Json rows =
             json_rows(w,
-                      "SELECT json_build_object('id', id, 'created_at', created_at, 'actor', actor,"
+                      "SELECT json_build_object('id', id, 'created_at', created_at::timestamptz, 'actor', actor,"
                       " 'action', action, 'target_type', target_type, 'target_id', target_id,"
                       " 'details', details::json, 'prev_hash', prev_hash, 'hash', hash)::text"
                       " FROM audit_log WHERE $1 = '' OR target_id = $1 ORDER BY id DESC"

@@ -66,12 +66,19 @@ std::vector<PushTarget> matching_services(pqxx::transaction_base &w, const PushE
     return out;
 }
 
-std::vector<std::string> matching_services(const ApiContext &api, const PushEvent &push)
+// GIT services on one of `repo_urls` (normalised), whatever their branch: whose own secret
+// may have signed a delivery about that repository.
+std::vector<std::string> services_on_repository(const ApiContext &api,
+                                                const std::vector<std::string> &repo_urls)
 {
     return api.db.read([&](pqxx::transaction_base &w) {
         std::vector<std::string> ids;
-        for (const auto &t : matching_services(w, push))
-            ids.push_back(t.id);
+        for (const auto &svc : w.exec("SELECT id, repo_url FROM services WHERE"
+                                      " deploy_type = 'GIT' AND repo_url <> ''")) {
+            std::string norm = normalize_repo_url(svc[1].as<std::string>());
+            if (std::find(repo_urls.begin(), repo_urls.end(), norm) != repo_urls.end())
+                ids.push_back(svc[0].as<std::string>());
+        }
         return ids;
     });
 }
@@ -128,15 +135,16 @@ ApiResponse webhooks_receive(RequestCtx &ctx)
         SignatureCheck c = verify_webhook_signature(p, global, signature, ctx.req.body);
         admin_scope = c == SignatureCheck::kValid;
         if (!admin_scope) {
-            // Not the installation's secret: perhaps one of the matching services' own.
+            // Not the installation's secret: perhaps the own secret of a service on this
+            // repository (any branch: a ping, a tag or another branch's push is answered, not
+            // refused, when it is signed by one of them).
             WebhookEvent probe = parse_webhook_event(p, event, ctx.req.body);
-            for (const PushEvent &push : probe.pushes)
-                for (const auto &sid : matching_services(api, push)) {
-                    std::string secret = service_webhook_secret(api, sid);
-                    if (verify_webhook_signature(p, secret, signature, ctx.req.body) ==
-                        SignatureCheck::kValid)
-                        allowed.push_back(sid);
-                }
+            for (const auto &sid : services_on_repository(api, probe.repo_urls)) {
+                std::string secret = service_webhook_secret(api, sid);
+                if (verify_webhook_signature(p, secret, signature, ctx.req.body) ==
+                    SignatureCheck::kValid)
+                    allowed.push_back(sid);
+            }
             if (allowed.empty()) reject(c);
         }
     }

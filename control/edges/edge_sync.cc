@@ -189,7 +189,9 @@ Json edges_report(pqxx::transaction_base &w, const ControlConfig &config)
                                          {"checked_at", nullptr}}
                                   : Json::parse(r[0][0].as<std::string>()));
     }
-    auto e = w.exec("SELECT version, hash, updated_at::text FROM route_state WHERE id = 1");
+    // updated_at as JSON writes timestamps (ISO 8601, "T"), like every other one of the API.
+    auto e =
+        w.exec("SELECT version, hash, to_json(updated_at) #>> '{}' FROM route_state WHERE id = 1");
     Json expected = e.empty() ? Json(nullptr)
                               : Json{{"version", e[0][0].as<int64_t>()},
                                      {"hash", e[0][1].as<std::string>()},

@@ -20,6 +20,7 @@
 #include "control/pipeline/upload_source.h"
 #include "control/queue/job_queue.h"
 #include "control/queue/redis_conn.h"
+#include "control/store/audit_log.h"
 #include "control/store/db.h"
 #include "control/store/deployments_store.h"
 
@@ -160,13 +161,31 @@ void JobRunner::fail(const std::string &id, const std::string &message, bool pha
             for (int i = 0; i < 4; ++i) {
                 auto st = current_status(w, id);
                 if (!st || is_terminal(*st)) return 0;
-                if (transition(w, id, *st, S::kFailed, kActor, recorded)) return 0;
+                if (transition(w, id, *st, S::kFailed, kActor, recorded)) {
+                    resume_after_failed_rollback(w, id);
+                    return 0;
+                }
             }
             return 0;
         });
     } catch (const std::exception &e) {
         std::fprintf(stderr, "berth-control: cannot mark %s FAILED: %s\n", id.c_str(), e.what());
     }
+}
+
+void JobRunner::resume_after_failed_rollback(pqxx::work &w, const std::string &id)
+{
+    // The rollback paused pushes so they would not bring back the version it rolled away
+    // from; it never went live, so that version still is: the pause it set goes again.
+    auto r = w.exec_params(
+        "UPDATE services s SET auto_deploy_paused = false, auto_deploy_paused_reason = NULL"
+        " FROM deployments d WHERE d.id = $1 AND d.is_rollback AND s.id = d.service_id AND"
+        " s.auto_deploy_paused AND starts_with(s.auto_deploy_paused_reason,"
+        " 'paused after rollback to ' || d.rollback_of || ' ') RETURNING s.id",
+        id);
+    if (!r.empty())
+        audit_append(w, {kActor, "SERVICE_AUTO_DEPLOY_RESUME", "service", r[0][0].as<std::string>(),
+                         Json{{"reason", "the rollback " + id + " failed"}}});
 }
 
 void JobRunner::run(const std::string &id)

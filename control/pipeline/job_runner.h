@@ -103,6 +103,8 @@ private:
     // Ends the deployment FAILED with error_message; through the current status's phase
     // failure first (BUILD_FAILED: ...) when `phase`. An empty message keeps the row's error.
     void fail(const std::string &id, const std::string &message, bool phase = true);
+    // A rollback that ended FAILED lifts the push pause it set (it never went live).
+    static void resume_after_failed_rollback(pqxx::work &w, const std::string &id);
     void log(const std::string &id, const std::string &line);
     bool step(const std::string &id, int from, int to);
 

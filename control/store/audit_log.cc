@@ -26,7 +26,9 @@ std::string utc_now_micros()
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+    // The API's timestamp format (PostgreSQL's JSON one in UTC). Rows written before kept "Z";
+    // the text is what was hashed, so each row keeps its own.
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(us % 1000000));
     return buf;
 }

@@ -18,7 +18,10 @@ std::unique_ptr<pqxx::connection> Db::acquire()
         }
     }
     try {
-        return std::make_unique<pqxx::connection>(url_);
+        auto c = std::make_unique<pqxx::connection>(url_);
+        // Timestamps in UTC whatever the server's TimeZone: the API writes them "+00:00".
+        c->set_variable("TimeZone", "'UTC'");
+        return c;
     } catch (const pqxx::broken_connection &e) {
         throw DbUnavailable(std::string("database unavailable: ") + e.what());
     }

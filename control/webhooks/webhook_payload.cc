@@ -38,12 +38,36 @@ std::string str_at(const Json &j, std::initializer_list<const char *> keys)
     return v && v->is_string() ? v->get<std::string>() : std::string();
 }
 
-void add_url(PushEvent &p, const std::string &url)
+void add_url(std::vector<std::string> &urls, const std::string &url)
 {
     if (url.empty()) return;
     std::string n = normalize_repo_url(url);
-    if (!n.empty() && std::find(p.repo_urls.begin(), p.repo_urls.end(), n) == p.repo_urls.end())
-        p.repo_urls.push_back(std::move(n));
+    if (!n.empty() && std::find(urls.begin(), urls.end(), n) == urls.end())
+        urls.push_back(std::move(n));
+}
+
+// Every URL of the delivery's repository that the provider's payloads carry, normalised.
+std::vector<std::string> repository_urls(Provider provider, const Json &j)
+{
+    std::vector<std::string> urls;
+    switch (provider) {
+    case Provider::kGithub:
+        for (const char *k : {"clone_url", "html_url", "ssh_url", "git_url", "url"})
+            add_url(urls, str_at(j, {"repository", k}));
+        break;
+    case Provider::kGitlab:
+        for (const char *k : {"git_http_url", "git_ssh_url", "web_url", "http_url"})
+            add_url(urls, str_at(j, {"project", k}));
+        for (const char *k : {"git_http_url", "git_ssh_url", "homepage", "url"})
+            add_url(urls, str_at(j, {"repository", k}));
+        break;
+    case Provider::kBitbucket:
+        if (std::string full = str_at(j, {"repository", "full_name"}); !full.empty())
+            add_url(urls, "https://bitbucket.org/" + full);
+        add_url(urls, str_at(j, {"repository", "links", "html", "href"}));
+        break;
+    }
+    return urls;
 }
 
 bool strip_heads(std::string &ref)
@@ -73,8 +97,7 @@ WebhookEvent parse_github(std::string_view event, const Json &j)
     const Json *deleted = path(j, {"deleted"});
     if (deleted && deleted->is_boolean() && deleted->get<bool>()) return ignored("branch deleted");
     p.commit = str_at(j, {"after"});
-    for (const char *k : {"clone_url", "html_url", "ssh_url", "git_url", "url"})
-        add_url(p, str_at(j, {"repository", k}));
+    p.repo_urls = repository_urls(Provider::kGithub, j);
     if (p.repo_urls.empty()) return malformed("push payload has no repository URL");
     return {WebhookEvent::Kind::kPush, "", {std::move(p)}};
 }
@@ -91,10 +114,7 @@ WebhookEvent parse_gitlab(std::string_view event, const Json &j)
     if (p.commit.empty()) p.commit = str_at(j, {"after"});
     if (p.commit.empty() || p.commit.find_first_not_of('0') == std::string::npos)
         return ignored("branch deleted");
-    for (const char *k : {"git_http_url", "git_ssh_url", "web_url", "http_url"})
-        add_url(p, str_at(j, {"project", k}));
-    for (const char *k : {"git_http_url", "git_ssh_url", "homepage", "url"})
-        add_url(p, str_at(j, {"repository", k}));
+    p.repo_urls = repository_urls(Provider::kGitlab, j);
     if (p.repo_urls.empty()) return malformed("push payload has no project URL");
     return {WebhookEvent::Kind::kPush, "", {std::move(p)}};
 }
@@ -103,11 +123,7 @@ WebhookEvent parse_bitbucket(std::string_view event, const Json &j)
 {
     if (event == "diagnostics:ping") return {WebhookEvent::Kind::kPing, "", {}};
     if (event != "repo:push") return ignored("event " + std::string(event) + " does not deploy");
-    std::vector<std::string> urls;
-    std::string html = str_at(j, {"repository", "links", "html", "href"});
-    std::string full = str_at(j, {"repository", "full_name"});
-    if (!full.empty()) urls.push_back("https://bitbucket.org/" + full);
-    if (!html.empty()) urls.push_back(html);
+    std::vector<std::string> urls = repository_urls(Provider::kBitbucket, j);
     if (urls.empty()) return malformed("push payload has no repository");
     const Json *changes = path(j, {"push", "changes"});
     if (!changes || !changes->is_array()) return malformed("push payload has no push.changes");
@@ -119,8 +135,7 @@ WebhookEvent parse_bitbucket(std::string_view event, const Json &j)
         p.branch = str_at(c, {"new", "name"});
         p.commit = str_at(c, {"new", "target", "hash"});
         if (p.branch.empty()) continue;
-        for (const auto &u : urls)
-            add_url(p, u);
+        p.repo_urls = urls;
         out.pushes.push_back(std::move(p));
     }
     if (out.pushes.empty()) return ignored("push changes no branch");
@@ -185,15 +200,20 @@ WebhookEvent parse_webhook_event(Provider p, std::string_view event, std::string
     Json j = parse_json_or_discarded(body);
     if (j.is_discarded()) return malformed("payload is not valid JSON");
     if (!j.is_object()) return malformed("payload must be a JSON object");
+    WebhookEvent ev = malformed("unknown provider");
     switch (p) {
     case Provider::kGithub:
-        return parse_github(event, j);
+        ev = parse_github(event, j);
+        break;
     case Provider::kGitlab:
-        return parse_gitlab(event, j);
+        ev = parse_gitlab(event, j);
+        break;
     case Provider::kBitbucket:
-        return parse_bitbucket(event, j);
+        ev = parse_bitbucket(event, j);
+        break;
     }
-    return malformed("unknown provider");
+    ev.repo_urls = repository_urls(p, j);
+    return ev;
 }
 
 std::string normalize_repo_url(std::string_view url)

@@ -44,6 +44,9 @@ struct WebhookEvent {
     enum class Kind { kPush, kPing, kIgnored, kMalformed } kind = Kind::kIgnored;
     std::string reason;            // kIgnored / kMalformed: why
     std::vector<PushEvent> pushes; // kPush: one per pushed branch (Bitbucket may send several)
+    // The delivery's repository, every URL form the payload gives (normalised), whatever the
+    // kind: a ping or a tag push names it too, so a service's own secret can be found.
+    std::vector<std::string> repo_urls;
 };
 
 // Interprets a delivery whose signature was already checked.

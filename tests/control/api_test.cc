@@ -28,6 +28,20 @@ std::string signed_github(const std::string &body, const std::string &secret = "
     return "sha256=" + berth::control::hmac_sha256_hex(secret, body);
 }
 
+// A running API (no pipeline) with user alice, her token and one project of hers.
+struct ApiAlice {
+    ControlEnv env{api_only()};
+    std::unique_ptr<HttpClient> c;
+    std::string token, project;
+    ApiAlice()
+    {
+        env.start_server();
+        c = env.client();
+        token = env.create_token("alice");
+        project = create_project(*c, token, "p")["id"];
+    }
+};
+
 } // namespace
 
 TEST_CASE("API requires a token: 401 without or with a bad one, JSON errors with a code",
@@ -52,7 +66,7 @@ TEST_CASE("API requires a token: 401 without or with a bad one, JSON errors with
     r = c->call("PUT", "projects/", token);
     CHECK(r.status == 405);
     CHECK(r.json()["code"] == "method_not_allowed");
-    CHECK(r.header("allow") == "GET, POST");
+    CHECK(r.header("allow") == "GET, HEAD, POST");
     r = c->request("POST", "/api/v1/projects/", "{nope", {{"Authorization", "Token " + token}});
     CHECK(r.status == 400);
     CHECK(r.json()["code"] == "invalid_json");
@@ -161,8 +175,8 @@ TEST_CASE("projects and services: CRUD, pagination, and a user sees only their o
     CHECK(page["count"] == 5);
     CHECK(page["results"].size() == 2);
     CHECK(page["results"][0]["name"] == "p2");
-    CHECK(page["next"] == "?page=3&page_size=2");
-    CHECK(page["previous"] == "?page=1&page_size=2");
+    CHECK(page["next"] == "http://127.0.0.1/api/v1/projects/?page=3&page_size=2");
+    CHECK(page["previous"] == "http://127.0.0.1/api/v1/projects/?page_size=2");
     CHECK(c->call("GET", "projects/?page=0", alice).status == 400);
     CHECK(c->call("GET", "projects/", bob).json()["count"] == 0);
 
@@ -705,5 +719,51 @@ TEST_CASE("webhooks per service: a push deploys only services whose secret verif
     CHECK(post(a_url, a_secret).status == 401);
     CHECK(c->call("POST", "services/" + a["id"].get<std::string>() + "/webhook-secret/", bob)
               .status == 404);
+    // On the shared URL a service's own secret also verifies what deploys nothing: a ping,
+    // a push to another branch (answered, not refused as unsigned); another repository's
+    // delivery is not its to verify.
+    auto signed_post = [&](const std::string &event, const std::string &body,
+                           const std::string &secret) {
+        return c->request(
+            "POST", "/api/v1/webhooks/github/", body,
+            {{"X-GitHub-Event", event},
+             {"X-GitHub-Delivery", "d-" + std::to_string(++n)},
+             {"X-Hub-Signature-256", "sha256=" + berth::control::hmac_sha256_hex(secret, body)}});
+    };
+    std::string other_branch = R"({"ref":"refs/heads/feature","after":"abc1234",
+        "repository":{"clone_url":"https://github.com/shared/site.git"}})";
+    r = signed_post("push", other_branch, b_secret);
+    CHECK(r.status == 200);
+    CHECK(r.json()["status"] == "no_match");
+    r = signed_post("ping",
+                    R"({"zen":"hi","repository":{"clone_url":)"
+                    R"("https://github.com/shared/site.git"}})",
+                    b_secret);
+    CHECK(r.status == 200);
+    CHECK(r.json()["status"] == "pong");
+    std::string elsewhere = R"({"ref":"refs/heads/main","after":"abc1234",
+        "repository":{"clone_url":"https://github.com/someone/else.git"}})";
+    CHECK(signed_post("push", elsewhere, b_secret).status == 401);
     env.stop_server();
+}
+
+TEST_CASE("a repository URL that cannot be cloned is refused when the service is saved",
+          "[control][api]")
+{
+    ApiAlice a;
+    auto &c = a.c;
+    const std::string &token = a.token, &pid = a.project;
+    for (const char *bad : {"ftp://github.com/x/y.git", "not a url", "https:///x.git"}) {
+        Response r = create_service_response(*c, token, pid, "s", {{"repo_url", bad}});
+        INFO(bad << " -> " << r.body);
+        CHECK(r.status == 400);
+        CHECK(r.json()["field"] == "repo_url");
+    }
+    json svc = create_service(*c, token, pid, "s", {{"repo_url", "https://github.com/x/y.git"}});
+    auto r = c->call("PATCH", "services/" + svc["id"].get<std::string>() + "/", token,
+                     {{"repo_url", "gopher://x"}});
+    CHECK(r.status == 400);
+    CHECK(r.json()["error"].get<std::string>().find("https://, git:// or file://") !=
+          std::string::npos);
+    a.env.stop_server();
 }

@@ -243,6 +243,69 @@ TEST_CASE("require_approval pauses at AWAITING_APPROVAL, approve builds, cancel 
     env.stop_server();
 }
 
+TEST_CASE("a renamed service keeps its files when another takes its old name and is deleted",
+          "[control][pipeline]")
+{
+    ControlEnv env;
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"index.html", "uma's"}});
+    env.start_server();
+    auto c = env.client();
+    std::string uma = env.create_token("uma"), tom = env.create_token("tom");
+    std::string sid =
+        create_service(*c, uma, create_project(*c, uma, "pu")["id"], "vic",
+                       {{"repo_url", "file://" + repo}, {"require_approval", true}})["id"];
+    std::string d1 = trigger_deployment(*c, uma, sid);
+    wait_status(*c, uma, d1, "AWAITING_APPROVAL");
+    // While a deployment is under way (it publishes and checks under the old name): 409.
+    auto r = c->call("PATCH", "services/" + sid + "/", uma, {{"name", "vic-renamed"}});
+    CHECK(r.status == 409);
+    CHECK(r.json()["code"] == "deployment_in_progress");
+    CHECK(c->call("POST", "deployments/" + d1 + "/approve/", uma).status == 200);
+    wait_status(*c, uma, d1, "ACTIVE");
+    fs::path published = fs::path(env.deployments_root()) / "vic" / d1;
+    REQUIRE(fs::is_directory(published));
+    CHECK(c->call("PATCH", "services/" + sid + "/", uma, {{"name", "vic-renamed"}}).status == 200);
+    // Tom takes the free name and deletes his service: uma's files are not his.
+    std::string tom_sid = create_service(*c, tom, create_project(*c, tom, "pt")["id"], "vic",
+                                         {{"repo_url", "file://" + repo}})["id"];
+    CHECK(c->call("DELETE", "services/" + tom_sid + "/", tom).status == 204);
+    CHECK(slurp((published / "index.html").string()) == "uma's");
+    auto health = c->call("POST", "services/" + sid + "/recheck-health/", uma).json();
+    CHECK(health["health_status"] == "healthy");
+    // Uma's delete takes her deployment's directory, and the name's once it is empty.
+    CHECK(c->call("DELETE", "services/" + sid + "/", uma).status == 204);
+    CHECK_FALSE(fs::exists(published));
+    CHECK_FALSE(fs::exists(published.parent_path()));
+    env.stop_server();
+}
+
+TEST_CASE("a rollback that fails lifts the push pause it set", "[control][pipeline]")
+{
+    ControlEnv env;
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"index.html", "1"}});
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice");
+    std::string sid = create_service(*c, token, create_project(*c, token, "p")["id"], "rb",
+                                     {{"repo_url", "file://" + repo}})["id"];
+    std::string d1 = trigger_deployment(*c, token, sid);
+    wait_status(*c, token, d1, "ACTIVE");
+    make_git_repo(repo, {{"index.html", "2"}});
+    wait_status(*c, token, trigger_deployment(*c, token, sid), "ACTIVE");
+    // The target's files vanish behind control's back: the rollback cannot go live.
+    fs::remove_all(fs::path(env.deployments_root()) / "rb" / d1);
+    auto r = c->call("POST", "services/" + sid + "/instant-rollback/", token);
+    REQUIRE(r.status == 201);
+    json failed = wait_status(*c, token, r.json()["id"], "FAILED");
+    CHECK(failed["error_message"].get<std::string>().find("is gone") != std::string::npos);
+    json svc = c->call("GET", "services/" + sid + "/", token).json();
+    CHECK(svc["auto_deploy_paused"] == false);
+    CHECK(svc["auto_deploy_paused_reason"].is_null());
+    env.stop_server();
+}
+
 TEST_CASE("directories beyond keep_deployments are pruned, the rest stay rollback targets",
           "[control][pipeline]")
 {
