@@ -147,6 +147,9 @@ void build_upstream_request(const shared::http::RequestHead &req, const ForwardI
         if (iequals(h.name, "x-real-ip") || iequals(h.name, "x-request-id") ||
             iequals(h.name, "x-client-country"))
             continue;
+        // RFC 7239's Forwarded says what X-Forwarded-* say: believed from a trusted proxy
+        // only (the edge does not write its own; X-Forwarded-* carry the client).
+        if (!f.peer_trusted && iequals(h.name, "forwarded")) continue;
         if (named_by_connection(h.name)) continue;
         out.append(h.name).append(": ").append(h.value).append("\r\n");
     }

@@ -356,7 +356,8 @@ TEST_CASE("proxy header rules: forwarding headers, hop-by-hop fields, Host", "[e
                    "X-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Request-Id: forged\r\n"
                    "Connection: keep-alive, X-Secret\r\nX-Secret: do-not-pass\r\n"
                    "Keep-Alive: 5\r\nProxy-Authorization: x\r\nTE: trailers\r\n"
-                   "X-Client-Country: ZZ\r\nX-Kept: yes\r\n"));
+                   "X-Client-Country: ZZ\r\nX-Kept: yes\r\n"
+                   "Forwarded: for=6.6.6.6;proto=https\r\n"));
     Response r = must(c.read_response());
     REQUIRE(r.status == 200);
     const std::string &h = r.body; // the head as the upstream received it
@@ -376,6 +377,7 @@ TEST_CASE("proxy header rules: forwarding headers, hop-by-hop fields, Host", "[e
     CHECK(h.find("ZZ") == std::string::npos);
     CHECK(h.find("Connection") == std::string::npos);
     CHECK(h.find("X-Kept: yes\r\n") != std::string::npos);
+    CHECK(h.find("Forwarded:") == std::string::npos); // RFC 7239's form, forged alike
     CHECK(r.header("X-Frame-Options") == "DENY");
     // Hop-by-hop fields of the answer stay with the edge.
     c.send(get_req("api.test", "/hop"));
@@ -400,10 +402,11 @@ TEST_CASE("a trusted proxy's X-Forwarded-For is extended and its request id kept
     s.start(proxy_route("api.test", up(a)), {"--config", s.tree.path("edge.toml")});
     Response r = must(get(s.port(), "api.test", "/headers",
                           "X-Forwarded-For: 203.0.113.7\r\nX-Request-Id: abc-123\r\n"
-                          "X-Forwarded-Proto: https\r\n"));
+                          "X-Forwarded-Proto: https\r\nForwarded: for=203.0.113.7\r\n"));
     CHECK(r.body.find("X-Forwarded-For: 203.0.113.7, 127.0.0.1\r\n") != std::string::npos);
     CHECK(r.body.find("X-Request-Id: abc-123\r\n") != std::string::npos);
     CHECK(r.body.find("X-Forwarded-Proto: https\r\n") != std::string::npos);
+    CHECK(r.body.find("Forwarded: for=203.0.113.7\r\n") != std::string::npos);
     CHECK(r.header("X-Request-Id") == "abc-123");
 }
 
