@@ -79,22 +79,20 @@ void on_signal(uv_signal_t *s, int)
     uv_close(reinterpret_cast<uv_handle_t *>(&st->sigterm), nullptr);
 }
 
-// A build dir the build user cannot enter (a checkout under /root, mode 0700) fails every
-// build that runs a command; say so at startup rather than at the first build.
+// A build dir build uids cannot enter (a checkout under /root, mode 0700) fails every build
+// that runs a command; say so at startup rather than at the first build. Checked as nobody:
+// like every build uid, neither the owner nor in the group. (Builds never open cache_dir:
+// control copies dependencies in and out.)
 void warn_unreachable_build_dirs(const ControlConfig &config)
 {
     SandboxUser user;
     user.name = config.build_user;
-    for (const auto &[key, dir] :
-         {std::pair<const char *, const std::string &>{"[deploy] builds_dir", config.builds_dir},
-          {"[builds] cache_dir", config.cache_dir}}) {
-        std::string problem = build_user_reach_problem(user, dir);
-        if (!problem.empty())
-            std::fprintf(stderr,
-                         "berth-control: warning: %s: %s; builds that run commands will fail "
-                         "until it points where the build user can reach\n",
-                         key, problem.c_str());
-    }
+    std::string problem = build_user_reach_problem(user, config.builds_dir);
+    if (!problem.empty())
+        std::fprintf(stderr,
+                     "berth-control: warning: [deploy] builds_dir: %s; builds that run commands "
+                     "will fail until it points where build uids can reach\n",
+                     problem.c_str());
 }
 
 } // namespace

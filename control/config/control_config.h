@@ -64,8 +64,8 @@ struct ControlConfig {
     // the service's own number (store: build_uid_number), so no two services share a uid.
     int64_t build_uid_base = 200000;
     // Not read from the file (`[builds] user` is refused since uid_base): the account whose
-    // reach of builds_dir and cache_dir is checked at startup. A build uid owns neither
-    // directory nor is in its group, so it reaches them as this one does (the "other" bits).
+    // reach of builds_dir is checked at startup. A build uid neither owns it nor is in its
+    // group, so it reaches it as this one does (the "other" bits).
     std::string build_user = "nobody";
     std::string cache_dir = ".berth/cache"; // dependency caches, per service and lockfile hash
     int build_timeout_s = 1800;             // wall clock, per command
