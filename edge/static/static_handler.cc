@@ -235,6 +235,23 @@ void not_found(Exchange &ex, Site &site, const CacheLimits &limits, const RouteT
     send_error(ex, 404, "Not Found", "There is no file at this path.");
 }
 
+// Nothing at this path. SPA: extension-less paths are client-side routes (200.html, else
+// index.html); assets never are. False when the route has no fallback for it.
+bool spa_fallback(Exchange &ex, Site &site, const CacheLimits &limits, const RouteTarget &t,
+                  std::string_view req_path)
+{
+    if (!t.spa || !path_extension(req_path).empty()) return false;
+    for (std::string_view fallback : {"/200.html", "/index.html"}) {
+        FileEntryRef page = site.lookup(fallback, ex.now_ms, limits, &ex.pending);
+        if (!page) return true; // loading: the request comes back here
+        if (page->kind == FileEntry::Kind::kFile) {
+            serve_file(ex, page, t, req_path, 200);
+            return true;
+        }
+    }
+    return false;
+}
+
 // Percent-encodes everything but unreserved characters, sub-delims, ':', '@' and '/'.
 std::string percent_encode_path(std::string_view path)
 {
@@ -305,7 +322,9 @@ void StaticHandler::serve(Exchange &ex)
     char buf[4096 + 16];
     NormalizedPath np = normalize_path(req.path, buf, 4096);
     if (np.verdict == PathVerdict::kTooLong) {
-        send_error(ex, 414, "URI Too Long", "The request path is too long.");
+        // Longer than any file path can be (the URL itself is within max_url_bytes): no file,
+        // but it may be a client-side route.
+        if (!spa_fallback(ex, *site, limits, t, req.path)) not_found(ex, *site, limits, t, "/");
         return;
     }
     if (np.verdict != PathVerdict::kOk) {
@@ -348,18 +367,7 @@ void StaticHandler::serve(Exchange &ex)
         return;
     }
 
-    // Nothing at this path. SPA: extension-less paths are client-side routes; assets never are.
-    if (t.spa && path_extension(path).empty()) {
-        for (std::string_view fallback : {"/200.html", "/index.html"}) {
-            FileEntryRef page = site->lookup(fallback, now, limits, &ex.pending);
-            if (!page) return;
-            if (page->kind == FileEntry::Kind::kFile) {
-                serve_file(ex, page, t, path, 200);
-                return;
-            }
-        }
-    }
-    not_found(ex, *site, limits, t, path);
+    if (!spa_fallback(ex, *site, limits, t, path)) not_found(ex, *site, limits, t, path);
 }
 
 } // namespace berth::edge

@@ -380,6 +380,21 @@ TEST_CASE("SPA fallback serves index for routes and 404 for missing assets", "[e
     CHECK(head.status == 200);
 }
 
+TEST_CASE("a client-side route longer than any file path still gets the SPA fallback",
+          "[e2e][static]")
+{
+    // Within the default max_url_bytes (8192) but past what a file path can be (4096).
+    TempTree t;
+    t.write("deployments/app/index.html", "<h1>app</h1>\n");
+    EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments", t.path("deployments"),
+                      "--base-domain", "localhost", "--workers", "1"});
+    Response route = must(get(edge.port(), "app.localhost", "/r/" + std::string(5000, 'a')));
+    CHECK(route.status == 200);
+    CHECK(route.body == "<h1>app</h1>\n");
+    Response asset = must(get(edge.port(), "app.localhost", "/" + std::string(5000, 'a') + ".js"));
+    CHECK(asset.status == 404);
+}
+
 TEST_CASE("a 404.html at the root is the body of 404s", "[e2e][static]")
 {
     Response r = demo("/missing.png");
