@@ -60,6 +60,12 @@ int main(int argc, char **argv)
                     return usage();
             }
             if (user.empty()) return usage();
+            // The users table's own rule, said plainly rather than as a constraint error.
+            if (user.size() > 100 || user.find_first_of(std::string("\0\n\r", 3)) != user.npos) {
+                std::fprintf(stderr, "berth-control: --user must be 1 to 100 characters, without "
+                                     "line breaks or NUL\n");
+                return 2;
+            }
             return run_token_create(config, user, admin);
         }
         return usage();

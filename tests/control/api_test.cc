@@ -90,6 +90,9 @@ TEST_CASE("berth-control CLI: config errors exit 2 with file:line, migrate re-ru
     std::string last = token.out.substr(token.out.rfind('\n', token.out.size() - 2) + 1);
     CHECK(last.rfind("brt_", 0) == 0);
     CHECK(env.run({"token", "create"}).exit_code == 2); // usage
+    CommandResult long_name = env.run({"token", "create", "--user", std::string(101, 'x')});
+    CHECK(long_name.exit_code == 2);
+    CHECK(long_name.err.find("--user must be 1 to 100 characters") != std::string::npos);
     env.start_server();
     auto c = env.client();
     CHECK(c->call("GET", "projects/", last.substr(0, last.size() - 1)).status == 200);
