@@ -1,6 +1,8 @@
 // Admin request validation: an object with a known "cmd" string; each command checks its fields.
 #include "shared/admin/admin_protocol.h"
 
+#include "shared/route/route_table_json.h"
+
 namespace berth::shared::admin
 {
 
@@ -40,6 +42,12 @@ std::optional<AdminCommand> parse_admin_command(std::string_view line, std::stri
         auto t = doc.find("table");
         if (t == doc.end() || !t->is_object()) {
             error = "routes.put needs \"table\": a route table object";
+            return std::nullopt;
+        }
+        // The parse above kept the last of two equal keys; a table must not mean two things.
+        std::string dup;
+        if (!shared::route::parse_json_refusing_duplicates(line, dup)) {
+            error = "routes.put: " + dup;
             return std::nullopt;
         }
     }

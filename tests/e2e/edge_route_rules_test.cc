@@ -139,6 +139,11 @@ TEST_CASE("a route table with a framing header rule, an unknown or a repeated ke
         CHECK(reply["ok"] == false);
         CHECK(reply.value("error", "").find(c.error) != std::string::npos);
     }
+    // A key given twice, sent as it is (the admin line parser alone would keep the last).
+    json dup = admin.call(R"({"cmd":"routes.put","table":{"version":6,"routes":[{"host":)"
+                          R"("a.test","type":"static","root":"site","root":"../x"}]}})");
+    CHECK(dup["ok"] == false);
+    CHECK(dup.value("error", "").find(R"(duplicate key "root")") != std::string::npos);
     json now = admin.call(R"({"cmd":"routes.get"})");
     CHECK(now["version"] == 5);
     CHECK(must(get(edge.port(), "a.test", "/")).body == "<h1>site</h1>\n");
