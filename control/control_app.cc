@@ -144,9 +144,9 @@ int run_serve(const ControlConfig &config)
     workers.start(config.workers);
     EdgeReconciler reconciler(config, db);
     reconciler.start();
-    if (config.edge_admin_sockets.empty())
-        std::fprintf(stderr, "berth-control: warning: [edges] admin_sockets is empty: deployments"
-                             " go ACTIVE without any edge serving them\n");
+    if (!config.has_edges())
+        std::fprintf(stderr, "berth-control: warning: [edges] admin_sockets and redis_edges are"
+                             " empty: deployments go ACTIVE without any edge serving them\n");
     warn_unreachable_build_dirs(config);
     std::printf("berth-control: listening on %s:%d\n", host.c_str(), server.bound_port());
     std::fflush(stdout);

@@ -101,3 +101,13 @@ berth_add_test(control_sandbox_test
 
 # Issue 16: real builds end to end (analyze, env, sandboxed npm builds, caches, masking).
 berth_add_control_e2e_test(control_build_test build_test.cc DEPENDS berth-edge)
+
+# Edges as a fleet through Redis: control publishes route tables there and counts the
+# acknowledgements of [edges] redis_edges; and the edge's side alone, driven through Redis.
+berth_add_control_e2e_test(control_fleet_test fleet_test.cc DEPENDS berth-edge)
+berth_add_test(edge_fleet_test
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/e2e/edge_fleet_test.cc
+    ${CMAKE_SOURCE_DIR}/control/base/lsan_suppressions.cc
+  LIBS berth_control_test_support berth_test_support
+  LABELS e2e)
+add_dependencies(edge_fleet_test berth-edge)

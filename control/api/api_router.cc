@@ -7,7 +7,6 @@
 #include <filesystem>
 
 #include "control/api/request_body.h"
-#include "control/base/percent_coding.h"
 #include "control/edges/edge_sync.h"
 #include "control/pipeline/publish.h"
 #include "control/queue/job_queue.h"
@@ -16,10 +15,13 @@
 #include "control/store/db.h"
 #include "control/store/deployments_store.h"
 #include "control/upload/upload_store.h"
+#include "shared/base/percent_coding.h"
 
 namespace berth::control
 {
 
+using shared::percent_decode;
+using shared::percent_encode;
 using shared::http::Method;
 
 namespace
@@ -354,13 +356,12 @@ ApiResponse delete_and_unpublish(const RequestCtx &ctx, const std::string &kind,
         audit_append(w, {ctx.actor(), project ? "PROJECT_DELETE" : "SERVICE_DELETE", kind, id,
                          Json{{"services", g.names}}});
         // The new expected table no longer routes to it; committed with the delete.
-        if (!config.edge_admin_sockets.empty()) refresh_expected(w, config);
+        if (config.has_edges()) refresh_expected(w, config);
         return g;
     });
     // Routes first, files second (#15): every edge that answers is brought to the table
     // without the service before its directories go, so none serves a half-removed tree.
-    if (!gone.names.empty() && !config.edge_admin_sockets.empty())
-        EdgeSync(config, ctx.api.db).sync_all();
+    if (!gone.names.empty() && config.has_edges()) EdgeSync(config, ctx.api.db).sync_all();
     namespace fs = std::filesystem;
     for (const auto &rel : gone.published) {
         fs::path relative(rel);

@@ -195,7 +195,7 @@ ApiResponse services_patch(RequestCtx &ctx)
             audit_append(
                 w, {ctx.actor(), "SERVICE_UPDATE", "service", ctx.params[0], audit_fields(fields)});
             // A rename moves its host: the expected table follows in the same transaction.
-            if (fields.contains("name") && !ctx.api.config.edge_admin_sockets.empty())
+            if (fields.contains("name") && ctx.api.config.has_edges())
                 refresh_expected(w, ctx.api.config);
         }
         return json_response(200,
@@ -347,7 +347,8 @@ ApiResponse system_audit_list(RequestCtx &ctx)
                 .as<int64_t>();
         Json rows =
             json_rows(w,
-                      "SELECT json_build_object('id', id, 'created_at', created_at::timestamptz, 'actor', actor,"
+                      "SELECT json_build_object('id', id, 'created_at', created_at::timestamptz, "
+                      "'actor', actor,"
                       " 'action', action, 'target_type', target_type, 'target_id', target_id,"
                       " 'details', details::json, 'prev_hash', prev_hash, 'hash', hash)::text"
                       " FROM audit_log WHERE $1 = '' OR target_id = $1 ORDER BY id DESC"

@@ -10,8 +10,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "control/base/percent_coding.h"
 #include "control/net/ip_address.h"
+#include "shared/base/host_name.h"
+#include "shared/config/redis_url.h"
 #include "shared/config/toml_reader.h"
 
 namespace berth::control
@@ -23,22 +24,6 @@ namespace
 using shared::config::fail;
 using shared::config::Reader;
 namespace fs = std::filesystem;
-
-bool is_host_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.';
-}
-
-bool is_hostname(const std::string &h)
-{
-    if (h.empty() || h.size() > 253 || h.front() == '.' || h.back() == '.' || h.front() == '-' ||
-        h.find("..") != std::string::npos)
-        return false;
-    for (char c : h)
-        if (!is_host_char(c)) return false;
-    return true;
-}
 
 void check_listen(const Reader &r, const std::string &addr)
 {
@@ -52,52 +37,24 @@ void check_listen(const Reader &r, const std::string &addr)
         r.fail_key("listen", "port must be at most 65535");
 }
 
-// redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]: RedisConn connects with exactly these (AUTH
-// with the password). A query would be dropped by the connection, so it is refused here
-// instead (#12: nothing ignored).
+// A query would be dropped by the connection, so it is refused here (#12: nothing ignored).
 void check_redis_url(const Reader &r, const std::string &url)
 {
-    if (url.rfind("redis://", 0) != 0) r.fail_key("url", "must start with redis://");
-    std::string rest = url.substr(8);
-    if (size_t at = rest.rfind('@'); at != std::string::npos) {
-        std::string credentials = rest.substr(0, at);
-        size_t colon = credentials.find(':');
-        if (colon == std::string::npos || colon + 1 == credentials.size())
-            r.fail_key("url", "needs a password after the user (redis://[USER]:PASSWORD@HOST)");
-        rest.erase(0, at + 1);
-    }
-    if (rest.find_first_of("?#") != std::string::npos)
-        r.fail_key("url", "must not carry options (?...): none are supported");
-    size_t slash = rest.find('/');
-    std::string hostport = rest.substr(0, slash);
-    if (slash != std::string::npos) {
-        std::string db = rest.substr(slash + 1);
-        if (db.empty() || db.size() > 2 || db.find_first_not_of("0123456789") != std::string::npos)
-            r.fail_key("url", "database index after / must be a number from 0 to 99");
-    }
-    size_t colon = hostport.rfind(':');
-    std::string host = hostport.substr(0, colon);
-    if (host.empty() || !is_hostname(host)) r.fail_key("url", "needs a host name or IPv4 address");
-    if (colon != std::string::npos) {
-        std::string port = hostport.substr(colon + 1);
-        if (port.empty() || port.size() > 5 ||
-            port.find_first_not_of("0123456789") != std::string::npos || std::stol(port) > 65535 ||
-            std::stol(port) == 0)
-            r.fail_key("url", "port must be a number from 1 to 65535");
+    try {
+        shared::config::parse_redis_url(url);
+    } catch (const std::invalid_argument &e) {
+        r.fail_key("url", e.what());
     }
 }
 
 // The URL with the password read from `file` (its first line; scripts/services.sh writes it).
 std::string with_redis_password(const Reader &r, const std::string &url, const std::string &file)
 {
-    if (url.find('@') != std::string::npos)
-        r.fail_key("password_file", "is set while redis.url carries a password: choose one");
-    std::ifstream in(file);
-    std::string password;
-    if (!in || !std::getline(in, password))
-        r.fail_key("password_file", "cannot read \"" + file + "\": " + std::strerror(errno));
-    if (password.empty()) r.fail_key("password_file", "\"" + file + "\" starts with an empty line");
-    return "redis://:" + percent_encode(password) + "@" + url.substr(8);
+    try {
+        return shared::config::redis_url_with_password_file(url, file);
+    } catch (const std::invalid_argument &e) {
+        r.fail_key("password_file", e.what());
+    }
 }
 
 void read_api(const Reader &r, ControlConfig &c)
@@ -159,7 +116,7 @@ void read_deploy(const Reader &r, ControlConfig &c)
                                 "keep_deployments", "workers", "visibility_timeout_s",
                                 "recover_queued_after_s"});
     r.string("deployments_root", c.deployments_root);
-    if (r.string("base_domain", c.base_domain) && !is_hostname(c.base_domain))
+    if (r.string("base_domain", c.base_domain) && !shared::is_host_name(c.base_domain))
         r.fail_key("base_domain",
                    "must be a host name such as \"localhost\" or \"apps.example.com\"");
     r.string("builds_dir", c.builds_dir);
@@ -200,10 +157,23 @@ bool is_ip_port(const std::string &a)
 void read_edges(const Reader &r, ControlConfig &c)
 {
     shared::config::check_keys(c.path, r.t, "edges",
-                               {"admin_sockets", "timeout_ms", "sync_interval_ms", "ack_timeout_s",
-                                "http_addresses", "health_timeout_ms", "health_attempts"});
+                               {"admin_sockets", "redis_edges", "timeout_ms", "sync_interval_ms",
+                                "ack_timeout_s", "http_addresses", "health_timeout_ms",
+                                "health_attempts"});
     c.edge_admin_sockets.clear();
     r.strings("admin_sockets", c.edge_admin_sockets);
+    c.edge_redis_names.clear();
+    r.strings("redis_edges", c.edge_redis_names);
+    for (size_t i = 0; i < c.edge_redis_names.size(); ++i) {
+        const std::string &n = c.edge_redis_names[i];
+        // The edge's own rule for [redis] name: it becomes part of a Redis key.
+        if (n.empty() || n.size() > 200 || n.find_first_of(" \t\r\n*?[:") != std::string::npos)
+            r.fail_key("redis_edges", "entries must be edge names of 1 to 200 characters without"
+                                      " spaces, ':' or glob characters, got \"" +
+                                          n + "\"");
+        for (size_t j = 0; j < i; ++j)
+            if (c.edge_redis_names[j] == n) r.fail_key("redis_edges", "names \"" + n + "\" twice");
+    }
     r.integer("timeout_ms", c.edge_timeout_ms, 50, 60000);
     r.integer("sync_interval_ms", c.edge_sync_interval_ms, 100, 3600000);
     r.integer("ack_timeout_s", c.edge_ack_timeout_s, 1, 3600);
@@ -244,7 +214,8 @@ std::string check_allowed_repo_host(const std::string &entry)
 {
     // An address range ("10.0.0.0/8", "fd00::/8", "192.0.2.7") or a host name; both are
     // matched against every resolved address or the URL's host (control/pipeline/repo_url).
-    if (parse_cidr(entry) || (entry.find_first_of("/:") == std::string::npos && is_hostname(entry)))
+    if (parse_cidr(entry) ||
+        (entry.find_first_of("/:") == std::string::npos && shared::is_host_name(entry)))
         return {};
     return "entry \"" + entry + "\" must be a host name or an address range such as 10.0.0.0/8";
 }

@@ -50,6 +50,19 @@ struct ControlConfig {
 
     // [edges]
     std::vector<std::string> edge_admin_sockets;
+    // Edges that follow route tables through Redis ([redis] url in their edge.toml), by their
+    // [redis] name: control publishes each table there and counts their acknowledgements
+    // like an admin socket's (as "redis:<name>" in edges_pending and GET system/edges/).
+    std::vector<std::string> edge_redis_names;
+    bool has_edges() const { return !edge_admin_sockets.empty() || !edge_redis_names.empty(); }
+    // Every configured edge: admin socket paths, then "redis:<name>".
+    std::vector<std::string> edge_ids() const
+    {
+        std::vector<std::string> ids = edge_admin_sockets;
+        for (const auto &n : edge_redis_names)
+            ids.push_back("redis:" + n);
+        return ids;
+    }
     int edge_timeout_ms = 3000;       // each admin call (routes.get, routes.put)
     int edge_sync_interval_ms = 2000; // the reconciler's pass over every edge
     int edge_ack_timeout_s = 30;      // a deploy waits this long for a first edge to serve it

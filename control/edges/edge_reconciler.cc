@@ -13,7 +13,7 @@ namespace berth::control
 
 void EdgeReconciler::start()
 {
-    if (config_.edge_admin_sockets.empty() || thread_.joinable()) return;
+    if (!config_.has_edges() || thread_.joinable()) return;
     stopping_ = false;
     thread_ = std::thread([this] { loop(); });
 }

@@ -4,6 +4,7 @@
 #include "control/edges/edge_sync.h"
 
 #include <algorithm>
+#include <map>
 
 #include "control/edges/route_tables.h"
 #include "control/store/audit_log.h"
@@ -134,24 +135,123 @@ void EdgeSync::record(const EdgeResult &r)
     });
 }
 
+RedisConn &EdgeSync::redis()
+{
+    if (!redis_) redis_.emplace(config_.redis_url, config_.edge_timeout_ms);
+    return *redis_;
+}
+
+std::string EdgeSync::publish(const ExpectedTable &expected, uint64_t *ahead)
+{
+    const std::string key = config_.redis_prefix + ":routes";
+    try {
+        RedisReply held = redis().command({"HMGET", key, "version", "hash"});
+        auto field = [&](size_t i) {
+            return held->type == REDIS_REPLY_ARRAY && held->elements > i &&
+                           held->element[i]->type == REDIS_REPLY_STRING
+                       ? std::string(held->element[i]->str, held->element[i]->len)
+                       : std::string();
+        };
+        uint64_t version = field(0).empty() ? 0 : std::stoull(field(0));
+        if (version == expected.version && field(1) == expected.hash) return "";
+        if (version > expected.version) {
+            *ahead = version;
+            return "";
+        }
+        // One HSET: a follower never reads a version with another version's table.
+        RedisReply set =
+            redis().command({"HSET", key, "version", std::to_string(expected.version), "hash",
+                             expected.hash, "table", canonical_json(expected.body)});
+        if (set->type == REDIS_REPLY_ERROR)
+            return "redis refused the table: " + std::string(set->str, set->len);
+        redis().command({"PUBLISH", key, std::to_string(expected.version)});
+        return "";
+    } catch (const RedisUnavailable &e) {
+        return e.what();
+    } catch (const std::exception &e) { // a version field that is not a number
+        return std::string("redis holds an unreadable ") + key + ": " + e.what();
+    }
+}
+
+EdgeResult EdgeSync::read_redis_edge(const std::string &name, const ExpectedTable &expected)
+{
+    EdgeResult r;
+    r.socket = "redis:" + name;
+    try {
+        RedisReply got = redis().command({"HGETALL", config_.redis_prefix + ":edge:" + name});
+        std::map<std::string, std::string> fields;
+        if (got->type == REDIS_REPLY_ARRAY)
+            for (size_t i = 0; i + 1 < got->elements; i += 2)
+                fields[std::string(got->element[i]->str, got->element[i]->len)] =
+                    std::string(got->element[i + 1]->str, got->element[i + 1]->len);
+        if (fields.empty()) {
+            // The acknowledgement expires after three missed heartbeats.
+            r.error = "no acknowledgement from edge \"" + name + "\" in redis (not running, or" +
+                      " its [redis] url, prefix or name differ)";
+            return r;
+        }
+        r.reachable = true;
+        r.version = std::strtoull(fields["version"].c_str(), nullptr, 10);
+        r.hash = fields["hash"];
+        r.in_sync = r.version == expected.version && r.hash == expected.hash;
+        if (r.in_sync) return r;
+        if (!fields["error"].empty())
+            r.error = "the edge refused the published table: " + fields["error"];
+        else if (r.version >= expected.version)
+            r.error = "the edge holds version " + std::to_string(r.version) +
+                      ", not below the expected " + std::to_string(expected.version);
+        else
+            r.error = "the edge holds version " + std::to_string(r.version) + "; version " +
+                      std::to_string(expected.version) + " is published";
+    } catch (const RedisUnavailable &e) {
+        r.error = e.what();
+    }
+    return r;
+}
+
 std::vector<EdgeResult> EdgeSync::sync_all(ExpectedTable *synced_to)
 {
     ExpectedTable expected = db_.transact([&](pqxx::work &w) { return load_expected(w, config_); });
+    // Continues the version sequence above `ahead` (a table pushed by hand, or control's
+    // database was reset) and returns the fresh table.
+    auto renumber_above = [&](uint64_t ahead) {
+        return db_.transact([&](pqxx::work &w) {
+            w.exec(kRouteLock);
+            w.exec_params("SELECT setval('route_table_version', GREATEST($1,"
+                          " (SELECT last_value FROM route_table_version)))",
+                          int64_t(ahead));
+            return refresh_expected(w, config_);
+        });
+    };
+    std::string redis_error;
+    if (!config_.edge_redis_names.empty()) {
+        uint64_t ahead = 0;
+        redis_error = publish(expected, &ahead);
+        if (ahead) {
+            expected = renumber_above(ahead);
+            redis_error = publish(expected, &ahead);
+        }
+    }
     std::vector<EdgeResult> results;
-    for (const auto &socket : config_.edge_admin_sockets) {
-        EdgeResult r = sync_edge(socket, expected);
+    for (const auto &id : config_.edge_ids()) {
+        bool via_redis = id.rfind("redis:", 0) == 0;
+        EdgeResult r;
+        if (!via_redis) {
+            r = sync_edge(id, expected);
+        } else if (!redis_error.empty()) {
+            r.socket = id;
+            r.error = redis_error;
+        } else {
+            r = read_redis_edge(id.substr(6), expected);
+        }
         if (!r.in_sync && r.reachable && r.version >= expected.version) {
-            // The edge is ahead (a table pushed by hand, or control's database was reset):
-            // continue the sequence above it and push a fresh table.
-            uint64_t ahead = r.version;
-            expected = db_.transact([&](pqxx::work &w) {
-                w.exec(kRouteLock);
-                w.exec_params("SELECT setval('route_table_version', GREATEST($1,"
-                              " (SELECT last_value FROM route_table_version)))",
-                              int64_t(ahead));
-                return refresh_expected(w, config_);
-            });
-            r = sync_edge(socket, expected);
+            // The edge is ahead: renumber above it and bring it (and Redis) to the new table.
+            expected = renumber_above(r.version);
+            if (!config_.edge_redis_names.empty()) {
+                uint64_t ignored = 0;
+                redis_error = publish(expected, &ignored);
+            }
+            r = via_redis ? read_redis_edge(id.substr(6), expected) : sync_edge(id, expected);
         }
         record(r);
         results.push_back(std::move(r));
@@ -173,7 +273,7 @@ std::vector<EdgeResult> EdgeSync::sync_all(ExpectedTable *synced_to)
 Json edges_report(pqxx::transaction_base &w, const ControlConfig &config)
 {
     Json edges = Json::array();
-    for (const auto &socket : config.edge_admin_sockets) {
+    for (const auto &socket : config.edge_ids()) {
         auto r = w.exec_params(
             "SELECT json_build_object('socket', socket, 'reachable', reachable, 'version',"
             " version, 'hash', hash, 'in_sync', in_sync, 'last_sync', last_sync, 'last_error',"
@@ -188,6 +288,7 @@ Json edges_report(pqxx::transaction_base &w, const ControlConfig &config)
                                          {"last_error", "not checked yet"},
                                          {"checked_at", nullptr}}
                                   : Json::parse(r[0][0].as<std::string>()));
+        edges.back()["via"] = socket.rfind("redis:", 0) == 0 ? "redis" : "admin_socket";
     }
     // updated_at as JSON writes timestamps (ISO 8601, "T"), like every other one of the API.
     auto e =

@@ -3,6 +3,7 @@
 // drift; what each edge holds is recorded (edge_status) for GET system/edges/.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 
 #include "control/base/json_util.h"
 #include "control/config/control_config.h"
+#include "control/queue/redis_conn.h"
 
 namespace berth::control
 {
@@ -36,7 +38,7 @@ ExpectedTable load_expected(pqxx::transaction_base &w, const ControlConfig &conf
 
 // One edge after a sync.
 struct EdgeResult {
-    std::string socket;
+    std::string socket; // its id: the admin socket path, or "redis:<name>"
     bool reachable = false;
     bool in_sync = false; // holds `version` of the expected table (and its routes)
     uint64_t version = 0; // what the edge reported (or accepted)
@@ -61,13 +63,23 @@ public:
 
 private:
     void record(const EdgeResult &r);
+    // Redis edges ([edges] redis_edges): the expected table is published in Redis (a hash
+    // and a message on the channel, see edge/fleet/route_follower.h) and each edge's own
+    // acknowledgement is read back. publish() returns "" or why Redis could not be used;
+    // a Redis holding a newer table than expected (another control, a reset database) is
+    // reported through *ahead.
+    std::string publish(const ExpectedTable &expected, uint64_t *ahead);
+    EdgeResult read_redis_edge(const std::string &name, const ExpectedTable &expected);
+    RedisConn &redis();
 
     const ControlConfig &config_;
     Db &db_;
+    std::optional<RedisConn> redis_;
 };
 
-// Edges as GET system/edges/ shows them: [{socket, reachable, version, hash, in_sync,
-// last_sync, last_error, checked_at}] for each configured socket, plus the expected table.
+// Edges as GET system/edges/ shows them: [{socket, via, reachable, version, hash, in_sync,
+// last_sync, last_error, checked_at}] for each configured edge (socket is "redis:<name>" for
+// a Redis edge, via "admin_socket" or "redis"), plus the expected table.
 Json edges_report(pqxx::transaction_base &w, const ControlConfig &config);
 
 } // namespace berth::control

@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <unordered_set>
 
-#include "control/base/crypto.h"
 #include "control/store/audit_log.h"
+#include "shared/route/route_table_hash.h"
 #include "shared/route/route_table_json.h"
 
 namespace berth::control
@@ -26,7 +26,7 @@ std::string BuiltTable::hash() const
 
 std::string table_hash(const route::RouteTable &table)
 {
-    return sha256_hex(canonical_json(route::route_table_to_json(table)["routes"]));
+    return route::route_table_hash(table);
 }
 
 bool add_checked_route(std::vector<route::Route> &routes, std::vector<DroppedRoute> &dropped,

@@ -439,13 +439,13 @@ void JobRunner::run_build(const std::string &id)
 void JobRunner::check_health(const std::string &id, const JobRow &row, const std::string &artifact)
 {
     std::string detail;
-    if (config_.edge_http_addresses.empty() || config_.edge_admin_sockets.empty()) {
+    if (config_.edge_http_addresses.empty() || !config_.has_edges()) {
         // Nothing to request the site through: the check of the published files is all
         // that can be said, and the log says so.
         fs::path dir = fs::path(config_.deployments_root) / artifact;
         if (fs::is_empty(dir)) throw std::runtime_error("the published directory is empty");
         detail = std::string("no [edges] ") +
-                 (config_.edge_admin_sockets.empty() ? "admin_sockets" : "http_addresses") +
+                 (!config_.has_edges() ? "admin_sockets or redis_edges" : "http_addresses") +
                  ": checked the published directory only (" +
                  (fs::exists(dir / "index.html") ? "index.html present" : "files present") + ")";
     } else {
@@ -500,7 +500,7 @@ std::vector<NamedSecret> JobRunner::secret_values(const JobRow &row)
 std::optional<std::vector<std::string>> JobRunner::make_live(const std::string &id,
                                                              const JobRow &row, DeployStatus from)
 {
-    const bool edges = !config_.edge_admin_sockets.empty();
+    const bool edges = config_.has_edges();
     bool mine = tx([&](pqxx::work &w) {
         if (current_status(w, id) != from) return false;
         w.exec_params("UPDATE services SET live_deployment_id = $2 WHERE id = $1", row.service_id,
@@ -515,6 +515,7 @@ std::optional<std::vector<std::string>> JobRunner::make_live(const std::string &
         auto deadline =
             std::chrono::steady_clock::now() + std::chrono::seconds(config_.edge_ack_timeout_s);
         bool waiting_logged = false;
+        std::optional<std::chrono::steady_clock::time_point> first_ack;
         for (;;) {
             ExpectedTable table;
             std::vector<EdgeResult> results = retrying([&] { return sync.sync_all(&table); });
@@ -530,35 +531,44 @@ std::optional<std::vector<std::string>> JobRunner::make_live(const std::string &
             }
             pending.clear();
             std::string errors;
+            bool following = false; // a live Redis edge that has not fetched the table yet
             for (const EdgeResult &r : results) {
                 if (r.in_sync && r.version == table.version) continue;
                 pending.push_back(r.socket);
                 errors += (errors.empty() ? "" : "; ") + r.socket + ": " + r.error;
+                following |= r.reachable && r.socket.rfind("redis:", 0) == 0 &&
+                             r.version < table.version &&
+                             r.error.find("refused") == std::string::npos;
             }
-            if (pending.size() < results.size()) {
+            auto now = std::chrono::steady_clock::now();
+            if (pending.size() < results.size() && !first_ack) first_ack = now;
+            // Redis edges fetch a published table on their own, milliseconds apart: give the
+            // live ones a moment to catch up rather than list them pending for one pass.
+            if (first_ack && (!following || now - *first_ack >= std::chrono::seconds(3))) {
                 log(id, "route table " + std::to_string(table.version) + " acknowledged by " +
                             std::to_string(results.size() - pending.size()) + " of " +
                             std::to_string(results.size()) + " edge(s)" +
                             (pending.empty() ? "" : "; pending: " + errors));
                 break;
             }
-            if (std::chrono::steady_clock::now() >= deadline)
+            if (!first_ack && now >= deadline)
                 throw std::runtime_error("no edge acknowledged a route table serving it within " +
                                          std::to_string(config_.edge_ack_timeout_s) +
                                          " s: " + errors);
-            if (!waiting_logged)
+            if (!waiting_logged && !first_ack)
                 log(id, "waiting for an edge to acknowledge the route table: " + errors);
-            waiting_logged = true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            waiting_logged |= !first_ack;
+            // Redis edges acknowledge on their own time: look again sooner.
+            std::this_thread::sleep_for(
+                std::chrono::milliseconds(config_.edge_redis_names.empty() ? 250 : 100));
         }
     }
     tx([&](pqxx::work &w) {
         stage_note(w, id,
-                   edges
-                       ? "route table acknowledged by " +
-                             std::to_string(config_.edge_admin_sockets.size() - pending.size()) +
-                             " of " + std::to_string(config_.edge_admin_sockets.size()) + " edge(s)"
-                       : "no [edges] admin_sockets: not pushed to any edge");
+                   edges ? "route table acknowledged by " +
+                               std::to_string(config_.edge_ids().size() - pending.size()) + " of " +
+                               std::to_string(config_.edge_ids().size()) + " edge(s)"
+                         : "no [edges] admin_sockets: not pushed to any edge");
         return 0;
     });
     return pending;
@@ -595,10 +605,10 @@ void JobRunner::revert_live(const std::string &id)
             " RETURNING s.id",
             id);
         if (r.empty()) return false;
-        if (!config_.edge_admin_sockets.empty()) refresh_expected(w, config_);
+        if (config_.has_edges()) refresh_expected(w, config_);
         return true;
     });
-    if (reverted && !config_.edge_admin_sockets.empty())
+    if (reverted && config_.has_edges())
         retrying([&] { return EdgeSync(config_, db_).sync_all(); });
 }
 

@@ -4,7 +4,7 @@
 #include <string_view>
 #include <sys/time.h>
 
-#include "control/base/percent_coding.h"
+#include "shared/config/redis_url.h"
 
 namespace berth::control
 {
@@ -21,24 +21,13 @@ timeval to_tv(int ms)
 
 RedisConn::RedisConn(std::string url, int io_timeout_ms) : io_timeout_ms_(io_timeout_ms)
 {
-    std::string rest = url.rfind("redis://", 0) == 0 ? url.substr(8) : url;
-    if (size_t at = rest.rfind('@'); at != std::string::npos) {
-        std::string_view credentials = std::string_view(rest).substr(0, at);
-        size_t colon = credentials.find(':');
-        user_ = percent_decode(credentials.substr(0, colon), false);
-        if (colon != std::string_view::npos)
-            password_ = percent_decode(credentials.substr(colon + 1), false);
-        rest.erase(0, at + 1);
-    }
-    if (size_t slash = rest.find('/'); slash != std::string::npos) {
-        db_ = std::atoi(rest.c_str() + slash + 1);
-        rest.resize(slash);
-    }
-    if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
-        port_ = std::atoi(rest.c_str() + colon + 1);
-        rest.resize(colon);
-    }
-    host_ = rest.empty() ? "127.0.0.1" : rest;
+    // The config reader has checked the URL; a malformed one still throws here, not later.
+    shared::config::RedisUrl u = shared::config::parse_redis_url(url);
+    user_ = std::move(u.user);
+    password_ = std::move(u.password);
+    host_ = std::move(u.host);
+    port_ = u.port;
+    db_ = u.db;
 }
 
 RedisConn::~RedisConn()

@@ -7,32 +7,13 @@
 #include <set>
 
 #include "control/base/crypto.h"
+#include "shared/base/percent_coding.h"
 
 namespace berth::control
 {
 
 namespace
 {
-
-std::string percent_encode(std::string_view s, const char *hex, bool plus_for_space)
-{
-    std::string out;
-    for (char ch : s) {
-        auto c = static_cast<unsigned char>(ch);
-        bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
-        if (unreserved) {
-            out += ch;
-        } else if (plus_for_space && c == ' ') {
-            out += '+';
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
 
 std::string url_safe(std::string s)
 {
@@ -66,9 +47,9 @@ std::vector<std::string> secret_forms(std::string_view value)
     std::set<std::string> forms;
     if (value.size() < LogMasker::kMinSecretLength) return {};
     forms.insert(std::string(value));
-    forms.insert(percent_encode(value, "0123456789ABCDEF", false));
-    forms.insert(percent_encode(value, "0123456789abcdef", false));
-    forms.insert(percent_encode(value, "0123456789ABCDEF", true));
+    forms.insert(shared::percent_encode(value, true, false));
+    forms.insert(shared::percent_encode(value, false, false));
+    forms.insert(shared::percent_encode(value, true, true));
     std::string full = base64_encode(value);
     for (const std::string &b64 : {full, unpadded(full), base64_inner(value, 0),
                                    base64_inner(value, 1), base64_inner(value, 2)}) {

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <thread>
 
+#include "shared/config/redis_url.h"
 #include "shared/config/toml_reader.h"
 
 namespace berth::edge
@@ -17,17 +18,6 @@ using shared::config::at;
 using shared::config::check_keys;
 using shared::config::fail;
 using shared::config::section;
-
-// Features this build does not serve yet: a key that turns one on must not be read and then
-// ignored (a user who sets it believes it works). Empty, false and [] are the "off" values.
-
-void refuse_unserved(const std::string &file, const toml::table &t, const char *section,
-                     const char *key, bool set, const char *why)
-{
-    if (set)
-        fail(at(file, *t.get(key)), std::string("[") + section + "] " + key + ": " + why +
-                                        "; remove the key or leave it empty");
-}
 
 // "10.0.0.0/8", "::1", "192.168.1.7/32": an address, optionally with a prefix length.
 bool valid_ip_range(const std::string &spec)
@@ -191,12 +181,38 @@ EdgeConfig load_edge_config(const std::string &path)
         }
     }
     if (auto *t = section(path, root, "redis")) {
-        check_keys(path, *t, "redis", {"url"});
-        Reader{{path, *t}}.string("url", c.redis_url);
-        refuse_unserved(
-            path, *t, "redis", "url", !c.redis_url.empty(),
-            "route tables from Redis are not in this build (it takes them over its admin "
-            "socket: routes.put)");
+        check_keys(path, *t, "redis", {"url", "password_file", "prefix", "name", "heartbeat_ms"});
+        Reader r{{path, *t}};
+        if (r.string("url", c.redis_url) && !c.redis_url.empty()) {
+            try {
+                shared::config::parse_redis_url(c.redis_url);
+            } catch (const std::invalid_argument &e) {
+                fail(at(path, *t->get("url")), std::string("[redis] url ") + e.what());
+            }
+        }
+        std::string password_file;
+        if (r.string("password_file", password_file) && !password_file.empty()) {
+            if (c.redis_url.empty())
+                fail(at(path, *t->get("password_file")), "[redis] password_file needs a url");
+            try {
+                c.redis_url =
+                    shared::config::redis_url_with_password_file(c.redis_url, password_file);
+            } catch (const std::invalid_argument &e) {
+                fail(at(path, *t->get("password_file")),
+                     std::string("[redis] password_file ") + e.what());
+            }
+        }
+        if (r.string("prefix", c.redis_prefix) &&
+            (c.redis_prefix.empty() ||
+             c.redis_prefix.find_first_of(" \t\r\n*?[") != std::string::npos))
+            fail(at(path, *t->get("prefix")),
+                 "[redis] prefix must be a non-empty key prefix without spaces or glob characters");
+        if (r.string("name", c.redis_name) &&
+            (c.redis_name.size() > 200 ||
+             c.redis_name.find_first_of(" \t\r\n*?[:") != std::string::npos))
+            fail(at(path, *t->get("name")), "[redis] name must be at most 200 characters without "
+                                            "spaces, ':' or glob characters");
+        r.integer("heartbeat_ms", c.redis_heartbeat_ms, 100, 60000);
     }
     if (auto *t = section(path, root, "geoip")) {
         check_keys(path, *t, "geoip", {"database", "trusted_proxies"});

@@ -83,8 +83,13 @@ struct EdgeConfig {
     LogFormat log_format = LogFormat::kCombined;
     shared::LogLevel log_level = shared::LogLevel::kInfo; // stderr messages
 
-    // [redis], [geoip]
-    std::string redis_url;
+    // [redis]: follow route tables published by berth-control (a fleet of edges, any host).
+    std::string redis_url; // empty: off; password_file already folded in
+    std::string redis_prefix = "berth";
+    std::string redis_name;             // this edge in the fleet; empty: the host name
+    uint32_t redis_heartbeat_ms = 2000; // acknowledgement refresh and version check
+
+    // [geoip]
     std::string geoip_database;
     std::vector<std::string> trusted_proxies;
 

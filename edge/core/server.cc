@@ -23,6 +23,7 @@
 #include "edge/admin/metrics_text.h"
 #include "edge/tls/ktls.h"
 #include "shared/base/log.h"
+#include "shared/route/route_table_hash.h"
 #include "shared/route/route_table_json.h"
 
 namespace berth::edge
@@ -120,6 +121,7 @@ int Server::run()
                                    ec.message());
         }
         routes_ = initial_routes();
+        if (routes_) routes_hash_ = shared::route::route_table_hash(*routes_);
         // Not fatal (a deployment may be published there later), but every host answers 404
         // until it exists: say so rather than leave an operator guessing.
         std::error_code dir_error;
@@ -236,6 +238,8 @@ int Server::run()
         }
     }
 
+    if (!config_.redis_url.empty() && !stopping_) start_follower();
+
     // Announce readiness only now: when this line is out, the admin socket answers too.
     for (size_t i = 0; i < listeners_.bound.size() && !startup_failed_; ++i)
         std::printf("berth-edge: listening on %s://%s\n", config_.listen[i].tls ? "https" : "http",
@@ -271,6 +275,7 @@ void Server::on_worker_finished()
     // Every worker drained: close the main loop's handles so uv_run returns.
     if (admin_) admin_->close();
     if (metrics_) metrics_->close();
+    if (follower_) follower_->close();
     if (ticket_timer_on_) uv_close(reinterpret_cast<uv_handle_t *>(&ticket_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&signal_poll_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&finished_async_), nullptr);
@@ -344,6 +349,7 @@ std::string Server::install_table(shared::route::RouteTable table)
         }
     }
     routes_ = next;
+    routes_hash_ = shared::route::route_table_hash(*next);
     for (auto &w : workers_)
         w->install_routes(next);
     // Acknowledge only once every worker serves the new table: a caller that pushes and then
@@ -351,7 +357,33 @@ std::string Server::install_table(shared::route::RouteTable table)
     bool all = true;
     for (auto &w : workers_)
         all &= w->wait_installed(next->version(), 2000);
+    if (follower_) follower_->acknowledge();
     return all ? "" : "table persisted but not yet installed by every worker";
+}
+
+void Server::start_follower()
+{
+    RouteFollower::Settings settings;
+    settings.url = shared::config::parse_redis_url(config_.redis_url); // checked at load
+    settings.prefix = config_.redis_prefix;
+    settings.name = config_.redis_name;
+    if (settings.name.empty()) {
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        settings.name = host[0] ? host : "edge";
+    }
+    settings.heartbeat_ms = config_.redis_heartbeat_ms;
+    RouteFollower::Hooks hooks;
+    hooks.version = [this] { return routes_ ? routes_->version() : uint64_t(0); };
+    hooks.hash = [this] { return routes_hash_; };
+    hooks.install = [this](const std::string &text) {
+        std::string error;
+        auto table = shared::route::parse_route_table(text, error);
+        if (!table) return "invalid route table: " + error;
+        return install_table(std::move(*table));
+    };
+    follower_ = std::make_unique<RouteFollower>(&loop_, std::move(settings), std::move(hooks));
+    follower_->start();
 }
 
 std::string Server::upstream_health(const nlohmann::json &body)
@@ -524,6 +556,7 @@ nlohmann::json Server::stats_fields() const
          {"tls", tls_stats()},
          {"upstreams", upstream_stats()},
          {"geoip", shared_.geo ? nlohmann::json(geo_.path()) : nlohmann::json(nullptr)},
+         {"fleet", follower_ ? follower_->stats() : nlohmann::json(nullptr)},
          {"draining", stopping_},
          {"uptime_ms", uv_now(const_cast<uv_loop_t *>(&loop_)) - started_ms_}});
 }

@@ -12,6 +12,7 @@
 #include "edge/admin/metrics_server.h"
 #include "edge/config/edge_config.h"
 #include "edge/core/worker.h"
+#include "edge/fleet/route_follower.h"
 #include "edge/http/https_policy.h"
 #include "edge/tls/tls_server.h"
 
@@ -45,6 +46,8 @@ private:
     void reload();
     // With a TLS listener: certificates, session tickets (rotated on a timer), HTTPS policy.
     void setup_tls();
+    // [redis] url: follow the route tables berth-control publishes (edges as a fleet).
+    void start_follower();
     std::string reload_certs();
     void log_cert_report(const CertReport &report, const char *when);
     nlohmann::json stats_fields() const; // the "stats" reply's fields, also /metrics
@@ -68,6 +71,8 @@ private:
     std::unique_ptr<AdminServer> admin_;
     std::unique_ptr<MetricsServer> metrics_;
     std::shared_ptr<const shared::route::RouteTable> routes_;
+    std::string routes_hash_; // route_table_hash(*routes_), what the fleet acknowledgement says
+    std::unique_ptr<RouteFollower> follower_;
     ServerShared shared_;
     ListenSockets listeners_; // handed to the workers as they start
     std::string send_path_;   // "io_uring" or "sendmsg (why)", for the admin stats

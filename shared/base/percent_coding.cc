@@ -1,6 +1,6 @@
-#include "control/base/percent_coding.h"
+#include "shared/base/percent_coding.h"
 
-namespace berth::control
+namespace berth::shared
 {
 
 namespace
@@ -52,4 +52,4 @@ std::string percent_decode(std::string_view s, bool plus_is_space)
     return out;
 }
 
-} // namespace berth::control
+} // namespace berth::shared

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace berth::control
+namespace berth::shared
 {
 
 // Every byte but the unreserved ones (A-Z a-z 0-9 - _ . ~) as %XX (upper- or lower-case hex);
@@ -15,4 +15,4 @@ std::string percent_encode(std::string_view s, bool upper_hex = true, bool plus_
 // plus_is_space (query strings and forms).
 std::string percent_decode(std::string_view s, bool plus_is_space);
 
-} // namespace berth::control
+} // namespace berth::shared

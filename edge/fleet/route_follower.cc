@@ -1,0 +1,401 @@
+// Both connections are opened together and dropped together: one state to reason about.
+// Commands are pipelined from the start (hiredis queues them until the connection is up), so
+// AUTH, SELECT, SUBSCRIBE and the first version check leave in one round trip.
+#include "edge/fleet/route_follower.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "edge/fleet/hiredis_uv.h"
+#include "shared/base/log.h"
+
+namespace berth::edge
+{
+
+using shared::log_message;
+using shared::LogLevel;
+
+namespace
+{
+
+constexpr uint64_t kMaxBackoffMs = 5000;
+constexpr uint64_t kConnectTimeoutMs = 5000;
+
+std::string reply_text(const redisReply *r)
+{
+    return r && r->str ? std::string(r->str, r->len) : std::string();
+}
+
+// A decimal version as Redis stores it; 0 for anything else.
+uint64_t parse_version(const std::string &s)
+{
+    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
+        return 0;
+    return std::strtoull(s.c_str(), nullptr, 10);
+}
+
+uint64_t unix_ms()
+{
+    using namespace std::chrono;
+    return uint64_t(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+} // namespace
+
+RouteFollower::RouteFollower(uv_loop_t *loop, Settings settings, Hooks hooks)
+    : loop_(loop), settings_(std::move(settings)), hooks_(std::move(hooks)),
+      routes_key_(settings_.prefix + ":routes"),
+      edge_key_(settings_.prefix + ":edge:" + settings_.name),
+      edges_key_(settings_.prefix + ":edges")
+{
+}
+
+RouteFollower::~RouteFollower()
+{
+    // close() ran on the loop before it stopped; without start() there is nothing to free.
+    drop_contexts();
+}
+
+void RouteFollower::start()
+{
+    if (started_) return;
+    started_ = true;
+    for (uv_timer_t *t : {&retry_timer_, &heartbeat_timer_, &connect_timer_}) {
+        uv_timer_init(loop_, t);
+        t->data = this;
+    }
+    uv_timer_start(
+        &heartbeat_timer_,
+        [](uv_timer_t *t) { static_cast<RouteFollower *>(t->data)->heartbeat(); },
+        settings_.heartbeat_ms, settings_.heartbeat_ms);
+    connect();
+}
+
+void RouteFollower::close()
+{
+    if (!started_ || closing_) return;
+    closing_ = true;
+    if (resolving_) uv_cancel(reinterpret_cast<uv_req_t *>(&resolve_));
+    drop_contexts();
+    for (uv_timer_t *t : {&retry_timer_, &heartbeat_timer_, &connect_timer_})
+        uv_close(reinterpret_cast<uv_handle_t *>(t), nullptr);
+}
+
+void RouteFollower::connect()
+{
+    if (closing_) return;
+    const std::string &host = settings_.url.host;
+    unsigned char buf[16];
+    if (uv_inet_pton(AF_INET, host.c_str(), buf) == 0 ||
+        uv_inet_pton(AF_INET6, host.c_str(), buf) == 0) {
+        open(host);
+        return;
+    }
+    // A host name is resolved on the threadpool: the main loop also answers the admin socket.
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    resolve_.data = this;
+    resolving_ = true;
+    int rc = uv_getaddrinfo(
+        loop_, &resolve_,
+        [](uv_getaddrinfo_t *req, int status, addrinfo *res) {
+            auto *self = static_cast<RouteFollower *>(req->data);
+            self->resolving_ = false;
+            char ip[64] = "";
+            if (status == 0 && res) {
+                if (res->ai_family == AF_INET6)
+                    uv_ip6_name(reinterpret_cast<sockaddr_in6 *>(res->ai_addr), ip, sizeof ip);
+                else
+                    uv_ip4_name(reinterpret_cast<sockaddr_in *>(res->ai_addr), ip, sizeof ip);
+            }
+            uv_freeaddrinfo(res);
+            if (self->closing_) return;
+            if (status != 0)
+                self->fail("cannot resolve " + self->settings_.url.host + ": " +
+                           uv_strerror(status));
+            else
+                self->open(ip);
+        },
+        host.c_str(), nullptr, &hints);
+    if (rc != 0) {
+        resolving_ = false;
+        fail("cannot resolve " + host + ": " + uv_strerror(rc));
+    }
+}
+
+void RouteFollower::open(const std::string &ip)
+{
+    for (redisAsyncContext **slot : {&cmd_, &sub_}) {
+        redisAsyncContext *ctx = redisAsyncConnect(ip.c_str(), settings_.url.port);
+        if (!ctx || ctx->err) {
+            std::string why = ctx ? ctx->errstr : "out of memory";
+            if (ctx) redisAsyncFree(ctx);
+            fail("cannot connect: " + why);
+            return;
+        }
+        if (!attach_to_loop(ctx, loop_)) {
+            redisAsyncFree(ctx);
+            fail("cannot watch the connection on the loop");
+            return;
+        }
+        ctx->data = this;
+        redisAsyncSetConnectCallback(ctx, on_connect);
+        redisAsyncSetDisconnectCallback(ctx, on_disconnect);
+        *slot = ctx;
+    }
+    connects_left_ = 2;
+    uv_timer_start(
+        &connect_timer_,
+        [](uv_timer_t *t) {
+            static_cast<RouteFollower *>(t->data)->fail("connecting timed out after " +
+                                                        std::to_string(kConnectTimeoutMs) + " ms");
+        },
+        kConnectTimeoutMs, 0);
+    // Queued now, sent as soon as each connection is up.
+    for (redisAsyncContext *ctx : {cmd_, sub_}) {
+        const auto &u = settings_.url;
+        if (!u.password.empty()) {
+            if (u.user.empty())
+                send(ctx, Step::kAuth, {"AUTH", u.password});
+            else
+                send(ctx, Step::kAuth, {"AUTH", u.user, u.password});
+        }
+    }
+    if (settings_.url.db) send(cmd_, Step::kSelect, {"SELECT", std::to_string(settings_.url.db)});
+    send(sub_, Step::kSubscribe, {"SUBSCRIBE", routes_key_});
+}
+
+void RouteFollower::on_connect(const redisAsyncContext *ctx, int status)
+{
+    auto *self = static_cast<RouteFollower *>(ctx->data);
+    if (!self) return;
+    if (status != REDIS_OK) {
+        // hiredis frees the context after this callback.
+        self->lost(ctx, std::string("cannot connect: ") + ctx->errstr);
+        return;
+    }
+    self->connected(ctx);
+}
+
+void RouteFollower::on_disconnect(const redisAsyncContext *ctx, int status)
+{
+    auto *self = static_cast<RouteFollower *>(ctx->data);
+    if (!self) return; // our own drop_contexts()
+    self->lost(ctx, status == REDIS_OK ? "the server closed the connection"
+                                       : std::string("connection lost: ") + ctx->errstr);
+}
+
+void RouteFollower::connected(const redisAsyncContext *)
+{
+    if (--connects_left_ > 0) return;
+    uv_timer_stop(&connect_timer_);
+    backoff_ms_ = 250;
+    check_version(); // the table may have changed while this edge was away
+}
+
+void RouteFollower::lost(const redisAsyncContext *ctx, const std::string &why)
+{
+    // The context is hiredis' to free now: forget it, then drop the other one.
+    if (ctx == cmd_) cmd_ = nullptr;
+    if (ctx == sub_) sub_ = nullptr;
+    fail(why);
+}
+
+void RouteFollower::fail(const std::string &why)
+{
+    if (closing_) return;
+    drop_contexts();
+    last_error_ = why;
+    if (why != logged_error_) {
+        log_message(
+            LogLevel::kWarn, "fleet: redis %s: %s; serving route table version %llu, retrying",
+            settings_.url.display().c_str(), why.c_str(), (unsigned long long)hooks_.version());
+        logged_error_ = why;
+    }
+    uv_timer_start(
+        &retry_timer_, [](uv_timer_t *t) { static_cast<RouteFollower *>(t->data)->connect(); },
+        backoff_ms_, 0);
+    backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+}
+
+void RouteFollower::drop_contexts()
+{
+    for (redisAsyncContext **slot : {&cmd_, &sub_}) {
+        if (!*slot) continue;
+        // Callbacks that run while it is freed find no owner and do nothing.
+        (*slot)->data = nullptr;
+        redisAsyncFree(*slot);
+        *slot = nullptr;
+    }
+    if (started_) uv_timer_stop(&connect_timer_);
+    connects_left_ = 0;
+    in_flight_ = 0;
+    waiting_since_ = 0;
+    fetching_ = fetch_again_ = false;
+    subscribed_ = false;
+}
+
+void RouteFollower::send(redisAsyncContext *ctx, Step step, std::initializer_list<std::string> argv)
+{
+    std::vector<const char *> args;
+    std::vector<size_t> lens;
+    for (const std::string &a : argv) {
+        args.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    // The step rides in privdata: nothing to allocate or free per command.
+    void *privdata = reinterpret_cast<void *>(uintptr_t(step));
+    if (redisAsyncCommandArgv(ctx, on_reply, privdata, int(args.size()), args.data(),
+                              lens.data()) != REDIS_OK) {
+        fail("cannot send a command");
+        return;
+    }
+    if (ctx == cmd_ && in_flight_++ == 0) waiting_since_ = uv_now(loop_);
+}
+
+void RouteFollower::on_reply(redisAsyncContext *ctx, void *reply, void *privdata)
+{
+    auto *self = static_cast<RouteFollower *>(ctx->data);
+    // No owner: dropped by us. No reply: the connection is going away (lost() follows).
+    if (!self || !reply) return;
+    bool on_subscriber = ctx == self->sub_;
+    if (!on_subscriber && self->in_flight_ > 0 && --self->in_flight_ == 0) self->waiting_since_ = 0;
+    self->handle(Step(uintptr_t(privdata)), on_subscriber, reply);
+}
+
+void RouteFollower::handle(Step step, bool on_subscriber, void *raw)
+{
+    const auto *r = static_cast<const redisReply *>(raw);
+    if (r->type == REDIS_REPLY_ERROR) {
+        const char *what = step == Step::kAuth     ? "refused AUTH: "
+                           : step == Step::kSelect ? "refused SELECT: "
+                                                   : "refused a command: ";
+        fail(what + reply_text(r));
+        return;
+    }
+    switch (step) {
+    case Step::kAuth:
+    case Step::kSelect:
+    case Step::kAck:
+        return;
+    case Step::kSubscribe: {
+        if (!on_subscriber || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
+        std::string kind = reply_text(r->element[0]);
+        if (kind == "subscribe") {
+            subscribed_ = true;
+            if (!last_error_.empty() || !logged_error_.empty())
+                log_message(LogLevel::kInfo, "fleet: redis %s reachable again",
+                            settings_.url.display().c_str());
+            else
+                log_message(LogLevel::kInfo,
+                            "fleet: following route tables on redis %s (%s) as edge \"%s\"",
+                            settings_.url.display().c_str(), routes_key_.c_str(),
+                            settings_.name.c_str());
+            last_error_.clear();
+            logged_error_.clear();
+            check_version(); // anything published before the subscription took hold
+        } else if (kind == "message") {
+            check_version();
+        }
+        return;
+    }
+    case Step::kVersion: {
+        published_version_ = r->type == REDIS_REPLY_NIL ? 0 : parse_version(reply_text(r));
+        // A table this edge refused is not fetched again until a newer one is published.
+        if (published_version_ > hooks_.version() && published_version_ != refused_version_) {
+            send(cmd_, Step::kTable, {"HMGET", routes_key_, "version", "table"});
+            return;
+        }
+        fetching_ = false;
+        acknowledge();
+        if (std::exchange(fetch_again_, false)) check_version();
+        return;
+    }
+    case Step::kTable: {
+        fetching_ = false;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[1]->type == REDIS_REPLY_STRING) {
+            uint64_t version = parse_version(reply_text(r->element[0]));
+            if (version > hooks_.version()) {
+                std::string error = hooks_.install(reply_text(r->element[1]));
+                if (error.empty()) {
+                    install_error_.clear();
+                    log_message(LogLevel::kInfo,
+                                "fleet: route table version %llu from redis installed",
+                                (unsigned long long)version);
+                } else {
+                    install_error_ = "version " + std::to_string(version) + ": " + error;
+                    refused_version_ = version;
+                    log_message(LogLevel::kError,
+                                "fleet: route table version %llu from redis refused: %s; the "
+                                "current table stays",
+                                (unsigned long long)version, error.c_str());
+                }
+            }
+        }
+        acknowledge();
+        if (std::exchange(fetch_again_, false)) check_version();
+        return;
+    }
+    }
+}
+
+void RouteFollower::check_version()
+{
+    if (!ready()) return;
+    if (fetching_) {
+        fetch_again_ = true; // a newer table may have come while this fetch was under way
+        return;
+    }
+    fetching_ = true;
+    send(cmd_, Step::kVersion, {"HGET", routes_key_, "version"});
+}
+
+void RouteFollower::acknowledge()
+{
+    if (!ready()) return;
+    send(cmd_, Step::kAck,
+         {"HSET", edge_key_, "version", std::to_string(hooks_.version()), "hash", hooks_.hash(),
+          "error", install_error_, "pid", std::to_string(getpid()), "at_ms",
+          std::to_string(unix_ms())});
+    send(cmd_, Step::kAck,
+         {"PEXPIRE", edge_key_, std::to_string(uint64_t(settings_.heartbeat_ms) * 3)});
+    send(cmd_, Step::kAck, {"SADD", edges_key_, settings_.name});
+}
+
+void RouteFollower::heartbeat()
+{
+    if (!ready()) return;
+    // A server that stopped answering (paused, or a network that drops packets) shows no
+    // error: an answer overdue by three heartbeats counts as a lost connection.
+    uint64_t limit = std::max<uint64_t>(uint64_t(settings_.heartbeat_ms) * 3, 3000);
+    if (waiting_since_ && uv_now(loop_) - waiting_since_ > limit) {
+        fail("no answer in " + std::to_string(limit) + " ms");
+        return;
+    }
+    acknowledge();
+    check_version();
+}
+
+nlohmann::json RouteFollower::stats() const
+{
+    return {
+        {"redis", settings_.url.display()},
+        {"name", settings_.name},
+        {"connected", ready()},
+        {"subscribed", subscribed_},
+        {"published_version", published_version_},
+        {"last_error", last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_)},
+        {"install_error",
+         install_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(install_error_)}};
+}
+
+} // namespace berth::edge

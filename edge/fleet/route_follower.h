@@ -1,0 +1,101 @@
+// Follows the route tables berth-control publishes in Redis, so edges on any host form one
+// fleet (DESIGN.md: Redis carries "route pub/sub"). It runs on the main loop with hiredis'
+// asynchronous API, never on a worker loop, and never makes the edge wait: while Redis is
+// away the edge serves the table it has (persisted in state_dir) and reconnects with back-off.
+//
+// Redis keys, under [redis] prefix ("berth"):
+//   <prefix>:routes            hash: version, hash, table (the whole table as JSON), written
+//                              by control; the channel of the same name carries the version
+//                              after each change, so followers fetch at once
+//   <prefix>:edge:<name>       hash: this edge's acknowledgement (version, hash, error, pid,
+//                              at_ms), refreshed every heartbeat, expiring after three missed
+//   <prefix>:edges             set: the names of every edge that acknowledged
+// A published table is installed like routes.put (validated, version above the current one,
+// persisted, swapped in every worker) and acknowledged at once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <uv.h>
+
+#include "shared/config/redis_url.h"
+
+struct redisAsyncContext;
+
+namespace berth::edge
+{
+
+class RouteFollower
+{
+public:
+    struct Settings {
+        shared::config::RedisUrl url;
+        std::string prefix = "berth";
+        std::string name; // this edge's name in the fleet
+        uint32_t heartbeat_ms = 2000;
+    };
+    struct Hooks {
+        std::function<uint64_t()> version; // of the table served now, 0 without one
+        std::function<std::string()> hash; // route_table_hash of it, "" without one
+        std::function<std::string(const std::string &table_json)> install; // "" or the error
+    };
+
+    RouteFollower(uv_loop_t *loop, Settings settings, Hooks hooks);
+    RouteFollower(const RouteFollower &) = delete;
+    RouteFollower &operator=(const RouteFollower &) = delete;
+    ~RouteFollower();
+
+    void start();
+    // Closes the connections and timers; their handles finish closing on the loop.
+    void close();
+    // The served table changed (from Redis, the admin socket or SIGHUP): say so now.
+    void acknowledge();
+    nlohmann::json stats() const; // for the admin "stats" reply
+
+private:
+    static void on_connect(const redisAsyncContext *ctx, int status);
+    static void on_disconnect(const redisAsyncContext *ctx, int status);
+    static void on_reply(redisAsyncContext *ctx, void *reply, void *privdata);
+    enum class Step { kAuth, kSelect, kVersion, kTable, kAck, kSubscribe };
+    struct Pending; // one command in flight
+
+    void connect();
+    void open(const std::string &ip);
+    void connected(const redisAsyncContext *ctx);
+    void lost(const redisAsyncContext *ctx, const std::string &why);
+    // Drops both connections and retries after a back-off; logs each new reason once.
+    void fail(const std::string &why);
+    void drop_contexts();
+    void send(redisAsyncContext *ctx, Step step, std::initializer_list<std::string> argv);
+    void handle(Step step, bool on_subscriber, void *reply);
+    void check_version(); // asks for the published version
+    void heartbeat();
+    bool ready() const { return cmd_ && sub_ && connects_left_ == 0; }
+
+    uv_loop_t *loop_;
+    Settings settings_;
+    Hooks hooks_;
+    std::string routes_key_, edge_key_, edges_key_;
+    redisAsyncContext *cmd_ = nullptr; // commands and acknowledgements
+    redisAsyncContext *sub_ = nullptr; // SUBSCRIBE only (a subscribed connection takes no other)
+    int connects_left_ = 0;
+    uv_timer_t retry_timer_, heartbeat_timer_, connect_timer_;
+    uv_getaddrinfo_t resolve_;
+    bool resolving_ = false;
+    bool started_ = false, closing_ = false;
+    uint64_t backoff_ms_ = 250;
+    uint64_t waiting_since_ = 0; // loop time of the oldest unanswered command, 0 for none
+    int in_flight_ = 0;
+    bool fetching_ = false, fetch_again_ = false;
+    // What stats says.
+    bool subscribed_ = false;
+    std::string last_error_, logged_error_;
+    uint64_t published_version_ = 0;
+    std::string install_error_; // the last published table this edge could not install
+    uint64_t refused_version_ = 0;
+};
+
+} // namespace berth::edge

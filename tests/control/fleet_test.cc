@@ -1,0 +1,131 @@
+// Edges as a fleet through Redis ([edges] redis_edges): berth-control publishes each route
+// table in Redis, edges with [redis] url follow it from any host, and their acknowledgements
+// count for ACTIVE like an admin socket's. Real PostgreSQL, Redis, git and berth-edges.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "tests/control/support/control_env.h"
+#include "tests/support/edge_process.h"
+#include "tests/support/http_client.h"
+
+using namespace berth::test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace
+{
+
+// A berth-edge that knows control only through Redis: no admin socket control could reach.
+struct RedisEdge {
+    std::string name, config;
+    std::unique_ptr<EdgeProcess> proc;
+
+    RedisEdge(const ControlEnv &env, const std::string &edge_name) : name(edge_name)
+    {
+        std::string dir = env.dir + "/" + name;
+        fs::create_directories(dir);
+        fs::create_directories(env.deployments_root());
+        config = dir + "/edge.toml";
+        std::ofstream(config) << "[edge]\nworkers = 1\ndeployments_root = \""
+                              << env.deployments_root() << "\"\nstate_dir = \"" << dir
+                              << "/state\"\n[[listen]]\naddr = \"127.0.0.1:0\"\n[redis]\nurl = \""
+                              << env.redis.url() << "\"\nname = \"" << name
+                              << "\"\nheartbeat_ms = 200\n";
+    }
+    void start()
+    {
+        proc = std::make_unique<EdgeProcess>(std::vector<std::string>{"--config", config});
+    }
+    std::string body(const std::string &host) const
+    {
+        auto r = get(proc->port(), host, "/");
+        return r && r->status == 200 ? r->body : "status " + std::to_string(r ? r->status : 0);
+    }
+};
+
+} // namespace
+
+TEST_CASE("edges on Redis: ACTIVE once one acknowledged, the absent one pending until it "
+          "comes and catches up",
+          "[control][fleet]")
+{
+    ControlEnv env;
+    RedisEdge a(env, "edge-a"), b(env, "edge-b");
+    a.start();
+    env.options().extra_toml =
+        "[edges]\nredis_edges = [\"edge-a\", \"edge-b\"]\nsync_interval_ms = 200\n";
+    env.write_config();
+    env.start_server();
+    auto c = env.client();
+    std::string token = env.create_token("alice"), admin = env.create_token("root", true);
+    std::string project = create_project(*c, token, "p")["id"];
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"index.html", "hello fleet"}});
+    std::string sid =
+        create_service(*c, token, project, "site", {{"repo_url", "file://" + repo}})["id"];
+
+    std::string d1 = trigger_deployment(*c, token, sid);
+    json dep = wait_deployment(*c, token, d1);
+    REQUIRE(dep["status"] == "ACTIVE");
+    CHECK(dep["edges_pending"] == json::array({"redis:edge-b"}));
+    CHECK(a.body("site.localhost") == "hello fleet");
+
+    json edges = c->call("GET", "system/edges/", admin).json();
+    INFO(edges.dump());
+    REQUIRE(edges["edges"].size() == 2);
+    CHECK(edges["edges"][0]["socket"] == "redis:edge-a");
+    CHECK(edges["edges"][0]["via"] == "redis");
+    CHECK(edges["edges"][0]["in_sync"] == true);
+    CHECK(edges["edges"][0]["hash"] == edges["expected"]["hash"]);
+    CHECK(edges["edges"][1]["reachable"] == false);
+    CHECK(edges["edges"][1]["last_error"].get<std::string>().find("no acknowledgement") !=
+          std::string::npos);
+
+    // The absent edge comes up: it reads the published table itself and acknowledges it.
+    b.start();
+    CHECK(wait_until([&] { return b.body("site.localhost") == "hello fleet"; }));
+    CHECK(wait_until([&] {
+        return c->call("GET", "deployments/" + d1 + "/", token).json()["edges_pending"] ==
+               json::array();
+    }));
+
+    // A second deploy reaches both, with nothing pending.
+    make_git_repo(repo, {{"index.html", "second"}});
+    std::string d2 = trigger_deployment(*c, token, sid);
+    dep = wait_deployment(*c, token, d2);
+    REQUIRE(dep["status"] == "ACTIVE");
+    CHECK(dep["edges_pending"] == json::array());
+    CHECK(a.body("site.localhost") == "second");
+    CHECK(b.body("site.localhost") == "second");
+
+    // Redis restarts empty: the reconciler publishes the table again, and an edge restarted
+    // meanwhile still gets it.
+    env.redis.stop();
+    env.redis.start();
+    CHECK(a.proc->stop() == 0);
+    fs::remove_all(env.dir + "/edge-a/state"); // as a brand-new edge host would be
+    a.start();
+    CHECK(wait_until([&] { return a.body("site.localhost") == "second"; }));
+    CHECK(wait_until([&] {
+        json e = c->call("GET", "system/edges/", admin).json();
+        return e["edges"][0]["in_sync"] == true && e["edges"][1]["in_sync"] == true;
+    }));
+}
+
+TEST_CASE("[edges] redis_edges names are checked at startup", "[control][fleet]")
+{
+    ControlEnv env;
+    env.options().extra_toml = "[edges]\nredis_edges = [\"a:b\"]\n";
+    env.write_config();
+    CommandResult r = env.run({"migrate"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("redis_edges") != std::string::npos);
+    env.options().extra_toml = "[edges]\nredis_edges = [\"a\", \"a\"]\n";
+    env.write_config();
+    r = env.run({"migrate"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("twice") != std::string::npos);
+}

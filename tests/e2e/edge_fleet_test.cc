@@ -1,0 +1,250 @@
+// Edges as a fleet: berth-edge with [redis] url follows the route tables published in a real
+// Redis (edge/fleet/route_follower.h), acknowledges them there, and keeps serving through
+// Redis outages. Driven from outside: the test writes Redis keys as berth-control does.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include <hiredis/hiredis.h>
+
+#include "shared/route/route_table_hash.h"
+#include "shared/route/route_table_json.h"
+#include "tests/control/support/control_env.h"
+#include "tests/support/admin_client.h"
+#include "tests/support/edge_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/redis_instance.h"
+#include "tests/support/temp_tree.h"
+
+using namespace berth::test;
+using nlohmann::json;
+
+namespace
+{
+
+// A blocking hiredis connection that reconnects for each call (Redis restarts in these tests).
+class Redis
+{
+public:
+    Redis(int port, std::string password) : port_(port), password_(std::move(password)) {}
+
+    // The reply as text: a string, an integer, "(nil)", "ERR ..." or field=value pairs.
+    std::string call(const std::vector<std::string> &argv)
+    {
+        redisContext *c = redisConnect("127.0.0.1", port_);
+        REQUIRE(c);
+        REQUIRE(c->err == 0);
+        if (!password_.empty()) freeReplyObject(redisCommand(c, "AUTH %s", password_.c_str()));
+        std::vector<const char *> args;
+        std::vector<size_t> lens;
+        for (const auto &a : argv) {
+            args.push_back(a.data());
+            lens.push_back(a.size());
+        }
+        auto *r = static_cast<redisReply *>(
+            redisCommandArgv(c, int(args.size()), args.data(), lens.data()));
+        REQUIRE(r);
+        std::string out;
+        if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
+            r->type == REDIS_REPLY_ERROR)
+            out = std::string(r->str, r->len);
+        else if (r->type == REDIS_REPLY_INTEGER)
+            out = std::to_string(r->integer);
+        else if (r->type == REDIS_REPLY_NIL)
+            out = "(nil)";
+        freeReplyObject(r);
+        redisFree(c);
+        return out;
+    }
+    std::map<std::string, std::string> hash(const std::string &key)
+    {
+        redisContext *c = redisConnect("127.0.0.1", port_);
+        REQUIRE(c);
+        REQUIRE(c->err == 0);
+        if (!password_.empty()) freeReplyObject(redisCommand(c, "AUTH %s", password_.c_str()));
+        auto *r = static_cast<redisReply *>(redisCommand(c, "HGETALL %s", key.c_str()));
+        std::map<std::string, std::string> out;
+        if (r && r->type == REDIS_REPLY_ARRAY)
+            for (size_t i = 0; i + 1 < r->elements; i += 2)
+                out[r->element[i]->str] =
+                    std::string(r->element[i + 1]->str, r->element[i + 1]->len);
+        if (r) freeReplyObject(r);
+        redisFree(c);
+        return out;
+    }
+    // What berth-control does: the whole table in one HSET, then the version on the channel.
+    void publish(const json &table)
+    {
+        std::string version = std::to_string(table["version"].get<uint64_t>());
+        REQUIRE(call({"HSET", "berth:routes", "version", version, "table", table.dump()}) != "");
+        call({"PUBLISH", "berth:routes", version});
+    }
+
+private:
+    int port_;
+    std::string password_;
+};
+
+json static_table(uint64_t version, const std::string &host, const std::string &root)
+{
+    return {{"version", version},
+            {"routes", json::array({{{"host", host}, {"type", "static"}, {"root", root}}})}};
+}
+
+std::string hash_of(const json &table)
+{
+    std::string error;
+    auto t = berth::shared::route::route_table_from_json(table, error);
+    REQUIRE(t);
+    return berth::shared::route::route_table_hash(*t);
+}
+
+struct FleetEdge {
+    TempTree tree;
+    std::string config;
+    std::unique_ptr<EdgeProcess> proc;
+
+    FleetEdge(const RedisInstance &redis, const std::string &password, const std::string &name)
+    {
+        tree.write("deployments/site/v1/index.html", "one");
+        tree.write("deployments/site/v2/index.html", "two");
+        tree.write("redis.password", password + "\n");
+        config = tree.path("edge.toml");
+        tree.write("edge.toml",
+                   "[edge]\nworkers = 1\ndeployments_root = \"" + tree.path("deployments") +
+                       "\"\nstate_dir = \"" + tree.path("state") +
+                       "\"\n[[listen]]\naddr = \"127.0.0.1:0\"\n[admin]\nsocket = \"" +
+                       tree.path("admin.sock") +
+                       "\"\n[redis]\nurl = \"redis://127.0.0.1:" + std::to_string(redis.port()) +
+                       "\"\npassword_file = \"" + tree.path("redis.password") + "\"\nname = \"" +
+                       name + "\"\nheartbeat_ms = 200\n");
+    }
+    void start()
+    {
+        proc = std::make_unique<EdgeProcess>(std::vector<std::string>{"--config", config});
+    }
+    std::string body(const std::string &host)
+    {
+        auto r = get(proc->port(), host, "/");
+        return r && r->status == 200 ? r->body : "status " + std::to_string(r ? r->status : 0);
+    }
+    json fleet_stats()
+    {
+        AdminConn admin(tree.path("admin.sock"));
+        return admin.call(R"({"cmd":"stats"})")["fleet"];
+    }
+};
+
+} // namespace
+
+TEST_CASE("an edge with [redis] url installs published tables and acknowledges them, "
+          "refusing a bad one",
+          "[e2e][fleet]")
+{
+    RedisInstance redis("fleet-pw");
+    Redis r(redis.port(), "fleet-pw");
+    FleetEdge edge(redis, "fleet-pw", "edge-a");
+    edge.start();
+
+    json v3 = static_table(3, "site.example.test", "site/v1");
+    r.publish(v3);
+    CHECK(wait_until([&] { return edge.body("site.example.test") == "one"; }));
+    // The acknowledgement names the version and the same content hash control computes.
+    CHECK(wait_until([&] { return r.hash("berth:edge:edge-a")["version"] == "3"; }));
+    auto ack = r.hash("berth:edge:edge-a");
+    CHECK(ack["hash"] == hash_of(v3));
+    CHECK(ack["error"].empty());
+    CHECK(std::stoi(ack["pid"]) == edge.proc->pid());
+    CHECK(r.call({"SISMEMBER", "berth:edges", "edge-a"}) == "1");
+    // It expires unless refreshed: a dead edge disappears by itself.
+    int64_t ttl = std::stoll(r.call({"PTTL", "berth:edge:edge-a"}));
+    CHECK(ttl > 0);
+    CHECK(ttl <= 600);
+
+    // A table the edge's parser refuses: the old one stays, the refusal is in the ack.
+    r.publish({{"version", 4}, {"routes", json::array({{{"host", "x"}, {"type", "bogus"}}})}});
+    CHECK(wait_until([&] {
+        return r.hash("berth:edge:edge-a")["error"].find("invalid route table") !=
+               std::string::npos;
+    }));
+    CHECK(r.hash("berth:edge:edge-a")["version"] == "3");
+    CHECK(edge.body("site.example.test") == "one");
+    CHECK(edge.fleet_stats()["install_error"].get<std::string>().find("version 4") == 0);
+    CHECK(edge.proc->wait_for_stderr("version 4 from redis refused"));
+
+    // The next good table is taken and clears the error.
+    json v5 = static_table(5, "site.example.test", "site/v2");
+    r.publish(v5);
+    CHECK(wait_until([&] { return edge.body("site.example.test") == "two"; }));
+    CHECK(wait_until([&] { return r.hash("berth:edge:edge-a")["error"].empty(); }));
+    json stats = edge.fleet_stats();
+    CHECK(stats["connected"] == true);
+    CHECK(stats["subscribed"] == true);
+    CHECK(stats["name"] == "edge-a");
+    CHECK(stats["published_version"] == 5);
+
+    // A table older than the one served is never installed (versions only go up).
+    r.publish(static_table(4, "site.example.test", "site/v1"));
+    CHECK(wait_until([&] { return edge.fleet_stats()["published_version"] == 4; }));
+    CHECK(edge.body("site.example.test") == "two");
+
+    // A table pushed over the admin socket is acknowledged in Redis at once, too.
+    {
+        AdminConn admin(edge.tree.path("admin.sock"));
+        json put = admin.call(json({{"cmd", "routes.put"},
+                                    {"table", static_table(9, "site.example.test", "site/v1")}})
+                                  .dump());
+        REQUIRE(put["ok"] == true);
+    }
+    CHECK(wait_until([&] { return r.hash("berth:edge:edge-a")["version"] == "9"; }));
+    CHECK(edge.proc->stop() == 0);
+}
+
+TEST_CASE("a fleet edge keeps serving while Redis is away and follows again when it returns",
+          "[e2e][fleet]")
+{
+    RedisInstance redis("fleet-pw");
+    Redis r(redis.port(), "fleet-pw");
+    FleetEdge edge(redis, "fleet-pw", "edge-b");
+    redis.stop(); // down before the edge even starts
+    edge.start(); // starts anyway: the edge never waits on the control plane
+    CHECK(edge.body("site.example.test") == "status 404");
+    CHECK(wait_until([&] { return !edge.fleet_stats()["last_error"].is_null(); }));
+    CHECK(edge.fleet_stats()["connected"] == false);
+
+    redis.start();
+    r.publish(static_table(2, "site.example.test", "site/v1"));
+    CHECK(wait_until([&] { return edge.body("site.example.test") == "one"; }));
+    CHECK(edge.proc->wait_for_stderr("reachable again"));
+
+    // Redis restarts empty (no persistence): the edge reconnects, serves what it has, and
+    // takes the next table published.
+    redis.stop();
+    CHECK(wait_until([&] { return edge.fleet_stats()["connected"] == false; }));
+    CHECK(edge.body("site.example.test") == "one");
+    redis.start();
+    CHECK(wait_until([&] { return edge.fleet_stats()["connected"] == true; }));
+    r.publish(static_table(3, "site.example.test", "site/v2"));
+    CHECK(wait_until([&] { return edge.body("site.example.test") == "two"; }));
+
+    // Restarted, it serves its saved table at once, before Redis says anything.
+    CHECK(edge.proc->stop() == 0);
+    redis.stop();
+    edge.start();
+    CHECK(edge.body("site.example.test") == "two");
+    CHECK(edge.proc->stop() == 0);
+}
+
+TEST_CASE("a fleet edge with the wrong Redis password says so and serves on", "[e2e][fleet]")
+{
+    RedisInstance redis("right-pw");
+    FleetEdge edge(redis, "wrong-pw", "edge-c");
+    edge.start();
+    CHECK(edge.proc->wait_for_stderr("refused AUTH"));
+    CHECK(edge.fleet_stats()["last_error"].get<std::string>().find("refused AUTH") !=
+          std::string::npos);
+    CHECK(edge.body("site.example.test") == "status 404");
+    CHECK(edge.proc->stop() == 0);
+}
