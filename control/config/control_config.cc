@@ -166,8 +166,7 @@ void read_edges(const Reader &r, ControlConfig &c)
     r.strings("redis_edges", c.edge_redis_names);
     for (size_t i = 0; i < c.edge_redis_names.size(); ++i) {
         const std::string &n = c.edge_redis_names[i];
-        // The edge's own rule for [redis] name: it becomes part of a Redis key.
-        if (n.empty() || n.size() > 200 || n.find_first_of(" \t\r\n*?[:") != std::string::npos)
+        if (!shared::config::is_fleet_edge_name(n)) // the edge's own rule for [redis] name
             r.fail_key("redis_edges", "entries must be edge names of 1 to 200 characters without"
                                       " spaces, ':' or glob characters, got \"" +
                                           n + "\"");

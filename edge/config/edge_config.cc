@@ -207,9 +207,8 @@ EdgeConfig load_edge_config(const std::string &path)
              c.redis_prefix.find_first_of(" \t\r\n*?[") != std::string::npos))
             fail(at(path, *t->get("prefix")),
                  "[redis] prefix must be a non-empty key prefix without spaces or glob characters");
-        if (r.string("name", c.redis_name) &&
-            (c.redis_name.size() > 200 ||
-             c.redis_name.find_first_of(" \t\r\n*?[:") != std::string::npos))
+        if (r.string("name", c.redis_name) && !c.redis_name.empty() &&
+            !shared::config::is_fleet_edge_name(c.redis_name))
             fail(at(path, *t->get("name")), "[redis] name must be at most 200 characters without "
                                             "spaces, ':' or glob characters");
         r.integer("heartbeat_ms", c.redis_heartbeat_ms, 100, 60000);

@@ -76,4 +76,10 @@ std::string redis_url_with_password_file(const std::string &url, const std::stri
     return "redis://:" + percent_encode(password) + "@" + rest;
 }
 
+bool is_fleet_edge_name(const std::string &name)
+{
+    return !name.empty() && name.size() <= 200 &&
+           name.find_first_of(" \t\r\n*?[:") == std::string::npos;
+}
+
 } // namespace berth::shared::config

@@ -26,4 +26,8 @@ RedisUrl parse_redis_url(const std::string &url);
 // the file cannot be read or starts with an empty line.
 std::string redis_url_with_password_file(const std::string &url, const std::string &file);
 
+// Whether `name` can name an edge in the fleet: it becomes part of the Redis key
+// <prefix>:edge:<name>, so 1-200 characters without spaces, ':' or glob characters.
+bool is_fleet_edge_name(const std::string &name);
+
 } // namespace berth::shared::config
