@@ -146,7 +146,8 @@ int run_serve(const ControlConfig &config)
     reconciler.start();
     if (!config.has_edges())
         std::fprintf(stderr, "berth-control: warning: [edges] admin_sockets and redis_edges are"
-                             " empty: deployments go ACTIVE without any edge serving them\n");
+                             " empty: deployments go ACTIVE without waiting for any edge (route"
+                             " tables are still published in redis)\n");
     warn_unreachable_build_dirs(config);
     std::printf("berth-control: listening on %s:%d\n", host.c_str(), server.bound_port());
     std::fflush(stdout);

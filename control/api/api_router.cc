@@ -356,12 +356,12 @@ ApiResponse delete_and_unpublish(const RequestCtx &ctx, const std::string &kind,
         audit_append(w, {ctx.actor(), project ? "PROJECT_DELETE" : "SERVICE_DELETE", kind, id,
                          Json{{"services", g.names}}});
         // The new expected table no longer routes to it; committed with the delete.
-        if (config.has_edges()) refresh_expected(w, config);
+        refresh_expected(w, config);
         return g;
     });
     // Routes first, files second (#15): every edge that answers is brought to the table
     // without the service before its directories go, so none serves a half-removed tree.
-    if (!gone.names.empty() && config.has_edges()) EdgeSync(config, ctx.api.db).sync_all();
+    if (!gone.names.empty()) EdgeSync(config, ctx.api.db).sync_all();
     namespace fs = std::filesystem;
     for (const auto &rel : gone.published) {
         fs::path relative(rel);

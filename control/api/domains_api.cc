@@ -68,7 +68,7 @@ ApiResponse domains_delete(RequestCtx &ctx)
         w.exec_params("DELETE FROM domains WHERE hostname = $1", ctx.params[1]);
         audit_append(w, {ctx.actor(), "DOMAIN_REMOVE", "service", ctx.params[0],
                          Json{{"hostname", ctx.params[1]}}});
-        if (ctx.api.config.has_edges()) refresh_expected(w, ctx.api.config);
+        refresh_expected(w, ctx.api.config);
         return empty_response(204);
     });
 }
@@ -83,7 +83,7 @@ ApiResponse domains_verify(RequestCtx &ctx)
         w.exec_params("UPDATE domains SET verified = true WHERE hostname = $1", ctx.params[1]);
         audit_append(w, {ctx.actor(), "DOMAIN_VERIFY", "service", ctx.params[0],
                          Json{{"hostname", ctx.params[1]}}});
-        if (ctx.api.config.has_edges()) refresh_expected(w, ctx.api.config);
+        refresh_expected(w, ctx.api.config);
         return json_response(
             200, *json_row(w, std::string(kDomainJson) + "hostname = $1", ctx.params[1]));
     });

@@ -195,8 +195,7 @@ ApiResponse services_patch(RequestCtx &ctx)
             audit_append(
                 w, {ctx.actor(), "SERVICE_UPDATE", "service", ctx.params[0], audit_fields(fields)});
             // A rename moves its host: the expected table follows in the same transaction.
-            if (fields.contains("name") && ctx.api.config.has_edges())
-                refresh_expected(w, ctx.api.config);
+            if (fields.contains("name")) refresh_expected(w, ctx.api.config);
         }
         return json_response(200,
                              *json_row(w, std::string(kServiceJson) + "id = $1", ctx.params[0]));

@@ -13,7 +13,9 @@ namespace berth::control
 
 void EdgeReconciler::start()
 {
-    if (!config_.has_edges() || thread_.joinable()) return;
+    // Runs with no edge configured too: it keeps the table published in Redis (a flushed or
+    // restarted Redis gets it back) for edges that follow it unlisted.
+    if (thread_.joinable()) return;
     stopping_ = false;
     thread_ = std::thread([this] { loop(); });
 }
@@ -44,6 +46,13 @@ void EdgeReconciler::loop()
                                  state.c_str());
                 last_state_[r.socket] = state;
             }
+            const std::string &why = sync.publish_error();
+            if (why != last_publish_error_)
+                std::fprintf(stderr, "berth-control: route table %s redis %s:routes%s%s\n",
+                             why.empty() ? "published in" : "not published in",
+                             config_.redis_prefix.c_str(), why.empty() ? "" : ": ", why.c_str());
+            last_publish_error_ = why;
+            settled &= why.empty();
         } catch (const std::exception &e) {
             settled = false;
             std::fprintf(stderr, "berth-control: edge reconciler: %s\n", e.what());

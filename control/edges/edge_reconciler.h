@@ -38,6 +38,7 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::map<std::string, std::string> last_state_; // socket → last logged state
+    std::string last_publish_error_;                // logged when it changes
 };
 
 } // namespace berth::control

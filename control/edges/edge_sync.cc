@@ -223,14 +223,12 @@ std::vector<EdgeResult> EdgeSync::sync_all(ExpectedTable *synced_to)
             return refresh_expected(w, config_);
         });
     };
-    std::string redis_error;
-    if (!config_.edge_redis_names.empty()) {
-        uint64_t ahead = 0;
+    // Every table goes to Redis, listed edges or not: any edge following it is served.
+    uint64_t ahead = 0;
+    std::string redis_error = publish(expected, &ahead);
+    if (ahead) {
+        expected = renumber_above(ahead);
         redis_error = publish(expected, &ahead);
-        if (ahead) {
-            expected = renumber_above(ahead);
-            redis_error = publish(expected, &ahead);
-        }
     }
     std::vector<EdgeResult> results;
     for (const auto &id : config_.edge_ids()) {
@@ -247,10 +245,8 @@ std::vector<EdgeResult> EdgeSync::sync_all(ExpectedTable *synced_to)
         if (!r.in_sync && r.reachable && r.version >= expected.version) {
             // The edge is ahead: renumber above it and bring it (and Redis) to the new table.
             expected = renumber_above(r.version);
-            if (!config_.edge_redis_names.empty()) {
-                uint64_t ignored = 0;
-                redis_error = publish(expected, &ignored);
-            }
+            uint64_t ignored = 0;
+            redis_error = publish(expected, &ignored);
             r = via_redis ? read_redis_edge(id.substr(6), expected) : sync_edge(id, expected);
         }
         record(r);
@@ -266,6 +262,7 @@ std::vector<EdgeResult> EdgeSync::sync_all(ExpectedTable *synced_to)
             return 0;
         });
     }
+    publish_error_ = redis_error;
     if (synced_to) *synced_to = std::move(expected);
     return results;
 }

@@ -56,15 +56,18 @@ public:
     // from elsewhere) gets a rebuilt table with a version above its own. Records each edge in
     // edge_status, clears edges_pending for the deployments the table serves on edges now in
     // sync, and returns the edges in configuration order with the table they were synced to.
+    // The table is also published in Redis every time, for any edge that follows it.
     std::vector<EdgeResult> sync_all(ExpectedTable *synced_to = nullptr);
+    // Why the last sync_all could not publish in Redis; "" when it did.
+    const std::string &publish_error() const { return publish_error_; }
 
     // routes.get on one edge, compared with `expected`; pushes when needed.
     EdgeResult sync_edge(const std::string &socket, const ExpectedTable &expected);
 
 private:
     void record(const EdgeResult &r);
-    // Redis edges ([edges] redis_edges): the expected table is published in Redis (a hash
-    // and a message on the channel, see edge/fleet/route_follower.h) and each edge's own
+    // Redis edges: the expected table is published in Redis (a hash and a message on the
+    // channel, see edge/fleet/route_follower.h) and each [edges] redis_edges edge's own
     // acknowledgement is read back. publish() returns "" or why Redis could not be used;
     // a Redis holding a newer table than expected (another control, a reset database) is
     // reported through *ahead.
@@ -75,6 +78,7 @@ private:
     const ControlConfig &config_;
     Db &db_;
     std::optional<RedisConn> redis_;
+    std::string publish_error_;
 };
 
 // Edges as GET system/edges/ shows them: [{socket, via, reachable, version, hash, in_sync,

@@ -505,12 +505,23 @@ std::optional<std::vector<std::string>> JobRunner::make_live(const std::string &
         if (current_status(w, id) != from) return false;
         w.exec_params("UPDATE services SET live_deployment_id = $2 WHERE id = $1", row.service_id,
                       id);
-        if (edges) refresh_expected(w, config_);
+        refresh_expected(w, config_);
         return true;
     });
     if (!mine) return std::nullopt; // moved meanwhile (cancelled): nothing was made live
     std::vector<std::string> pending;
-    if (edges) {
+    std::string published = "published in redis " + config_.redis_prefix + ":routes";
+    if (!edges) {
+        // No edge to wait for: publish once for any edge following Redis, and go on.
+        try {
+            EdgeSync sync(config_, db_);
+            sync.sync_all();
+            if (!sync.publish_error().empty())
+                published = "not published in redis: " + sync.publish_error();
+        } catch (const std::exception &e) {
+            published = std::string("not published in redis: ") + e.what();
+        }
+    } else {
         EdgeSync sync(config_, db_);
         auto deadline =
             std::chrono::steady_clock::now() + std::chrono::seconds(config_.edge_ack_timeout_s);
@@ -568,7 +579,8 @@ std::optional<std::vector<std::string>> JobRunner::make_live(const std::string &
                    edges ? "route table acknowledged by " +
                                std::to_string(config_.edge_ids().size() - pending.size()) + " of " +
                                std::to_string(config_.edge_ids().size()) + " edge(s)"
-                         : "no [edges] admin_sockets: not pushed to any edge");
+                         : "no [edges] admin_sockets or redis_edges to wait for; route table " +
+                               published);
         return 0;
     });
     return pending;
@@ -605,11 +617,10 @@ void JobRunner::revert_live(const std::string &id)
             " RETURNING s.id",
             id);
         if (r.empty()) return false;
-        if (config_.has_edges()) refresh_expected(w, config_);
+        refresh_expected(w, config_);
         return true;
     });
-    if (reverted && config_.has_edges())
-        retrying([&] { return EdgeSync(config_, db_).sync_all(); });
+    if (reverted) retrying([&] { return EdgeSync(config_, db_).sync_all(); });
 }
 
 void JobRunner::prune(const std::string &service_id)

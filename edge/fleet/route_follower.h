@@ -60,7 +60,6 @@ private:
     static void on_disconnect(const redisAsyncContext *ctx, int status);
     static void on_reply(redisAsyncContext *ctx, void *reply, void *privdata);
     enum class Step { kAuth, kSelect, kVersion, kTable, kAck, kSubscribe };
-    struct Pending; // one command in flight
 
     void connect();
     void open(const std::string &ip);

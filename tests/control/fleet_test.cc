@@ -115,6 +115,42 @@ TEST_CASE("edges on Redis: ACTIVE once one acknowledged, the absent one pending 
     }));
 }
 
+TEST_CASE("an edge control does not list still follows the tables control publishes in Redis",
+          "[control][fleet]")
+{
+    ControlEnv env; // no [edges] at all: deployments go ACTIVE without waiting for an edge
+    env.options().extra_toml = "[edges]\nsync_interval_ms = 200\n";
+    env.write_config();
+    env.start_server();
+    RedisEdge edge(env, "unlisted");
+    edge.start();
+    auto c = env.client();
+    std::string token = env.create_token("alice"), admin = env.create_token("root", true);
+    std::string project = create_project(*c, token, "p")["id"];
+    std::string repo = env.dir + "/repo";
+    make_git_repo(repo, {{"index.html", "followed"}});
+    std::string sid =
+        create_service(*c, token, project, "site", {{"repo_url", "file://" + repo}})["id"];
+    json dep = wait_deployment(*c, token, trigger_deployment(*c, token, sid));
+    REQUIRE(dep["status"] == "ACTIVE");
+    CHECK(dep["edges_pending"] == json::array());
+    CHECK(wait_until([&] { return edge.body("site.localhost") == "followed"; }));
+    CHECK(c->call("GET", "system/edges/", admin).json()["edges"] == json::array());
+
+    // A Redis restarted empty gets the table back from the reconciler: a new edge host
+    // (no saved table) is served without another deploy.
+    env.redis.stop();
+    env.redis.start();
+    CHECK(edge.proc->stop() == 0);
+    fs::remove_all(env.dir + "/unlisted/state");
+    edge.start();
+    CHECK(wait_until([&] { return edge.body("site.localhost") == "followed"; }));
+
+    // Deleting the service takes its route off that edge too.
+    REQUIRE(c->call("DELETE", "services/" + sid + "/", token).status == 204);
+    CHECK(wait_until([&] { return edge.body("site.localhost") == "status 404"; }));
+}
+
 TEST_CASE("[edges] redis_edges names are checked at startup", "[control][fleet]")
 {
     ControlEnv env;
