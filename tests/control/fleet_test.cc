@@ -46,6 +46,23 @@ struct RedisEdge {
     }
 };
 
+// A user with a git-backed static service "site" whose index.html says `html`.
+struct Site {
+    std::string token, admin, id, repo;
+};
+
+Site make_site(ControlEnv &env, HttpClient &c, const std::string &html)
+{
+    Site s;
+    s.token = env.create_token("alice");
+    s.admin = env.create_token("root", true);
+    std::string project = create_project(c, s.token, "p")["id"];
+    s.repo = env.dir + "/repo";
+    make_git_repo(s.repo, {{"index.html", html}});
+    s.id = create_service(c, s.token, project, "site", {{"repo_url", "file://" + s.repo}})["id"];
+    return s;
+}
+
 } // namespace
 
 TEST_CASE("edges on Redis: ACTIVE once one acknowledged, the absent one pending until it "
@@ -60,12 +77,8 @@ TEST_CASE("edges on Redis: ACTIVE once one acknowledged, the absent one pending 
     env.write_config();
     env.start_server();
     auto c = env.client();
-    std::string token = env.create_token("alice"), admin = env.create_token("root", true);
-    std::string project = create_project(*c, token, "p")["id"];
-    std::string repo = env.dir + "/repo";
-    make_git_repo(repo, {{"index.html", "hello fleet"}});
-    std::string sid =
-        create_service(*c, token, project, "site", {{"repo_url", "file://" + repo}})["id"];
+    Site site = make_site(env, *c, "hello fleet");
+    const std::string &token = site.token, &admin = site.admin, &sid = site.id, &repo = site.repo;
 
     std::string d1 = trigger_deployment(*c, token, sid);
     json dep = wait_deployment(*c, token, d1);
@@ -125,12 +138,8 @@ TEST_CASE("an edge control does not list still follows the tables control publis
     RedisEdge edge(env, "unlisted");
     edge.start();
     auto c = env.client();
-    std::string token = env.create_token("alice"), admin = env.create_token("root", true);
-    std::string project = create_project(*c, token, "p")["id"];
-    std::string repo = env.dir + "/repo";
-    make_git_repo(repo, {{"index.html", "followed"}});
-    std::string sid =
-        create_service(*c, token, project, "site", {{"repo_url", "file://" + repo}})["id"];
+    Site site = make_site(env, *c, "followed");
+    const std::string &token = site.token, &admin = site.admin, &sid = site.id;
     json dep = wait_deployment(*c, token, trigger_deployment(*c, token, sid));
     REQUIRE(dep["status"] == "ACTIVE");
     CHECK(dep["edges_pending"] == json::array());
