@@ -87,6 +87,20 @@ std::string label(std::string_view name, std::string_view value)
     return std::string(name) + "=\"" + label_value(value) + "\"";
 }
 
+// [redis] fleet following: alert when published_version stays above routes_version (the
+// edge cannot fetch or install what control published) or connected stays 0.
+void fleet_families(Writer &w, const json &fleet)
+{
+    if (!fleet.is_object()) return;
+    w.single(fleet, "connected", "berth_edge_fleet_connected", "gauge",
+             "1 while the edge is connected to the fleet's Redis.");
+    w.single(fleet, "published_version", "berth_edge_fleet_published_version", "gauge",
+             "Route table version last seen published in Redis.");
+    w.family("berth_edge_fleet_install_failed", "gauge",
+             "1 while the newest published table is one this edge refused.");
+    w.sample("", fleet.value("install_error", json()).is_null() ? "0" : "1");
+}
+
 void upstream_families(Writer &w, const json &upstreams)
 {
     if (!upstreams.is_array() || upstreams.empty()) return;
@@ -198,6 +212,7 @@ std::string prometheus_text(const json &stats)
         std::snprintf(buf, sizeof buf, "%.3f", stats["uptime_ms"].get<double>() / 1000.0);
         w.sample("", buf);
     }
+    fleet_families(w, stats.value("fleet", json()));
     upstream_families(w, stats.value("upstreams", json::array()));
     tls_families(w, stats.value("tls", json()));
     return w.take();

@@ -31,6 +31,22 @@ TEST_CASE("metrics text: TLS handshakes, failures and certificate expiry", "[adm
           std::string::npos);
     // Families without data are left out rather than written empty.
     CHECK(t.find("upstream") == std::string::npos);
+    CHECK(t.find("fleet") == std::string::npos);
+}
+
+TEST_CASE("metrics text: a fleet edge's Redis connection and published version", "[admin][metrics]")
+{
+    json fleet = {{"connected", false},
+                  {"published_version", 12},
+                  {"install_error", "version 12: duplicate host a.test"}};
+    std::string t = prometheus_text({{"routes_version", 11}, {"fleet", fleet}});
+    CHECK(t.find("berth_edge_routes_version 11\n") != std::string::npos);
+    CHECK(t.find("berth_edge_fleet_connected 0\n") != std::string::npos);
+    CHECK(t.find("berth_edge_fleet_published_version 12\n") != std::string::npos);
+    CHECK(t.find("berth_edge_fleet_install_failed 1\n") != std::string::npos);
+    fleet["install_error"] = nullptr;
+    CHECK(prometheus_text({{"fleet", fleet}}).find("berth_edge_fleet_install_failed 0\n") !=
+          std::string::npos);
 }
 
 TEST_CASE("metrics text: label values are escaped, each family is written once", "[admin][metrics]")
