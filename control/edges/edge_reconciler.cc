@@ -38,9 +38,10 @@ void EdgeReconciler::loop()
         try {
             for (const EdgeResult &r : sync.sync_all()) {
                 settled &= r.in_sync;
-                std::string state = r.in_sync
-                                        ? "in sync at version " + std::to_string(r.version)
-                                        : (r.reachable ? "behind: " : "unreachable: ") + r.error;
+                std::string state =
+                    r.in_sync ? (r.error.empty() ? "in sync at version " + std::to_string(r.version)
+                                                 : r.error)
+                              : (r.reachable ? "behind: " : "unreachable: ") + r.error;
                 if (last_state_[r.socket] != state)
                     std::fprintf(stderr, "berth-control: edge %s %s\n", r.socket.c_str(),
                                  state.c_str());

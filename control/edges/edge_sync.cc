@@ -29,11 +29,38 @@ std::vector<std::string> parse_uuid_array(const pqxx::field &f)
     return out;
 }
 
+// The strings of a JSON array (an edge's missing_roots); anything else reads as none.
+std::vector<std::string> string_list(const Json &j)
+{
+    std::vector<std::string> out;
+    if (j.is_array())
+        for (const Json &e : j)
+            if (e.is_string()) out.push_back(e.get<std::string>());
+    return out;
+}
+
+// "holds version 12, but ..." for an edge in sync that lacks some deployments' files.
+std::string missing_roots_error(const EdgeResult &r)
+{
+    std::string list;
+    for (size_t i = 0; i < r.missing_roots.size() && i < 5; ++i)
+        list += (i ? ", " : "") + r.missing_roots[i];
+    if (r.missing_roots.size() > 5) list += ", ...";
+    return "holds version " + std::to_string(r.version) + ", but the files of " +
+           std::to_string(r.missing_roots.size()) +
+           " static root(s) are not on its host (deployments_root): " + list;
+}
+
 } // namespace
 
 bool ExpectedTable::serves(const std::string &deployment_id) const
 {
     return std::find(served.begin(), served.end(), deployment_id) != served.end();
+}
+
+bool EdgeResult::serves(const std::string &deployment_id) const
+{
+    return in_sync && std::find(unserved.begin(), unserved.end(), deployment_id) == unserved.end();
 }
 
 ExpectedTable refresh_expected(pqxx::transaction_base &w, const ControlConfig &config)
@@ -89,6 +116,7 @@ EdgeResult EdgeSync::sync_edge(const std::string &socket, const ExpectedTable &e
             throw shared::admin::AdminError("routes.get refused: " + got.value("error", ""));
         r.reachable = true;
         r.version = got.value("version", uint64_t(0));
+        r.missing_roots = string_list(got.value("missing_roots", Json::array()));
         if (got.contains("table") && got["table"].is_object()) {
             std::string error;
             if (auto t = shared::route::route_table_from_json(got["table"], error))
@@ -111,6 +139,7 @@ EdgeResult EdgeSync::sync_edge(const std::string &socket, const ExpectedTable &e
         r.in_sync = true;
         r.version = expected.version;
         r.hash = expected.hash;
+        r.missing_roots = string_list(put.value("missing_roots", Json::array()));
     } catch (const shared::admin::AdminError &e) {
         r.error = e.what();
     }
@@ -192,6 +221,7 @@ EdgeResult EdgeSync::read_redis_edge(const std::string &name, const ExpectedTabl
         }
         r.reachable = true;
         r.version = std::strtoull(fields["version"].c_str(), nullptr, 10);
+        r.missing_roots = string_list(Json::parse(fields["missing_roots"], nullptr, false));
         r.hash = fields["hash"];
         r.in_sync = r.version == expected.version && r.hash == expected.hash;
         if (r.in_sync) return r;
@@ -249,16 +279,27 @@ std::vector<EdgeResult> EdgeSync::sync_all(ExpectedTable *synced_to)
             redis_error = publish(expected, &ignored);
             r = via_redis ? read_redis_edge(id.substr(6), expected) : sync_edge(id, expected);
         }
+        if (r.in_sync && !r.missing_roots.empty()) r.error = missing_roots_error(r);
         record(r);
         results.push_back(std::move(r));
     }
-    // Deployments carried by this table are served by every edge now in sync with it.
-    for (const auto &r : results) {
+    // Deployments carried by this table are served by every edge now in sync with it, but
+    // for those whose files that edge does not have.
+    for (auto &r : results) {
         if (!r.in_sync || r.version != expected.version) continue;
         db_.transact([&](pqxx::work &w) {
+            if (!r.missing_roots.empty())
+                for (const auto &row :
+                     w.exec_params("SELECT id FROM deployments WHERE artifact_path = ANY($1)"
+                                   " AND id = ANY($2::uuid[])",
+                                   pg_text_array(r.missing_roots), pg_text_array(expected.served)))
+                    r.unserved.push_back(row[0].as<std::string>());
+            std::vector<std::string> served;
+            for (const auto &id : expected.served)
+                if (r.serves(id)) served.push_back(id);
             w.exec_params("UPDATE deployments SET edges_pending = array_remove(edges_pending, $1)"
                           " WHERE $1 = ANY(edges_pending) AND id = ANY($2::uuid[])",
-                          r.socket, pg_text_array(expected.served));
+                          r.socket, pg_text_array(served));
             return 0;
         });
     }

@@ -44,6 +44,11 @@ struct EdgeResult {
     uint64_t version = 0; // what the edge reported (or accepted)
     std::string hash;
     std::string error;
+    // Static roots of its table whose files are not on the edge's host (it said so), and the
+    // deployments those leave unserved there: such an edge does not count as serving them.
+    std::vector<std::string> missing_roots;
+    std::vector<std::string> unserved;
+    bool serves(const std::string &deployment_id) const;
 };
 
 class EdgeSync

@@ -544,7 +544,7 @@ std::optional<std::vector<std::string>> JobRunner::make_live(const std::string &
             std::string errors;
             bool following = false; // a live Redis edge that has not fetched the table yet
             for (const EdgeResult &r : results) {
-                if (r.in_sync && r.version == table.version) continue;
+                if (r.serves(id) && r.version == table.version) continue;
                 pending.push_back(r.socket);
                 errors += (errors.empty() ? "" : "; ") + r.socket + ": " + r.error;
                 following |= r.reachable && r.socket.rfind("redis:", 0) == 0 &&

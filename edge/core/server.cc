@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "edge/admin/metrics_text.h"
+#include "edge/static/missing_roots.h"
 #include "edge/tls/ktls.h"
 #include "shared/base/log.h"
 #include "shared/route/route_table_hash.h"
@@ -122,6 +123,7 @@ int Server::run()
         }
         routes_ = initial_routes();
         if (routes_) routes_hash_ = shared::route::route_table_hash(*routes_);
+        find_missing_roots();
         // Not fatal (a deployment may be published there later), but every host answers 404
         // until it exists: say so rather than leave an operator guessing.
         std::error_code dir_error;
@@ -290,7 +292,8 @@ std::string Server::handle_admin(const shared::admin::AdminCommand &cmd)
     if (cmd.cmd == "routes.get") {
         if (!routes_) return ok_reply({{"version", 0}, {"table", nullptr}});
         return ok_reply({{"version", routes_->version()},
-                         {"table", shared::route::route_table_to_json(*routes_)}});
+                         {"table", shared::route::route_table_to_json(*routes_)},
+                         {"missing_roots", missing_roots()}});
     }
     if (cmd.cmd == "routes.put") return put_routes(cmd.body.at("table"));
     if (cmd.cmd == "logs.reopen") return reopen_logs();
@@ -315,8 +318,36 @@ std::string Server::put_routes(const nlohmann::json &table_json)
     if (!table) return shared::admin::error_reply("invalid route table: " + error);
     error = install_table(std::move(*table));
     if (!error.empty()) return shared::admin::error_reply(error);
-    return shared::admin::ok_reply(
-        {{"version", routes_->version()}, {"routes", routes_->routes().size()}});
+    return shared::admin::ok_reply({{"version", routes_->version()},
+                                    {"routes", routes_->routes().size()},
+                                    {"missing_roots", missing_roots()}});
+}
+
+void Server::find_missing_roots()
+{
+    missing_roots_.clear();
+    if (!routes_ || config_.deployments_root.empty()) return;
+    missing_roots_ = missing_static_roots(*routes_, config_.deployments_root);
+    if (missing_roots_.empty()) return;
+    std::string some;
+    for (size_t i = 0; i < missing_roots_.size() && i < 3; ++i)
+        some += (i ? ", " : "") + missing_roots_[i];
+    if (missing_roots_.size() > 3) some += ", ...";
+    log_message(LogLevel::kWarn,
+                "route table version %llu: %zu static root(s) are not directories under %s (%s); "
+                "those hosts answer 404 until the files arrive",
+                (unsigned long long)routes_->version(), missing_roots_.size(),
+                config_.deployments_root.c_str(), some.c_str());
+}
+
+const std::vector<std::string> &Server::missing_roots() const
+{
+    if (missing_roots_.empty()) return missing_roots_;
+    missing_roots_ = still_missing(missing_roots_, config_.deployments_root);
+    if (missing_roots_.empty())
+        log_message(LogLevel::kInfo, "route table version %llu: every static root is present now",
+                    (unsigned long long)routes_->version());
+    return missing_roots_;
 }
 
 std::string Server::install_table(shared::route::RouteTable table)
@@ -350,6 +381,7 @@ std::string Server::install_table(shared::route::RouteTable table)
     }
     routes_ = next;
     routes_hash_ = shared::route::route_table_hash(*next);
+    find_missing_roots();
     for (auto &w : workers_)
         w->install_routes(next);
     // Acknowledge only once every worker serves the new table: a caller that pushes and then
@@ -376,6 +408,7 @@ void Server::start_follower()
     RouteFollower::Hooks hooks;
     hooks.version = [this] { return routes_ ? routes_->version() : uint64_t(0); };
     hooks.hash = [this] { return routes_hash_; };
+    hooks.missing_roots = [this] { return missing_roots(); };
     hooks.install = [this](const std::string &text) {
         std::string error;
         auto table = shared::route::parse_route_table(text, error);
@@ -553,6 +586,7 @@ nlohmann::json Server::stats_fields() const
          {"send_path", send_path_},
          {"batched_sends", batched},
          {"routes_version", routes_ ? routes_->version() : 0},
+         {"missing_roots", missing_roots()},
          {"tls", tls_stats()},
          {"upstreams", upstream_stats()},
          {"geoip", shared_.geo ? nlohmann::json(geo_.path()) : nlohmann::json(nullptr)},

@@ -51,6 +51,8 @@ private:
     std::string reload_certs();
     void log_cert_report(const CertReport &report, const char *when);
     nlohmann::json stats_fields() const; // the "stats" reply's fields, also /metrics
+    void find_missing_roots();           // after routes_ changed
+    const std::vector<std::string> &missing_roots() const; // those still missing now
     nlohmann::json upstream_stats() const;
     std::string upstream_health(const nlohmann::json &body);
     nlohmann::json tls_stats() const;
@@ -72,6 +74,9 @@ private:
     std::unique_ptr<MetricsServer> metrics_;
     std::shared_ptr<const shared::route::RouteTable> routes_;
     std::string routes_hash_; // route_table_hash(*routes_), what the fleet acknowledgement says
+    // Static roots of routes_ not on this host (edge/static/missing_roots.h): found at install,
+    // rechecked whenever read, so files that arrive after their table are noticed.
+    mutable std::vector<std::string> missing_roots_;
     std::unique_ptr<RouteFollower> follower_;
     ServerShared shared_;
     ListenSockets listeners_; // handed to the workers as they start

@@ -364,8 +364,10 @@ void RouteFollower::acknowledge()
     if (!ready()) return;
     send(cmd_, Step::kAck,
          {"HSET", edge_key_, "version", std::to_string(hooks_.version()), "hash", hooks_.hash(),
-          "error", install_error_, "pid", std::to_string(getpid()), "at_ms",
-          std::to_string(unix_ms())});
+          "error", install_error_, "missing_roots",
+          nlohmann::json(hooks_.missing_roots ? hooks_.missing_roots() : std::vector<std::string>{})
+              .dump(),
+          "pid", std::to_string(getpid()), "at_ms", std::to_string(unix_ms())});
     send(cmd_, Step::kAck,
          {"PEXPIRE", edge_key_, std::to_string(uint64_t(settings_.heartbeat_ms) * 3)});
     send(cmd_, Step::kAck, {"SADD", edges_key_, settings_.name});

@@ -7,8 +7,9 @@
 //   <prefix>:routes            hash: version, hash, table (the whole table as JSON), written
 //                              by control; the channel of the same name carries the version
 //                              after each change, so followers fetch at once
-//   <prefix>:edge:<name>       hash: this edge's acknowledgement (version, hash, error, pid,
-//                              at_ms), refreshed every heartbeat, expiring after three missed
+//   <prefix>:edge:<name>       hash: this edge's acknowledgement (version, hash, error,
+//                              missing_roots as a JSON array, pid, at_ms), refreshed every
+//                              heartbeat, expiring after three missed
 //   <prefix>:edges             set: the names of every edge that acknowledged
 // A published table is installed like routes.put (validated, version above the current one,
 // persisted, swapped in every worker) and acknowledged at once.
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <uv.h>
@@ -40,6 +42,7 @@ public:
     struct Hooks {
         std::function<uint64_t()> version; // of the table served now, 0 without one
         std::function<std::string()> hash; // route_table_hash of it, "" without one
+        std::function<std::vector<std::string>()> missing_roots; // its static roots not here
         std::function<std::string(const std::string &table_json)> install; // "" or the error
     };
 

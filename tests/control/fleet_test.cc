@@ -23,14 +23,18 @@ struct RedisEdge {
     std::string name, config;
     std::unique_ptr<EdgeProcess> proc;
 
-    RedisEdge(const ControlEnv &env, const std::string &edge_name) : name(edge_name)
+    // deployments_root: control's own unless the edge is to stand on another host.
+    RedisEdge(const ControlEnv &env, const std::string &edge_name,
+              std::string deployments_root = "")
+        : name(edge_name)
     {
         std::string dir = env.dir + "/" + name;
         fs::create_directories(dir);
-        fs::create_directories(env.deployments_root());
+        if (deployments_root.empty()) deployments_root = env.deployments_root();
+        fs::create_directories(deployments_root);
         config = dir + "/edge.toml";
-        std::ofstream(config) << "[edge]\nworkers = 1\ndeployments_root = \""
-                              << env.deployments_root() << "\"\nstate_dir = \"" << dir
+        std::ofstream(config) << "[edge]\nworkers = 1\ndeployments_root = \"" << deployments_root
+                              << "\"\nstate_dir = \"" << dir
                               << "/state\"\n[[listen]]\naddr = \"127.0.0.1:0\"\n[redis]\nurl = \""
                               << env.redis.url() << "\"\nname = \"" << name
                               << "\"\nheartbeat_ms = 200\n";
@@ -158,6 +162,46 @@ TEST_CASE("an edge control does not list still follows the tables control publis
     // Deleting the service takes its route off that edge too.
     REQUIRE(c->call("DELETE", "services/" + sid + "/", token).status == 204);
     CHECK(wait_until([&] { return edge.body("site.localhost") == "status 404"; }));
+}
+
+TEST_CASE("an edge without the deployment's files stays pending until they reach its host",
+          "[control][fleet]")
+{
+    ControlEnv env;
+    std::string remote_root = env.dir + "/remote-host/deployments";
+    RedisEdge a(env, "edge-a"), b(env, "edge-b", remote_root);
+    a.start();
+    b.start();
+    env.options().extra_toml =
+        "[edges]\nredis_edges = [\"edge-a\", \"edge-b\"]\nsync_interval_ms = 200\n";
+    env.write_config();
+    env.start_server();
+    auto c = env.client();
+    Site site = make_site(env, *c, "shipped");
+    std::string d = trigger_deployment(*c, site.token, site.id);
+    json dep = wait_deployment(*c, site.token, d);
+    REQUIRE(dep["status"] == "ACTIVE");
+    // edge-b holds the table but not the files: it does not count as serving it.
+    CHECK(dep["edges_pending"] == json::array({"redis:edge-b"}));
+    CHECK(a.body("site.localhost") == "shipped");
+    CHECK(b.body("site.localhost") == "status 404");
+    json edges = c->call("GET", "system/edges/", site.admin).json();
+    INFO(edges.dump());
+    CHECK(edges["edges"][1]["in_sync"] == true);
+    CHECK(edges["edges"][1]["last_error"].get<std::string>().find("not on its host") !=
+          std::string::npos);
+
+    // The files reach edge-b's host (rsync, shared storage): it serves them and stops pending.
+    fs::copy(env.deployments_root(), remote_root, fs::copy_options::recursive);
+    CHECK(wait_until([&] { return b.body("site.localhost") == "shipped"; }));
+    CHECK(wait_until([&] {
+        return c->call("GET", "deployments/" + d + "/", site.token).json()["edges_pending"] ==
+               json::array();
+    }));
+    CHECK(wait_until([&] {
+        return c->call("GET", "system/edges/", site.admin).json()["edges"][1]["last_error"] ==
+               nullptr;
+    }));
 }
 
 TEST_CASE("[edges] redis_edges names are checked at startup", "[control][fleet]")

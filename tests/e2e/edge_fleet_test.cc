@@ -202,6 +202,48 @@ TEST_CASE("an edge with [redis] url installs published tables and acknowledges t
     CHECK(edge.proc->stop() == 0);
 }
 
+TEST_CASE("a table whose files are not on the edge's host says so until they arrive",
+          "[e2e][fleet]")
+{
+    RedisInstance redis("fleet-pw");
+    Redis r(redis.port(), "fleet-pw");
+    FleetEdge edge(redis, "fleet-pw", "edge-m");
+    edge.start();
+    json table = {
+        {"version", 3},
+        {"routes",
+         json::array({{{"host", "site.example.test"}, {"type", "static"}, {"root", "site/v1"}},
+                      {{"host", "late.example.test"}, {"type", "static"}, {"root", "late/v1"}},
+                      {{"host", "*.preview.example.test"},
+                       {"type", "static"},
+                       {"root_from_label", true}}})}};
+    r.publish(table);
+    CHECK(wait_until([&] { return r.hash("berth:edge:edge-m")["version"] == "3"; }));
+    CHECK(json::parse(r.hash("berth:edge:edge-m")["missing_roots"]) == json::array({"late/v1"}));
+    CHECK(edge.proc->wait_for_stderr("1 static root(s) are not directories"));
+    AdminConn admin(edge.tree.path("admin.sock"));
+    json got = admin.call(R"({"cmd":"routes.get"})");
+    CHECK(got["missing_roots"] == json::array({"late/v1"}));
+    CHECK(edge.body("late.example.test") == "status 404");
+    CHECK(edge.body("site.example.test") == "one");
+
+    // The files arrive (copied by whatever syncs deployments): the next heartbeat says so, and
+    // the host is served without another table.
+    edge.tree.write("deployments/late/v1/index.html", "late");
+    CHECK(wait_until([&] { return r.hash("berth:edge:edge-m")["missing_roots"] == "[]"; }));
+    CHECK(admin.call(R"({"cmd":"stats"})")["missing_roots"] == json::array());
+    CHECK(edge.proc->wait_for_stderr("every static root is present now"));
+    CHECK(wait_until([&] { return edge.body("late.example.test") == "late"; }));
+
+    // routes.put says it at once as well.
+    json put = admin.call(
+        json({{"cmd", "routes.put"}, {"table", static_table(4, "x.example.test", "nope/v9")}})
+            .dump());
+    REQUIRE(put["ok"] == true);
+    CHECK(put["missing_roots"] == json::array({"nope/v9"}));
+    CHECK(edge.proc->stop() == 0);
+}
+
 TEST_CASE("a fleet edge keeps serving while Redis is away and follows again when it returns",
           "[e2e][fleet]")
 {

@@ -1,0 +1,43 @@
+#include "edge/static/missing_roots.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+namespace berth::edge
+{
+
+namespace
+{
+
+bool is_directory(const std::string &deployments_root, const std::string &root)
+{
+    struct stat st;
+    std::string path = deployments_root + "/" + root;
+    return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+} // namespace
+
+std::vector<std::string> missing_static_roots(const shared::route::RouteTable &table,
+                                              const std::string &deployments_root)
+{
+    std::vector<std::string> missing;
+    for (const shared::route::Route &r : table.routes()) {
+        if (r.type != shared::route::RouteType::kStatic || r.root_from_label) continue;
+        if (std::find(missing.begin(), missing.end(), r.root) != missing.end()) continue;
+        if (!is_directory(deployments_root, r.root)) missing.push_back(r.root);
+    }
+    return missing;
+}
+
+std::vector<std::string> still_missing(const std::vector<std::string> &missing,
+                                       const std::string &deployments_root)
+{
+    std::vector<std::string> out;
+    for (const std::string &root : missing)
+        if (!is_directory(deployments_root, root)) out.push_back(root);
+    return out;
+}
+
+} // namespace berth::edge
