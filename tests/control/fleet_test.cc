@@ -67,6 +67,17 @@ Site make_site(ControlEnv &env, HttpClient &c, const std::string &html)
     return s;
 }
 
+// Control serving with `edges` (lines of its [edges] section) and a 200 ms reconciler.
+std::unique_ptr<HttpClient> start_control(ControlEnv &env, const std::string &edges)
+{
+    env.options().extra_toml = "[edges]\n" + edges + "sync_interval_ms = 200\n";
+    env.write_config();
+    env.start_server();
+    return env.client();
+}
+
+constexpr const char *kTwoRedisEdges = "redis_edges = [\"edge-a\", \"edge-b\"]\n";
+
 } // namespace
 
 TEST_CASE("edges on Redis: ACTIVE once one acknowledged, the absent one pending until it "
@@ -76,11 +87,7 @@ TEST_CASE("edges on Redis: ACTIVE once one acknowledged, the absent one pending 
     ControlEnv env;
     RedisEdge a(env, "edge-a"), b(env, "edge-b");
     a.start();
-    env.options().extra_toml =
-        "[edges]\nredis_edges = [\"edge-a\", \"edge-b\"]\nsync_interval_ms = 200\n";
-    env.write_config();
-    env.start_server();
-    auto c = env.client();
+    auto c = start_control(env, kTwoRedisEdges);
     Site site = make_site(env, *c, "hello fleet");
     const std::string &token = site.token, &admin = site.admin, &sid = site.id, &repo = site.repo;
 
@@ -135,13 +142,10 @@ TEST_CASE("edges on Redis: ACTIVE once one acknowledged, the absent one pending 
 TEST_CASE("an edge control does not list still follows the tables control publishes in Redis",
           "[control][fleet]")
 {
-    ControlEnv env; // no [edges] at all: deployments go ACTIVE without waiting for an edge
-    env.options().extra_toml = "[edges]\nsync_interval_ms = 200\n";
-    env.write_config();
-    env.start_server();
+    ControlEnv env; // no edge listed: deployments go ACTIVE without waiting for one
+    auto c = start_control(env, "");
     RedisEdge edge(env, "unlisted");
     edge.start();
-    auto c = env.client();
     Site site = make_site(env, *c, "followed");
     const std::string &token = site.token, &admin = site.admin, &sid = site.id;
     json dep = wait_deployment(*c, token, trigger_deployment(*c, token, sid));
@@ -172,11 +176,7 @@ TEST_CASE("an edge without the deployment's files stays pending until they reach
     RedisEdge a(env, "edge-a"), b(env, "edge-b", remote_root);
     a.start();
     b.start();
-    env.options().extra_toml =
-        "[edges]\nredis_edges = [\"edge-a\", \"edge-b\"]\nsync_interval_ms = 200\n";
-    env.write_config();
-    env.start_server();
-    auto c = env.client();
+    auto c = start_control(env, kTwoRedisEdges);
     Site site = make_site(env, *c, "shipped");
     std::string d = trigger_deployment(*c, site.token, site.id);
     json dep = wait_deployment(*c, site.token, d);
