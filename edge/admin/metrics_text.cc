@@ -205,6 +205,11 @@ std::string prometheus_text(const json &stats)
     w.single(stats, "workers", "berth_edge_workers", "gauge", "Worker threads.");
     w.single(stats, "routes_version", "berth_edge_routes_version", "gauge",
              "Version of the route table in use.");
+    if (stats.contains("missing_roots") && stats["missing_roots"].is_array()) {
+        w.family("berth_edge_missing_static_roots", "gauge",
+                 "Static roots of the route table that are not directories on this host.");
+        w.sample("", std::to_string(stats["missing_roots"].size()));
+    }
     w.single(stats, "draining", "berth_edge_draining", "gauge", "1 while the edge drains.");
     if (stats.contains("uptime_ms") && stats["uptime_ms"].is_number()) {
         w.family("berth_edge_uptime_seconds", "gauge", "Seconds since the edge started.");

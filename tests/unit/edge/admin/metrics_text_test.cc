@@ -34,13 +34,16 @@ TEST_CASE("metrics text: TLS handshakes, failures and certificate expiry", "[adm
     CHECK(t.find("fleet") == std::string::npos);
 }
 
-TEST_CASE("metrics text: a fleet edge's Redis connection and published version", "[admin][metrics]")
+TEST_CASE("metrics text: a fleet edge's Redis connection, published version and missing files",
+          "[admin][metrics]")
 {
     json fleet = {{"connected", false},
                   {"published_version", 12},
                   {"install_error", "version 12: duplicate host a.test"}};
-    std::string t = prometheus_text({{"routes_version", 11}, {"fleet", fleet}});
+    std::string t = prometheus_text(
+        {{"routes_version", 11}, {"fleet", fleet}, {"missing_roots", {"a/d-1", "b/d-2"}}});
     CHECK(t.find("berth_edge_routes_version 11\n") != std::string::npos);
+    CHECK(t.find("berth_edge_missing_static_roots 2\n") != std::string::npos);
     CHECK(t.find("berth_edge_fleet_connected 0\n") != std::string::npos);
     CHECK(t.find("berth_edge_fleet_published_version 12\n") != std::string::npos);
     CHECK(t.find("berth_edge_fleet_install_failed 1\n") != std::string::npos);
