@@ -51,9 +51,11 @@ struct ControlConfig {
     // [edges]
     std::vector<std::string> edge_admin_sockets;
     // Edges that follow route tables through Redis ([redis] url in their edge.toml), by their
-    // [redis] name: control publishes each table there and counts their acknowledgements
-    // like an admin socket's (as "redis:<name>" in edges_pending and GET system/edges/).
+    // [redis] name. Control publishes every table in Redis whoever listens; these are the
+    // ones whose acknowledgements count like an admin socket's (as "redis:<name>" in
+    // edges_pending and GET system/edges/).
     std::vector<std::string> edge_redis_names;
+    // Whether deploys wait for an edge (with none, they go ACTIVE once published).
     bool has_edges() const { return !edge_admin_sockets.empty() || !edge_redis_names.empty(); }
     // Every configured edge: admin socket paths, then "redis:<name>".
     std::vector<std::string> edge_ids() const
