@@ -8,6 +8,7 @@
 # usage: scripts/bench.sh [seconds per workload, default 8]
 #   BENCH_SERVERS="berth nginx"  pick servers      BENCH_BERTH_ARGS="--config f.toml" extra flags
 #   BENCH_API=0  skip the control-plane API workload (scripts/bench_api.sh) at the end
+#   BENCH_FLEET=0  skip the fleet propagation workload (scripts/bench_fleet.sh) at the end
 #   BENCH_REPEAT=2  rounds: each server's best round is reported, and the median and range of
 #   the ratio within each round (the machine is shared and noisy)
 #   BENCH_IDLE=9000  idle keep-alive connections for the RSS-per-connection figure (0: skip)
@@ -316,4 +317,12 @@ if [[ ${BENCH_PROXY:-1} != 0 ]] && command -v haproxy >/dev/null; then
   echo
   echo "proxy, 1 KiB keep-alive (scripts/bench_proxy.sh):"
   scripts/bench_proxy.sh "$DUR"
+fi
+
+# Fleet propagation: publish in Redis -> every berth-edge following it has installed and
+# acknowledged the table (scripts/bench_fleet.sh, 3 edges). BENCH_FLEET=0 skips it.
+if [[ ${BENCH_FLEET:-1} != 0 ]]; then
+  echo
+  echo "fleet propagation through Redis (scripts/bench_fleet.sh):"
+  scripts/bench_fleet.sh build
 fi

@@ -2,7 +2,8 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 namespace berth::edge
 {
@@ -23,9 +24,10 @@ std::vector<std::string> missing_static_roots(const shared::route::RouteTable &t
                                               const std::string &deployments_root)
 {
     std::vector<std::string> missing;
+    std::unordered_set<std::string_view> checked; // a root shared by several hosts: one stat
     for (const shared::route::Route &r : table.routes()) {
         if (r.type != shared::route::RouteType::kStatic || r.root_from_label) continue;
-        if (std::find(missing.begin(), missing.end(), r.root) != missing.end()) continue;
+        if (!checked.insert(r.root).second) continue;
         if (!is_directory(deployments_root, r.root)) missing.push_back(r.root);
     }
     return missing;
