@@ -322,9 +322,29 @@ ApiResponse system_edges_list(RequestCtx &ctx)
 {
     if (!ctx.user->is_admin)
         throw ApiError(403, "admin_required", "the edge list is for administrators");
-    return ctx.api.db.read([&](pqxx::transaction_base &w) {
-        return json_response(200, edges_report(w, ctx.api.config));
-    });
+    Json report =
+        ctx.api.db.read([&](pqxx::transaction_base &w) { return edges_report(w, ctx.api.config); });
+    // Edges following Redis unlisted: served, not waited for; shown so the fleet is visible.
+    ExpectedTable expected;
+    if (report["expected"].is_object()) {
+        expected.version = report["expected"]["version"].get<uint64_t>();
+        expected.hash = report["expected"]["hash"].get<std::string>();
+    }
+    Json followers = Json::array();
+    try {
+        for (const EdgeResult &r :
+             EdgeSync(ctx.api.config, ctx.api.db).unlisted_followers(expected))
+            followers.push_back({{"name", r.socket.substr(6)}, // "redis:<name>"
+                                 {"version", r.version},
+                                 {"hash", r.hash},
+                                 {"in_sync", r.in_sync},
+                                 {"missing_roots", r.missing_roots},
+                                 {"error", r.error.empty() ? Json(nullptr) : Json(r.error)}});
+    } catch (const RedisUnavailable &e) {
+        report["followers_error"] = e.what();
+    }
+    report["followers"] = std::move(followers);
+    return json_response(200, report);
 }
 
 } // namespace berth::control

@@ -239,6 +239,30 @@ EdgeResult EdgeSync::read_redis_edge(const std::string &name, const ExpectedTabl
     return r;
 }
 
+std::vector<EdgeResult> EdgeSync::unlisted_followers(const ExpectedTable &expected)
+{
+    const std::string set_key = config_.redis_prefix + ":edges";
+    RedisReply members = redis().command({"SMEMBERS", set_key});
+    std::vector<std::string> names;
+    if (members->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < members->elements; ++i)
+            names.emplace_back(members->element[i]->str, members->element[i]->len);
+    std::sort(names.begin(), names.end());
+    const auto &listed = config_.edge_redis_names;
+    std::vector<EdgeResult> out;
+    for (const std::string &name : names) {
+        if (std::find(listed.begin(), listed.end(), name) != listed.end()) continue;
+        EdgeResult r = read_redis_edge(name, expected);
+        if (!r.reachable && r.error.rfind("no acknowledgement", 0) == 0) {
+            redis().command({"SREM", set_key, name}); // gone for three heartbeats
+            continue;
+        }
+        if (r.in_sync && !r.missing_roots.empty()) r.error = missing_roots_error(r);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
 std::vector<EdgeResult> EdgeSync::sync_all(ExpectedTable *synced_to)
 {
     ExpectedTable expected = db_.transact([&](pqxx::work &w) { return load_expected(w, config_); });

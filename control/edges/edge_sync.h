@@ -63,6 +63,10 @@ public:
     // sync, and returns the edges in configuration order with the table they were synced to.
     // The table is also published in Redis every time, for any edge that follows it.
     std::vector<EdgeResult> sync_all(ExpectedTable *synced_to = nullptr);
+    // Edges following Redis that [edges] redis_edges does not list (names from the set
+    // <prefix>:edges), each as a listed one would be reported; a name whose acknowledgement
+    // has expired is taken out of the set. Throws RedisUnavailable.
+    std::vector<EdgeResult> unlisted_followers(const ExpectedTable &expected);
     // Why the last sync_all could not publish in Redis; "" when it did.
     const std::string &publish_error() const { return publish_error_; }
 

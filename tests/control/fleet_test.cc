@@ -152,7 +152,15 @@ TEST_CASE("an edge control does not list still follows the tables control publis
     REQUIRE(dep["status"] == "ACTIVE");
     CHECK(dep["edges_pending"] == json::array());
     CHECK(wait_until([&] { return edge.body("site.localhost") == "followed"; }));
-    CHECK(c->call("GET", "system/edges/", admin).json()["edges"] == json::array());
+    json edges = c->call("GET", "system/edges/", admin).json();
+    INFO(edges.dump());
+    CHECK(edges["edges"] == json::array());
+    // Not waited for, but visible: system/edges/ lists the edges following Redis unlisted.
+    REQUIRE(edges["followers"].size() == 1);
+    CHECK(edges["followers"][0]["name"] == "unlisted");
+    CHECK(edges["followers"][0]["in_sync"] == true);
+    CHECK(edges["followers"][0]["version"] == edges["expected"]["version"]);
+    CHECK(edges["followers"][0]["missing_roots"] == json::array());
 
     // A Redis restarted empty gets the table back from the reconciler: a new edge host
     // (no saved table) is served without another deploy.
@@ -166,6 +174,12 @@ TEST_CASE("an edge control does not list still follows the tables control publis
     // Deleting the service takes its route off that edge too.
     REQUIRE(c->call("DELETE", "services/" + sid + "/", token).status == 204);
     CHECK(wait_until([&] { return edge.body("site.localhost") == "status 404"; }));
+
+    // An edge that stops leaves the list once its acknowledgement expires.
+    CHECK(edge.proc->stop() == 0);
+    CHECK(wait_until([&] {
+        return c->call("GET", "system/edges/", admin).json()["followers"] == json::array();
+    }));
 }
 
 TEST_CASE("an edge without the deployment's files stays pending until they reach its host",
