@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "edge/admin/admin_cli.h"
 #include "edge/config/edge_config.h"
 #include "edge/core/server.h"
+#include "shared/config/redis_url.h"
 
 namespace
 {
@@ -33,6 +35,8 @@ flags (override the config file):
   --state-dir DIR        where the last pushed route table is kept
   --tls-cert FILE --tls-key FILE   certificate pair, repeatable
   --geoip FILE           MaxMind database for route geo rules
+  --redis URL            follow berth-control's route tables in Redis (redis://[:PASS@]HOST:PORT)
+  --redis-name NAME      this edge's name in the fleet (default: the host name)
   --access-log PATH      access log file ("-" for stdout)
   --log-format FORMAT    combined | json
   --io-uring MODE        auto | true | false: batch sends through io_uring
@@ -128,6 +132,18 @@ int main(int argc, char **argv)
                 config.tls_keys.push_back(value());
             } else if (a == "--geoip") {
                 config.geoip_database = value();
+            } else if (a == "--redis") {
+                config.redis_url = value();
+                try {
+                    berth::shared::config::parse_redis_url(config.redis_url);
+                } catch (const std::invalid_argument &e) {
+                    usage_error("--redis " + std::string(e.what()));
+                }
+            } else if (a == "--redis-name") {
+                config.redis_name = value();
+                if (!berth::shared::config::is_fleet_edge_name(config.redis_name))
+                    usage_error("--redis-name must be 1 to 200 characters without spaces, ':' or "
+                                "glob characters");
             } else if (a == "--access-log") {
                 config.access_log = value();
             } else if (a == "--log-format") {

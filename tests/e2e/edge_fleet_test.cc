@@ -3,6 +3,8 @@
 // Redis outages. Driven from outside: the test writes Redis keys as berth-control does.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+
 #include <fstream>
 #include <map>
 #include <memory>
@@ -242,6 +244,44 @@ TEST_CASE("a table whose files are not on the edge's host says so until they arr
     REQUIRE(put["ok"] == true);
     CHECK(put["missing_roots"] == json::array({"nope/v9"}));
     CHECK(edge.proc->stop() == 0);
+}
+
+TEST_CASE("the flags --redis and --redis-name join a quick-mode edge to the fleet, bad ones "
+          "exit 2",
+          "[e2e][fleet]")
+{
+    RedisInstance redis("fleet-pw");
+    Redis r(redis.port(), "fleet-pw");
+    TempTree tree;
+    tree.write("deployments/site/v1/index.html", "one");
+    EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments", tree.path("deployments"),
+                      "--workers", "1", "--state-dir", tree.path("state"), "--redis",
+                      "redis://:fleet-pw@127.0.0.1:" + std::to_string(redis.port()), "--redis-name",
+                      "flagged"});
+    r.publish(static_table(7, "site.example.test", "site/v1"));
+    CHECK(wait_until([&] { return r.hash("berth:edge:flagged")["version"] == "7"; }));
+    auto got = get(edge.port(), "site.example.test", "/");
+    REQUIRE(got);
+    CHECK(got->body == "one");
+    CHECK(edge.stop() == 0);
+
+    for (const std::string &bad :
+         {std::string("--redis http://127.0.0.1:1"), std::string("--redis-name a:b")}) {
+        std::string cmd = edge_binary() + " --listen 127.0.0.1:0 --deployments " +
+                          tree.path("deployments") + " " + bad + " 2>&1";
+        FILE *p = popen(cmd.c_str(), "r");
+        REQUIRE(p);
+        std::string out;
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+            out.append(buf, n);
+        int status = pclose(p);
+        INFO(bad << ": " << out);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 2);
+        CHECK(out.find(bad.substr(0, bad.find(' '))) != std::string::npos);
+    }
 }
 
 TEST_CASE("a fleet edge keeps serving while Redis is away and follows again when it returns",
