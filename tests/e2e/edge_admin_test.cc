@@ -10,11 +10,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/e2e/edge_fixture.h"
 #include "tests/support/admin_client.h"
+#include "tests/support/shell_command.h"
 
 using namespace berth::test;
 using nlohmann::json;
@@ -51,15 +51,8 @@ std::string table(int version, const std::string &root)
 // Runs `berth-edge admin ...` and returns {exit code, stdout}.
 std::pair<int, std::string> admin_cli(const std::string &args)
 {
-    std::string cmd = edge_binary() + " admin " + args + " 2>&1";
-    FILE *p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        out.append(buf, n);
-    int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+    ShellResult r = run_shell(edge_binary() + " admin " + args + " 2>&1");
+    return {r.exit_code, r.out};
 }
 
 } // namespace

@@ -3,8 +3,6 @@
 // Redis outages. Driven from outside: the test writes Redis keys as berth-control does.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
 #include <fstream>
 #include <map>
 #include <memory>
@@ -18,6 +16,7 @@
 #include "tests/support/edge_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/redis_instance.h"
+#include "tests/support/shell_command.h"
 #include "tests/support/temp_tree.h"
 
 using namespace berth::test;
@@ -267,20 +266,11 @@ TEST_CASE("the flags --redis and --redis-name join a quick-mode edge to the flee
 
     for (const std::string &bad :
          {std::string("--redis http://127.0.0.1:1"), std::string("--redis-name a:b")}) {
-        std::string cmd = edge_binary() + " --listen 127.0.0.1:0 --deployments " +
-                          tree.path("deployments") + " " + bad + " 2>&1";
-        FILE *p = popen(cmd.c_str(), "r");
-        REQUIRE(p);
-        std::string out;
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-            out.append(buf, n);
-        int status = pclose(p);
-        INFO(bad << ": " << out);
-        CHECK(WIFEXITED(status));
-        CHECK(WEXITSTATUS(status) == 2);
-        CHECK(out.find(bad.substr(0, bad.find(' '))) != std::string::npos);
+        ShellResult r = run_shell(edge_binary() + " --listen 127.0.0.1:0 --deployments " +
+                                  tree.path("deployments") + " " + bad + " 2>&1");
+        INFO(bad << ": " << r.out);
+        CHECK(r.exit_code == 2);
+        CHECK(r.out.find(bad.substr(0, bad.find(' '))) != std::string::npos);
     }
 }
 
