@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -55,6 +57,10 @@ RouteFollower::RouteFollower(uv_loop_t *loop, Settings settings, Hooks hooks)
       edge_key_(settings_.prefix + ":edge:" + settings_.name),
       edges_key_(settings_.prefix + ":edges")
 {
+    std::random_device rd;
+    char id[17];
+    std::snprintf(id, sizeof id, "%08x%08x", rd(), rd());
+    instance_ = id;
 }
 
 RouteFollower::~RouteFollower()
@@ -286,6 +292,18 @@ void RouteFollower::handle(Step step, bool on_subscriber, void *raw)
     case Step::kSelect:
     case Step::kAck:
         return;
+    case Step::kOwner: {
+        // Written by another process since our last acknowledgement: a second edge uses our name.
+        std::string owner = reply_text(r);
+        if (r->type == REDIS_REPLY_STRING && owner != instance_ && !name_clash_) {
+            name_clash_ = true;
+            log_message(LogLevel::kWarn,
+                        "fleet: another edge acknowledges as \"%s\" too (instance %s, this one is "
+                        "%s): give each edge its own [redis] name, or control counts them as one",
+                        settings_.name.c_str(), owner.c_str(), instance_.c_str());
+        }
+        return;
+    }
     case Step::kSubscribe: {
         if (!on_subscriber || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
         std::string kind = reply_text(r->element[0]);
@@ -367,7 +385,8 @@ void RouteFollower::acknowledge()
           "error", install_error_, "missing_roots",
           nlohmann::json(hooks_.missing_roots ? hooks_.missing_roots() : std::vector<std::string>{})
               .dump(),
-          "pid", std::to_string(getpid()), "at_ms", std::to_string(unix_ms())});
+          "pid", std::to_string(getpid()), "instance", instance_, "at_ms",
+          std::to_string(unix_ms())});
     send(cmd_, Step::kAck,
          {"PEXPIRE", edge_key_, std::to_string(uint64_t(settings_.heartbeat_ms) * 3)});
     send(cmd_, Step::kAck, {"SADD", edges_key_, settings_.name});
@@ -383,6 +402,7 @@ void RouteFollower::heartbeat()
         fail("no answer in " + std::to_string(limit) + " ms");
         return;
     }
+    send(cmd_, Step::kOwner, {"HGET", edge_key_, "instance"});
     acknowledge();
     check_version();
 }
@@ -395,6 +415,7 @@ nlohmann::json RouteFollower::stats() const
         {"connected", ready()},
         {"subscribed", subscribed_},
         {"published_version", published_version_},
+        {"name_clash", name_clash_},
         {"last_error", last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_)},
         {"install_error",
          install_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(install_error_)}};

@@ -8,8 +8,8 @@
 //                              by control; the channel of the same name carries the version
 //                              after each change, so followers fetch at once
 //   <prefix>:edge:<name>       hash: this edge's acknowledgement (version, hash, error,
-//                              missing_roots as a JSON array, pid, at_ms), refreshed every
-//                              heartbeat, expiring after three missed
+//                              missing_roots as a JSON array, pid, instance, at_ms),
+//                              refreshed every heartbeat, expiring after three missed
 //   <prefix>:edges             set: the names of every edge that acknowledged
 // A published table is installed like routes.put (validated, version above the current one,
 // persisted, swapped in every worker) and acknowledged at once.
@@ -62,7 +62,7 @@ private:
     static void on_connect(const redisAsyncContext *ctx, int status);
     static void on_disconnect(const redisAsyncContext *ctx, int status);
     static void on_reply(redisAsyncContext *ctx, void *reply, void *privdata);
-    enum class Step { kAuth, kSelect, kVersion, kTable, kAck, kSubscribe };
+    enum class Step { kAuth, kSelect, kVersion, kTable, kAck, kOwner, kSubscribe };
 
     void connect();
     void open(const std::string &ip);
@@ -98,6 +98,11 @@ private:
     uint64_t published_version_ = 0;
     std::string install_error_; // the last published table this edge could not install
     uint64_t refused_version_ = 0;
+    // Random per process, written with each acknowledgement: another instance's id found in
+    // our key means two edges share one name (a copied edge.toml), which control would count
+    // as one edge.
+    std::string instance_;
+    bool name_clash_ = false;
 };
 
 } // namespace berth::edge

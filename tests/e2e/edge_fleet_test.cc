@@ -274,6 +274,21 @@ TEST_CASE("the flags --redis and --redis-name join a quick-mode edge to the flee
     }
 }
 
+TEST_CASE("two edges given the same fleet name both say so", "[e2e][fleet]")
+{
+    RedisInstance redis("fleet-pw");
+    Redis r(redis.port(), "fleet-pw");
+    FleetEdge one(redis, "fleet-pw", "twin"), two(redis, "fleet-pw", "twin");
+    one.start();
+    CHECK(wait_until([&] { return !r.hash("berth:edge:twin")["instance"].empty(); }));
+    CHECK(one.fleet_stats()["name_clash"] == false);
+    two.start();
+    CHECK(wait_until([&] {
+        return one.fleet_stats()["name_clash"] == true && two.fleet_stats()["name_clash"] == true;
+    }));
+    CHECK(one.proc->wait_for_stderr("another edge acknowledges as \"twin\" too"));
+}
+
 TEST_CASE("a fleet edge keeps serving while Redis is away and follows again when it returns",
           "[e2e][fleet]")
 {
