@@ -230,9 +230,11 @@ EdgeResult EdgeSync::read_redis_edge(const std::string &name, const ExpectedTabl
         else if (r.version >= expected.version)
             r.error = "the edge holds version " + std::to_string(r.version) +
                       ", not below the expected " + std::to_string(expected.version);
-        else
+        else {
+            r.fetching = true;
             r.error = "the edge holds version " + std::to_string(r.version) + "; version " +
                       std::to_string(expected.version) + " is published";
+        }
     } catch (const RedisUnavailable &e) {
         r.error = e.what();
     }

@@ -48,6 +48,7 @@ struct EdgeResult {
     // deployments those leave unserved there: such an edge does not count as serving them.
     std::vector<std::string> missing_roots;
     std::vector<std::string> unserved;
+    bool fetching = false; // a live Redis edge, behind, that has refused nothing: catching up
     bool serves(const std::string &deployment_id) const;
 };
 

@@ -547,9 +547,7 @@ std::optional<std::vector<std::string>> JobRunner::make_live(const std::string &
                 if (r.serves(id) && r.version == table.version) continue;
                 pending.push_back(r.socket);
                 errors += (errors.empty() ? "" : "; ") + r.socket + ": " + r.error;
-                following |= r.reachable && r.socket.rfind("redis:", 0) == 0 &&
-                             r.version < table.version &&
-                             r.error.find("refused") == std::string::npos;
+                following |= r.fetching;
             }
             auto now = std::chrono::steady_clock::now();
             if (pending.size() < results.size() && !first_ack) first_ack = now;

@@ -122,7 +122,6 @@ int Server::run()
                                    ec.message());
         }
         routes_ = initial_routes();
-        if (routes_) routes_hash_ = shared::route::route_table_hash(*routes_);
         find_missing_roots();
         // Not fatal (a deployment may be published there later), but every host answers 404
         // until it exists: say so rather than leave an operator guessing.
@@ -380,7 +379,6 @@ std::string Server::install_table(shared::route::RouteTable table)
         }
     }
     routes_ = next;
-    routes_hash_ = shared::route::route_table_hash(*next);
     find_missing_roots();
     for (auto &w : workers_)
         w->install_routes(next);
@@ -407,7 +405,14 @@ void Server::start_follower()
     settings.heartbeat_ms = config_.redis_heartbeat_ms;
     RouteFollower::Hooks hooks;
     hooks.version = [this] { return routes_ ? routes_->version() : uint64_t(0); };
-    hooks.hash = [this] { return routes_hash_; };
+    hooks.hash = [this] {
+        if (!routes_) return std::string();
+        if (routes_hash_version_ != routes_->version()) {
+            routes_hash_ = shared::route::route_table_hash(*routes_);
+            routes_hash_version_ = routes_->version();
+        }
+        return routes_hash_;
+    };
     hooks.missing_roots = [this] { return missing_roots(); };
     hooks.install = [this](const std::string &text) {
         std::string error;

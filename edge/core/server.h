@@ -73,7 +73,10 @@ private:
     std::unique_ptr<AdminServer> admin_;
     std::unique_ptr<MetricsServer> metrics_;
     std::shared_ptr<const shared::route::RouteTable> routes_;
-    std::string routes_hash_; // route_table_hash(*routes_), what the fleet acknowledgement says
+    // route_table_hash(*routes_) for the fleet acknowledgement, computed when first asked for
+    // (an edge without [redis] never pays for it) and kept for that version.
+    std::string routes_hash_;
+    uint64_t routes_hash_version_ = 0;
     // Static roots of routes_ not on this host (edge/static/missing_roots.h): found at install,
     // rechecked whenever read, so files that arrive after their table are noticed.
     mutable std::vector<std::string> missing_roots_;
