@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <string_view>
 
-#include "control/upload/tarball.h"
+#include "shared/archive/tarball.h"
 #include "fuzz/fuzz_check.h"
 
-using namespace berth::control;
+using namespace berth::shared;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

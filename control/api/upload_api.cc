@@ -10,11 +10,15 @@
 #include "control/api/request_body.h"
 #include "control/base/crypto.h"
 #include "control/store/db.h"
-#include "control/upload/tarball.h"
 #include "control/upload/upload_store.h"
+#include "shared/archive/tarball.h"
 
 namespace berth::control
 {
+
+using shared::check_tarball;
+using shared::RefusedEntry;
+using shared::TarballCheck;
 
 namespace
 {

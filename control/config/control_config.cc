@@ -159,7 +159,7 @@ void read_edges(const Reader &r, ControlConfig &c)
     shared::config::check_keys(c.path, r.t, "edges",
                                {"admin_sockets", "redis_edges", "timeout_ms", "sync_interval_ms",
                                 "ack_timeout_s", "http_addresses", "health_timeout_ms",
-                                "health_attempts"});
+                                "health_attempts", "distribute_files", "distribute_max_bytes"});
     c.edge_admin_sockets.clear();
     r.strings("admin_sockets", c.edge_admin_sockets);
     c.edge_redis_names.clear();
@@ -173,6 +173,9 @@ void read_edges(const Reader &r, ControlConfig &c)
         for (size_t j = 0; j < i; ++j)
             if (c.edge_redis_names[j] == n) r.fail_key("redis_edges", "names \"" + n + "\" twice");
     }
+    c.distribute_files = !c.edge_redis_names.empty();
+    r.boolean("distribute_files", c.distribute_files);
+    r.integer("distribute_max_bytes", c.distribute_max_bytes, 1024, uint64_t(4) << 30);
     r.integer("timeout_ms", c.edge_timeout_ms, 50, 60000);
     r.integer("sync_interval_ms", c.edge_sync_interval_ms, 100, 3600000);
     r.integer("ack_timeout_s", c.edge_ack_timeout_s, 1, 3600);

@@ -65,9 +65,14 @@ struct ControlConfig {
             ids.push_back("redis:" + n);
         return ids;
     }
-    int edge_timeout_ms = 3000;       // each admin call (routes.get, routes.put)
-    int edge_sync_interval_ms = 2000; // the reconciler's pass over every edge
-    int edge_ack_timeout_s = 30;      // a deploy waits this long for a first edge to serve it
+    // Leave each live static deployment's files in Redis (<prefix>:files:<root>, a gzip'd tar)
+    // for fleet edges on other hosts, which fetch what they lack before installing a table.
+    // Unset in the file: on exactly when redis_edges lists an edge.
+    bool distribute_files = false;
+    uint64_t distribute_max_bytes = 256ull << 20; // per deployment archive
+    int edge_timeout_ms = 3000;                   // each admin call (routes.get, routes.put)
+    int edge_sync_interval_ms = 2000;             // the reconciler's pass over every edge
+    int edge_ack_timeout_s = 30; // a deploy waits this long for a first edge to serve it
     // Where the edges serve HTTP ("IP:PORT"): the static health check requests the new
     // deployment through them (#16). Empty: the check looks at the published directory only.
     std::vector<std::string> edge_http_addresses;

@@ -54,6 +54,14 @@ void EdgeReconciler::loop()
                              config_.redis_prefix.c_str(), why.empty() ? "" : ": ", why.c_str());
             last_publish_error_ = why;
             settled &= why.empty();
+            // Not unsettling: a deployment too large to distribute stays so until it goes.
+            const std::string &files = sync.files_error();
+            if (files != last_files_error_)
+                std::fprintf(stderr, "berth-control: deployment files %s%s\n",
+                             files.empty() ? "distributed to fleet edges through redis"
+                                           : "not distributed: ",
+                             files.c_str());
+            last_files_error_ = files;
         } catch (const std::exception &e) {
             settled = false;
             std::fprintf(stderr, "berth-control: edge reconciler: %s\n", e.what());

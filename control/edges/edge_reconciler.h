@@ -38,7 +38,8 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::map<std::string, std::string> last_state_; // socket → last logged state
-    std::string last_publish_error_;                // logged when it changes
+    std::string last_publish_error_;
+    std::string last_files_error_; // logged when it changes
 };
 
 } // namespace berth::control

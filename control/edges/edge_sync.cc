@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "control/edges/deployment_files.h"
 #include "control/edges/route_tables.h"
 #include "control/store/audit_log.h"
 #include "control/store/db.h"
@@ -48,7 +49,8 @@ std::string missing_roots_error(const EdgeResult &r)
     if (r.missing_roots.size() > 5) list += ", ...";
     return "holds version " + std::to_string(r.version) + ", but the files of " +
            std::to_string(r.missing_roots.size()) +
-           " static root(s) are not on its host (deployments_root): " + list;
+           " static root(s) are not on its host (deployments_root): " + list +
+           (r.files_error.empty() ? "" : " (" + r.files_error + ")");
 }
 
 } // namespace
@@ -174,6 +176,10 @@ std::string EdgeSync::publish(const ExpectedTable &expected, uint64_t *ahead)
 {
     const std::string key = config_.redis_prefix + ":routes";
     try {
+        // The files before the table that names them: an edge fetches them before installing.
+        files_error_ = config_.distribute_files
+                           ? DeploymentFiles(config_, redis()).publish(expected.body)
+                           : std::string();
         RedisReply held = redis().command({"HMGET", key, "version", "hash"});
         auto field = [&](size_t i) {
             return held->type == REDIS_REPLY_ARRAY && held->elements > i &&
@@ -223,6 +229,24 @@ EdgeResult EdgeSync::read_redis_edge(const std::string &name, const ExpectedTabl
         r.version = std::strtoull(fields["version"].c_str(), nullptr, 10);
         r.missing_roots = string_list(Json::parse(fields["missing_roots"], nullptr, false));
         r.hash = fields["hash"];
+        if (!r.missing_roots.empty()) {
+            std::string why = fields["files_error"].empty()
+                                  ? std::string()
+                                  : "the edge refused their archives: " + fields["files_error"];
+            if (config_.distribute_files) {
+                DeploymentFiles files(config_, redis());
+                files.repair(r.missing_roots);
+                std::string refused;
+                for (const auto &[root, reason] : files.refusals(r.missing_roots))
+                    refused += (refused.empty() ? "" : "; ") + root + ": " + reason;
+                if (!refused.empty())
+                    why = "control cannot distribute them: " + refused + (why.empty() ? "" : "; ") +
+                          why;
+            } else if (why.empty()) {
+                why = "[edges] distribute_files is off";
+            }
+            r.files_error = why;
+        }
         r.in_sync = r.version == expected.version && r.hash == expected.hash;
         if (r.in_sync) return r;
         if (!fields["error"].empty())

@@ -49,6 +49,9 @@ struct EdgeResult {
     std::vector<std::string> missing_roots;
     std::vector<std::string> unserved;
     bool fetching = false; // a live Redis edge, behind, that has refused nothing: catching up
+    // Why missing roots have not reached a Redis edge: archives control could not pack, or
+    // that the edge refused ("" when they are merely on their way).
+    std::string files_error;
     bool serves(const std::string &deployment_id) const;
 };
 
@@ -70,6 +73,8 @@ public:
     std::vector<EdgeResult> unlisted_followers(const ExpectedTable &expected);
     // Why the last sync_all could not publish in Redis; "" when it did.
     const std::string &publish_error() const { return publish_error_; }
+    // What the last sync_all could not distribute to fleet edges ([edges] distribute_files).
+    const std::string &files_error() const { return files_error_; }
 
     // routes.get on one edge, compared with `expected`; pushes when needed.
     EdgeResult sync_edge(const std::string &socket, const ExpectedTable &expected);
@@ -89,6 +94,7 @@ private:
     Db &db_;
     std::optional<RedisConn> redis_;
     std::string publish_error_;
+    std::string files_error_;
 };
 
 // Edges as GET system/edges/ shows them: [{socket, via, reachable, version, hash, in_sync,

@@ -10,11 +10,15 @@
 #include "control/base/json_util.h"
 #include "control/store/db.h"
 #include "control/store/deployments_store.h"
-#include "control/upload/tarball.h"
 #include "control/upload/upload_store.h"
+#include "shared/archive/tarball.h"
 
 namespace berth::control
 {
+
+using shared::check_tarball;
+using shared::extract_tarball;
+using shared::TarballCheck;
 
 namespace fs = std::filesystem;
 

@@ -181,7 +181,8 @@ EdgeConfig load_edge_config(const std::string &path)
         }
     }
     if (auto *t = section(path, root, "redis")) {
-        check_keys(path, *t, "redis", {"url", "password_file", "prefix", "name", "heartbeat_ms"});
+        check_keys(path, *t, "redis",
+                   {"url", "password_file", "prefix", "name", "heartbeat_ms", "fetch_files"});
         Reader r{{path, *t}};
         if (r.string("url", c.redis_url) && !c.redis_url.empty()) {
             try {
@@ -212,6 +213,7 @@ EdgeConfig load_edge_config(const std::string &path)
             fail(at(path, *t->get("name")), "[redis] name must be at most 200 characters without "
                                             "spaces, ':' or glob characters");
         r.integer("heartbeat_ms", c.redis_heartbeat_ms, 100, 60000);
+        r.boolean("fetch_files", c.redis_fetch_files);
     }
     if (auto *t = section(path, root, "geoip")) {
         check_keys(path, *t, "geoip", {"database", "trusted_proxies"});

@@ -88,6 +88,9 @@ struct EdgeConfig {
     std::string redis_prefix = "berth";
     std::string redis_name;             // this edge in the fleet; empty: the host name
     uint32_t redis_heartbeat_ms = 2000; // acknowledgement refresh and version check
+    // Unpack a deployment's files that control left in Redis when a table names a static root
+    // this host lacks (an edge on another host than control).
+    bool redis_fetch_files = true;
 
     // [geoip]
     std::string geoip_database;

@@ -403,6 +403,8 @@ void Server::start_follower()
         settings.name = host[0] ? host : "edge";
     }
     settings.heartbeat_ms = config_.redis_heartbeat_ms;
+    settings.fetch_files = config_.redis_fetch_files;
+    settings.deployments_root = config_.deployments_root;
     RouteFollower::Hooks hooks;
     hooks.version = [this] { return routes_ ? routes_->version() : uint64_t(0); };
     hooks.hash = [this] {
@@ -414,6 +416,12 @@ void Server::start_follower()
         return routes_hash_;
     };
     hooks.missing_roots = [this] { return missing_roots(); };
+    hooks.missing_in = [this](const std::string &text) {
+        std::string error;
+        auto table = shared::route::parse_route_table(text, error);
+        return table ? missing_static_roots(*table, config_.deployments_root)
+                     : std::vector<std::string>{};
+    };
     hooks.install = [this](const std::string &text) {
         std::string error;
         auto table = shared::route::parse_route_table(text, error);

@@ -61,6 +61,12 @@ RouteFollower::RouteFollower(uv_loop_t *loop, Settings settings, Hooks hooks)
     char id[17];
     std::snprintf(id, sizeof id, "%08x%08x", rd(), rd());
     instance_ = id;
+    if (settings_.fetch_files)
+        fetcher_ = std::make_unique<DeploymentFetcher>(
+            loop, settings_.deployments_root,
+            settings_.prefix + ":files:", [this](const std::string &key) {
+                send(cmd_, Step::kFiles, {"GET", key});
+            });
 }
 
 RouteFollower::~RouteFollower()
@@ -247,6 +253,7 @@ void RouteFollower::drop_contexts()
     waiting_since_ = 0;
     fetching_ = fetch_again_ = false;
     subscribed_ = false;
+    if (fetcher_) fetcher_->abort();
 }
 
 void RouteFollower::send(redisAsyncContext *ctx, Step step, std::initializer_list<std::string> argv)
@@ -280,6 +287,10 @@ void RouteFollower::on_reply(redisAsyncContext *ctx, void *reply, void *privdata
 void RouteFollower::handle(Step step, bool on_subscriber, void *raw)
 {
     const auto *r = static_cast<const redisReply *>(raw);
+    if (step == Step::kFiles) { // errors included: one archive's problem, not the connection's
+        if (fetcher_) fetcher_->answer(r);
+        return;
+    }
     if (r->type == REDIS_REPLY_ERROR) {
         const char *what = step == Step::kAuth     ? "refused AUTH: "
                            : step == Step::kSelect ? "refused SELECT: "
@@ -332,38 +343,68 @@ void RouteFollower::handle(Step step, bool on_subscriber, void *raw)
             send(cmd_, Step::kTable, {"HMGET", routes_key_, "version", "table"});
             return;
         }
-        fetching_ = false;
-        acknowledge();
-        if (std::exchange(fetch_again_, false)) check_version();
+        fetch_done();
         return;
     }
     case Step::kTable: {
-        fetching_ = false;
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
             r->element[1]->type == REDIS_REPLY_STRING) {
             uint64_t version = parse_version(reply_text(r->element[0]));
-            if (version > hooks_.version()) {
-                std::string error = hooks_.install(reply_text(r->element[1]));
-                if (error.empty()) {
-                    install_error_.clear();
-                    log_message(LogLevel::kInfo,
-                                "fleet: route table version %llu from redis installed",
-                                (unsigned long long)version);
-                } else {
-                    install_error_ = "version " + std::to_string(version) + ": " + error;
-                    refused_version_ = version;
-                    log_message(LogLevel::kError,
-                                "fleet: route table version %llu from redis refused: %s; the "
-                                "current table stays",
-                                (unsigned long long)version, error.c_str());
-                }
+            std::string table = reply_text(r->element[1]);
+            std::vector<std::string> missing;
+            if (version > hooks_.version() && fetcher_ && hooks_.missing_in)
+                missing = hooks_.missing_in(table);
+            if (!missing.empty()) {
+                // The files first: installed without them, this host would answer 404 for
+                // those sites (a redeploy too) until they arrive.
+                fetcher_->forget_refusals();
+                fetcher_->fetch(std::move(missing), [this, version, table = std::move(table)] {
+                    install_published(version, table);
+                    fetch_done();
+                });
+                return;
             }
+            if (version > hooks_.version()) install_published(version, table);
         }
-        acknowledge();
-        if (std::exchange(fetch_again_, false)) check_version();
+        fetch_done();
         return;
     }
+    case Step::kFiles:
+        return; // answered above
     }
+}
+
+void RouteFollower::install_published(uint64_t version, const std::string &table_json)
+{
+    if (version <= hooks_.version()) return; // an admin push overtook it
+    std::string error = hooks_.install(table_json);
+    if (error.empty()) {
+        install_error_.clear();
+        log_message(LogLevel::kInfo, "fleet: route table version %llu from redis installed",
+                    (unsigned long long)version);
+        return;
+    }
+    install_error_ = "version " + std::to_string(version) + ": " + error;
+    refused_version_ = version;
+    log_message(LogLevel::kError,
+                "fleet: route table version %llu from redis refused: %s; the current table stays",
+                (unsigned long long)version, error.c_str());
+}
+
+void RouteFollower::fetch_done()
+{
+    fetching_ = false;
+    acknowledge();
+    if (std::exchange(fetch_again_, false)) check_version();
+}
+
+void RouteFollower::fetch_missing_files()
+{
+    if (!fetcher_ || fetching_ || fetcher_->busy()) return;
+    std::vector<std::string> missing = hooks_.missing_roots();
+    if (missing.empty()) return;
+    fetching_ = true; // a table published meanwhile waits for this (fetch_again_)
+    fetcher_->fetch(std::move(missing), [this] { fetch_done(); });
 }
 
 void RouteFollower::check_version()
@@ -385,8 +426,8 @@ void RouteFollower::acknowledge()
           "error", install_error_, "missing_roots",
           nlohmann::json(hooks_.missing_roots ? hooks_.missing_roots() : std::vector<std::string>{})
               .dump(),
-          "pid", std::to_string(getpid()), "instance", instance_, "at_ms",
-          std::to_string(unix_ms())});
+          "files_error", fetcher_ ? fetcher_->refusals() : std::string(), "pid",
+          std::to_string(getpid()), "instance", instance_, "at_ms", std::to_string(unix_ms())});
     send(cmd_, Step::kAck,
          {"PEXPIRE", edge_key_, std::to_string(uint64_t(settings_.heartbeat_ms) * 3)});
     send(cmd_, Step::kAck, {"SADD", edges_key_, settings_.name});
@@ -404,6 +445,7 @@ void RouteFollower::heartbeat()
     }
     send(cmd_, Step::kOwner, {"HGET", edge_key_, "instance"});
     acknowledge();
+    fetch_missing_files(); // before the version check, which would hold it back
     check_version();
 }
 
@@ -418,7 +460,8 @@ nlohmann::json RouteFollower::stats() const
         {"name_clash", name_clash_},
         {"last_error", last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_)},
         {"install_error",
-         install_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(install_error_)}};
+         install_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(install_error_)},
+        {"files", fetcher_ ? fetcher_->stats() : nlohmann::json(nullptr)}};
 }
 
 } // namespace berth::edge

@@ -8,21 +8,27 @@
 //                              by control; the channel of the same name carries the version
 //                              after each change, so followers fetch at once
 //   <prefix>:edge:<name>       hash: this edge's acknowledgement (version, hash, error,
-//                              missing_roots as a JSON array, pid, instance, at_ms),
+//                              missing_roots as a JSON array, files_error, pid,
+//                              instance, at_ms),
 //                              refreshed every heartbeat, expiring after three missed
 //   <prefix>:edges             set: the names of every edge that acknowledged
+//   <prefix>:files:<root>      a static deployment's files as a gzip'd tar, left by control
+//                              (deployment_fetcher.h fetches the ones this host lacks)
 // A published table is installed like routes.put (validated, version above the current one,
-// persisted, swapped in every worker) and acknowledged at once.
+// persisted, swapped in every worker) and acknowledged at once; the files of its static roots
+// that this host lacks are fetched first, so no host answers 404 while they travel.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <uv.h>
 
+#include "edge/fleet/deployment_fetcher.h"
 #include "shared/config/redis_url.h"
 
 struct redisAsyncContext;
@@ -38,11 +44,15 @@ public:
         std::string prefix = "berth";
         std::string name; // this edge's name in the fleet
         uint32_t heartbeat_ms = 2000;
+        bool fetch_files = true;      // fetch missing static roots' files from Redis
+        std::string deployments_root; // where they go
     };
     struct Hooks {
         std::function<uint64_t()> version; // of the table served now, 0 without one
         std::function<std::string()> hash; // route_table_hash of it, "" without one
         std::function<std::vector<std::string>()> missing_roots; // its static roots not here
+        // The static roots of a table (JSON text) that are not here; none when it is invalid.
+        std::function<std::vector<std::string>(const std::string &table_json)> missing_in;
         std::function<std::string(const std::string &table_json)> install; // "" or the error
     };
 
@@ -62,7 +72,7 @@ private:
     static void on_connect(const redisAsyncContext *ctx, int status);
     static void on_disconnect(const redisAsyncContext *ctx, int status);
     static void on_reply(redisAsyncContext *ctx, void *reply, void *privdata);
-    enum class Step { kAuth, kSelect, kVersion, kTable, kAck, kOwner, kSubscribe };
+    enum class Step { kAuth, kSelect, kVersion, kTable, kFiles, kAck, kOwner, kSubscribe };
 
     void connect();
     void open(const std::string &ip);
@@ -74,6 +84,9 @@ private:
     void send(redisAsyncContext *ctx, Step step, std::initializer_list<std::string> argv);
     void handle(Step step, bool on_subscriber, void *reply);
     void check_version(); // asks for the published version
+    void install_published(uint64_t version, const std::string &table_json);
+    void fetch_missing_files(); // of the table served now, when some have not arrived yet
+    void fetch_done();          // a version check, table or file fetch has ended
     void heartbeat();
     bool ready() const { return cmd_ && sub_ && connects_left_ == 0; }
 
@@ -103,6 +116,7 @@ private:
     // as one edge.
     std::string instance_;
     bool name_clash_ = false;
+    std::unique_ptr<DeploymentFetcher> fetcher_; // null when fetch_files is off
 };
 
 } // namespace berth::edge

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 
 #include "tests/control/support/control_env.h"
 #include "tests/support/edge_process.h"
@@ -75,6 +76,20 @@ std::unique_ptr<HttpClient> start_control(ControlEnv &env, const std::string &ed
     env.start_server();
     return env.client();
 }
+
+// Control's host with edge-a, and edge-b (started) on a host of its own: its own
+// deployments_root, which control's files reach only if something carries them.
+struct TwoHosts {
+    ControlEnv env;
+    std::string remote_root = env.dir + "/remote-host/deployments";
+    RedisEdge a{env, "edge-a"}, b{env, "edge-b", remote_root};
+
+    TwoHosts()
+    {
+        a.start();
+        b.start();
+    }
+};
 
 constexpr const char *kTwoRedisEdges = "redis_edges = [\"edge-a\", \"edge-b\"]\n";
 
@@ -185,12 +200,10 @@ TEST_CASE("an edge control does not list still follows the tables control publis
 TEST_CASE("an edge without the deployment's files stays pending until they reach its host",
           "[control][fleet]")
 {
-    ControlEnv env;
-    std::string remote_root = env.dir + "/remote-host/deployments";
-    RedisEdge a(env, "edge-a"), b(env, "edge-b", remote_root);
-    a.start();
-    b.start();
-    auto c = start_control(env, kTwoRedisEdges);
+    TwoHosts hosts;
+    auto &[env, remote_root, a, b] = hosts;
+    // Files travel by the operator's means here (shared storage, rsync), not through Redis.
+    auto c = start_control(env, std::string(kTwoRedisEdges) + "distribute_files = false\n");
     Site site = make_site(env, *c, "shipped");
     std::string d = trigger_deployment(*c, site.token, site.id);
     json dep = wait_deployment(*c, site.token, d);
@@ -204,6 +217,9 @@ TEST_CASE("an edge without the deployment's files stays pending until they reach
     CHECK(edges["edges"][1]["in_sync"] == true);
     CHECK(edges["edges"][1]["last_error"].get<std::string>().find("not on its host") !=
           std::string::npos);
+    CHECK(edges["edges"][1]["last_error"].get<std::string>().find("distribute_files is off") !=
+          std::string::npos);
+    CHECK(env.redis.call({"EXISTS", "berth:files"}) == "0");
 
     // The files reach edge-b's host (rsync, shared storage): it serves them and stops pending.
     fs::copy(env.deployments_root(), remote_root, fs::copy_options::recursive);
@@ -215,6 +231,70 @@ TEST_CASE("an edge without the deployment's files stays pending until they reach
     CHECK(wait_until([&] {
         return c->call("GET", "system/edges/", site.admin).json()["edges"][1]["last_error"] ==
                nullptr;
+    }));
+}
+
+TEST_CASE("control distributes each live deployment's files through Redis to edges on other "
+          "hosts",
+          "[control][fleet]")
+{
+    TwoHosts hosts;
+    auto &[env, remote_root, a, b] = hosts;
+    auto c = start_control(env, kTwoRedisEdges); // distribute_files: on with redis_edges
+    Site site = make_site(env, *c, "shipped");
+    std::string d1 = trigger_deployment(*c, site.token, site.id);
+    json dep = wait_deployment(*c, site.token, d1);
+    REQUIRE(dep["status"] == "ACTIVE");
+    // edge-b, on a host without control's deployments_root, fetched the files first.
+    CHECK(dep["edges_pending"] == json::array());
+    CHECK(a.body("site.localhost") == "shipped");
+    CHECK(b.body("site.localhost") == "shipped");
+    std::string root1 = dep["artifact_path"];
+    CHECK(fs::exists(remote_root + "/" + root1 + "/index.html"));
+    CHECK(env.redis.call({"SISMEMBER", "berth:files", root1}) == "1");
+
+    // A redeploy: the new files travel, the old archive leaves Redis once nothing serves it.
+    make_git_repo(site.repo, {{"index.html", "second"}, {"big.bin", std::string(300000, 'x')}});
+    std::string d2 = trigger_deployment(*c, site.token, site.id);
+    dep = wait_deployment(*c, site.token, d2);
+    REQUIRE(dep["status"] == "ACTIVE");
+    CHECK(dep["edges_pending"] == json::array());
+    CHECK(b.body("site.localhost") == "second");
+    std::string root2 = dep["artifact_path"];
+    CHECK(wait_until([&] { return env.redis.call({"EXISTS", "berth:files:" + root1}) == "0"; }));
+    CHECK(env.redis.call({"SISMEMBER", "berth:files", root2}) == "1");
+
+    // Redis loses the archives (restarted empty) and a brand-new edge host joins: control
+    // packs what it reports missing again.
+    env.redis.stop();
+    env.redis.start();
+    RedisEdge fresh(env, "edge-c", env.dir + "/third-host/deployments");
+    fresh.start();
+    CHECK(wait_until([&] { return fresh.body("site.localhost") == "second"; }));
+
+    // A deployment larger than distribute_max_bytes is not distributed: ACTIVE on edge-a,
+    // pending on edge-b, and system/edges/ says why.
+    c.reset();
+    env.stop_server();
+    c = start_control(env, std::string(kTwoRedisEdges) + "distribute_max_bytes = 100000\n");
+    std::mt19937 random(7);
+    std::string noise; // letters at random: about 4.7 bits a byte even gzip'd
+    for (int i = 0; i < 400000; ++i)
+        noise += char('a' + random() % 26);
+    make_git_repo(site.repo, {{"index.html", "third"}, {"noise.txt", noise}});
+    std::string d3 = trigger_deployment(*c, site.token, site.id);
+    dep = wait_deployment(*c, site.token, d3);
+    REQUIRE(dep["status"] == "ACTIVE");
+    CHECK(dep["edges_pending"] == json::array({"redis:edge-b"}));
+    CHECK(a.body("site.localhost") == "third");
+    CHECK(b.body("site.localhost") == "status 404");
+    CHECK(wait_until([&] {
+        json e = c->call("GET", "system/edges/", site.admin).json();
+        return e["edges"][1]["last_error"].is_string() &&
+               e["edges"][1]["last_error"].get<std::string>().find(
+                   "control cannot distribute them") != std::string::npos &&
+               e["edges"][1]["last_error"].get<std::string>().find("exceeds 100000 bytes") !=
+                   std::string::npos;
     }));
 }
 

@@ -1,5 +1,6 @@
-// UPLOAD archives (#16): real gzip'd tars written with libarchive's writer (so hostile
-// entries can be made at all), checked entry by entry and unpacked into a temp directory.
+// UPLOAD archives (#16) and fleet deployment archives: real gzip'd tars written with
+// libarchive's writer (so hostile entries can be made at all) or packed from a directory,
+// checked entry by entry and unpacked into a temp directory.
 #include <catch2/catch.hpp>
 
 #include <archive_entry.h>
@@ -10,11 +11,12 @@
 #include <sys/stat.h>
 #include <vector>
 
-#include "control/upload/tarball.h"
+#include "shared/archive/pack_directory.h"
+#include "shared/archive/tarball.h"
 #include "tests/control/support/tarball_writer.h"
 #include "tests/support/temp_tree.h"
 
-using namespace berth::control;
+using namespace berth::shared;
 using berth::test::make_tarball;
 namespace fs = std::filesystem;
 
@@ -158,4 +160,49 @@ TEST_CASE("upload tarball limits and unreadable archives", "[control][upload]")
     fs::path dest = t.path("out");
     fs::create_directories(dest);
     CHECK_THROWS(extract_tarball(cut, dest));
+}
+
+TEST_CASE("a deployment directory packs into an archive that unpacks to the same tree",
+          "[control][fleet]")
+{
+    berth::test::TempTree t;
+    t.write("site/index.html", "<h1>home</h1>");
+    t.write("site/assets/app.3f9a.js", std::string(300000, 'j')); // several read blocks
+    t.write("site/run.sh", "#!/bin/sh\n");
+    t.write("site/empty.txt", "");
+    fs::permissions(t.path("site/run.sh"), fs::perms(0755));
+    fs::create_directories(t.path("site/empty-dir"));
+    fs::create_symlink("index.html", t.path("site/latest"));
+    fs::create_symlink("../index.html", t.path("site/assets/up"));
+
+    std::string tgz = pack_directory(t.path("site"), 1 << 20);
+    CHECK(tgz.size() < 10000); // compressed
+    // The same tree packs to the same bytes: no owners or times inside.
+    CHECK(pack_directory(t.path("site"), 1 << 20) == tgz);
+    TarballCheck c = check_tarball(tgz);
+    CHECK(c.ok());
+    CHECK(c.entries == 8);
+
+    fs::path dest = t.path("out");
+    fs::create_directories(dest);
+    extract_tarball(tgz, dest);
+    CHECK(slurp(dest / "index.html") == "<h1>home</h1>");
+    CHECK(slurp(dest / "assets/app.3f9a.js") == std::string(300000, 'j'));
+    CHECK(slurp(dest / "empty.txt").empty());
+    CHECK(fs::is_directory(dest / "empty-dir"));
+    CHECK(fs::read_symlink(dest / "latest") == "index.html");
+    CHECK(fs::read_symlink(dest / "assets/up") == "../index.html");
+    struct stat st {
+    };
+    REQUIRE(::stat((dest / "run.sh").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0755);
+
+    // Over the limit: a clear error, not a truncated archive.
+    CHECK_THROWS_WITH(pack_directory(t.path("site"), 200),
+                      Catch::Contains("the archive exceeds 200 bytes"));
+    // Only files, directories and symlinks are packed.
+    REQUIRE(::mkfifo(t.path("site/pipe").c_str(), 0644) == 0);
+    CHECK_THROWS_WITH(pack_directory(t.path("site"), 1 << 20),
+                      Catch::Contains("pipe: not a file, directory or symlink"));
+    CHECK_THROWS_WITH(pack_directory(t.path("nowhere"), 1 << 20), Catch::Contains("nowhere"));
 }

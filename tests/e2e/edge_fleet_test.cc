@@ -3,15 +3,18 @@
 // Redis outages. Driven from outside: the test writes Redis keys as berth-control does.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 
-#include <hiredis/hiredis.h>
+#include <archive_entry.h>
 
+#include "shared/archive/pack_directory.h"
 #include "shared/route/route_table_hash.h"
 #include "shared/route/route_table_json.h"
 #include "tests/control/support/control_env.h"
+#include "tests/control/support/tarball_writer.h"
 #include "tests/support/admin_client.h"
 #include "tests/support/edge_process.h"
 #include "tests/support/http_client.h"
@@ -21,60 +24,20 @@
 
 using namespace berth::test;
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace
 {
 
-// A blocking hiredis connection that reconnects for each call (Redis restarts in these tests).
+// The test's side of Redis: commands on a fresh connection each (Redis restarts in these
+// tests), and what berth-control would write.
 class Redis
 {
 public:
-    Redis(int port, std::string password) : port_(port), password_(std::move(password)) {}
+    explicit Redis(const RedisInstance &instance) : instance_(instance) {}
 
-    // The reply as text: a string, an integer, "(nil)", "ERR ..." or field=value pairs.
-    std::string call(const std::vector<std::string> &argv)
-    {
-        redisContext *c = redisConnect("127.0.0.1", port_);
-        REQUIRE(c);
-        REQUIRE(c->err == 0);
-        if (!password_.empty()) freeReplyObject(redisCommand(c, "AUTH %s", password_.c_str()));
-        std::vector<const char *> args;
-        std::vector<size_t> lens;
-        for (const auto &a : argv) {
-            args.push_back(a.data());
-            lens.push_back(a.size());
-        }
-        auto *r = static_cast<redisReply *>(
-            redisCommandArgv(c, int(args.size()), args.data(), lens.data()));
-        REQUIRE(r);
-        std::string out;
-        if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
-            r->type == REDIS_REPLY_ERROR)
-            out = std::string(r->str, r->len);
-        else if (r->type == REDIS_REPLY_INTEGER)
-            out = std::to_string(r->integer);
-        else if (r->type == REDIS_REPLY_NIL)
-            out = "(nil)";
-        freeReplyObject(r);
-        redisFree(c);
-        return out;
-    }
-    std::map<std::string, std::string> hash(const std::string &key)
-    {
-        redisContext *c = redisConnect("127.0.0.1", port_);
-        REQUIRE(c);
-        REQUIRE(c->err == 0);
-        if (!password_.empty()) freeReplyObject(redisCommand(c, "AUTH %s", password_.c_str()));
-        auto *r = static_cast<redisReply *>(redisCommand(c, "HGETALL %s", key.c_str()));
-        std::map<std::string, std::string> out;
-        if (r && r->type == REDIS_REPLY_ARRAY)
-            for (size_t i = 0; i + 1 < r->elements; i += 2)
-                out[r->element[i]->str] =
-                    std::string(r->element[i + 1]->str, r->element[i + 1]->len);
-        if (r) freeReplyObject(r);
-        redisFree(c);
-        return out;
-    }
+    std::string call(const std::vector<std::string> &argv) { return instance_.call(argv); }
+    std::map<std::string, std::string> hash(const std::string &key) { return instance_.hash(key); }
     // What berth-control does: the whole table in one HSET, then the version on the channel.
     void publish(const json &table)
     {
@@ -84,8 +47,7 @@ public:
     }
 
 private:
-    int port_;
-    std::string password_;
+    const RedisInstance &instance_;
 };
 
 json static_table(uint64_t version, const std::string &host, const std::string &root)
@@ -138,16 +100,28 @@ struct FleetEdge {
     }
 };
 
+// A Redis with a password and one fleet edge following it, started; `extra` ends [redis].
+struct FleetRig {
+    RedisInstance redis{"fleet-pw"};
+    Redis r{redis};
+    FleetEdge edge;
+
+    explicit FleetRig(const std::string &name, const std::string &extra = "")
+        : edge(redis, "fleet-pw", name)
+    {
+        edge.tree.write("edge.toml", read_file(edge.config) + extra);
+        edge.start();
+    }
+};
+
 } // namespace
 
 TEST_CASE("an edge with [redis] url installs published tables and acknowledges them, "
           "refusing a bad one",
           "[e2e][fleet]")
 {
-    RedisInstance redis("fleet-pw");
-    Redis r(redis.port(), "fleet-pw");
-    FleetEdge edge(redis, "fleet-pw", "edge-a");
-    edge.start();
+    FleetRig rig("edge-a");
+    auto &[redis, r, edge] = rig;
 
     json v3 = static_table(3, "site.example.test", "site/v1");
     r.publish(v3);
@@ -206,10 +180,8 @@ TEST_CASE("an edge with [redis] url installs published tables and acknowledges t
 TEST_CASE("a table whose files are not on the edge's host says so until they arrive",
           "[e2e][fleet]")
 {
-    RedisInstance redis("fleet-pw");
-    Redis r(redis.port(), "fleet-pw");
-    FleetEdge edge(redis, "fleet-pw", "edge-m");
-    edge.start();
+    FleetRig rig("edge-m");
+    auto &[redis, r, edge] = rig;
     json table = {
         {"version", 3},
         {"routes",
@@ -245,12 +217,99 @@ TEST_CASE("a table whose files are not on the edge's host says so until they arr
     CHECK(edge.proc->stop() == 0);
 }
 
+TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it installs the table "
+          "naming them",
+          "[e2e][fleet]")
+{
+    FleetRig rig("edge-f");
+    auto &[redis, r, edge] = rig;
+    r.publish(static_table(3, "site.example.test", "site/v1"));
+    CHECK(wait_until([&] { return edge.body("site.example.test") == "one"; }));
+
+    // The next deployment exists only as control's archive in Redis.
+    TempTree control_host;
+    control_host.write("remote/v2/index.html", "fetched");
+    control_host.write("remote/v2/assets/app.js", std::string(200000, 'j'));
+    r.call({"SET", "berth:files:remote/v2",
+            berth::shared::pack_directory(control_host.path("remote/v2"), 1 << 20)});
+    r.publish(static_table(4, "site.example.test", "remote/v2"));
+    // Never a 404 in between: the old table serves until the files are in place.
+    bool old_or_new = true;
+    CHECK(wait_until([&] {
+        std::string b = edge.body("site.example.test");
+        old_or_new &= b == "one" || b == "fetched";
+        return r.hash("berth:edge:edge-f")["version"] == "4";
+    }));
+    CHECK(old_or_new);
+    CHECK(edge.body("site.example.test") == "fetched");
+    auto js = get(edge.proc->port(), "site.example.test", "/assets/app.js");
+    REQUIRE(js);
+    CHECK(js->body == std::string(200000, 'j'));
+    CHECK(r.hash("berth:edge:edge-f")["missing_roots"] == "[]");
+    CHECK(fs::exists(edge.tree.path("deployments/remote/v2/index.html")));
+    CHECK_FALSE(fs::exists(edge.tree.path("deployments/remote/v2.partial")));
+    json files = edge.fleet_stats()["files"];
+    CHECK(files["fetched"] == 1);
+    CHECK(files["refused"] == json::object());
+    CHECK(edge.proc->wait_for_stderr("files of remote/v2 unpacked from redis"));
+
+    // A hostile archive is refused whole: nothing lands, the ack and stats say why, the table
+    // goes in without that root (other hosts are served).
+    r.call({"SET", "berth:files:bad/v1",
+            make_tarball({{AE_IFREG, "index.html", "ok"}, {AE_IFREG, "../escape.txt", "evil"}})});
+    r.publish(
+        {{"version", 5},
+         {"routes",
+          json::array({{{"host", "site.example.test"}, {"type", "static"}, {"root", "remote/v2"}},
+                       {{"host", "bad.example.test"}, {"type", "static"}, {"root", "bad/v1"}}})}});
+    CHECK(wait_until([&] { return r.hash("berth:edge:edge-f")["version"] == "5"; }));
+    auto ack = r.hash("berth:edge:edge-f");
+    CHECK(ack["missing_roots"] == R"(["bad/v1"])");
+    CHECK(ack["files_error"].find("bad/v1: ") == 0);
+    CHECK(ack["files_error"].find("escape.txt") != std::string::npos);
+    CHECK_FALSE(fs::exists(edge.tree.path("deployments/bad")));
+    CHECK_FALSE(fs::exists(edge.tree.path("deployments/escape.txt")));
+    CHECK_FALSE(fs::exists(edge.tree.path("escape.txt")));
+    CHECK(edge.body("bad.example.test") == "status 404");
+    CHECK(edge.body("site.example.test") == "fetched");
+    CHECK(edge.fleet_stats()["files"]["refused"].contains("bad/v1"));
+
+    // A root whose archive is not in Redis yet: installed without it, then fetched by a
+    // heartbeat once control leaves it there.
+    r.publish(static_table(6, "late.example.test", "late/v1"));
+    CHECK(wait_until([&] { return r.hash("berth:edge:edge-f")["version"] == "6"; }));
+    CHECK(r.hash("berth:edge:edge-f")["missing_roots"] == R"(["late/v1"])");
+    CHECK(r.hash("berth:edge:edge-f")["files_error"].empty()); // a new table: refusals forgotten
+    control_host.write("late/v1/index.html", "late");
+    r.call({"SET", "berth:files:late/v1",
+            berth::shared::pack_directory(control_host.path("late/v1"), 1 << 20)});
+    CHECK(wait_until([&] { return edge.body("late.example.test") == "late"; }));
+    CHECK(wait_until([&] { return r.hash("berth:edge:edge-f")["missing_roots"] == "[]"; }));
+    CHECK(edge.proc->stop() == 0);
+}
+
+TEST_CASE("an edge with fetch_files off leaves missing roots to the operator", "[e2e][fleet]")
+{
+    FleetRig rig("edge-n", "fetch_files = false\n");
+    auto &[redis, r, edge] = rig;
+    TempTree control_host;
+    control_host.write("remote/v2/index.html", "fetched");
+    r.call({"SET", "berth:files:remote/v2",
+            berth::shared::pack_directory(control_host.path("remote/v2"), 1 << 20)});
+    r.publish(static_table(4, "site.example.test", "remote/v2"));
+    CHECK(wait_until([&] { return r.hash("berth:edge:edge-n")["version"] == "4"; }));
+    CHECK(r.hash("berth:edge:edge-n")["missing_roots"] == R"(["remote/v2"])");
+    CHECK(edge.fleet_stats()["files"] == nullptr);
+    CHECK_FALSE(fs::exists(edge.tree.path("deployments/remote")));
+    CHECK(edge.proc->stop() == 0);
+}
+
 TEST_CASE("the flags --redis and --redis-name join a quick-mode edge to the fleet, bad ones "
           "exit 2",
           "[e2e][fleet]")
 {
     RedisInstance redis("fleet-pw");
-    Redis r(redis.port(), "fleet-pw");
+    Redis r(redis);
     TempTree tree;
     tree.write("deployments/site/v1/index.html", "one");
     EdgeProcess edge({"--listen", "127.0.0.1:0", "--deployments", tree.path("deployments"),
@@ -266,18 +325,18 @@ TEST_CASE("the flags --redis and --redis-name join a quick-mode edge to the flee
 
     for (const std::string &bad :
          {std::string("--redis http://127.0.0.1:1"), std::string("--redis-name a:b")}) {
-        ShellResult r = run_shell(edge_binary() + " --listen 127.0.0.1:0 --deployments " +
-                                  tree.path("deployments") + " " + bad + " 2>&1");
-        INFO(bad << ": " << r.out);
-        CHECK(r.exit_code == 2);
-        CHECK(r.out.find(bad.substr(0, bad.find(' '))) != std::string::npos);
+        ShellResult res = run_shell(edge_binary() + " --listen 127.0.0.1:0 --deployments " +
+                                    tree.path("deployments") + " " + bad + " 2>&1");
+        INFO(bad << ": " << res.out);
+        CHECK(res.exit_code == 2);
+        CHECK(res.out.find(bad.substr(0, bad.find(' '))) != std::string::npos);
     }
 }
 
 TEST_CASE("two edges given the same fleet name both say so", "[e2e][fleet]")
 {
     RedisInstance redis("fleet-pw");
-    Redis r(redis.port(), "fleet-pw");
+    Redis r(redis);
     FleetEdge one(redis, "fleet-pw", "twin"), two(redis, "fleet-pw", "twin");
     one.start();
     CHECK(wait_until([&] { return !r.hash("berth:edge:twin")["instance"].empty(); }));
@@ -293,7 +352,7 @@ TEST_CASE("a fleet edge keeps serving while Redis is away and follows again when
           "[e2e][fleet]")
 {
     RedisInstance redis("fleet-pw");
-    Redis r(redis.port(), "fleet-pw");
+    Redis r(redis);
     FleetEdge edge(redis, "fleet-pw", "edge-b");
     redis.stop(); // down before the edge even starts
     edge.start(); // starts anyway: the edge never waits on the control plane

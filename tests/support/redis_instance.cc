@@ -108,4 +108,60 @@ void RedisInstance::stop()
     pid_ = -1;
 }
 
+namespace
+{
+
+std::string reply_text(const redisReply *e)
+{
+    if (e->type == REDIS_REPLY_INTEGER) return std::to_string(e->integer);
+    if (e->type == REDIS_REPLY_NIL) return "(nil)";
+    return e->str ? std::string(e->str, e->len) : std::string();
+}
+
+} // namespace
+
+std::unique_ptr<redisReply, void (*)(redisReply *)>
+RedisInstance::command(const std::vector<std::string> &argv) const
+{
+    redisContext *c = redisConnect("127.0.0.1", port_);
+    if (!c || c->err) {
+        std::string why = c ? c->errstr : "out of memory";
+        if (c) redisFree(c);
+        throw std::runtime_error("redis 127.0.0.1:" + std::to_string(port_) + ": " + why);
+    }
+    if (!password_.empty()) freeReplyObject(redisCommand(c, "AUTH %s", password_.c_str()));
+    std::vector<const char *> args;
+    std::vector<size_t> lens;
+    for (const auto &a : argv) {
+        args.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    auto *r =
+        static_cast<redisReply *>(redisCommandArgv(c, int(args.size()), args.data(), lens.data()));
+    std::string why = r ? "" : c->errstr;
+    redisFree(c);
+    if (!r) throw std::runtime_error("redis command failed: " + why);
+    return {r, [](redisReply *p) { freeReplyObject(p); }};
+}
+
+std::string RedisInstance::call(const std::vector<std::string> &argv) const
+{
+    auto r = command(argv);
+    if (r->type != REDIS_REPLY_ARRAY) return reply_text(r.get());
+    std::string out;
+    for (size_t i = 0; i < r->elements; ++i)
+        out += (i ? "\n" : "") + reply_text(r->element[i]);
+    return out;
+}
+
+std::map<std::string, std::string> RedisInstance::hash(const std::string &key) const
+{
+    auto r = command({"HGETALL", key});
+    std::map<std::string, std::string> out;
+    if (r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i + 1 < r->elements; i += 2)
+            out[reply_text(r->element[i])] = reply_text(r->element[i + 1]);
+    return out;
+}
+
 } // namespace berth::test

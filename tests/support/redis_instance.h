@@ -1,8 +1,13 @@
 // A throwaway redis-server for tests on a free loopback port, no persistence, stopped by PID.
 #pragma once
 
+#include <map>
+#include <memory>
 #include <string>
 #include <sys/types.h>
+#include <vector>
+
+struct redisReply;
 
 namespace berth::test
 {
@@ -21,6 +26,12 @@ public:
     void stop();  // SIGTERM by PID; waits for exit
     bool running() const noexcept { return pid_ > 0; }
 
+    // One command on a fresh connection (AUTH first when there is a password), so it works
+    // across restarts. The reply as text: a string, status or error, an integer, "(nil)";
+    // an array as its elements joined by '\n'. Throws std::runtime_error when it cannot connect.
+    std::string call(const std::vector<std::string> &argv) const;
+    std::map<std::string, std::string> hash(const std::string &key) const; // HGETALL
+
     int port() const noexcept { return port_; }
     // With the password when there is one (redis://:PASSWORD@...).
     std::string url() const
@@ -30,6 +41,9 @@ public:
     }
 
 private:
+    std::unique_ptr<redisReply, void (*)(redisReply *)>
+    command(const std::vector<std::string> &argv) const;
+
     std::string password_;
     std::string dir_;
     int port_ = 0;

@@ -1,0 +1,50 @@
+// Fleet edges on other hosts than control get the deployments' files through Redis: a static
+// route's root is a path under deployments_root, which only control's host (or shared storage)
+// has. Each live static deployment is packed once (shared/archive/pack_directory.h) and left
+// under <prefix>:files:<root> before a table naming it is published; edges that lack a root
+// fetch and unpack it first (edge/fleet/deployment_fetcher.h). Redis keys, under [redis] prefix:
+//   <prefix>:files            set: the roots whose archive is in Redis
+//   <prefix>:files:<root>     the archive (gzip'd tar)
+//   <prefix>:files-refused    hash: root → why control could not pack it (too large, gone),
+//                             so it is not packed again each pass
+// A deployment directory never changes once published, so an archive never goes stale; it is
+// removed once no route of the expected table serves its root.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "control/base/json_util.h"
+#include "control/config/control_config.h"
+#include "control/queue/redis_conn.h"
+
+namespace berth::control
+{
+
+class DeploymentFiles
+{
+public:
+    DeploymentFiles(const ControlConfig &config, RedisConn &redis) : config_(config), redis_(redis)
+    {
+    }
+
+    // Every static root of `table` (a route table as published) gets its archive, packed now
+    // when Redis has none; archives of roots no longer in it are removed. Returns "" or what
+    // could not be distributed ("root: why; ..."). Throws RedisUnavailable.
+    std::string publish(const Json &table);
+    // Roots an edge reports missing: packed again when their archive has gone from Redis
+    // (flushed, evicted) although the set lists it. Throws RedisUnavailable.
+    void repair(const std::vector<std::string> &missing);
+    // Why each of `roots` was not distributed, for those control refused.
+    std::map<std::string, std::string> refusals(const std::vector<std::string> &roots);
+
+private:
+    std::string upload(const std::string &root); // "" or why not
+    std::string archive_key(const std::string &root) const;
+
+    const ControlConfig &config_;
+    RedisConn &redis_;
+};
+
+} // namespace berth::control

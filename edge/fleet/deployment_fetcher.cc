@@ -1,0 +1,208 @@
+#include "edge/fleet/deployment_fetcher.h"
+
+#include <filesystem>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <vector>
+
+#include <hiredis/hiredis.h>
+
+#include "shared/archive/tarball.h"
+#include "shared/base/log.h"
+
+namespace berth::edge
+{
+
+using shared::log_message;
+using shared::LogLevel;
+
+namespace fs = std::filesystem;
+
+namespace
+{
+
+// Deployments are whole static sites: larger than an upload, still bounded against a hostile
+// archive in Redis.
+shared::TarballLimits fleet_limits()
+{
+    shared::TarballLimits limits;
+    limits.max_unpacked_bytes = 4ull << 30;
+    limits.max_entries = 500000;
+    return limits;
+}
+
+bool is_dir(const fs::path &p)
+{
+    struct stat st;
+    return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Unpacks beside the final place, then one rename: the edge never serves half a deployment.
+// The stage has one fixed name per root (jobs never overlap), so a crash's leftover is
+// simply replaced next time.
+std::string unpack_root(const std::string &data, const fs::path &dest)
+{
+    if (is_dir(dest)) return ""; // arrived meanwhile (copied by hand, shared storage)
+    fs::path stage = dest;
+    stage += ".partial";
+    // Parents made for this root ("site/" of "site/d-17") go again if it fails.
+    std::vector<fs::path> made;
+    for (fs::path p = dest.parent_path(); !p.empty() && !is_dir(p); p = p.parent_path())
+        made.push_back(p);
+    std::error_code ec;
+    try {
+        fs::remove_all(stage, ec);
+        fs::create_directories(stage);
+        shared::extract_tarball(data, stage, fleet_limits());
+        fs::rename(stage, dest);
+        return "";
+    } catch (const std::exception &e) {
+        fs::remove_all(stage, ec);
+        if (is_dir(dest)) return "";
+        for (const fs::path &p : made)
+            fs::remove(p, ec); // only while empty
+        return e.what();
+    }
+}
+
+} // namespace
+
+struct DeploymentFetcher::Unpack {
+    uv_work_t req;
+    DeploymentFetcher *owner;
+    std::shared_ptr<bool> alive;
+    std::string root;
+    fs::path dest;
+    std::string data, error;
+};
+
+DeploymentFetcher::DeploymentFetcher(uv_loop_t *loop, std::string deployments_root,
+                                     std::string key_prefix, SendGet send_get)
+    : loop_(loop), deployments_root_(std::move(deployments_root)),
+      key_prefix_(std::move(key_prefix)), send_get_(std::move(send_get))
+{
+}
+
+DeploymentFetcher::~DeploymentFetcher()
+{
+    *alive_ = false;
+}
+
+void DeploymentFetcher::fetch(std::vector<std::string> roots, std::function<void()> done)
+{
+    queue_.clear();
+    for (std::string &root : roots)
+        if (!refused_.count(root)) queue_.push_back(std::move(root));
+    done_ = std::move(done);
+    busy_ = true;
+    waiting_reply_ = false;
+    next();
+}
+
+void DeploymentFetcher::abort()
+{
+    queue_.clear();
+    done_ = nullptr;
+    busy_ = false;
+    waiting_reply_ = false;
+}
+
+void DeploymentFetcher::next()
+{
+    // One GET or unpack at a time: an archive is held in memory only while it is unpacked.
+    if (!busy_ || waiting_reply_ || unpacking_) return;
+    if (queue_.empty()) {
+        busy_ = false;
+        if (auto done = std::exchange(done_, nullptr)) done();
+        return;
+    }
+    waiting_reply_ = true;
+    send_get_(key_prefix_ + queue_.front());
+}
+
+void DeploymentFetcher::answer(const redisReply *r)
+{
+    if (!busy_ || !waiting_reply_ || queue_.empty()) return; // abandoned batch
+    waiting_reply_ = false;
+    std::string root = queue_.front();
+    if (r->type == REDIS_REPLY_NIL) {
+        // Not published (yet): control packs it before it publishes the table, or not at all
+        // when its [edges] distribute_files is off. The heartbeat asks again.
+        queue_.erase(queue_.begin());
+        next();
+        return;
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+        std::string why =
+            r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "not a string in redis";
+        unpacked(root, why);
+        return;
+    }
+    // Relative paths the route table validator let through; this is the one place that
+    // writes where a table points, so it checks once more.
+    fs::path rel(root);
+    for (const auto &part : rel)
+        if (rel.is_absolute() || part == ".." || part == ".") {
+            unpacked(root, "not a path under deployments_root");
+            return;
+        }
+    auto *job = new Unpack{
+        {}, this, alive_, root, fs::path(deployments_root_) / rel, std::string(r->str, r->len), {}};
+    job->req.data = job;
+    unpacking_ = true;
+    fetched_bytes_ += job->data.size();
+    int rc = uv_queue_work(
+        loop_, &job->req,
+        [](uv_work_t *req) {
+            auto *j = static_cast<Unpack *>(req->data);
+            j->error = unpack_root(j->data, j->dest);
+            std::string().swap(j->data);
+        },
+        [](uv_work_t *req, int status) {
+            std::unique_ptr<Unpack> j(static_cast<Unpack *>(req->data));
+            if (!*j->alive) return;
+            j->owner->unpacking_ = false;
+            j->owner->unpacked(j->root, status == 0 ? j->error : uv_strerror(status));
+        });
+    if (rc != 0) {
+        unpacking_ = false;
+        std::string why = uv_strerror(rc);
+        delete job;
+        unpacked(root, why);
+    }
+}
+
+void DeploymentFetcher::unpacked(const std::string &root, const std::string &error)
+{
+    if (error.empty()) {
+        ++fetched_;
+        log_message(LogLevel::kInfo, "fleet: files of %s unpacked from redis", root.c_str());
+    } else {
+        refused_[root] = error;
+        last_error_ = root + ": " + error;
+        log_message(LogLevel::kError, "fleet: files of %s from redis refused: %s", root.c_str(),
+                    error.c_str());
+    }
+    // A batch abandoned while this ran has moved on; the current one goes on.
+    if (!queue_.empty() && queue_.front() == root && !waiting_reply_) queue_.erase(queue_.begin());
+    next();
+}
+
+std::string DeploymentFetcher::refusals() const
+{
+    std::string out;
+    for (const auto &[root, why] : refused_)
+        out += (out.empty() ? "" : "; ") + root + ": " + why;
+    return out;
+}
+
+nlohmann::json DeploymentFetcher::stats() const
+{
+    return {{"fetched", fetched_},
+            {"fetched_bytes", fetched_bytes_},
+            {"fetching", busy_ && !queue_.empty() ? nlohmann::json(queue_.front()) : nullptr},
+            {"refused", refused_},
+            {"last_error", last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_)}};
+}
+
+} // namespace berth::edge

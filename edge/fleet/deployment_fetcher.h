@@ -1,0 +1,76 @@
+// Brings a deployment's files to an edge on another host than control. Static roots are paths
+// under deployments_root, so a fleet edge elsewhere would hold a table whose files it lacks;
+// control leaves each live static deployment in Redis as a gzip'd tar (<prefix>:files:<root>,
+// see shared/archive/pack_directory.h) and this fetches the missing ones, one at a time, over
+// the route follower's connection, checks every entry and unpacks them on the threadpool
+// (never on a loop: an archive may hold hundreds of megabytes).
+//
+// A root lands whole or not at all: it is unpacked beside its final place and renamed there.
+// An archive that is refused (a hostile entry, too large) is not fetched again until the next
+// table; a root with no archive in Redis yet is asked for again by the follower's heartbeat.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <uv.h>
+
+struct redisReply;
+
+namespace berth::edge
+{
+
+class DeploymentFetcher
+{
+public:
+    // Queues "GET key" on the follower's command connection; its reply comes to answer().
+    using SendGet = std::function<void(const std::string &key)>;
+
+    DeploymentFetcher(uv_loop_t *loop, std::string deployments_root, std::string key_prefix,
+                      SendGet send_get);
+    DeploymentFetcher(const DeploymentFetcher &) = delete;
+    DeploymentFetcher &operator=(const DeploymentFetcher &) = delete;
+    ~DeploymentFetcher();
+
+    // Fetches and unpacks each of `roots` (skipping refused ones), then calls `done` on the
+    // loop. One batch at a time: call only when !busy().
+    void fetch(std::vector<std::string> roots, std::function<void()> done);
+    void answer(const redisReply *reply); // the reply to the last GET
+    // The connection dropped: the batch is abandoned (`done` is not called); an unpack under
+    // way still finishes on its thread.
+    void abort();
+    // A new table: archives refused before are worth another look (control may have fixed
+    // what made them fail, e.g. the size limit).
+    void forget_refusals() { refused_.clear(); }
+
+    bool busy() const { return busy_; }
+    // "root: reason; ..." for the refused archives, "" for none (the fleet acknowledgement).
+    std::string refusals() const;
+    nlohmann::json stats() const;
+
+private:
+    struct Unpack; // one job on the threadpool
+    void next();
+    void unpacked(const std::string &root, const std::string &error);
+
+    uv_loop_t *loop_;
+    std::string deployments_root_, key_prefix_;
+    SendGet send_get_;
+    std::vector<std::string> queue_; // roots still to fetch, the front one under way
+    std::function<void()> done_;
+    bool busy_ = false;
+    bool waiting_reply_ = false; // a GET is out
+    bool unpacking_ = false;     // a job is on the threadpool (perhaps of an abandoned batch)
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    // What stats says.
+    uint64_t fetched_ = 0, fetched_bytes_ = 0;
+    std::map<std::string, std::string> refused_; // root → why
+    std::string last_error_;
+};
+
+} // namespace berth::edge
