@@ -182,7 +182,8 @@ EdgeConfig load_edge_config(const std::string &path)
     }
     if (auto *t = section(path, root, "redis")) {
         check_keys(path, *t, "redis",
-                   {"url", "password_file", "prefix", "name", "heartbeat_ms", "fetch_files"});
+                   {"url", "password_file", "prefix", "name", "heartbeat_ms", "fetch_files",
+                    "keep_fetched_ms"});
         Reader r{{path, *t}};
         if (r.string("url", c.redis_url) && !c.redis_url.empty()) {
             try {
@@ -214,6 +215,7 @@ EdgeConfig load_edge_config(const std::string &path)
                                             "spaces, ':' or glob characters");
         r.integer("heartbeat_ms", c.redis_heartbeat_ms, 100, 60000);
         r.boolean("fetch_files", c.redis_fetch_files);
+        r.integer("keep_fetched_ms", c.redis_keep_fetched_ms, 0, 86400000);
     }
     if (auto *t = section(path, root, "geoip")) {
         check_keys(path, *t, "geoip", {"database", "trusted_proxies"});

@@ -91,6 +91,7 @@ struct EdgeConfig {
     // Unpack a deployment's files that control left in Redis when a table names a static root
     // this host lacks (an edge on another host than control).
     bool redis_fetch_files = true;
+    uint32_t redis_keep_fetched_ms = 60000; // a fetched root no table serves is deleted after
 
     // [geoip]
     std::string geoip_database;

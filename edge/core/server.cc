@@ -405,6 +405,8 @@ void Server::start_follower()
     settings.heartbeat_ms = config_.redis_heartbeat_ms;
     settings.fetch_files = config_.redis_fetch_files;
     settings.deployments_root = config_.deployments_root;
+    settings.state_dir = config_.state_dir;
+    settings.keep_fetched_ms = config_.redis_keep_fetched_ms;
     RouteFollower::Hooks hooks;
     hooks.version = [this] { return routes_ ? routes_->version() : uint64_t(0); };
     hooks.hash = [this] {
@@ -416,6 +418,14 @@ void Server::start_follower()
         return routes_hash_;
     };
     hooks.missing_roots = [this] { return missing_roots(); };
+    hooks.static_roots = [this] {
+        std::vector<std::string> roots;
+        if (routes_)
+            for (const shared::route::Route &r : routes_->routes())
+                if (r.type == shared::route::RouteType::kStatic && !r.root_from_label)
+                    roots.push_back(r.root);
+        return roots;
+    };
     hooks.missing_in = [this](const std::string &text) {
         std::string error;
         auto table = shared::route::parse_route_table(text, error);

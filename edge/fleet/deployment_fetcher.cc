@@ -1,8 +1,11 @@
 #include "edge/fleet/deployment_fetcher.h"
 
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <string_view>
 #include <sys/stat.h>
+#include <unordered_set>
 #include <vector>
 
 #include <hiredis/hiredis.h>
@@ -77,10 +80,83 @@ struct DeploymentFetcher::Unpack {
 };
 
 DeploymentFetcher::DeploymentFetcher(uv_loop_t *loop, std::string deployments_root,
+                                     std::string state_dir, uint64_t keep_unserved_ms,
                                      std::string key_prefix, SendGet send_get)
     : loop_(loop), deployments_root_(std::move(deployments_root)),
-      key_prefix_(std::move(key_prefix)), send_get_(std::move(send_get))
+      fetched_list_(state_dir.empty() ? "" : state_dir + "/fetched-roots.json"),
+      keep_unserved_ms_(keep_unserved_ms), key_prefix_(std::move(key_prefix)),
+      send_get_(std::move(send_get))
 {
+    load_fetched();
+}
+
+void DeploymentFetcher::load_fetched()
+{
+    if (fetched_list_.empty()) return;
+    std::ifstream in(fetched_list_);
+    if (!in) return; // none yet
+    nlohmann::json list = nlohmann::json::parse(in, nullptr, false);
+    if (!list.is_array()) {
+        log_message(LogLevel::kWarn, "fleet: %s is not a JSON list; fetched roots are forgotten",
+                    fetched_list_.c_str());
+        return;
+    }
+    for (const auto &root : list)
+        if (root.is_string()) fetched_roots_.emplace(root.get<std::string>(), 0);
+}
+
+void DeploymentFetcher::save_fetched()
+{
+    if (fetched_list_.empty()) return;
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto &entry : fetched_roots_)
+        list.push_back(entry.first);
+    // Written aside and renamed: a crash leaves the old list or the new one.
+    std::string tmp = fetched_list_ + ".tmp";
+    std::ofstream(tmp) << list.dump() << "\n";
+    std::error_code ec;
+    fs::rename(tmp, fetched_list_, ec);
+    if (ec)
+        log_message(LogLevel::kWarn, "fleet: cannot write %s: %s", fetched_list_.c_str(),
+                    ec.message().c_str());
+}
+
+void DeploymentFetcher::sweep(const std::vector<std::string> &served)
+{
+    uint64_t now = uv_now(loop_);
+    std::unordered_set<std::string_view> named(served.begin(), served.end());
+    std::vector<std::string> expired;
+    for (auto &[root, unserved_since] : fetched_roots_) {
+        if (named.count(root))
+            unserved_since = 0;
+        else if (unserved_since == 0)
+            unserved_since = now; // the grace lets requests under way on the old table end
+        else if (now - unserved_since >= keep_unserved_ms_ &&
+                 !(busy_ && !queue_.empty() && queue_.front() == root))
+            expired.push_back(root);
+    }
+    for (const std::string &root : expired) {
+        fetched_roots_.erase(root);
+        ++removed_;
+        log_message(LogLevel::kInfo, "fleet: removing %s, fetched and no longer served",
+                    root.c_str());
+        // The tree may be large: removed on the threadpool.
+        struct Removal {
+            uv_work_t req;
+            fs::path path;
+        };
+        auto *job = new Removal{{}, fs::path(deployments_root_) / root};
+        job->req.data = job;
+        int rc = uv_queue_work(
+            loop_, &job->req,
+            [](uv_work_t *req) {
+                std::error_code ec;
+                fs::remove_all(static_cast<Removal *>(req->data)->path, ec);
+            },
+            [](uv_work_t *req, int) { delete static_cast<Removal *>(req->data); });
+        if (rc != 0) delete job;
+    }
+    if (!expired.empty()) save_fetched();
 }
 
 DeploymentFetcher::~DeploymentFetcher()
@@ -176,6 +252,8 @@ void DeploymentFetcher::unpacked(const std::string &root, const std::string &err
 {
     if (error.empty()) {
         ++fetched_;
+        fetched_roots_.emplace(root, 0);
+        save_fetched();
         log_message(LogLevel::kInfo, "fleet: files of %s unpacked from redis", root.c_str());
     } else {
         refused_[root] = error;
@@ -202,7 +280,10 @@ nlohmann::json DeploymentFetcher::stats() const
             {"fetched_bytes", fetched_bytes_},
             {"fetching", busy_ && !queue_.empty() ? nlohmann::json(queue_.front()) : nullptr},
             {"refused", refused_},
-            {"last_error", last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_)}};
+            {"kept", fetched_roots_.size()},
+            {"removed", removed_},
+            {"last_error",
+             last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_)}};
 }
 
 } // namespace berth::edge

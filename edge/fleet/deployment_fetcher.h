@@ -8,6 +8,11 @@
 // A root lands whole or not at all: it is unpacked beside its final place and renamed there.
 // An archive that is refused (a hostile entry, too large) is not fetched again until the next
 // table; a root with no archive in Redis yet is asked for again by the follower's heartbeat.
+//
+// What this edge unpacked is its own to remove: the roots it fetched are listed in
+// state_dir/fetched-roots.json, and one that no route of the served table has named for
+// [redis] keep_fetched_ms (a minute) is deleted (a rollback to it fetches it again). Nothing else
+// under deployments_root is ever touched.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +36,9 @@ public:
     // Queues "GET key" on the follower's command connection; its reply comes to answer().
     using SendGet = std::function<void(const std::string &key)>;
 
-    DeploymentFetcher(uv_loop_t *loop, std::string deployments_root, std::string key_prefix,
-                      SendGet send_get);
+    // state_dir: where the list of fetched roots is kept ("" = in memory only).
+    DeploymentFetcher(uv_loop_t *loop, std::string deployments_root, std::string state_dir,
+                      uint64_t keep_unserved_ms, std::string key_prefix, SendGet send_get);
     DeploymentFetcher(const DeploymentFetcher &) = delete;
     DeploymentFetcher &operator=(const DeploymentFetcher &) = delete;
     ~DeploymentFetcher();
@@ -48,6 +54,11 @@ public:
     // what made them fail, e.g. the size limit).
     void forget_refusals() { refused_.clear(); }
 
+    // Deletes fetched roots that `served` (the static roots of the table served now) has not
+    // named for keep_unserved_ms; called by the follower's heartbeat.
+    void sweep(const std::vector<std::string> &served);
+    bool keeps_any() const { return !fetched_roots_.empty(); }
+
     bool busy() const { return busy_; }
     // "root: reason; ..." for the refused archives, "" for none (the fleet acknowledgement).
     std::string refusals() const;
@@ -57,9 +68,13 @@ private:
     struct Unpack; // one job on the threadpool
     void next();
     void unpacked(const std::string &root, const std::string &error);
+    void load_fetched();
+    void save_fetched();
 
     uv_loop_t *loop_;
-    std::string deployments_root_, key_prefix_;
+    std::string deployments_root_, fetched_list_;
+    uint64_t keep_unserved_ms_;
+    std::string key_prefix_;
     SendGet send_get_;
     std::vector<std::string> queue_; // roots still to fetch, the front one under way
     std::function<void()> done_;
@@ -71,6 +86,9 @@ private:
     uint64_t fetched_ = 0, fetched_bytes_ = 0;
     std::map<std::string, std::string> refused_; // root → why
     std::string last_error_;
+    // Roots this edge unpacked → loop time since no served table names them (0: named now).
+    std::map<std::string, uint64_t> fetched_roots_;
+    uint64_t removed_ = 0;
 };
 
 } // namespace berth::edge

@@ -63,7 +63,7 @@ RouteFollower::RouteFollower(uv_loop_t *loop, Settings settings, Hooks hooks)
     instance_ = id;
     if (settings_.fetch_files)
         fetcher_ = std::make_unique<DeploymentFetcher>(
-            loop, settings_.deployments_root,
+            loop, settings_.deployments_root, settings_.state_dir, settings_.keep_fetched_ms,
             settings_.prefix + ":files:", [this](const std::string &key) {
                 send(cmd_, Step::kFiles, {"GET", key});
             });
@@ -445,6 +445,8 @@ void RouteFollower::heartbeat()
     }
     send(cmd_, Step::kOwner, {"HGET", edge_key_, "instance"});
     acknowledge();
+    if (fetcher_ && fetcher_->keeps_any() && hooks_.static_roots)
+        fetcher_->sweep(hooks_.static_roots());
     fetch_missing_files(); // before the version check, which would hold it back
     check_version();
 }

@@ -44,13 +44,16 @@ public:
         std::string prefix = "berth";
         std::string name; // this edge's name in the fleet
         uint32_t heartbeat_ms = 2000;
-        bool fetch_files = true;      // fetch missing static roots' files from Redis
-        std::string deployments_root; // where they go
+        bool fetch_files = true;          // fetch missing static roots' files from Redis
+        std::string deployments_root;     // where they go
+        std::string state_dir;            // where the list of fetched ones is kept
+        uint64_t keep_fetched_ms = 60000; // a fetched root no table serves is deleted after
     };
     struct Hooks {
         std::function<uint64_t()> version; // of the table served now, 0 without one
         std::function<std::string()> hash; // route_table_hash of it, "" without one
         std::function<std::vector<std::string>()> missing_roots; // its static roots not here
+        std::function<std::vector<std::string>()> static_roots;  // of the table served now
         // The static roots of a table (JSON text) that are not here; none when it is invalid.
         std::function<std::vector<std::string>(const std::string &table_json)> missing_in;
         std::function<std::string(const std::string &table_json)> install; // "" or the error

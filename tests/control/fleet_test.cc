@@ -176,6 +176,8 @@ TEST_CASE("an edge control does not list still follows the tables control publis
     CHECK(edges["followers"][0]["in_sync"] == true);
     CHECK(edges["followers"][0]["version"] == edges["expected"]["version"]);
     CHECK(edges["followers"][0]["missing_roots"] == json::array());
+    // Without redis_edges, files are not distributed unless asked: this edge shares the host.
+    CHECK(env.redis.call({"EXISTS", "berth:files"}) == "0");
 
     // A Redis restarted empty gets the table back from the reconciler: a new edge host
     // (no saved table) is served without another deploy.
@@ -311,4 +313,12 @@ TEST_CASE("[edges] redis_edges names are checked at startup", "[control][fleet]"
     r = env.run({"migrate"});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("twice") != std::string::npos);
+    for (const char *bad : {"distribute_files = 1\n", "distribute_max_bytes = 10\n"}) {
+        env.options().extra_toml = std::string("[edges]\n") + bad;
+        env.write_config();
+        r = env.run({"migrate"});
+        INFO(bad << r.err);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find(std::string(bad).substr(0, 12)) != std::string::npos);
+    }
 }

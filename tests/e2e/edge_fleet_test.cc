@@ -221,7 +221,7 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
           "naming them",
           "[e2e][fleet]")
 {
-    FleetRig rig("edge-f");
+    FleetRig rig("edge-f", "keep_fetched_ms = 300\n");
     auto &[redis, r, edge] = rig;
     r.publish(static_table(3, "site.example.test", "site/v1"));
     CHECK(wait_until([&] { return edge.body("site.example.test") == "one"; }));
@@ -285,6 +285,22 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
             berth::shared::pack_directory(control_host.path("late/v1"), 1 << 20)});
     CHECK(wait_until([&] { return edge.body("late.example.test") == "late"; }));
     CHECK(wait_until([&] { return r.hash("berth:edge:edge-f")["missing_roots"] == "[]"; }));
+
+    // What it fetched and no table serves any more goes after keep_fetched_ms; what it did
+    // not fetch (site/v1, put there by someone else) is never touched.
+    CHECK(wait_until([&] { return !fs::exists(edge.tree.path("deployments/remote/v2")); }));
+    CHECK(edge.proc->wait_for_stderr("removing remote/v2, fetched and no longer served"));
+    CHECK(fs::exists(edge.tree.path("deployments/late/v1/index.html")));
+    CHECK(edge.fleet_stats()["files"]["removed"] == 1);
+    // The list of fetched roots outlives a restart.
+    CHECK(edge.proc->stop() == 0);
+    edge.start();
+    r.publish(static_table(7, "site.example.test", "site/v1"));
+    CHECK(wait_until([&] { return !fs::exists(edge.tree.path("deployments/late/v1")); }));
+    CHECK(edge.body("site.example.test") == "one");
+    CHECK(fs::exists(edge.tree.path("deployments/site/v1/index.html")));
+    CHECK(fs::exists(edge.tree.path("deployments/site/v2/index.html")));
+    CHECK(read_file(edge.tree.path("state/fetched-roots.json")) == "[]\n");
     CHECK(edge.proc->stop() == 0);
 }
 

@@ -57,7 +57,8 @@ TEST_CASE("config mistakes name the line and the key", "[config]")
     CHECK(error_of("[nope]\n").find("unknown key \"nope\"") != std::string::npos);
 }
 
-TEST_CASE("[redis] takes a url, password file, prefix, name and heartbeat, refusing bad ones",
+TEST_CASE("[redis] takes a url, password file, prefix, name, heartbeat and file fetching, refusing "
+          "bad ones",
           "[config]")
 {
     TempTree t;
@@ -73,6 +74,14 @@ TEST_CASE("[redis] takes a url, password file, prefix, name and heartbeat, refus
     CHECK(on.redis_prefix == "fleet");
     CHECK(on.redis_name == "edge-a");
     CHECK(on.redis_heartbeat_ms == 500);
+    CHECK(on.redis_fetch_files); // by default
+    CHECK(on.redis_keep_fetched_ms == 60000);
+    EdgeConfig files = load(t, "[redis]\nfetch_files = false\nkeep_fetched_ms = 0\n");
+    CHECK_FALSE(files.redis_fetch_files);
+    CHECK(files.redis_keep_fetched_ms == 0);
+    CHECK(error_of("[redis]\nfetch_files = \"yes\"\n").find("fetch_files") != std::string::npos);
+    CHECK(error_of("[redis]\nkeep_fetched_ms = -1\n").find("keep_fetched_ms") !=
+          std::string::npos);
     CHECK(error_of("[redis]\nurl = \"http://x\"\n") == "2: [redis] url must start with redis://");
     CHECK(error_of("[redis]\nurl = \"redis://h:0\"\n") ==
           "2: [redis] url port must be a number from 1 to 65535");
