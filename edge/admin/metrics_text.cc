@@ -87,6 +87,11 @@ std::string label(std::string_view name, std::string_view value)
     return std::string(name) + "=\"" + label_value(value) + "\"";
 }
 
+// A stats field and the family it becomes.
+struct Plain {
+    const char *key, *name, *type, *help;
+};
+
 // [redis] fleet following: alert when published_version stays above routes_version (the
 // edge cannot fetch or install what control published) or connected stays 0.
 void fleet_families(Writer &w, const json &fleet)
@@ -99,14 +104,26 @@ void fleet_families(Writer &w, const json &fleet)
     w.family("berth_edge_fleet_install_failed", "gauge",
              "1 while the newest published table is one this edge refused.");
     w.sample("", fleet.value("install_error", json()).is_null() ? "0" : "1");
+    const json &files = fleet.value("files", json());
+    if (!files.is_object()) return; // fetch_files off
+    static constexpr Plain kFiles[] = {
+        {"fetched", "berth_edge_fleet_files_fetched_total", "counter",
+         "Deployments whose files this edge fetched from Redis and unpacked."},
+        {"fetched_bytes", "berth_edge_fleet_files_fetched_bytes_total", "counter",
+         "Bytes of deployment archives fetched from Redis."},
+        {"removed", "berth_edge_fleet_files_removed_total", "counter",
+         "Fetched deployments deleted once no route served them."},
+    };
+    for (const Plain &p : kFiles)
+        w.single(files, p.key, p.name, p.type, p.help);
+    w.family("berth_edge_fleet_files_refused", "gauge",
+             "Deployment archives this edge refused (hostile entry, too large, cannot write).");
+    w.sample("", std::to_string(files.value("refused", json::object()).size()));
 }
 
 void upstream_families(Writer &w, const json &upstreams)
 {
     if (!upstreams.is_array() || upstreams.empty()) return;
-    struct Plain {
-        const char *key, *name, *type, *help;
-    };
     static constexpr Plain kPlain[] = {
         {"requests", "berth_edge_upstream_requests_total", "counter",
          "Attempts sent to the upstream (retries included)."},

@@ -34,7 +34,8 @@ TEST_CASE("metrics text: TLS handshakes, failures and certificate expiry", "[adm
     CHECK(t.find("fleet") == std::string::npos);
 }
 
-TEST_CASE("metrics text: a fleet edge's Redis connection, published version and missing files",
+TEST_CASE("metrics text: a fleet edge's Redis connection, published version, missing and fetched "
+          "files",
           "[admin][metrics]")
 {
     json fleet = {{"connected", false},
@@ -47,9 +48,18 @@ TEST_CASE("metrics text: a fleet edge's Redis connection, published version and 
     CHECK(t.find("berth_edge_fleet_connected 0\n") != std::string::npos);
     CHECK(t.find("berth_edge_fleet_published_version 12\n") != std::string::npos);
     CHECK(t.find("berth_edge_fleet_install_failed 1\n") != std::string::npos);
+    CHECK(t.find("berth_edge_fleet_files") == std::string::npos); // fetch_files off
     fleet["install_error"] = nullptr;
-    CHECK(prometheus_text({{"fleet", fleet}}).find("berth_edge_fleet_install_failed 0\n") !=
-          std::string::npos);
+    fleet["files"] = {{"fetched", 3},
+                      {"fetched_bytes", 4096},
+                      {"removed", 1},
+                      {"refused", {{"bad/d-1", "../x: leaves the tree"}}}};
+    t = prometheus_text({{"fleet", fleet}});
+    CHECK(t.find("berth_edge_fleet_install_failed 0\n") != std::string::npos);
+    CHECK(t.find("berth_edge_fleet_files_fetched_total 3\n") != std::string::npos);
+    CHECK(t.find("berth_edge_fleet_files_fetched_bytes_total 4096\n") != std::string::npos);
+    CHECK(t.find("berth_edge_fleet_files_removed_total 1\n") != std::string::npos);
+    CHECK(t.find("berth_edge_fleet_files_refused 1\n") != std::string::npos);
 }
 
 TEST_CASE("metrics text: label values are escaped, each family is written once", "[admin][metrics]")
