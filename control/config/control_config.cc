@@ -14,6 +14,7 @@
 #include "shared/base/host_name.h"
 #include "shared/config/redis_url.h"
 #include "shared/config/toml_reader.h"
+#include "shared/fleet/signature.h"
 
 namespace berth::control
 {
@@ -243,13 +244,22 @@ ControlConfig load_control_config(const std::string &path)
         r.integer("pool", c.database_pool, 1, 256);
     }
     if (auto *t = section(path, root, "redis")) {
-        shared::config::check_keys(path, *t, "redis", {"url", "prefix", "password_file"});
+        shared::config::check_keys(path, *t, "redis",
+                                   {"url", "prefix", "password_file", "signing_key_file"});
         Reader r{path, *t, "redis"};
         if (r.string("url", c.redis_url)) check_redis_url(r, c.redis_url);
         r.string("prefix", c.redis_prefix);
         std::string password_file;
         if (r.string("password_file", password_file) && !password_file.empty())
             c.redis_url = with_redis_password(r, c.redis_url, password_file);
+        std::string key_file;
+        if (r.string("signing_key_file", key_file) && !key_file.empty()) {
+            try {
+                c.redis_signing_key = shared::fleet::read_signing_key(key_file);
+            } catch (const std::exception &e) {
+                r.fail_key("signing_key_file", e.what());
+            }
+        }
     }
     if (auto *t = section(path, root, "deploy")) read_deploy(Reader{path, *t, "deploy"}, c);
     if (auto *t = section(path, root, "builds")) read_builds(Reader{path, *t, "builds"}, c);

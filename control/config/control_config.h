@@ -35,6 +35,9 @@ struct ControlConfig {
     // [redis]
     std::string redis_url = "redis://127.0.0.1:63799";
     std::string redis_prefix = "berth";
+    // [redis] signing_key_file's key: route tables and deployment archives published in Redis
+    // are signed with it (shared/fleet/signature.h); empty: unsigned.
+    std::string redis_signing_key;
 
     // [deploy]
     std::string deployments_root = ".berth/deployments";

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "shared/archive/pack_directory.h"
+#include "shared/fleet/signature.h"
 
 namespace berth::control
 {
@@ -66,7 +67,12 @@ std::string DeploymentFiles::upload(const std::string &root)
     // Listed first: a crash between the two leaves a listed root without its archive, which
     // repair() notices when an edge reports it missing (an unlisted archive would never go).
     redis_.command({"SADD", config_.redis_prefix + ":files", root});
-    RedisReply set = redis_.command({"SET", archive_key(root), archive}, kArchiveIoMs);
+    std::string signature =
+        config_.redis_signing_key.empty()
+            ? std::string()
+            : shared::fleet::sign_archive(config_.redis_signing_key, root, archive);
+    RedisReply set = redis_.command(
+        {"HSET", archive_key(root), "data", archive, "signature", signature}, kArchiveIoMs);
     if (set->type == REDIS_REPLY_ERROR) {
         redis_.command({"SREM", config_.redis_prefix + ":files", root});
         return "redis refused the archive (" + std::to_string(archive.size()) +

@@ -4,7 +4,8 @@
 // under <prefix>:files:<root> before a table naming it is published; edges that lack a root
 // fetch and unpack it first (edge/fleet/deployment_fetcher.h). Redis keys, under [redis] prefix:
 //   <prefix>:files            set: the roots whose archive is in Redis
-//   <prefix>:files:<root>     the archive (gzip'd tar)
+//   <prefix>:files:<root>     hash: data (the gzip'd tar), signature (shared/fleet/signature.h,
+//                             "" without [redis] signing_key_file)
 //   <prefix>:files-refused    hash: root → why control could not pack it (too large, gone),
 //                             so it is not packed again each pass
 // A deployment directory never changes once published, so an archive never goes stale; it is

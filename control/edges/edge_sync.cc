@@ -11,6 +11,7 @@
 #include "control/store/audit_log.h"
 #include "control/store/db.h"
 #include "shared/admin/admin_client.h"
+#include "shared/fleet/signature.h"
 #include "shared/route/route_table_json.h"
 
 namespace berth::control
@@ -180,7 +181,13 @@ std::string EdgeSync::publish(const ExpectedTable &expected, uint64_t *ahead)
         files_error_ = config_.distribute_files
                            ? DeploymentFiles(config_, redis()).publish(expected.body)
                            : std::string();
-        RedisReply held = redis().command({"HMGET", key, "version", "hash"});
+        std::string version_text = std::to_string(expected.version);
+        std::string table = canonical_json(expected.body);
+        std::string signature =
+            config_.redis_signing_key.empty()
+                ? std::string()
+                : shared::fleet::sign_table(config_.redis_signing_key, version_text, table);
+        RedisReply held = redis().command({"HMGET", key, "version", "hash", "signature"});
         auto field = [&](size_t i) {
             return held->type == REDIS_REPLY_ARRAY && held->elements > i &&
                            held->element[i]->type == REDIS_REPLY_STRING
@@ -188,15 +195,16 @@ std::string EdgeSync::publish(const ExpectedTable &expected, uint64_t *ahead)
                        : std::string();
         };
         uint64_t version = field(0).empty() ? 0 : std::stoull(field(0));
-        if (version == expected.version && field(1) == expected.hash) return "";
+        // A signing key added or changed re-signs the table in place.
+        if (version == expected.version && field(1) == expected.hash && field(2) == signature)
+            return "";
         if (version > expected.version) {
             *ahead = version;
             return "";
         }
         // One HSET: a follower never reads a version with another version's table.
-        RedisReply set =
-            redis().command({"HSET", key, "version", std::to_string(expected.version), "hash",
-                             expected.hash, "table", canonical_json(expected.body)});
+        RedisReply set = redis().command({"HSET", key, "version", version_text, "hash",
+                                          expected.hash, "table", table, "signature", signature});
         if (set->type == REDIS_REPLY_ERROR)
             return "redis refused the table: " + std::string(set->str, set->len);
         redis().command({"PUBLISH", key, std::to_string(expected.version)});

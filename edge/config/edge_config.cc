@@ -7,6 +7,7 @@
 
 #include "shared/config/redis_url.h"
 #include "shared/config/toml_reader.h"
+#include "shared/fleet/signature.h"
 
 namespace berth::edge
 {
@@ -183,7 +184,7 @@ EdgeConfig load_edge_config(const std::string &path)
     if (auto *t = section(path, root, "redis")) {
         check_keys(path, *t, "redis",
                    {"url", "password_file", "prefix", "name", "heartbeat_ms", "fetch_files",
-                    "keep_fetched_ms"});
+                    "keep_fetched_ms", "signing_key_file"});
         Reader r{{path, *t}};
         if (r.string("url", c.redis_url) && !c.redis_url.empty()) {
             try {
@@ -214,6 +215,15 @@ EdgeConfig load_edge_config(const std::string &path)
             fail(at(path, *t->get("name")), "[redis] name must be at most 200 characters without "
                                             "spaces, ':' or glob characters");
         r.integer("heartbeat_ms", c.redis_heartbeat_ms, 100, 60000);
+        std::string key_file;
+        if (r.string("signing_key_file", key_file) && !key_file.empty()) {
+            try {
+                c.redis_signing_key = shared::fleet::read_signing_key(key_file);
+            } catch (const std::runtime_error &e) {
+                fail(at(path, *t->get("signing_key_file")),
+                     std::string("[redis] signing_key_file ") + e.what());
+            }
+        }
         r.boolean("fetch_files", c.redis_fetch_files);
         r.integer("keep_fetched_ms", c.redis_keep_fetched_ms, 0, 86400000);
     }

@@ -90,6 +90,8 @@ struct EdgeConfig {
     uint32_t redis_heartbeat_ms = 2000; // acknowledgement refresh and version check
     // Unpack a deployment's files that control left in Redis when a table names a static root
     // this host lacks (an edge on another host than control).
+    // [redis] signing_key_file's key: tables and archives must carry control's signature.
+    std::string redis_signing_key;
     bool redis_fetch_files = true;
     uint32_t redis_keep_fetched_ms = 60000; // a fetched root no table serves is deleted after
 

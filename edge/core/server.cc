@@ -406,6 +406,7 @@ void Server::start_follower()
     settings.fetch_files = config_.redis_fetch_files;
     settings.deployments_root = config_.deployments_root;
     settings.state_dir = config_.state_dir;
+    settings.signing_key = config_.redis_signing_key;
     settings.keep_fetched_ms = config_.redis_keep_fetched_ms;
     RouteFollower::Hooks hooks;
     hooks.version = [this] { return routes_ ? routes_->version() : uint64_t(0); };

@@ -12,6 +12,7 @@
 
 #include "shared/archive/tarball.h"
 #include "shared/base/log.h"
+#include "shared/fleet/signature.h"
 
 namespace berth::edge
 {
@@ -81,11 +82,12 @@ struct DeploymentFetcher::Unpack {
 
 DeploymentFetcher::DeploymentFetcher(uv_loop_t *loop, std::string deployments_root,
                                      std::string state_dir, uint64_t keep_unserved_ms,
-                                     std::string key_prefix, SendGet send_get)
+                                     std::string signing_key, std::string key_prefix,
+                                     SendGet send_get)
     : loop_(loop), deployments_root_(std::move(deployments_root)),
       fetched_list_(state_dir.empty() ? "" : state_dir + "/fetched-roots.json"),
-      keep_unserved_ms_(keep_unserved_ms), key_prefix_(std::move(key_prefix)),
-      send_get_(std::move(send_get))
+      keep_unserved_ms_(keep_unserved_ms), signing_key_(std::move(signing_key)),
+      key_prefix_(std::move(key_prefix)), send_get_(std::move(send_get))
 {
     load_fetched();
 }
@@ -201,17 +203,31 @@ void DeploymentFetcher::answer(const redisReply *r)
     if (!busy_ || !waiting_reply_ || queue_.empty()) return; // abandoned batch
     waiting_reply_ = false;
     std::string root = queue_.front();
-    if (r->type == REDIS_REPLY_NIL) {
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_NIL) {
         // Not published (yet): control packs it before it publishes the table, or not at all
         // when its [edges] distribute_files is off. The heartbeat asks again.
         queue_.erase(queue_.begin());
         next();
         return;
     }
-    if (r->type != REDIS_REPLY_STRING) {
-        std::string why =
-            r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "not a string in redis";
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING) {
+        std::string why = r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len)
+                                                       : "not an archive hash in redis";
         unpacked(root, why);
+        return;
+    }
+    std::string_view data(r->element[0]->str, r->element[0]->len);
+    std::string_view signature = r->element[1]->type == REDIS_REPLY_STRING
+                                     ? std::string_view(r->element[1]->str, r->element[1]->len)
+                                     : std::string_view();
+    if (!signing_key_.empty() &&
+        !shared::fleet::signature_matches(shared::fleet::sign_archive(signing_key_, root, data),
+                                          signature)) {
+        unpacked(root, signature.empty()
+                           ? "unsigned, and this edge has a [redis] signing_key_file"
+                           : "its signature does not match this edge's [redis] signing_key_file");
         return;
     }
     // Relative paths the route table validator let through; this is the one place that
@@ -223,7 +239,7 @@ void DeploymentFetcher::answer(const redisReply *r)
             return;
         }
     auto *job = new Unpack{
-        {}, this, alive_, root, fs::path(deployments_root_) / rel, std::string(r->str, r->len), {}};
+        {}, this, alive_, root, fs::path(deployments_root_) / rel, std::string(data), {}};
     job->req.data = job;
     unpacking_ = true;
     fetched_bytes_ += job->data.size();

@@ -33,12 +33,14 @@ namespace berth::edge
 class DeploymentFetcher
 {
 public:
-    // Queues "GET key" on the follower's command connection; its reply comes to answer().
+    // Queues "HMGET key data signature" on the follower's command connection; its reply
+    // comes to answer().
     using SendGet = std::function<void(const std::string &key)>;
 
     // state_dir: where the list of fetched roots is kept ("" = in memory only).
     DeploymentFetcher(uv_loop_t *loop, std::string deployments_root, std::string state_dir,
-                      uint64_t keep_unserved_ms, std::string key_prefix, SendGet send_get);
+                      uint64_t keep_unserved_ms, std::string signing_key, std::string key_prefix,
+                      SendGet send_get);
     DeploymentFetcher(const DeploymentFetcher &) = delete;
     DeploymentFetcher &operator=(const DeploymentFetcher &) = delete;
     ~DeploymentFetcher();
@@ -46,7 +48,7 @@ public:
     // Fetches and unpacks each of `roots` (skipping refused ones), then calls `done` on the
     // loop. One batch at a time: call only when !busy().
     void fetch(std::vector<std::string> roots, std::function<void()> done);
-    void answer(const redisReply *reply); // the reply to the last GET
+    void answer(const redisReply *reply); // the reply to the last HMGET
     // The connection dropped: the batch is abandoned (`done` is not called); an unpack under
     // way still finishes on its thread.
     void abort();
@@ -74,6 +76,7 @@ private:
     uv_loop_t *loop_;
     std::string deployments_root_, fetched_list_;
     uint64_t keep_unserved_ms_;
+    std::string signing_key_; // "": archives are taken unsigned
     std::string key_prefix_;
     SendGet send_get_;
     std::vector<std::string> queue_; // roots still to fetch, the front one under way

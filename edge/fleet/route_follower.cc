@@ -17,6 +17,7 @@
 
 #include "edge/fleet/hiredis_uv.h"
 #include "shared/base/log.h"
+#include "shared/fleet/signature.h"
 
 namespace berth::edge
 {
@@ -64,8 +65,8 @@ RouteFollower::RouteFollower(uv_loop_t *loop, Settings settings, Hooks hooks)
     if (settings_.fetch_files)
         fetcher_ = std::make_unique<DeploymentFetcher>(
             loop, settings_.deployments_root, settings_.state_dir, settings_.keep_fetched_ms,
-            settings_.prefix + ":files:", [this](const std::string &key) {
-                send(cmd_, Step::kFiles, {"GET", key});
+            settings_.signing_key, settings_.prefix + ":files:", [this](const std::string &key) {
+                send(cmd_, Step::kFiles, {"HMGET", key, "data", "signature"});
             });
 }
 
@@ -340,17 +341,29 @@ void RouteFollower::handle(Step step, bool on_subscriber, void *raw)
         published_version_ = r->type == REDIS_REPLY_NIL ? 0 : parse_version(reply_text(r));
         // A table this edge refused is not fetched again until a newer one is published.
         if (published_version_ > hooks_.version() && published_version_ != refused_version_) {
-            send(cmd_, Step::kTable, {"HMGET", routes_key_, "version", "table"});
+            send(cmd_, Step::kTable, {"HMGET", routes_key_, "version", "table", "signature"});
             return;
         }
         fetch_done();
         return;
     }
     case Step::kTable: {
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[1]->type == REDIS_REPLY_STRING) {
             uint64_t version = parse_version(reply_text(r->element[0]));
             std::string table = reply_text(r->element[1]);
+            if (version > hooks_.version() && !settings_.signing_key.empty() &&
+                !shared::fleet::signature_matches(
+                    shared::fleet::sign_table(settings_.signing_key, reply_text(r->element[0]),
+                                              table),
+                    reply_text(r->element[2]))) {
+                refuse(version, reply_text(r->element[2]).empty()
+                                    ? "unsigned, and this edge has a [redis] signing_key_file"
+                                    : "its signature does not match this edge's [redis] "
+                                      "signing_key_file");
+                fetch_done();
+                return;
+            }
             std::vector<std::string> missing;
             if (version > hooks_.version() && fetcher_ && hooks_.missing_in)
                 missing = hooks_.missing_in(table);
@@ -384,11 +397,16 @@ void RouteFollower::install_published(uint64_t version, const std::string &table
                     (unsigned long long)version);
         return;
     }
-    install_error_ = "version " + std::to_string(version) + ": " + error;
+    refuse(version, error);
+}
+
+void RouteFollower::refuse(uint64_t version, const std::string &why)
+{
+    install_error_ = "version " + std::to_string(version) + ": " + why;
     refused_version_ = version;
     log_message(LogLevel::kError,
                 "fleet: route table version %llu from redis refused: %s; the current table stays",
-                (unsigned long long)version, error.c_str());
+                (unsigned long long)version, why.c_str());
 }
 
 void RouteFollower::fetch_done()

@@ -4,7 +4,8 @@
 // away the edge serves the table it has (persisted in state_dir) and reconnects with back-off.
 //
 // Redis keys, under [redis] prefix ("berth"):
-//   <prefix>:routes            hash: version, hash, table (the whole table as JSON), written
+//   <prefix>:routes            hash: version, hash, table (the whole table as JSON) and
+//                              signature (shared/fleet/signature.h), written
 //                              by control; the channel of the same name carries the version
 //                              after each change, so followers fetch at once
 //   <prefix>:edge:<name>       hash: this edge's acknowledgement (version, hash, error,
@@ -12,7 +13,8 @@
 //                              instance, at_ms),
 //                              refreshed every heartbeat, expiring after three missed
 //   <prefix>:edges             set: the names of every edge that acknowledged
-//   <prefix>:files:<root>      a static deployment's files as a gzip'd tar, left by control
+//   <prefix>:files:<root>      hash: data (a static deployment's files as a gzip'd tar) and
+//                              signature, left by control
 //                              (deployment_fetcher.h fetches the ones this host lacks)
 // A published table is installed like routes.put (validated, version above the current one,
 // persisted, swapped in every worker) and acknowledged at once; the files of its static roots
@@ -48,6 +50,7 @@ public:
         std::string deployments_root;     // where they go
         std::string state_dir;            // where the list of fetched ones is kept
         uint64_t keep_fetched_ms = 60000; // a fetched root no table serves is deleted after
+        std::string signing_key;          // "": tables and archives are taken unsigned
     };
     struct Hooks {
         std::function<uint64_t()> version; // of the table served now, 0 without one
@@ -88,6 +91,7 @@ private:
     void handle(Step step, bool on_subscriber, void *reply);
     void check_version(); // asks for the published version
     void install_published(uint64_t version, const std::string &table_json);
+    void refuse(uint64_t version, const std::string &why); // said in the ack, not fetched again
     void fetch_missing_files(); // of the table served now, when some have not arrived yet
     void fetch_done();          // a version check, table or file fetch has ended
     void heartbeat();

@@ -11,6 +11,7 @@
 #include "tests/control/support/control_env.h"
 #include "tests/support/edge_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/temp_tree.h"
 
 using namespace berth::test;
 using nlohmann::json;
@@ -24,9 +25,10 @@ struct RedisEdge {
     std::string name, config;
     std::unique_ptr<EdgeProcess> proc;
 
-    // deployments_root: control's own unless the edge is to stand on another host.
+    // deployments_root: control's own unless the edge is to stand on another host; extra:
+    // more lines of its [redis] section.
     RedisEdge(const ControlEnv &env, const std::string &edge_name,
-              std::string deployments_root = "")
+              std::string deployments_root = "", const std::string &extra = "")
         : name(edge_name)
     {
         std::string dir = env.dir + "/" + name;
@@ -38,7 +40,8 @@ struct RedisEdge {
                               << "\"\nstate_dir = \"" << dir
                               << "/state\"\n[[listen]]\naddr = \"127.0.0.1:0\"\n[redis]\nurl = \""
                               << env.redis.url() << "\"\nname = \"" << name
-                              << "\"\nheartbeat_ms = 200\n";
+                              << "\"\nheartbeat_ms = 200\n"
+                              << extra;
     }
     void start()
     {
@@ -82,9 +85,11 @@ std::unique_ptr<HttpClient> start_control(ControlEnv &env, const std::string &ed
 struct TwoHosts {
     ControlEnv env;
     std::string remote_root = env.dir + "/remote-host/deployments";
-    RedisEdge a{env, "edge-a"}, b{env, "edge-b", remote_root};
+    RedisEdge a, b;
 
-    TwoHosts()
+    // extra: more lines of both edges' [redis] section.
+    explicit TwoHosts(const std::string &extra = "")
+        : a(env, "edge-a", "", extra), b(env, "edge-b", remote_root, extra)
     {
         a.start();
         b.start();
@@ -240,8 +245,13 @@ TEST_CASE("control distributes each live deployment's files through Redis to edg
           "hosts",
           "[control][fleet]")
 {
-    TwoHosts hosts;
+    // Signed both ways: the tables and archives in Redis carry control's signature.
+    TempTree keys;
+    keys.write("fleet.key", "0123456789abcdef0123456789abcdef-signing\n");
+    std::string key_line = "signing_key_file = \"" + keys.path("fleet.key") + "\"\n";
+    TwoHosts hosts(key_line);
     auto &[env, remote_root, a, b] = hosts;
+    env.options().redis_toml = key_line;
     auto c = start_control(env, kTwoRedisEdges); // distribute_files: on with redis_edges
     Site site = make_site(env, *c, "shipped");
     std::string d1 = trigger_deployment(*c, site.token, site.id);
@@ -254,6 +264,8 @@ TEST_CASE("control distributes each live deployment's files through Redis to edg
     std::string root1 = dep["artifact_path"];
     CHECK(fs::exists(remote_root + "/" + root1 + "/index.html"));
     CHECK(env.redis.call({"SISMEMBER", "berth:files", root1}) == "1");
+    CHECK(env.redis.call({"HGET", "berth:routes", "signature"}).size() == 64);
+    CHECK(env.redis.call({"HGET", "berth:files:" + root1, "signature"}).size() == 64);
 
     // A redeploy: the new files travel, the old archive leaves Redis once nothing serves it.
     make_git_repo(site.repo, {{"index.html", "second"}, {"big.bin", std::string(300000, 'x')}});
@@ -313,6 +325,14 @@ TEST_CASE("[edges] redis_edges names are checked at startup", "[control][fleet]"
     r = env.run({"migrate"});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("twice") != std::string::npos);
+    TempTree keys;
+    keys.write("short.key", "too short\n");
+    env.options().redis_toml = "signing_key_file = \"" + keys.path("short.key") + "\"\n";
+    env.write_config();
+    r = env.run({"migrate"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("at least 32 characters") != std::string::npos);
+    env.options().redis_toml.clear();
     for (const char *bad : {"distribute_files = 1\n", "distribute_max_bytes = 10\n"}) {
         env.options().extra_toml = std::string("[edges]\n") + bad;
         env.write_config();

@@ -11,6 +11,7 @@
 #include <archive_entry.h>
 
 #include "shared/archive/pack_directory.h"
+#include "shared/fleet/signature.h"
 #include "shared/route/route_table_hash.h"
 #include "shared/route/route_table_json.h"
 #include "tests/control/support/control_env.h"
@@ -23,6 +24,8 @@
 #include "tests/support/temp_tree.h"
 
 using namespace berth::test;
+using berth::shared::fleet::sign_archive;
+using berth::shared::fleet::sign_table;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -38,12 +41,22 @@ public:
 
     std::string call(const std::vector<std::string> &argv) { return instance_.call(argv); }
     std::map<std::string, std::string> hash(const std::string &key) { return instance_.hash(key); }
-    // What berth-control does: the whole table in one HSET, then the version on the channel.
-    void publish(const json &table)
+    // What berth-control does: the whole table in one HSET (signed with `key` when given),
+    // then the version on the channel.
+    void publish(const json &table, const std::string &key = "")
     {
         std::string version = std::to_string(table["version"].get<uint64_t>());
-        REQUIRE(call({"HSET", "berth:routes", "version", version, "table", table.dump()}) != "");
+        std::string text = table.dump();
+        std::string signature = key.empty() ? "" : sign_table(key, version, text);
+        REQUIRE(call({"HSET", "berth:routes", "version", version, "table", text, "signature",
+                      signature}) != "");
         call({"PUBLISH", "berth:routes", version});
+    }
+    // A deployment's archive as control leaves it.
+    void put_archive(const std::string &root, const std::string &archive,
+                     const std::string &signature = "")
+    {
+        call({"HSET", "berth:files:" + root, "data", archive, "signature", signature});
     }
 
 private:
@@ -230,7 +243,7 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
     TempTree control_host;
     control_host.write("remote/v2/index.html", "fetched");
     control_host.write("remote/v2/assets/app.js", std::string(200000, 'j'));
-    r.call({"SET", "berth:files:remote/v2",
+    r.call({"HSET", "berth:files:remote/v2", "data",
             berth::shared::pack_directory(control_host.path("remote/v2"), 1 << 20)});
     r.publish(static_table(4, "site.example.test", "remote/v2"));
     // Never a 404 in between: the old table serves until the files are in place.
@@ -255,7 +268,7 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
 
     // A hostile archive is refused whole: nothing lands, the ack and stats say why, the table
     // goes in without that root (other hosts are served).
-    r.call({"SET", "berth:files:bad/v1",
+    r.call({"HSET", "berth:files:bad/v1", "data",
             make_tarball({{AE_IFREG, "index.html", "ok"}, {AE_IFREG, "../escape.txt", "evil"}})});
     r.publish(
         {{"version", 5},
@@ -281,7 +294,7 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
     CHECK(r.hash("berth:edge:edge-f")["missing_roots"] == R"(["late/v1"])");
     CHECK(r.hash("berth:edge:edge-f")["files_error"].empty()); // a new table: refusals forgotten
     control_host.write("late/v1/index.html", "late");
-    r.call({"SET", "berth:files:late/v1",
+    r.call({"HSET", "berth:files:late/v1", "data",
             berth::shared::pack_directory(control_host.path("late/v1"), 1 << 20)});
     CHECK(wait_until([&] { return edge.body("late.example.test") == "late"; }));
     CHECK(wait_until([&] { return r.hash("berth:edge:edge-f")["missing_roots"] == "[]"; }));
@@ -304,13 +317,58 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
     CHECK(edge.proc->stop() == 0);
 }
 
+TEST_CASE("a fleet edge with a signing key takes only tables and archives signed with it",
+          "[e2e][fleet]")
+{
+    const std::string key = "0123456789abcdef0123456789abcdef-fleet";
+    TempTree keys;
+    keys.write("fleet.key", key + "\n");
+    FleetRig rig("edge-s", "signing_key_file = \"" + keys.path("fleet.key") + "\"\n");
+    auto &[redis, r, edge] = rig;
+    auto error = [&] { return r.hash("berth:edge:edge-s")["error"]; };
+
+    // Unsigned, or signed with another key: refused, said in the ack, nothing installed.
+    r.publish(static_table(3, "site.example.test", "site/v1"));
+    CHECK(wait_until([&] { return error().find("version 3: unsigned") == 0; }));
+    r.publish(static_table(4, "site.example.test", "site/v1"),
+              "another key, just as long as the real one");
+    CHECK(wait_until([&] { return error().find("version 4: its signature does not match") == 0; }));
+    CHECK(edge.body("site.example.test") == "status 404");
+    // A signature is bound to its version: version 4's, moved to 5, does not match.
+    json v5 = static_table(5, "site.example.test", "site/v1");
+    REQUIRE(r.call({"HSET", "berth:routes", "version", "5", "table", v5.dump(), "signature",
+                    sign_table(key, "4", v5.dump())}) != "");
+    r.call({"PUBLISH", "berth:routes", "5"});
+    CHECK(wait_until([&] { return error().find("version 5: its signature") == 0; }));
+
+    r.publish(static_table(6, "site.example.test", "site/v1"), key);
+    CHECK(wait_until([&] { return edge.body("site.example.test") == "one"; }));
+    CHECK(wait_until([&] { return error().empty(); }));
+
+    // Archives likewise, and a signature made for another root does not fit this one.
+    TempTree control_host;
+    control_host.write("app/v1/index.html", "signed files");
+    std::string tgz = berth::shared::pack_directory(control_host.path("app/v1"), 1 << 20);
+    r.put_archive("app/v1", tgz, sign_archive(key, "other/v1", tgz));
+    r.publish(static_table(7, "app.example.test", "app/v1"), key);
+    CHECK(wait_until([&] { return r.hash("berth:edge:edge-s")["version"] == "7"; }));
+    CHECK(r.hash("berth:edge:edge-s")["files_error"].find("app/v1: its signature does not match") ==
+          0);
+    CHECK_FALSE(fs::exists(edge.tree.path("deployments/app/v1")));
+    r.put_archive("app/v1", tgz, sign_archive(key, "app/v1", tgz));
+    r.publish(static_table(8, "app.example.test", "app/v1"), key); // refusals are per table
+    CHECK(wait_until([&] { return edge.body("app.example.test") == "signed files"; }));
+    CHECK(r.hash("berth:edge:edge-s")["files_error"].empty());
+    CHECK(edge.proc->stop() == 0);
+}
+
 TEST_CASE("an edge with fetch_files off leaves missing roots to the operator", "[e2e][fleet]")
 {
     FleetRig rig("edge-n", "fetch_files = false\n");
     auto &[redis, r, edge] = rig;
     TempTree control_host;
     control_host.write("remote/v2/index.html", "fetched");
-    r.call({"SET", "berth:files:remote/v2",
+    r.call({"HSET", "berth:files:remote/v2", "data",
             berth::shared::pack_directory(control_host.path("remote/v2"), 1 << 20)});
     r.publish(static_table(4, "site.example.test", "remote/v2"));
     CHECK(wait_until([&] { return r.hash("berth:edge:edge-n")["version"] == "4"; }));

@@ -117,8 +117,8 @@ void ControlEnv::write_config() const
               : "")
       << "[database]\nurl = \"" << pg.url() << "\"\npool = 16\n"
       << "[redis]\nurl = \"" << redis.url() << "\"\n"
-      << "[deploy]\ndeployments_root = \"" << dir << "/deployments\"\nbuilds_dir = \"" << dir
-      << "/builds\"\n"
+      << opts_.redis_toml << "[deploy]\ndeployments_root = \"" << dir
+      << "/deployments\"\nbuilds_dir = \"" << dir << "/builds\"\n"
       << "base_domain = \"localhost\"\nworkers = " << opts_.workers << "\n"
       << "visibility_timeout_s = " << opts_.visibility_timeout_s << "\n"
       << "recover_queued_after_s = " << opts_.recover_queued_after_s << "\n"

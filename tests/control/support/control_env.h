@@ -34,6 +34,7 @@ struct ControlOptions {
     uint64_t max_upload_bytes = 0; // [api] max_upload_bytes; 0: the default
     std::string extra_toml;        // appended to the config
     std::string security_toml;     // extra lines of [security]
+    std::string redis_toml;        // extra lines of [redis]
     std::string builds_toml;       // extra lines of [builds] (cache_dir and uid_base are set)
     // [builds] uid_base; 0: 1000000 + 1000 * the PostgreSQL port, so that control planes of
     // tests running at once never share a build uid (each kills every process of its uids).

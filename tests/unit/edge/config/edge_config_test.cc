@@ -57,8 +57,8 @@ TEST_CASE("config mistakes name the line and the key", "[config]")
     CHECK(error_of("[nope]\n").find("unknown key \"nope\"") != std::string::npos);
 }
 
-TEST_CASE("[redis] takes a url, password file, prefix, name, heartbeat and file fetching, refusing "
-          "bad ones",
+TEST_CASE("[redis] takes a url, password file, prefix, name, heartbeat, file fetching and a "
+          "signing key, refusing bad ones",
           "[config]")
 {
     TempTree t;
@@ -80,8 +80,15 @@ TEST_CASE("[redis] takes a url, password file, prefix, name, heartbeat and file 
     CHECK_FALSE(files.redis_fetch_files);
     CHECK(files.redis_keep_fetched_ms == 0);
     CHECK(error_of("[redis]\nfetch_files = \"yes\"\n").find("fetch_files") != std::string::npos);
-    CHECK(error_of("[redis]\nkeep_fetched_ms = -1\n").find("keep_fetched_ms") !=
-          std::string::npos);
+    CHECK(error_of("[redis]\nkeep_fetched_ms = -1\n").find("keep_fetched_ms") != std::string::npos);
+    t.write("fleet.key", std::string(40, 'k') + "\r\n");
+    t.write("short.key", "short\n");
+    CHECK(load(t, "[redis]\nsigning_key_file = \"" + t.path("fleet.key") + "\"\n")
+              .redis_signing_key == std::string(40, 'k'));
+    CHECK(error_of("[redis]\nsigning_key_file = \"" + t.path("short.key") + "\"\n")
+              .find("at least 32 characters") != std::string::npos);
+    CHECK(error_of("[redis]\nsigning_key_file = \"/nonexistent/key\"\n")
+              .find("cannot read /nonexistent/key") != std::string::npos);
     CHECK(error_of("[redis]\nurl = \"http://x\"\n") == "2: [redis] url must start with redis://");
     CHECK(error_of("[redis]\nurl = \"redis://h:0\"\n") ==
           "2: [redis] url port must be a number from 1 to 65535");
