@@ -4,7 +4,13 @@
  * acknowledgements (a poll costs one loopback round trip, ~50 us), so the figure is the
  * edges' own latency, not a client's.
  *
- * usage: fleet_bench PORT ROUTES TABLES FIRST_VERSION EDGE...   prints one summary line */
+ * With ROUTES given as files=ARCHIVE, each table instead sends one host to a new root whose
+ * files are only in Redis (ARCHIVE, a gzip'd tar, as control/edges/deployment_files.cc leaves
+ * it): the figure is then publish -> every edge fetched, checked and unpacked the files and
+ * installed the table (acknowledged with no missing roots).
+ *
+ * usage: fleet_bench PORT ROUTES|files=ARCHIVE TABLES FIRST_VERSION EDGE...
+ * prints one summary line */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +44,34 @@ static char *table_json(long version, int routes)
     return s;
 }
 
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *data = malloc(*len ? *len : 1);
+    if (fread(data, 1, *len, f) != *len) {
+        free(data);
+        data = NULL;
+    }
+    fclose(f);
+    return data;
+}
+
+/* Whether the edge's acknowledgement holds `version` (and, for files, nothing missing). */
+static int acknowledged(redisContext *c, const char *edge, long version, int files)
+{
+    redisReply *r = redisCommand(c, "HMGET berth:edge:%s version missing_roots", edge);
+    int done = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+               r->element[0]->type == REDIS_REPLY_STRING && atol(r->element[0]->str) >= version &&
+               (!files || (r->element[1]->type == REDIS_REPLY_STRING &&
+                           strcmp(r->element[1]->str, "[]") == 0));
+    freeReplyObject(r);
+    return done;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 6) {
@@ -45,6 +79,16 @@ int main(int argc, char **argv)
         return 2;
     }
     int port = atoi(argv[1]), routes = atoi(argv[2]), tables = atoi(argv[3]);
+    size_t archive_len = 0;
+    char *archive = NULL;
+    if (strncmp(argv[2], "files=", 6) == 0) {
+        archive = read_file(argv[2] + 6, &archive_len);
+        if (!archive) {
+            fprintf(stderr, "fleet_bench: cannot read %s\n", argv[2] + 6);
+            return 1;
+        }
+        routes = 1;
+    }
     long first = atol(argv[4]);
     int edges = argc - 5;
     redisContext *c = redisConnect("127.0.0.1", port);
@@ -55,20 +99,31 @@ int main(int argc, char **argv)
     double *lat = calloc((size_t)tables, sizeof *lat);
     for (int t = 0; t < tables; t++) {
         long version = first + t;
-        char *table = table_json(version, routes), vtext[32];
+        char *table = table_json(version, routes), vtext[32], root[64];
         snprintf(vtext, sizeof vtext, "%ld", version);
+        snprintf(root, sizeof root, "files/v%ld", version);
+        if (archive) { /* one host, served from a root that only Redis has */
+            free(table);
+            size_t cap = 256;
+            table = malloc(cap);
+            snprintf(table, cap,
+                     "{\"version\":%ld,\"routes\":[{\"host\":\"files.fleet.test\",\"type\":"
+                     "\"static\",\"root\":\"%s\"}]}",
+                     version, root);
+        }
         double start = now_us();
-        freeReplyObject(redisCommand(c, "HSET berth:routes version %s hash bench table %s", vtext,
-                                     table));
+        if (archive)
+            freeReplyObject(redisCommand(c, "HSET berth:files:%s data %b signature %s", root,
+                                         archive, archive_len, ""));
+        freeReplyObject(
+            redisCommand(c, "HSET berth:routes version %s hash bench table %s", vtext, table));
         freeReplyObject(redisCommand(c, "PUBLISH berth:routes %s", vtext));
         for (int e = 0; e < edges; e++) {
             for (;;) {
-                redisReply *r = redisCommand(c, "HGET berth:edge:%s version", argv[5 + e]);
-                int done = r && r->type == REDIS_REPLY_STRING && atol(r->str) >= version;
-                freeReplyObject(r);
-                if (done) break;
-                if (now_us() - start > 10e6) {
-                    fprintf(stderr, "fleet_bench: edge %s did not acknowledge version %ld in 10 s\n",
+                if (acknowledged(c, argv[5 + e], version, archive != NULL)) break;
+                if (now_us() - start > 60e6) {
+                    fprintf(stderr,
+                            "fleet_bench: edge %s did not acknowledge version %ld in 60 s\n",
                             argv[5 + e], version);
                     return 1;
                 }
@@ -78,9 +133,15 @@ int main(int argc, char **argv)
         free(table);
     }
     qsort(lat, (size_t)tables, sizeof *lat, cmp);
-    printf("%d edges, %d routes, %d tables: publish -> every edge acknowledged: median %.2f ms, "
-           "p90 %.2f ms, max %.2f ms\n",
-           edges, routes, tables, lat[tables / 2], lat[tables * 9 / 10], lat[tables - 1]);
+    if (archive)
+        printf("%d edges, %d tables each needing a %.1f MB archive: publish -> every edge fetched, "
+               "unpacked and acknowledged: median %.2f ms, p90 %.2f ms, max %.2f ms\n",
+               edges, tables, archive_len / 1e6, lat[tables / 2], lat[tables * 9 / 10],
+               lat[tables - 1]);
+    else
+        printf("%d edges, %d routes, %d tables: publish -> every edge acknowledged: median %.2f "
+               "ms, p90 %.2f ms, max %.2f ms\n",
+               edges, routes, tables, lat[tables / 2], lat[tables * 9 / 10], lat[tables - 1]);
     redisFree(c);
     return 0;
 }

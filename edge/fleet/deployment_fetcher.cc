@@ -1,10 +1,14 @@
 #include "edge/fleet/deployment_fetcher.h"
 
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string_view>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <unordered_set>
 #include <vector>
 
@@ -41,14 +45,28 @@ bool is_dir(const fs::path &p)
     return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// Stages of processes that are gone (a crash mid-unpack) beside `dest`: "<name>.partial-<pid>".
+void remove_stale_stages(const fs::path &dest)
+{
+    std::error_code ec;
+    std::string prefix = dest.filename().string() + ".partial-";
+    for (const auto &entry : fs::directory_iterator(dest.parent_path(), ec)) {
+        std::string name = entry.path().filename().string();
+        if (name.rfind(prefix, 0) != 0) continue;
+        long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+        if (pid > 0 && pid != long(getpid()) && kill(pid_t(pid), 0) != 0 && errno == ESRCH)
+            fs::remove_all(entry.path(), ec);
+    }
+}
+
 // Unpacks beside the final place, then one rename: the edge never serves half a deployment.
-// The stage has one fixed name per root (jobs never overlap), so a crash's leftover is
-// simply replaced next time.
+// The stage is named after this process, so edges sharing a deployments_root (several on one
+// host) never unpack into one another's; whichever renames first wins, the others find it.
 std::string unpack_root(const std::string &data, const fs::path &dest)
 {
     if (is_dir(dest)) return ""; // arrived meanwhile (copied by hand, shared storage)
     fs::path stage = dest;
-    stage += ".partial";
+    stage += ".partial-" + std::to_string(getpid());
     // Parents made for this root ("site/" of "site/d-17") go again if it fails.
     std::vector<fs::path> made;
     for (fs::path p = dest.parent_path(); !p.empty() && !is_dir(p); p = p.parent_path())
@@ -57,6 +75,7 @@ std::string unpack_root(const std::string &data, const fs::path &dest)
     try {
         fs::remove_all(stage, ec);
         fs::create_directories(stage);
+        remove_stale_stages(dest);
         shared::extract_tarball(data, stage, fleet_limits());
         fs::rename(stage, dest);
         return "";

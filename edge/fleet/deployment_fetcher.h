@@ -62,6 +62,7 @@ public:
     bool keeps_any() const { return !fetched_roots_.empty(); }
 
     bool busy() const { return busy_; }
+    bool awaiting_archive() const { return waiting_reply_; } // an HMGET is out
     // "root: reason; ..." for the refused archives, "" for none (the fleet acknowledgement).
     std::string refusals() const;
     nlohmann::json stats() const;

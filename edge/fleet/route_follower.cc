@@ -30,6 +30,7 @@ namespace
 
 constexpr uint64_t kMaxBackoffMs = 5000;
 constexpr uint64_t kConnectTimeoutMs = 5000;
+constexpr uint64_t kArchiveWaitMs = 10 * 60 * 1000;
 
 std::string reply_text(const redisReply *r)
 {
@@ -457,6 +458,9 @@ void RouteFollower::heartbeat()
     // A server that stopped answering (paused, or a network that drops packets) shows no
     // error: an answer overdue by three heartbeats counts as a lost connection.
     uint64_t limit = std::max<uint64_t>(uint64_t(settings_.heartbeat_ms) * 3, 3000);
+    // An archive of hundreds of megabytes may take minutes over a slow link: while one is
+    // coming, only a much longer silence counts.
+    if (fetcher_ && fetcher_->awaiting_archive()) limit = std::max(limit, kArchiveWaitMs);
     if (waiting_since_ && uv_now(loop_) - waiting_since_ > limit) {
         fail("no answer in " + std::to_string(limit) + " ms");
         return;

@@ -80,6 +80,8 @@ std::string pack_directory(const fs::path &dir, uint64_t max_bytes)
     };
     archive_write_set_format_pax_restricted(a.get());
     archive_write_add_filter_gzip(a.get());
+    // No time in the gzip header either: the same tree must pack to the same bytes.
+    check(archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr), dir.string());
     archive_write_set_bytes_in_last_block(a.get(), 1); // no padding to 10 KiB
     check(archive_write_open2(a.get(), &sink, nullptr, append, nullptr, nullptr), dir.string());
 

@@ -177,8 +177,11 @@ TEST_CASE("a deployment directory packs into an archive that unpacks to the same
 
     std::string tgz = pack_directory(t.path("site"), 1 << 20);
     CHECK(tgz.size() < 10000); // compressed
-    // The same tree packs to the same bytes: no owners or times inside.
+    // The same tree packs to the same bytes: no owners or times inside, none in the gzip
+    // header either (its MTIME field, bytes 4-7, is zero).
     CHECK(pack_directory(t.path("site"), 1 << 20) == tgz);
+    CHECK(tgz.substr(0, 2) == "\x1f\x8b");
+    CHECK(tgz.substr(4, 4) == std::string(4, '\0'));
     TarballCheck c = check_tarball(tgz);
     CHECK(c.ok());
     CHECK(c.entries == 8);

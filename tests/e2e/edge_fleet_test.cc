@@ -243,8 +243,8 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
     TempTree control_host;
     control_host.write("remote/v2/index.html", "fetched");
     control_host.write("remote/v2/assets/app.js", std::string(200000, 'j'));
-    r.call({"HSET", "berth:files:remote/v2", "data",
-            berth::shared::pack_directory(control_host.path("remote/v2"), 1 << 20)});
+    r.put_archive("remote/v2",
+                  berth::shared::pack_directory(control_host.path("remote/v2"), 1 << 20));
     r.publish(static_table(4, "site.example.test", "remote/v2"));
     // Never a 404 in between: the old table serves until the files are in place.
     bool old_or_new = true;
@@ -260,7 +260,8 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
     CHECK(js->body == std::string(200000, 'j'));
     CHECK(r.hash("berth:edge:edge-f")["missing_roots"] == "[]");
     CHECK(fs::exists(edge.tree.path("deployments/remote/v2/index.html")));
-    CHECK_FALSE(fs::exists(edge.tree.path("deployments/remote/v2.partial")));
+    CHECK_FALSE(fs::exists(
+        edge.tree.path("deployments/remote/v2.partial-" + std::to_string(edge.proc->pid()))));
     json files = edge.fleet_stats()["files"];
     CHECK(files["fetched"] == 1);
     CHECK(files["refused"] == json::object());
@@ -268,8 +269,8 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
 
     // A hostile archive is refused whole: nothing lands, the ack and stats say why, the table
     // goes in without that root (other hosts are served).
-    r.call({"HSET", "berth:files:bad/v1", "data",
-            make_tarball({{AE_IFREG, "index.html", "ok"}, {AE_IFREG, "../escape.txt", "evil"}})});
+    r.put_archive("bad/v1", make_tarball({{AE_IFREG, "index.html", "ok"},
+                                          {AE_IFREG, "../escape.txt", "evil"}}));
     r.publish(
         {{"version", 5},
          {"routes",
@@ -294,8 +295,7 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
     CHECK(r.hash("berth:edge:edge-f")["missing_roots"] == R"(["late/v1"])");
     CHECK(r.hash("berth:edge:edge-f")["files_error"].empty()); // a new table: refusals forgotten
     control_host.write("late/v1/index.html", "late");
-    r.call({"HSET", "berth:files:late/v1", "data",
-            berth::shared::pack_directory(control_host.path("late/v1"), 1 << 20)});
+    r.put_archive("late/v1", berth::shared::pack_directory(control_host.path("late/v1"), 1 << 20));
     CHECK(wait_until([&] { return edge.body("late.example.test") == "late"; }));
     CHECK(wait_until([&] { return r.hash("berth:edge:edge-f")["missing_roots"] == "[]"; }));
 
@@ -362,14 +362,50 @@ TEST_CASE("a fleet edge with a signing key takes only tables and archives signed
     CHECK(edge.proc->stop() == 0);
 }
 
+TEST_CASE("two edges on one host sharing a deployments_root fetch the same files side by side",
+          "[e2e][fleet]")
+{
+    FleetRig rig("edge-1");
+    auto &[redis, r, one] = rig;
+    FleetEdge two(redis, "fleet-pw", "edge-2");
+    std::string shared_root = one.tree.path("deployments");
+    std::string config = read_file(two.config);
+    config.replace(config.find(two.tree.path("deployments")), two.tree.path("deployments").size(),
+                   shared_root);
+    two.tree.write("edge.toml", config);
+    two.start();
+    TempTree control_host;
+    for (int i = 0; i < 200; ++i) // enough entries that both unpack at once
+        control_host.write("big/v1/f" + std::to_string(i) + ".txt",
+                           std::string(5000, 'a' + i % 26));
+    control_host.write("big/v1/index.html", "shared");
+    r.put_archive("big/v1", berth::shared::pack_directory(control_host.path("big/v1"), 1 << 24));
+    r.publish(static_table(3, "big.example.test", "big/v1"));
+    for (const char *name : {"edge-1", "edge-2"})
+        CHECK(wait_until([&] {
+            auto ack = r.hash(std::string("berth:edge:") + name);
+            return ack["version"] == "3" && ack["missing_roots"] == "[]";
+        }));
+    CHECK(one.body("big.example.test") == "shared");
+    CHECK(two.body("big.example.test") == "shared");
+    CHECK(read_file(shared_root + "/big/v1/f7.txt") == std::string(5000, 'h'));
+    // Only the finished root is left: no stage of either edge.
+    std::vector<std::string> left;
+    for (const auto &e : fs::directory_iterator(shared_root + "/big"))
+        left.push_back(e.path().filename().string());
+    CHECK(left == std::vector<std::string>{"v1"});
+    CHECK(two.proc->stop() == 0);
+    CHECK(one.proc->stop() == 0);
+}
+
 TEST_CASE("an edge with fetch_files off leaves missing roots to the operator", "[e2e][fleet]")
 {
     FleetRig rig("edge-n", "fetch_files = false\n");
     auto &[redis, r, edge] = rig;
     TempTree control_host;
     control_host.write("remote/v2/index.html", "fetched");
-    r.call({"HSET", "berth:files:remote/v2", "data",
-            berth::shared::pack_directory(control_host.path("remote/v2"), 1 << 20)});
+    r.put_archive("remote/v2",
+                  berth::shared::pack_directory(control_host.path("remote/v2"), 1 << 20));
     r.publish(static_table(4, "site.example.test", "remote/v2"));
     CHECK(wait_until([&] { return r.hash("berth:edge:edge-n")["version"] == "4"; }));
     CHECK(r.hash("berth:edge:edge-n")["missing_roots"] == R"(["remote/v2"])");
