@@ -427,17 +427,11 @@ void Server::start_follower()
                     roots.push_back(r.root);
         return roots;
     };
-    hooks.missing_in = [this](const std::string &text) {
-        std::string error;
-        auto table = shared::route::parse_route_table(text, error);
-        return table ? missing_static_roots(*table, config_.deployments_root)
-                     : std::vector<std::string>{};
+    hooks.missing_in = [this](const shared::route::RouteTable &table) {
+        return missing_static_roots(table, config_.deployments_root);
     };
-    hooks.install = [this](const std::string &text) {
-        std::string error;
-        auto table = shared::route::parse_route_table(text, error);
-        if (!table) return "invalid route table: " + error;
-        return install_table(std::move(*table));
+    hooks.install = [this](shared::route::RouteTable table) {
+        return install_table(std::move(table));
     };
     follower_ = std::make_unique<RouteFollower>(&loop_, std::move(settings), std::move(hooks));
     follower_->start();

@@ -18,6 +18,7 @@
 #include "edge/fleet/hiredis_uv.h"
 #include "shared/base/log.h"
 #include "shared/fleet/signature.h"
+#include "shared/route/route_table_json.h"
 
 namespace berth::edge
 {
@@ -349,37 +350,49 @@ void RouteFollower::handle(Step step, bool on_subscriber, void *raw)
         return;
     }
     case Step::kTable: {
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-            r->element[1]->type == REDIS_REPLY_STRING) {
-            uint64_t version = parse_version(reply_text(r->element[0]));
-            std::string table = reply_text(r->element[1]);
-            if (version > hooks_.version() && !settings_.signing_key.empty() &&
-                !shared::fleet::signature_matches(
-                    shared::fleet::sign_table(settings_.signing_key, reply_text(r->element[0]),
-                                              table),
-                    reply_text(r->element[2]))) {
-                refuse(version, reply_text(r->element[2]).empty()
-                                    ? "unsigned, and this edge has a [redis] signing_key_file"
-                                    : "its signature does not match this edge's [redis] "
-                                      "signing_key_file");
-                fetch_done();
-                return;
-            }
-            std::vector<std::string> missing;
-            if (version > hooks_.version() && fetcher_ && hooks_.missing_in)
-                missing = hooks_.missing_in(table);
-            if (!missing.empty()) {
-                // The files first: installed without them, this host would answer 404 for
-                // those sites (a redeploy too) until they arrive.
-                fetcher_->forget_refusals();
-                fetcher_->fetch(std::move(missing), [this, version, table = std::move(table)] {
-                    install_published(version, table);
-                    fetch_done();
-                });
-                return;
-            }
-            if (version > hooks_.version()) install_published(version, table);
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+            r->element[1]->type != REDIS_REPLY_STRING) {
+            fetch_done();
+            return;
         }
+        std::string version_text = reply_text(r->element[0]);
+        uint64_t version = parse_version(version_text);
+        if (version <= hooks_.version()) {
+            fetch_done();
+            return;
+        }
+        std::string text = reply_text(r->element[1]), signature = reply_text(r->element[2]);
+        std::string error;
+        if (!settings_.signing_key.empty() &&
+            !shared::fleet::signature_matches(
+                shared::fleet::sign_table(settings_.signing_key, version_text, text), signature))
+            error = signature.empty() ? "unsigned, and this edge has a [redis] signing_key_file"
+                                      : "its signature does not match this edge's [redis] "
+                                        "signing_key_file";
+        std::optional<shared::route::RouteTable> parsed;
+        if (error.empty()) {
+            parsed = shared::route::parse_route_table(text, error);
+            if (!parsed) error = "invalid route table: " + error;
+        }
+        if (!error.empty()) {
+            refuse(version, error);
+            fetch_done();
+            return;
+        }
+        auto table = std::make_shared<shared::route::RouteTable>(std::move(*parsed));
+        std::vector<std::string> missing;
+        if (fetcher_ && hooks_.missing_in) missing = hooks_.missing_in(*table);
+        if (!missing.empty()) {
+            // The files first: installed without them, this host would answer 404 for those
+            // sites (a redeploy too) until they arrive.
+            fetcher_->forget_refusals();
+            fetcher_->fetch(std::move(missing), [this, version, table] {
+                install_published(version, std::move(*table));
+                fetch_done();
+            });
+            return;
+        }
+        install_published(version, std::move(*table));
         fetch_done();
         return;
     }
@@ -388,10 +401,10 @@ void RouteFollower::handle(Step step, bool on_subscriber, void *raw)
     }
 }
 
-void RouteFollower::install_published(uint64_t version, const std::string &table_json)
+void RouteFollower::install_published(uint64_t version, shared::route::RouteTable table)
 {
     if (version <= hooks_.version()) return; // an admin push overtook it
-    std::string error = hooks_.install(table_json);
+    std::string error = hooks_.install(std::move(table));
     if (error.empty()) {
         install_error_.clear();
         log_message(LogLevel::kInfo, "fleet: route table version %llu from redis installed",

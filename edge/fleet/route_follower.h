@@ -32,6 +32,7 @@
 
 #include "edge/fleet/deployment_fetcher.h"
 #include "shared/config/redis_url.h"
+#include "shared/route/route_table.h"
 
 struct redisAsyncContext;
 
@@ -57,9 +58,9 @@ public:
         std::function<std::string()> hash; // route_table_hash of it, "" without one
         std::function<std::vector<std::string>()> missing_roots; // its static roots not here
         std::function<std::vector<std::string>()> static_roots;  // of the table served now
-        // The static roots of a table (JSON text) that are not here; none when it is invalid.
-        std::function<std::vector<std::string>(const std::string &table_json)> missing_in;
-        std::function<std::string(const std::string &table_json)> install; // "" or the error
+        // The static roots of a published table (parsed once, here) that are not on this host.
+        std::function<std::vector<std::string>(const shared::route::RouteTable &)> missing_in;
+        std::function<std::string(shared::route::RouteTable)> install; // "" or the error
     };
 
     RouteFollower(uv_loop_t *loop, Settings settings, Hooks hooks);
@@ -90,7 +91,7 @@ private:
     void send(redisAsyncContext *ctx, Step step, std::initializer_list<std::string> argv);
     void handle(Step step, bool on_subscriber, void *reply);
     void check_version(); // asks for the published version
-    void install_published(uint64_t version, const std::string &table_json);
+    void install_published(uint64_t version, shared::route::RouteTable table);
     void refuse(uint64_t version, const std::string &why); // said in the ack, not fetched again
     void fetch_missing_files(); // of the table served now, when some have not arrived yet
     void fetch_done();          // a version check, table or file fetch has ended
