@@ -39,6 +39,17 @@ shared::TarballLimits fleet_limits()
     return limits;
 }
 
+// The route table validator lets only such roots through, and the fetched list is ours; but
+// this file writes and deletes where they point, so it checks once more.
+bool inside_deployments(const std::string &root)
+{
+    fs::path rel(root);
+    if (root.empty() || rel.is_absolute()) return false;
+    for (const auto &part : rel)
+        if (part == ".." || part == ".") return false;
+    return true;
+}
+
 bool is_dir(const fs::path &p)
 {
     struct stat st;
@@ -123,7 +134,8 @@ void DeploymentFetcher::load_fetched()
         return;
     }
     for (const auto &root : list)
-        if (root.is_string()) fetched_roots_.emplace(root.get<std::string>(), 0);
+        if (root.is_string() && inside_deployments(root.get<std::string>()))
+            fetched_roots_.emplace(root.get<std::string>(), 0);
 }
 
 void DeploymentFetcher::save_fetched()
@@ -249,16 +261,12 @@ void DeploymentFetcher::answer(const redisReply *r)
                            : "its signature does not match this edge's [redis] signing_key_file");
         return;
     }
-    // Relative paths the route table validator let through; this is the one place that
-    // writes where a table points, so it checks once more.
-    fs::path rel(root);
-    for (const auto &part : rel)
-        if (rel.is_absolute() || part == ".." || part == ".") {
-            unpacked(root, "not a path under deployments_root");
-            return;
-        }
+    if (!inside_deployments(root)) {
+        unpacked(root, "not a path under deployments_root");
+        return;
+    }
     auto *job = new Unpack{
-        {}, this, alive_, root, fs::path(deployments_root_) / rel, std::string(data), {}};
+        {}, this, alive_, root, fs::path(deployments_root_) / root, std::string(data), {}};
     job->req.data = job;
     unpacking_ = true;
     fetched_bytes_ += job->data.size();

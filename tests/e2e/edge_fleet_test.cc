@@ -305,8 +305,14 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
     CHECK(edge.proc->wait_for_stderr("removing remote/v2, fetched and no longer served"));
     CHECK(fs::exists(edge.tree.path("deployments/late/v1/index.html")));
     CHECK(edge.fleet_stats()["files"]["removed"] == 1);
-    // The list of fetched roots outlives a restart.
+    // The list of fetched roots outlives a restart; a path in it leading out of
+    // deployments_root (a hand-edited list) is ignored, never deleted.
     CHECK(edge.proc->stop() == 0);
+    CHECK(read_file(edge.tree.path("state/fetched-roots.json")) == "[\"late/v1\"]\n");
+    edge.tree.write("outside/keep.txt", "mine");
+    edge.tree.write("elsewhere/keep.txt", "mine too");
+    edge.tree.write("state/fetched-roots.json",
+                    json({"late/v1", "../outside", edge.tree.path("elsewhere")}).dump());
     edge.start();
     r.publish(static_table(7, "site.example.test", "site/v1"));
     CHECK(wait_until([&] { return !fs::exists(edge.tree.path("deployments/late/v1")); }));
@@ -314,6 +320,8 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
     CHECK(fs::exists(edge.tree.path("deployments/site/v1/index.html")));
     CHECK(fs::exists(edge.tree.path("deployments/site/v2/index.html")));
     CHECK(read_file(edge.tree.path("state/fetched-roots.json")) == "[]\n");
+    CHECK(read_file(edge.tree.path("outside/keep.txt")) == "mine");
+    CHECK(read_file(edge.tree.path("elsewhere/keep.txt")) == "mine too");
     CHECK(edge.proc->stop() == 0);
 }
 
