@@ -331,9 +331,9 @@ ApiResponse system_edges_list(RequestCtx &ctx)
         expected.hash = report["expected"]["hash"].get<std::string>();
     }
     Json followers = Json::array();
+    EdgeSync sync(ctx.api.config, ctx.api.db);
     try {
-        for (const EdgeResult &r :
-             EdgeSync(ctx.api.config, ctx.api.db).unlisted_followers(expected))
+        for (const EdgeResult &r : sync.unlisted_followers(expected))
             followers.push_back({{"name", r.socket.substr(6)}, // "redis:<name>"
                                  {"version", r.version},
                                  {"hash", r.hash},
@@ -344,6 +344,15 @@ ApiResponse system_edges_list(RequestCtx &ctx)
         report["followers_error"] = e.what();
     }
     report["followers"] = std::move(followers);
+    // What edges on other hosts can fetch: archives kept in Redis and the deployments control
+    // could not pack (too large, gone), with why.
+    if (ctx.api.config.distribute_files) {
+        try {
+            report["files"] = sync.files_report();
+        } catch (const RedisUnavailable &e) {
+            report["files"] = {{"error", e.what()}};
+        }
+    }
     return json_response(200, report);
 }
 

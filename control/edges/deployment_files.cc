@@ -1,5 +1,6 @@
 #include "control/edges/deployment_files.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <sys/stat.h>
@@ -128,6 +129,19 @@ void DeploymentFiles::repair(const std::vector<std::string> &missing)
         RedisReply exists = redis_.command({"EXISTS", archive_key(root)});
         if (exists->type == REDIS_REPLY_INTEGER && exists->integer == 0) upload(root);
     }
+}
+
+Json DeploymentFiles::report()
+{
+    std::vector<std::string> listed =
+        reply_strings(redis_.command({"SMEMBERS", config_.redis_prefix + ":files"}).get());
+    std::sort(listed.begin(), listed.end());
+    std::vector<std::string> pairs =
+        reply_strings(redis_.command({"HGETALL", config_.redis_prefix + ":files-refused"}).get());
+    Json refused = Json::object();
+    for (size_t i = 0; i + 1 < pairs.size(); i += 2)
+        refused[pairs[i]] = pairs[i + 1];
+    return {{"archives", listed}, {"refused", refused}};
 }
 
 std::map<std::string, std::string> DeploymentFiles::refusals(const std::vector<std::string> &roots)

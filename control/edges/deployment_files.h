@@ -39,6 +39,9 @@ public:
     void repair(const std::vector<std::string> &missing);
     // Why each of `roots` was not distributed, for those control refused.
     std::map<std::string, std::string> refusals(const std::vector<std::string> &roots);
+    // For GET system/edges/: {"archives": [roots, sorted], "refused": {root: why}}.
+    // Throws RedisUnavailable.
+    Json report();
 
 private:
     std::string upload(const std::string &root); // "" or why not

@@ -167,6 +167,11 @@ void EdgeSync::record(const EdgeResult &r)
     });
 }
 
+Json EdgeSync::files_report()
+{
+    return DeploymentFiles(config_, redis()).report();
+}
+
 RedisConn &EdgeSync::redis()
 {
     if (!redis_) redis_.emplace(config_.redis_url, config_.edge_timeout_ms);

@@ -71,6 +71,9 @@ public:
     // <prefix>:edges), each as a listed one would be reported; a name whose acknowledgement
     // has expired is taken out of the set. Throws RedisUnavailable.
     std::vector<EdgeResult> unlisted_followers(const ExpectedTable &expected);
+    // The deployment archives in Redis for edges on other hosts (deployment_files.h).
+    // Throws RedisUnavailable.
+    Json files_report();
     // Why the last sync_all could not publish in Redis; "" when it did.
     const std::string &publish_error() const { return publish_error_; }
     // What the last sync_all could not distribute to fleet edges ([edges] distribute_files).

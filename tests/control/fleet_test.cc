@@ -183,6 +183,7 @@ TEST_CASE("an edge control does not list still follows the tables control publis
     CHECK(edges["followers"][0]["missing_roots"] == json::array());
     // Without redis_edges, files are not distributed unless asked: this edge shares the host.
     CHECK(env.redis.call({"EXISTS", "berth:files"}) == "0");
+    CHECK_FALSE(edges.contains("files"));
 
     // A Redis restarted empty gets the table back from the reconciler: a new edge host
     // (no saved table) is served without another deploy.
@@ -310,6 +311,15 @@ TEST_CASE("control distributes each live deployment's files through Redis to edg
                e["edges"][1]["last_error"].get<std::string>().find("exceeds 100000 bytes") !=
                    std::string::npos;
     }));
+    // GET system/edges/ shows what is kept for the fleet and what could not be packed: the
+    // live deployment is too large, the one before it is served nowhere (archive removed).
+    json files = c->call("GET", "system/edges/", site.admin).json()["files"];
+    INFO(files.dump());
+    std::string root3 = dep["artifact_path"];
+    CHECK(files["archives"] == json::array());
+    REQUIRE(files["refused"].contains(root3));
+    CHECK(files["refused"][root3].get<std::string>().find("exceeds 100000 bytes") !=
+          std::string::npos);
 }
 
 TEST_CASE("[edges] redis_edges names are checked at startup", "[control][fleet]")
