@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "shared/archive/tarball.h"
 #include "fuzz/fuzz_check.h"
+#include "shared/archive/tarball.h"
 
 using namespace berth::shared;
 
