@@ -67,33 +67,53 @@ std::string DeploymentFiles::upload(const std::string &root)
     }
     // Listed first: a crash between the two leaves a listed root without its archive, which
     // repair() notices when an edge reports it missing (an unlisted archive would never go).
-    redis_.command({"SADD", config_.redis_prefix + ":files", root});
-    std::string signature =
-        config_.redis_signing_key.empty()
-            ? std::string()
-            : shared::fleet::sign_archive(config_.redis_signing_key, root, archive);
-    RedisReply set = redis_.command(
-        {"HSET", archive_key(root), "data", archive, "signature", signature}, kArchiveIoMs);
+    redis_.command({"SADD", index_key(), root});
+    RedisReply set =
+        redis_.command({"HSET", archive_key(root), "data", archive, "signature",
+                        shared::fleet::sign_archive(config_.redis_signing_key, root, archive)},
+                       kArchiveIoMs);
     if (set->type == REDIS_REPLY_ERROR) {
-        redis_.command({"SREM", config_.redis_prefix + ":files", root});
+        redis_.command({"SREM", index_key(), root});
         return "redis refused the archive (" + std::to_string(archive.size()) +
                " bytes): " + std::string(set->str, set->len);
     }
     return "";
 }
 
+std::string DeploymentFiles::index_key() const
+{
+    return config_.redis_prefix + ":files";
+}
+
+std::string DeploymentFiles::refused_key() const
+{
+    return config_.redis_prefix + ":files-refused";
+}
+
+std::vector<std::string> DeploymentFiles::listed_roots()
+{
+    std::vector<std::string> listed =
+        reply_strings(redis_.command({"SMEMBERS", index_key()}).get());
+    std::sort(listed.begin(), listed.end());
+    return listed;
+}
+
+std::map<std::string, std::string> DeploymentFiles::refused_roots()
+{
+    std::vector<std::string> pairs =
+        reply_strings(redis_.command({"HGETALL", refused_key()}).get());
+    std::map<std::string, std::string> refused;
+    for (size_t i = 0; i + 1 < pairs.size(); i += 2)
+        refused[pairs[i]] = pairs[i + 1];
+    return refused;
+}
+
 std::string DeploymentFiles::publish(const Json &table)
 {
-    const std::string index_key = config_.redis_prefix + ":files";
-    const std::string refused_key = config_.redis_prefix + ":files-refused";
     std::vector<std::string> roots = static_roots(table);
     std::set<std::string> wanted(roots.begin(), roots.end());
-    std::vector<std::string> listed = reply_strings(redis_.command({"SMEMBERS", index_key}).get());
-    std::vector<std::string> refused_pairs =
-        reply_strings(redis_.command({"HGETALL", refused_key}).get());
-    std::map<std::string, std::string> refused;
-    for (size_t i = 0; i + 1 < refused_pairs.size(); i += 2)
-        refused[refused_pairs[i]] = refused_pairs[i + 1];
+    std::vector<std::string> listed = listed_roots();
+    std::map<std::string, std::string> refused = refused_roots();
     std::set<std::string> have(listed.begin(), listed.end());
 
     for (const std::string &root : roots) {
@@ -101,18 +121,18 @@ std::string DeploymentFiles::publish(const Json &table)
         std::string why = upload(root);
         if (why.empty()) continue;
         refused[root] = why;
-        redis_.command({"HSET", refused_key, root, why});
+        redis_.command({"HSET", refused_key(), root, why});
     }
     // What no route serves any more goes: a rollback to it packs it again.
     for (const std::string &root : listed)
         if (!wanted.count(root)) {
             redis_.command({"DEL", archive_key(root)});
-            redis_.command({"SREM", index_key, root});
+            redis_.command({"SREM", index_key(), root});
         }
     std::string problems;
     for (const auto &[root, why] : refused) {
         if (!wanted.count(root)) {
-            redis_.command({"HDEL", refused_key, root});
+            redis_.command({"HDEL", refused_key(), root});
             continue;
         }
         problems += (problems.empty() ? "" : "; ") + root + ": " + why;
@@ -122,9 +142,8 @@ std::string DeploymentFiles::publish(const Json &table)
 
 void DeploymentFiles::repair(const std::vector<std::string> &missing)
 {
-    const std::string index_key = config_.redis_prefix + ":files";
     for (const std::string &root : missing) {
-        RedisReply listed = redis_.command({"SISMEMBER", index_key, root});
+        RedisReply listed = redis_.command({"SISMEMBER", index_key(), root});
         if (listed->type != REDIS_REPLY_INTEGER || listed->integer != 1) continue;
         RedisReply exists = redis_.command({"EXISTS", archive_key(root)});
         if (exists->type == REDIS_REPLY_INTEGER && exists->integer == 0) upload(root);
@@ -133,22 +152,14 @@ void DeploymentFiles::repair(const std::vector<std::string> &missing)
 
 Json DeploymentFiles::report()
 {
-    std::vector<std::string> listed =
-        reply_strings(redis_.command({"SMEMBERS", config_.redis_prefix + ":files"}).get());
-    std::sort(listed.begin(), listed.end());
-    std::vector<std::string> pairs =
-        reply_strings(redis_.command({"HGETALL", config_.redis_prefix + ":files-refused"}).get());
-    Json refused = Json::object();
-    for (size_t i = 0; i + 1 < pairs.size(); i += 2)
-        refused[pairs[i]] = pairs[i + 1];
-    return {{"archives", listed}, {"refused", refused}};
+    return {{"archives", listed_roots()}, {"refused", refused_roots()}};
 }
 
 std::map<std::string, std::string> DeploymentFiles::refusals(const std::vector<std::string> &roots)
 {
     std::map<std::string, std::string> out;
     if (roots.empty()) return out;
-    std::vector<std::string> argv = {"HMGET", config_.redis_prefix + ":files-refused"};
+    std::vector<std::string> argv = {"HMGET", refused_key()};
     argv.insert(argv.end(), roots.begin(), roots.end());
     RedisReply got = redis_.command(argv);
     if (got->type != REDIS_REPLY_ARRAY) return out;

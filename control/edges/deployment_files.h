@@ -46,6 +46,10 @@ public:
 private:
     std::string upload(const std::string &root); // "" or why not
     std::string archive_key(const std::string &root) const;
+    std::string index_key() const;           // the set of roots with an archive
+    std::string refused_key() const;         // root → why it was not packed
+    std::vector<std::string> listed_roots(); // sorted
+    std::map<std::string, std::string> refused_roots();
 
     const ControlConfig &config_;
     RedisConn &redis_;

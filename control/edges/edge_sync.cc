@@ -189,9 +189,7 @@ std::string EdgeSync::publish(const ExpectedTable &expected, uint64_t *ahead)
         std::string version_text = std::to_string(expected.version);
         std::string table = canonical_json(expected.body);
         std::string signature =
-            config_.redis_signing_key.empty()
-                ? std::string()
-                : shared::fleet::sign_table(config_.redis_signing_key, version_text, table);
+            shared::fleet::sign_table(config_.redis_signing_key, version_text, table);
         RedisReply held = redis().command({"HMGET", key, "version", "hash", "signature"});
         auto field = [&](size_t i) {
             return held->type == REDIS_REPLY_ARRAY && held->elements > i &&

@@ -420,12 +420,7 @@ void Server::start_follower()
     };
     hooks.missing_roots = [this] { return missing_roots(); };
     hooks.static_roots = [this] {
-        std::vector<std::string> roots;
-        if (routes_)
-            for (const shared::route::Route &r : routes_->routes())
-                if (r.type == shared::route::RouteType::kStatic && !r.root_from_label)
-                    roots.push_back(r.root);
-        return roots;
+        return routes_ ? static_roots(*routes_) : std::vector<std::string>{};
     };
     hooks.missing_in = [this](const shared::route::RouteTable &table) {
         return missing_static_roots(table, config_.deployments_root);

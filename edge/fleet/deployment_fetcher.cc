@@ -253,12 +253,10 @@ void DeploymentFetcher::answer(const redisReply *r)
     std::string_view signature = r->element[1]->type == REDIS_REPLY_STRING
                                      ? std::string_view(r->element[1]->str, r->element[1]->len)
                                      : std::string_view();
-    if (!signing_key_.empty() &&
-        !shared::fleet::signature_matches(shared::fleet::sign_archive(signing_key_, root, data),
-                                          signature)) {
-        unpacked(root, signature.empty()
-                           ? "unsigned, and this edge has a [redis] signing_key_file"
-                           : "its signature does not match this edge's [redis] signing_key_file");
+    std::string problem =
+        shared::fleet::archive_signature_problem(signing_key_, root, data, signature);
+    if (!problem.empty()) {
+        unpacked(root, problem);
         return;
     }
     if (!inside_deployments(root)) {

@@ -362,13 +362,8 @@ void RouteFollower::handle(Step step, bool on_subscriber, void *raw)
             return;
         }
         std::string text = reply_text(r->element[1]), signature = reply_text(r->element[2]);
-        std::string error;
-        if (!settings_.signing_key.empty() &&
-            !shared::fleet::signature_matches(
-                shared::fleet::sign_table(settings_.signing_key, version_text, text), signature))
-            error = signature.empty() ? "unsigned, and this edge has a [redis] signing_key_file"
-                                      : "its signature does not match this edge's [redis] "
-                                        "signing_key_file";
+        std::string error = shared::fleet::table_signature_problem(settings_.signing_key,
+                                                                   version_text, text, signature);
         std::optional<shared::route::RouteTable> parsed;
         if (error.empty()) {
             parsed = shared::route::parse_route_table(text, error);

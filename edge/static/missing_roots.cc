@@ -20,17 +20,21 @@ bool is_directory(const std::string &deployments_root, const std::string &root)
 
 } // namespace
 
+std::vector<std::string> static_roots(const shared::route::RouteTable &table)
+{
+    std::vector<std::string> roots;
+    std::unordered_set<std::string_view> seen; // a root shared by several hosts: listed once
+    for (const shared::route::Route &r : table.routes()) {
+        if (r.type != shared::route::RouteType::kStatic || r.root_from_label) continue;
+        if (seen.insert(r.root).second) roots.push_back(r.root);
+    }
+    return roots;
+}
+
 std::vector<std::string> missing_static_roots(const shared::route::RouteTable &table,
                                               const std::string &deployments_root)
 {
-    std::vector<std::string> missing;
-    std::unordered_set<std::string_view> checked; // a root shared by several hosts: one stat
-    for (const shared::route::Route &r : table.routes()) {
-        if (r.type != shared::route::RouteType::kStatic || r.root_from_label) continue;
-        if (!checked.insert(r.root).second) continue;
-        if (!is_directory(deployments_root, r.root)) missing.push_back(r.root);
-    }
-    return missing;
+    return still_missing(static_roots(table), deployments_root);
 }
 
 std::vector<std::string> still_missing(const std::vector<std::string> &missing,

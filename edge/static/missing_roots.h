@@ -11,6 +11,10 @@
 namespace berth::edge
 {
 
+// Each distinct `root` of the table's static routes (root_from_label ones have none), in
+// table order.
+std::vector<std::string> static_roots(const shared::route::RouteTable &table);
+
 // Each distinct `root` of the table's static routes (root_from_label ones have none) that is
 // not a directory under deployments_root, in table order. Runs stat(2): never on a worker loop.
 std::vector<std::string> missing_static_roots(const shared::route::RouteTable &table,

@@ -18,6 +18,7 @@ constexpr size_t kMinKeyChars = 32;
 std::string hmac_hex(std::string_view key, std::string_view kind, std::string_view where,
                      std::string_view body)
 {
+    if (key.empty()) return "";
     std::string message;
     message.reserve(kind.size() + where.size() + body.size() + 2);
     message.append(kind).append("\n").append(where).append("\n").append(body);
@@ -62,10 +63,32 @@ std::string sign_archive(std::string_view key, std::string_view root, std::strin
     return hmac_hex(key, "berth deployment archive v1", root, archive);
 }
 
-bool signature_matches(std::string_view expected, std::string_view given)
+namespace
 {
-    return expected.size() == given.size() &&
-           CRYPTO_memcmp(expected.data(), given.data(), expected.size()) == 0;
+
+std::string signature_problem(std::string_view key, std::string_view expected,
+                              std::string_view given)
+{
+    if (key.empty()) return "";
+    if (given.empty()) return "unsigned, and this edge has a [redis] signing_key_file";
+    if (expected.size() == given.size() &&
+        CRYPTO_memcmp(expected.data(), given.data(), expected.size()) == 0)
+        return "";
+    return "its signature does not match this edge's [redis] signing_key_file";
+}
+
+} // namespace
+
+std::string table_signature_problem(std::string_view key, std::string_view version,
+                                    std::string_view table, std::string_view given)
+{
+    return signature_problem(key, sign_table(key, version, table), given);
+}
+
+std::string archive_signature_problem(std::string_view key, std::string_view root,
+                                      std::string_view archive, std::string_view given)
+{
+    return signature_problem(key, sign_archive(key, root, archive), given);
 }
 
 } // namespace berth::shared::fleet

@@ -17,11 +17,16 @@ namespace berth::shared::fleet
 // Throws std::runtime_error saying what is wrong with the file.
 std::string read_signing_key(const std::string &path);
 
-// Lower-case hex HMAC-SHA256s. `version` as written in Redis (decimal).
+// Lower-case hex HMAC-SHA256s; "" with an empty key (unsigned). `version` as written in Redis
+// (decimal).
 std::string sign_table(std::string_view key, std::string_view version, std::string_view table);
 std::string sign_archive(std::string_view key, std::string_view root, std::string_view archive);
 
-// Compares in constant time.
-bool signature_matches(std::string_view expected, std::string_view given);
+// Why an edge holding `key` must refuse what carries signature `given`; "" when it may take it
+// (always, with an empty key). Compared in constant time.
+std::string table_signature_problem(std::string_view key, std::string_view version,
+                                    std::string_view table, std::string_view given);
+std::string archive_signature_problem(std::string_view key, std::string_view root,
+                                      std::string_view archive, std::string_view given);
 
 } // namespace berth::shared::fleet
