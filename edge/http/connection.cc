@@ -163,6 +163,14 @@ bool Connection::reads_paused() const noexcept
     return !(task_ && task_reads_body_ && (busy_->parser.in_message() || tunnel_));
 }
 
+bool Connection::task_abandoned() const noexcept
+{
+    // Nothing unread is left that the client could want answered (a pipeline goes on), so
+    // nobody reads this answer: nginx logs such a request 499 and Caddy cancels it too. A
+    // long poll or an event stream otherwise holds its upstream until it next writes.
+    return state_ == State::kOpen && task_ && !tunnel_ && busy_ && busy_->pos >= busy_->len;
+}
+
 void Connection::on_readable()
 {
     if (state_ == State::kLingering) {
@@ -216,6 +224,10 @@ void Connection::on_readable()
         else
             b.len += uint32_t(r.n);
         pump();
+        if (read_eof_ && task_abandoned()) {
+            close(); // the upstream is let go now, not when it answers
+            return;
+        }
         after_io();
         if (!input_pending_ || read_eof_) return;
     }
@@ -602,7 +614,10 @@ void Connection::end_task(bool completed)
         busy_->parser.set_body_spans(false); // a body the task did not read is dropped
         if (ctx_.access_log) {
             ExchangeNotes notes = task->notes();
-            busy_->log.set_end(busy_->out.queued_total(), task->status(), task->head_end(), &notes);
+            int status = task->status();
+            if (!completed && status == 0) status = 499; // gone before the answer, as nginx logs
+            if (!completed && read_eof_ && notes.error.empty()) notes.error = "client_closed";
+            busy_->log.set_end(busy_->out.queued_total(), status, task->head_end(), &notes);
         }
     }
     task->end(completed);

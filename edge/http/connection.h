@@ -68,6 +68,8 @@ private:
     void on_writable();
     // Stop reading for now (output backed up, a wait, a task holding body bytes).
     bool reads_paused() const noexcept;
+    // The client closed while a streamed answer is on its way and has nothing left to ask.
+    bool task_abandoned() const noexcept;
     void take_busy();
     // parser_clean: released between keep-alive messages (not at a close).
     void release_busy(bool parser_clean = false) noexcept;

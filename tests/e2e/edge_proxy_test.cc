@@ -601,6 +601,73 @@ TEST_CASE("an upstream that dies mid-answer cuts only that answer", "[e2e][proxy
     CHECK(must(get(s.port(), "api.test", "/id")).status == 200);
 }
 
+TEST_CASE("a client that leaves before its answer ends lets the upstream go at once",
+          "[e2e][proxy]")
+{
+    // A long poll or an event stream would otherwise hold its upstream until the app next
+    // writes (20 s here: both waits below give up long before that).
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a)));
+    auto wait_for = [](auto &&done) {
+        for (int i = 0; i < 500 && !done(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return done();
+    };
+    auto upstream_logged = [&](const char *key) {
+        json found;
+        for (const json &r : a.requests())
+            if (r.contains(key)) found = r;
+        return found;
+    };
+    auto access_line = [&](const std::string &target) {
+        json found;
+        for (const json &l : access_lines(s))
+            if (l.value("target", "") == target) found = l;
+        return found;
+    };
+    SECTION("while the upstream has not answered yet")
+    {
+        {
+            RawClient c(s.port());
+            c.send(get_req("api.test", "/hold?ms=20000"));
+            REQUIRE(wait_for([&] {
+                for (const json &r : a.requests())
+                    if (r.value("target", "") == "/hold?ms=20000") return true;
+                return false;
+            }));
+        } // the client closes
+        REQUIRE(wait_for([&] { return !upstream_logged("hold").is_null(); }));
+        CHECK(upstream_logged("hold")["hold"] == "closed");
+        REQUIRE(wait_for([&] { return !access_line("/hold?ms=20000").is_null(); }));
+        json line = access_line("/hold?ms=20000");
+        CHECK(line["status"] == 499);
+        CHECK(line["upstream"] == a.addr());
+        CHECK(line["upstream_error"] == "client_closed");
+    }
+    SECTION("while the answer streams")
+    {
+        {
+            RawClient c(s.port());
+            c.send(get_req("api.test", "/drip?ms=20000&n=3"));
+            while (c.pending().find("tick\n") == std::string::npos)
+                REQUIRE(c.read_some(5000));
+        } // the client closes after the first chunk
+        REQUIRE(wait_for([&] { return !upstream_logged("drip").is_null(); }));
+        CHECK(upstream_logged("drip")["drip"] == "closed");
+        CHECK(upstream_logged("drip")["chunks"] == 1);
+        REQUIRE(wait_for([&] { return !access_line("/drip?ms=20000&n=3").is_null(); }));
+        json line = access_line("/drip?ms=20000&n=3");
+        CHECK(line["status"] == 200);
+        CHECK(line["upstream_error"] == "client_closed");
+    }
+    // Neither was the upstream's failure, and its pool still serves.
+    CHECK(must(get(s.port(), "api.test", "/id")).status == 200);
+    AdminConn admin(s.socket);
+    json stats = admin.call(R"({"cmd":"stats"})");
+    CHECK(stats["upstreams"][0]["health"] == "healthy");
+}
+
 TEST_CASE("an upstream closing idle keep-alive connections is never seen by the client",
           "[e2e][proxy]")
 {

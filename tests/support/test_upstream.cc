@@ -27,6 +27,10 @@
 //                       (an idle close racing the edge's next request)
 //   /drop?on=NAME       upstream NAME closes unanswered after reading it; the others as /id
 //   /stall?bytes=N&ms=M a head announcing 2N bytes, N of them, M ms of silence, the rest
+//   /hold?ms=N          as /id after N ms, unless the edge closes the connection first: logs
+//                       {"hold":"closed"} or {"hold":"answered"}
+//   /drip?ms=N&n=K      a chunked answer of K chunks, one every N ms, until the edge closes:
+//                       logs {"drip":"closed","chunks":C} or {"drip":"done"}
 #include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
@@ -235,6 +239,13 @@ void ws_flood(int fd, uint64_t bytes)
     log_line(R"({"ws_flood":"done"})");
 }
 
+// True when the peer closes (or resets) the connection within ms; it sends nothing meanwhile.
+bool edge_closes_within(int fd, int ms)
+{
+    pollfd p{fd, POLLRDHUP, 0};
+    return ::poll(&p, 1, ms) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 void serve(int fd)
 {
     Conn c{fd, ++g_conns, {}};
@@ -359,6 +370,28 @@ void serve(int fd)
                 break;
             std::this_thread::sleep_for(std::chrono::milliseconds(query_num(target, "ms", 1000)));
             out = pattern(n);
+        } else if (path == "/hold") {
+            if (edge_closes_within(fd, int(query_num(target, "ms", 5000)))) {
+                log_line(R"({"hold":"closed"})");
+                break;
+            }
+            log_line(R"({"hold":"answered"})");
+            out = simple(id);
+        } else if (path == "/drip") {
+            if (!send_all(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")) break;
+            uint64_t chunks = query_num(target, "n", 3), sent = 0;
+            bool closed = false;
+            while (sent < chunks && !closed) {
+                if (!send_all(fd, "5\r\ntick\n\r\n")) break;
+                ++sent;
+                closed = edge_closes_within(fd, int(query_num(target, "ms", 1000)));
+            }
+            if (sent < chunks || closed) {
+                log_line(R"({"drip":"closed","chunks":)" + std::to_string(sent) + "}");
+                break;
+            }
+            log_line(R"({"drip":"done"})");
+            out = "0\r\n\r\n";
         } else if (path == "/slow") {
             std::this_thread::sleep_for(std::chrono::milliseconds(query_num(target, "ms", 100)));
             out = simple(id);
