@@ -50,6 +50,9 @@ bool inside_deployments(const std::string &root)
     return true;
 }
 
+// Fetched trees being deleted: "<deployments_root>/.berth-removing-<pid>-<n>".
+constexpr const char *kRemovingPrefix = ".berth-removing-";
+
 bool is_dir(const fs::path &p)
 {
     struct stat st;
@@ -120,6 +123,7 @@ DeploymentFetcher::DeploymentFetcher(uv_loop_t *loop, std::string deployments_ro
       key_prefix_(std::move(key_prefix)), send_get_(std::move(send_get))
 {
     load_fetched();
+    if (!deployments_root_.empty()) remove_leftovers();
 }
 
 void DeploymentFetcher::load_fetched()
@@ -173,23 +177,81 @@ void DeploymentFetcher::sweep(const std::vector<std::string> &served)
         ++removed_;
         log_message(LogLevel::kInfo, "fleet: removing %s, fetched and no longer served",
                     root.c_str());
-        // The tree may be large: removed on the threadpool.
-        struct Removal {
-            uv_work_t req;
-            fs::path path;
-        };
-        auto *job = new Removal{{}, fs::path(deployments_root_) / root};
-        job->req.data = job;
-        int rc = uv_queue_work(
-            loop_, &job->req,
-            [](uv_work_t *req) {
-                std::error_code ec;
-                fs::remove_all(static_cast<Removal *>(req->data)->path, ec);
-            },
-            [](uv_work_t *req, int) { delete static_cast<Removal *>(req->data); });
-        if (rc != 0) delete job;
+        remove_tree(root);
     }
     if (!expired.empty()) save_fetched();
+}
+
+void DeploymentFetcher::remove_tree(const std::string &root)
+{
+    // Out of its place at once, with one rename on this loop: a table naming the root again
+    // (a rollback) finds it missing and fetches it anew, instead of installing it while the
+    // threadpool still deletes it and then answering 404 with nothing left to fetch it.
+    fs::path path = fs::path(deployments_root_) / root;
+    fs::path doomed = fs::path(deployments_root_) / (kRemovingPrefix + std::to_string(getpid()) +
+                                                     "-" + std::to_string(++removals_));
+    std::error_code ec;
+    fs::rename(path, doomed, ec);
+    if (ec == std::errc::no_such_file_or_directory) return; // gone already
+    if (ec) {
+        log_message(LogLevel::kWarn, "fleet: cannot move %s aside (%s); deleting it in place",
+                    root.c_str(), ec.message().c_str());
+        doomed = path;
+    }
+    // The tree may be large: deleted on the threadpool.
+    struct Removal {
+        uv_work_t req;
+        DeploymentFetcher *owner;
+        std::shared_ptr<bool> alive;
+        fs::path path;
+    };
+    auto *job = new Removal{{}, this, alive_, doomed};
+    job->req.data = job;
+    ++removing_;
+    int rc = uv_queue_work(
+        loop_, &job->req,
+        [](uv_work_t *req) {
+            std::error_code ignored; // what cannot be deleted stays where it was moved
+            fs::remove_all(static_cast<Removal *>(req->data)->path, ignored);
+        },
+        [](uv_work_t *req, int) {
+            std::unique_ptr<Removal> j(static_cast<Removal *>(req->data));
+            if (*j->alive) --j->owner->removing_;
+        });
+    if (rc != 0) {
+        --removing_;
+        delete job;
+    }
+}
+
+void DeploymentFetcher::remove_leftovers()
+{
+    // Trees a process on this host moved aside and did not get to delete (it stopped or
+    // crashed meanwhile): ours by name, whether of a process gone or of an earlier one that
+    // had our pid (an edge is pid 1 in every container it runs in).
+    struct Sweep {
+        uv_work_t req;
+        fs::path root;
+    };
+    auto *job = new Sweep{{}, fs::path(deployments_root_)};
+    job->req.data = job;
+    int rc = uv_queue_work(
+        loop_, &job->req,
+        [](uv_work_t *req) {
+            std::error_code ec;
+            const std::string prefix = kRemovingPrefix;
+            for (const auto &entry :
+                 fs::directory_iterator(static_cast<Sweep *>(req->data)->root, ec)) {
+                std::string name = entry.path().filename().string();
+                if (name.rfind(prefix, 0) != 0) continue;
+                long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+                bool gone = pid > 0 && kill(pid_t(pid), 0) != 0 && errno == ESRCH;
+                std::error_code rm;
+                if (pid == long(getpid()) || gone) fs::remove_all(entry.path(), rm);
+            }
+        },
+        [](uv_work_t *req, int) { delete static_cast<Sweep *>(req->data); });
+    if (rc != 0) delete job;
 }
 
 DeploymentFetcher::~DeploymentFetcher()
@@ -323,6 +385,7 @@ nlohmann::json DeploymentFetcher::stats() const
             {"refused", refused_},
             {"kept", fetched_roots_.size()},
             {"removed", removed_},
+            {"removing", removing_},
             {"last_error",
              last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_)}};
 }

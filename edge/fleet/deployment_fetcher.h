@@ -11,8 +11,9 @@
 //
 // What this edge unpacked is its own to remove: the roots it fetched are listed in
 // state_dir/fetched-roots.json, and one that no route of the served table has named for
-// [redis] keep_fetched_ms (a minute) is deleted (a rollback to it fetches it again). Nothing else
-// under deployments_root is ever touched.
+// [redis] keep_fetched_ms (a minute) is deleted (a rollback to it fetches it again): moved aside
+// to "<deployments_root>/.berth-removing-<pid>-<n>" at once, then deleted on the threadpool.
+// Nothing else under deployments_root is ever touched.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +74,8 @@ private:
     void unpacked(const std::string &root, const std::string &error);
     void load_fetched();
     void save_fetched();
+    void remove_tree(const std::string &root);
+    void remove_leftovers();
 
     uv_loop_t *loop_;
     std::string deployments_root_, fetched_list_;
@@ -93,6 +96,8 @@ private:
     // Roots this edge unpacked → loop time since no served table names them (0: named now).
     std::map<std::string, uint64_t> fetched_roots_;
     uint64_t removed_ = 0;
+    uint64_t removals_ = 0; // names the trees moved aside
+    size_t removing_ = 0;   // trees being deleted on the threadpool
 };
 
 } // namespace berth::edge

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <archive_entry.h>
 
@@ -404,6 +406,57 @@ TEST_CASE("two edges on one host sharing a deployments_root fetch the same files
     CHECK(left == std::vector<std::string>{"v1"});
     CHECK(two.proc->stop() == 0);
     CHECK(one.proc->stop() == 0);
+}
+
+TEST_CASE("a rollback to a fetched root that is being removed fetches it again", "[e2e][fleet]")
+{
+    FleetRig rig("edge-r", "keep_fetched_ms = 100\n");
+    auto &[redis, r, edge] = rig;
+    TempTree control_host;
+    for (int i = 0; i < 3000; ++i) // enough files that deleting them takes a while
+        control_host.write("roll/v1/f" + std::to_string(i) + ".txt", "x");
+    control_host.write("roll/v1/index.html", "rolled");
+    r.put_archive("roll/v1", berth::shared::pack_directory(control_host.path("roll/v1"), 1 << 24));
+    r.publish(static_table(3, "roll.example.test", "roll/v1"));
+    CHECK(wait_until([&] { return edge.body("roll.example.test") == "rolled"; }));
+    r.publish(static_table(4, "roll.example.test", "site/v1"));
+    CHECK(wait_until([&] { return edge.body("roll.example.test") == "one"; }));
+    // The sweep takes roll/v1 away; the table naming it comes back at once, while the
+    // threadpool may still be deleting it. It must be found missing and fetched again, not
+    // installed over a tree that is about to vanish.
+    CHECK(wait_until([&] { return edge.fleet_stats()["files"]["removed"] == 1; }, 20000));
+    r.publish(static_table(5, "roll.example.test", "roll/v1"));
+    CHECK(wait_until([&] {
+        auto ack = r.hash("berth:edge:edge-r");
+        return ack["version"] == "5" && ack["missing_roots"] == "[]";
+    }));
+    CHECK(wait_until([&] { return edge.fleet_stats()["files"]["removing"] == 0; }));
+    CHECK(edge.body("roll.example.test") == "rolled");
+    CHECK(edge.fleet_stats()["files"]["fetched"] == 2);
+    CHECK(fs::exists(edge.tree.path("deployments/roll/v1/f2999.txt")));
+    auto moved_aside = [&] {
+        std::vector<std::string> names;
+        for (const auto &e : fs::directory_iterator(edge.tree.path("deployments")))
+            if (e.path().filename().string().rfind(".berth-removing-", 0) == 0)
+                names.push_back(e.path().filename().string());
+        return names;
+    };
+    CHECK(moved_aside().empty());
+
+    // Trees a stopped process moved aside and did not get to delete go at the next start;
+    // one of a process still running is its own to delete.
+    CHECK(edge.proc->stop() == 0);
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    REQUIRE(dead > 0);
+    waitpid(dead, nullptr, 0);
+    std::string mine = ".berth-removing-" + std::to_string(getpid()) + "-1";
+    edge.tree.write("deployments/.berth-removing-" + std::to_string(dead) + "-7/a/b.txt", "x");
+    edge.tree.write("deployments/" + mine + "/c.txt", "x");
+    edge.start();
+    CHECK(wait_until([&] { return moved_aside() == std::vector<std::string>{mine}; }));
+    CHECK(edge.body("roll.example.test") == "rolled");
+    CHECK(edge.proc->stop() == 0);
 }
 
 TEST_CASE("an edge with fetch_files off leaves missing roots to the operator", "[e2e][fleet]")
