@@ -32,7 +32,8 @@ public:
 
     // Every static root of `table` (a route table as published) gets its archive, packed now
     // when Redis has none; archives of roots no longer in it are removed. Returns "" or what
-    // could not be distributed ("root: why; ..."). Throws RedisUnavailable.
+    // could not be distributed ("root: why; ..."). An empty table withdraws every archive.
+    // Throws RedisUnavailable.
     std::string publish(const Json &table);
     // Roots an edge reports missing: packed again when their archive has gone from Redis
     // (flushed, evicted) although the set lists it. Throws RedisUnavailable.

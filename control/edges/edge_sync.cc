@@ -183,9 +183,11 @@ std::string EdgeSync::publish(const ExpectedTable &expected, uint64_t *ahead)
     const std::string key = config_.redis_prefix + ":routes";
     try {
         // The files before the table that names them: an edge fetches them before installing.
-        files_error_ = config_.distribute_files
-                           ? DeploymentFiles(config_, redis()).publish(expected.body)
-                           : std::string();
+        // With distribution off, archives an earlier configuration left go (as if no table
+        // named them): nothing would remove them from Redis's memory otherwise.
+        files_error_ = DeploymentFiles(config_, redis())
+                           .publish(config_.distribute_files ? expected.body : Json::object());
+        if (!config_.distribute_files) files_error_.clear();
         std::string version_text = std::to_string(expected.version);
         std::string table = canonical_json(expected.body);
         std::string signature =

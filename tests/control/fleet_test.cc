@@ -210,6 +210,10 @@ TEST_CASE("an edge without the deployment's files stays pending until they reach
 {
     TwoHosts hosts;
     auto &[env, remote_root, a, b] = hosts;
+    // Archives an earlier configuration left in Redis, with distribution on.
+    env.redis.call({"HSET", "berth:files:old/v1", "data", "x", "signature", ""});
+    env.redis.call({"SADD", "berth:files", "old/v1"});
+    env.redis.call({"HSET", "berth:files-refused", "huge/v1", "larger than distribute_max_bytes"});
     // Files travel by the operator's means here (shared storage, rsync), not through Redis.
     auto c = start_control(env, std::string(kTwoRedisEdges) + "distribute_files = false\n");
     Site site = make_site(env, *c, "shipped");
@@ -227,7 +231,9 @@ TEST_CASE("an edge without the deployment's files stays pending until they reach
           std::string::npos);
     CHECK(edges["edges"][1]["last_error"].get<std::string>().find("distribute_files is off") !=
           std::string::npos);
-    CHECK(env.redis.call({"EXISTS", "berth:files"}) == "0");
+    // The leftovers are gone: nothing else would ever free that memory.
+    CHECK(env.redis.call({"EXISTS", "berth:files", "berth:files:old/v1", "berth:files-refused"}) ==
+          "0");
 
     // The files reach edge-b's host (rsync, shared storage): it serves them and stops pending.
     fs::copy(env.deployments_root(), remote_root, fs::copy_options::recursive);
