@@ -5,8 +5,8 @@
  * edges' own latency, not a client's.
  *
  * With ROUTES given as files=ARCHIVE, each table instead sends one host to a new root whose
- * files are only in Redis (ARCHIVE, a gzip'd tar, as control/edges/deployment_files.cc leaves
- * it): the figure is then publish -> every edge fetched, checked and unpacked the files and
+ * files are only in Redis (ARCHIVE, a gzip'd tar, in chunks as control/edges/deployment_files.cc
+ * leaves it): the figure is then publish -> every edge fetched, checked and unpacked the files and
  * installed the table (acknowledged with no missing roots).
  *
  * usage: fleet_bench PORT ROUTES|files=ARCHIVE TABLES FIRST_VERSION EDGE...
@@ -112,9 +112,15 @@ int main(int argc, char **argv)
                      version, root);
         }
         double start = now_us();
-        if (archive)
-            freeReplyObject(redisCommand(c, "HSET berth:files:%s data %b signature %s", root,
-                                         archive, archive_len, ""));
+        if (archive) { /* in 4 MiB chunks, size and count last (shared/fleet/archive_chunks.h) */
+            size_t chunk = 4u << 20, n = 0;
+            for (size_t at = 0; at < archive_len; at += chunk, n++)
+                freeReplyObject(redisCommand(c, "HSET berth:files:%s chunk:%zu %b", root, n,
+                                             archive + at,
+                                             archive_len - at < chunk ? archive_len - at : chunk));
+            freeReplyObject(redisCommand(c, "HSET berth:files:%s size %zu chunks %zu signature %s",
+                                         root, archive_len, n, ""));
+        }
         freeReplyObject(
             redisCommand(c, "HSET berth:routes version %s hash bench table %s", vtext, table));
         freeReplyObject(redisCommand(c, "PUBLISH berth:routes %s", vtext));

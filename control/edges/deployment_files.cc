@@ -1,11 +1,16 @@
 #include "control/edges/deployment_files.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "shared/archive/pack_directory.h"
+#include "shared/fleet/archive_chunks.h"
 #include "shared/fleet/signature.h"
 
 namespace berth::control
@@ -46,6 +51,28 @@ std::vector<std::string> static_roots(const Json &table)
     return roots;
 }
 
+struct ScratchFd {
+    int fd;
+    ~ScratchFd()
+    {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+// Fills `out` from `fd` at `offset`; "" or why not.
+std::string read_at(int fd, std::string &out, uint64_t offset)
+{
+    for (size_t done = 0; done < out.size();) {
+        ssize_t n = ::pread(fd, out.data() + done, out.size() - done, off_t(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0)
+            return "cannot read the packed archive back: " +
+                   std::string(n < 0 ? strerror(errno) : "it is shorter than written");
+        done += size_t(n);
+    }
+    return "";
+}
+
 } // namespace
 
 std::string DeploymentFiles::archive_key(const std::string &root) const
@@ -59,24 +86,48 @@ std::string DeploymentFiles::upload(const std::string &root)
     struct stat st;
     if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         return "not a directory in control's deployments_root";
-    std::string archive;
+    // Packed into a file that has no name from the start (a crash leaves nothing behind),
+    // then sent a chunk at a time: the archive is never in memory whole.
+    std::error_code ec;
+    fs::create_directories(config_.builds_dir, ec);
+    std::string scratch = (fs::path(config_.builds_dir) / ".fleet-archive-XXXXXX").string();
+    ScratchFd fd{::mkstemp(scratch.data())};
+    if (fd.fd < 0)
+        return "cannot make a scratch file in builds_dir: " + std::string(strerror(errno));
+    ::unlink(scratch.c_str());
+    uint64_t size = 0;
     try {
-        archive = shared::pack_directory(dir, config_.distribute_max_bytes);
+        size = shared::pack_directory_to_fd(dir, fd.fd, config_.distribute_max_bytes);
     } catch (const std::exception &e) {
         return e.what();
     }
-    // Listed first: a crash between the two leaves a listed root without its archive, which
+    // Listed first: a crash before the last HSET leaves a listed root without its size, which
     // repair() notices when an edge reports it missing (an unlisted archive would never go).
     redis_.command({"SADD", index_key(), root});
-    RedisReply set =
-        redis_.command({"HSET", archive_key(root), "data", archive, "signature",
-                        shared::fleet::sign_archive(config_.redis_signing_key, root, archive)},
-                       kArchiveIoMs);
-    if (set->type == REDIS_REPLY_ERROR) {
-        redis_.command({"SREM", index_key(), root});
-        return "redis refused the archive (" + std::to_string(archive.size()) +
-               " bytes): " + std::string(set->str, set->len);
+    redis_.command({"DEL", archive_key(root)}); // what an interrupted upload left
+    shared::fleet::ArchiveSigner signer(config_.redis_signing_key, root);
+    std::string chunk;
+    uint64_t chunks = 0;
+    for (uint64_t at = 0; at < size; at += chunk.size(), ++chunks) {
+        chunk.resize(std::min<uint64_t>(shared::fleet::kArchiveChunkBytes, size - at));
+        std::string why = read_at(fd.fd, chunk, at);
+        if (why.empty()) {
+            signer.update(chunk);
+            RedisReply set = redis_.command(
+                {"HSET", archive_key(root), shared::fleet::archive_chunk_field(chunks), chunk},
+                kArchiveIoMs);
+            if (set->type == REDIS_REPLY_ERROR)
+                why = "redis refused the archive (" + std::to_string(size) +
+                      " bytes): " + std::string(set->str, set->len);
+        }
+        if (!why.empty()) {
+            redis_.command({"DEL", archive_key(root)});
+            redis_.command({"SREM", index_key(), root});
+            return why;
+        }
     }
+    redis_.command({"HSET", archive_key(root), "size", std::to_string(size), "chunks",
+                    std::to_string(chunks), "signature", signer.hex()});
     return "";
 }
 
@@ -145,8 +196,9 @@ void DeploymentFiles::repair(const std::vector<std::string> &missing)
     for (const std::string &root : missing) {
         RedisReply listed = redis_.command({"SISMEMBER", index_key(), root});
         if (listed->type != REDIS_REPLY_INTEGER || listed->integer != 1) continue;
-        RedisReply exists = redis_.command({"EXISTS", archive_key(root)});
-        if (exists->type == REDIS_REPLY_INTEGER && exists->integer == 0) upload(root);
+        // Gone (flushed, evicted), or an upload cut short before its size was written.
+        RedisReply whole = redis_.command({"HEXISTS", archive_key(root), "chunks"});
+        if (whole->type == REDIS_REPLY_INTEGER && whole->integer == 0) upload(root);
     }
 }
 

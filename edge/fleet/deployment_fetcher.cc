@@ -14,9 +14,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "shared/archive/tarball.h"
 #include "shared/base/log.h"
-#include "shared/fleet/signature.h"
+#include "shared/fleet/archive_chunks.h"
 
 namespace berth::edge
 {
@@ -28,16 +27,6 @@ namespace fs = std::filesystem;
 
 namespace
 {
-
-// Deployments are whole static sites: larger than an upload, still bounded against a hostile
-// archive in Redis.
-shared::TarballLimits fleet_limits()
-{
-    shared::TarballLimits limits;
-    limits.max_unpacked_bytes = 4ull << 30;
-    limits.max_entries = 500000;
-    return limits;
-}
 
 // The route table validator lets only such roots through, and the fetched list is ours; but
 // this file writes and deletes where they point, so it checks once more.
@@ -53,74 +42,16 @@ bool inside_deployments(const std::string &root)
 // Fetched trees being deleted: "<deployments_root>/.berth-removing-<pid>-<n>".
 constexpr const char *kRemovingPrefix = ".berth-removing-";
 
-bool is_dir(const fs::path &p)
-{
-    struct stat st;
-    return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// Stages of processes that are gone (a crash mid-unpack) beside `dest`: "<name>.partial-<pid>".
-void remove_stale_stages(const fs::path &dest)
-{
-    std::error_code ec;
-    std::string prefix = dest.filename().string() + ".partial-";
-    for (const auto &entry : fs::directory_iterator(dest.parent_path(), ec)) {
-        std::string name = entry.path().filename().string();
-        if (name.rfind(prefix, 0) != 0) continue;
-        long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
-        if (pid > 0 && pid != long(getpid()) && kill(pid_t(pid), 0) != 0 && errno == ESRCH)
-            fs::remove_all(entry.path(), ec);
-    }
-}
-
-// Unpacks beside the final place, then one rename: the edge never serves half a deployment.
-// The stage is named after this process, so edges sharing a deployments_root (several on one
-// host) never unpack into one another's; whichever renames first wins, the others find it.
-std::string unpack_root(const std::string &data, const fs::path &dest)
-{
-    if (is_dir(dest)) return ""; // arrived meanwhile (copied by hand, shared storage)
-    fs::path stage = dest;
-    stage += ".partial-" + std::to_string(getpid());
-    // Parents made for this root ("site/" of "site/d-17") go again if it fails.
-    std::vector<fs::path> made;
-    for (fs::path p = dest.parent_path(); !p.empty() && !is_dir(p); p = p.parent_path())
-        made.push_back(p);
-    std::error_code ec;
-    try {
-        fs::remove_all(stage, ec);
-        fs::create_directories(stage);
-        remove_stale_stages(dest);
-        shared::extract_tarball(data, stage, fleet_limits());
-        fs::rename(stage, dest);
-        return "";
-    } catch (const std::exception &e) {
-        fs::remove_all(stage, ec);
-        if (is_dir(dest)) return "";
-        for (const fs::path &p : made)
-            fs::remove(p, ec); // only while empty
-        return e.what();
-    }
-}
-
 } // namespace
-
-struct DeploymentFetcher::Unpack {
-    uv_work_t req;
-    DeploymentFetcher *owner;
-    std::shared_ptr<bool> alive;
-    std::string root;
-    fs::path dest;
-    std::string data, error;
-};
 
 DeploymentFetcher::DeploymentFetcher(uv_loop_t *loop, std::string deployments_root,
                                      std::string state_dir, uint64_t keep_unserved_ms,
                                      std::string signing_key, std::string key_prefix,
-                                     SendGet send_get)
+                                     SendCommand send)
     : loop_(loop), deployments_root_(std::move(deployments_root)),
       fetched_list_(state_dir.empty() ? "" : state_dir + "/fetched-roots.json"),
       keep_unserved_ms_(keep_unserved_ms), signing_key_(std::move(signing_key)),
-      key_prefix_(std::move(key_prefix)), send_get_(std::move(send_get))
+      key_prefix_(std::move(key_prefix)), send_(std::move(send))
 {
     load_fetched();
     if (!deployments_root_.empty()) remove_leftovers();
@@ -276,11 +207,14 @@ void DeploymentFetcher::abort()
     done_ = nullptr;
     busy_ = false;
     waiting_reply_ = false;
+    download_.reset(); // its partial file goes once a write under way has ended
+    unpacking_ = false;
 }
 
 void DeploymentFetcher::next()
 {
-    // One GET or unpack at a time: an archive is held in memory only while it is unpacked.
+    // One archive at a time, and one command or chunk write of it at a time: memory holds a
+    // chunk, never a whole archive.
     if (!busy_ || waiting_reply_ || unpacking_) return;
     if (queue_.empty()) {
         busy_ = false;
@@ -288,7 +222,24 @@ void DeploymentFetcher::next()
         return;
     }
     waiting_reply_ = true;
-    send_get_(key_prefix_ + queue_.front());
+    send_({"HMGET", key_prefix_ + queue_.front(), "size", "chunks", "signature"});
+}
+
+void DeploymentFetcher::ask_chunk()
+{
+    waiting_reply_ = true;
+    send_({"HGET", key_prefix_ + queue_.front(),
+           shared::fleet::archive_chunk_field(download_->next_chunk())});
+}
+
+void DeploymentFetcher::skip()
+{
+    // Not in Redis (yet): control writes an archive before the table naming it, or not at all
+    // when its [edges] distribute_files is off; or it is being written again. The heartbeat
+    // asks again.
+    download_.reset();
+    queue_.erase(queue_.begin());
+    next();
 }
 
 void DeploymentFetcher::answer(const redisReply *r)
@@ -296,59 +247,50 @@ void DeploymentFetcher::answer(const redisReply *r)
     if (!busy_ || !waiting_reply_ || queue_.empty()) return; // abandoned batch
     waiting_reply_ = false;
     std::string root = queue_.front();
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_NIL) {
-        // Not published (yet): control packs it before it publishes the table, or not at all
-        // when its [edges] distribute_files is off. The heartbeat asks again.
-        queue_.erase(queue_.begin());
-        next();
+    if (!download_) {
+        if (!inside_deployments(root)) {
+            unpacked(root, "not a path under deployments_root");
+            return;
+        }
+        std::string error;
+        download_ = ArchiveDownload::start(loop_, fs::path(deployments_root_) / root, root, r,
+                                           signing_key_, error);
+        if (download_)
+            ask_chunk();
+        else if (error.empty())
+            skip();
+        else
+            unpacked(root, error);
         return;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING) {
-        std::string why = r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len)
-                                                       : "not an archive hash in redis";
-        unpacked(root, why);
-        return;
-    }
-    std::string_view data(r->element[0]->str, r->element[0]->len);
-    std::string_view signature = r->element[1]->type == REDIS_REPLY_STRING
-                                     ? std::string_view(r->element[1]->str, r->element[1]->len)
-                                     : std::string_view();
-    std::string problem =
-        shared::fleet::archive_signature_problem(signing_key_, root, data, signature);
-    if (!problem.empty()) {
-        unpacked(root, problem);
-        return;
-    }
-    if (!inside_deployments(root)) {
-        unpacked(root, "not a path under deployments_root");
-        return;
-    }
-    auto *job = new Unpack{
-        {}, this, alive_, root, fs::path(deployments_root_) / root, std::string(data), {}};
-    job->req.data = job;
+    if (r->type == REDIS_REPLY_STRING) fetched_bytes_ += r->len;
     unpacking_ = true;
-    fetched_bytes_ += job->data.size();
-    int rc = uv_queue_work(
-        loop_, &job->req,
-        [](uv_work_t *req) {
-            auto *j = static_cast<Unpack *>(req->data);
-            j->error = unpack_root(j->data, j->dest);
-            std::string().swap(j->data);
-        },
-        [](uv_work_t *req, int status) {
-            std::unique_ptr<Unpack> j(static_cast<Unpack *>(req->data));
-            if (!*j->alive) return;
-            j->owner->unpacking_ = false;
-            j->owner->unpacked(j->root, status == 0 ? j->error : uv_strerror(status));
-        });
-    if (rc != 0) {
+    bool taken =
+        download_->take(r, [this, root](const std::string &error) { chunk_written(root, error); });
+    if (!taken) {
         unpacking_ = false;
-        std::string why = uv_strerror(rc);
-        delete job;
-        unpacked(root, why);
+        skip();
     }
+}
+
+void DeploymentFetcher::chunk_written(const std::string &root, const std::string &error)
+{
+    unpacking_ = false;
+    if (!error.empty()) {
+        download_.reset();
+        unpacked(root, error);
+        return;
+    }
+    if (!download_->all_received()) {
+        ask_chunk();
+        return;
+    }
+    unpacking_ = true;
+    download_->finish([this, root](const std::string &why) {
+        unpacking_ = false;
+        download_.reset();
+        unpacked(root, why);
+    });
 }
 
 void DeploymentFetcher::unpacked(const std::string &root, const std::string &error)

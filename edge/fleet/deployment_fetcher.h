@@ -1,9 +1,10 @@
 // Brings a deployment's files to an edge on another host than control. Static roots are paths
 // under deployments_root, so a fleet edge elsewhere would hold a table whose files it lacks;
-// control leaves each live static deployment in Redis as a gzip'd tar (<prefix>:files:<root>,
-// see shared/archive/pack_directory.h) and this fetches the missing ones, one at a time, over
-// the route follower's connection, checks every entry and unpacks them on the threadpool
-// (never on a loop: an archive may hold hundreds of megabytes).
+// control leaves each live static deployment in Redis as a gzip'd tar in chunks
+// (<prefix>:files:<root>, see shared/fleet/archive_chunks.h) and this fetches the missing ones,
+// one at a time and a chunk at a time, over the route follower's connection; each becomes a
+// file beside its root, is checked entry by entry and unpacked on the threadpool
+// (edge/fleet/archive_download.h; never on a loop: an archive may hold hundreds of megabytes).
 //
 // A root lands whole or not at all: it is unpacked beside its final place and renamed there.
 // An archive that is refused (a hostile entry, too large) is not fetched again until the next
@@ -18,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +27,8 @@
 
 #include <nlohmann/json.hpp>
 #include <uv.h>
+
+#include "edge/fleet/archive_download.h"
 
 struct redisReply;
 
@@ -34,14 +38,13 @@ namespace berth::edge
 class DeploymentFetcher
 {
 public:
-    // Queues "HMGET key data signature" on the follower's command connection; its reply
-    // comes to answer().
-    using SendGet = std::function<void(const std::string &key)>;
+    // Queues a command on the follower's command connection; its reply comes to answer().
+    using SendCommand = std::function<void(std::initializer_list<std::string> argv)>;
 
     // state_dir: where the list of fetched roots is kept ("" = in memory only).
     DeploymentFetcher(uv_loop_t *loop, std::string deployments_root, std::string state_dir,
                       uint64_t keep_unserved_ms, std::string signing_key, std::string key_prefix,
-                      SendGet send_get);
+                      SendCommand send);
     DeploymentFetcher(const DeploymentFetcher &) = delete;
     DeploymentFetcher &operator=(const DeploymentFetcher &) = delete;
     ~DeploymentFetcher();
@@ -49,7 +52,7 @@ public:
     // Fetches and unpacks each of `roots` (skipping refused ones), then calls `done` on the
     // loop. One batch at a time: call only when !busy().
     void fetch(std::vector<std::string> roots, std::function<void()> done);
-    void answer(const redisReply *reply); // the reply to the last HMGET
+    void answer(const redisReply *reply); // the reply to the last command sent
     // The connection dropped: the batch is abandoned (`done` is not called); an unpack under
     // way still finishes on its thread.
     void abort();
@@ -69,8 +72,10 @@ public:
     nlohmann::json stats() const;
 
 private:
-    struct Unpack; // one job on the threadpool
     void next();
+    void ask_chunk();
+    void skip(); // the front root has no archive in Redis now
+    void chunk_written(const std::string &root, const std::string &error);
     void unpacked(const std::string &root, const std::string &error);
     void load_fetched();
     void save_fetched();
@@ -82,12 +87,13 @@ private:
     uint64_t keep_unserved_ms_;
     std::string signing_key_; // "": archives are taken unsigned
     std::string key_prefix_;
-    SendGet send_get_;
+    SendCommand send_;
     std::vector<std::string> queue_; // roots still to fetch, the front one under way
     std::function<void()> done_;
     bool busy_ = false;
-    bool waiting_reply_ = false; // a GET is out
-    bool unpacking_ = false;     // a job is on the threadpool (perhaps of an abandoned batch)
+    bool waiting_reply_ = false;                // a GET is out
+    bool unpacking_ = false;                    // a chunk write or the unpack is on the threadpool
+    std::unique_ptr<ArchiveDownload> download_; // of queue_.front(), once its size is known
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     // What stats says.
     uint64_t fetched_ = 0, fetched_bytes_ = 0;

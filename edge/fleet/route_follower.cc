@@ -67,9 +67,8 @@ RouteFollower::RouteFollower(uv_loop_t *loop, Settings settings, Hooks hooks)
     if (settings_.fetch_files)
         fetcher_ = std::make_unique<DeploymentFetcher>(
             loop, settings_.deployments_root, settings_.state_dir, settings_.keep_fetched_ms,
-            settings_.signing_key, settings_.prefix + ":files:", [this](const std::string &key) {
-                send(cmd_, Step::kFiles, {"HMGET", key, "data", "signature"});
-            });
+            settings_.signing_key, settings_.prefix + ":files:",
+            [this](std::initializer_list<std::string> argv) { send(cmd_, Step::kFiles, argv); });
 }
 
 RouteFollower::~RouteFollower()

@@ -20,20 +20,37 @@ namespace
 
 namespace fs = std::filesystem;
 
+// Where the archive goes: a string, or a file (fd >= 0) so a large one is never in memory.
 struct Sink {
     std::string out;
-    uint64_t max_bytes;
+    int fd = -1;
+    uint64_t written = 0;
+    uint64_t max_bytes = 0;
     bool over = false;
+    int error = 0; // errno of a failed write to fd
 };
 
 la_ssize_t append(archive *, void *data, const void *buf, size_t len)
 {
     auto *sink = static_cast<Sink *>(data);
-    if (sink->out.size() + len > sink->max_bytes) {
+    if (sink->written + len > sink->max_bytes) {
         sink->over = true;
         return -1;
     }
-    sink->out.append(static_cast<const char *>(buf), len);
+    if (sink->fd < 0) {
+        sink->out.append(static_cast<const char *>(buf), len);
+    } else {
+        for (size_t done = 0; done < len;) {
+            ssize_t n = ::write(sink->fd, static_cast<const char *>(buf) + done, len - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                sink->error = errno;
+                return -1;
+            }
+            done += size_t(n);
+        }
+    }
+    sink->written += len;
     return la_ssize_t(len);
 }
 
@@ -62,11 +79,9 @@ std::vector<fs::path> sorted_tree(const fs::path &dir)
     return paths;
 }
 
-} // namespace
-
-std::string pack_directory(const fs::path &dir, uint64_t max_bytes)
+void pack_into(const fs::path &dir, Sink &sink)
 {
-    Sink sink{{}, max_bytes};
+    uint64_t max_bytes = sink.max_bytes;
     std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(),
                                                               archive_write_free);
     if (!a) throw std::runtime_error("out of memory");
@@ -75,6 +90,9 @@ std::string pack_directory(const fs::path &dir, uint64_t max_bytes)
         if (sink.over)
             throw std::runtime_error(dir.string() + ": the archive exceeds " +
                                      std::to_string(max_bytes) + " bytes");
+        if (sink.error)
+            throw std::runtime_error(dir.string() +
+                                     ": cannot write the archive: " + strerror(sink.error));
         const char *why = archive_error_string(a.get());
         throw std::runtime_error(what + ": " + (why ? why : "cannot write the archive"));
     };
@@ -129,7 +147,25 @@ std::string pack_directory(const fs::path &dir, uint64_t max_bytes)
         }
     }
     check(archive_write_close(a.get()), dir.string());
+}
+
+} // namespace
+
+std::string pack_directory(const fs::path &dir, uint64_t max_bytes)
+{
+    Sink sink;
+    sink.max_bytes = max_bytes;
+    pack_into(dir, sink);
     return std::move(sink.out);
+}
+
+uint64_t pack_directory_to_fd(const fs::path &dir, int fd, uint64_t max_bytes)
+{
+    Sink sink;
+    sink.max_bytes = max_bytes;
+    sink.fd = fd;
+    pack_into(dir, sink);
+    return sink.written;
 }
 
 } // namespace berth::shared

@@ -16,4 +16,8 @@ namespace berth::shared
 // archive would exceed `max_bytes`.
 std::string pack_directory(const std::filesystem::path &dir, uint64_t max_bytes);
 
+// The same archive written to `fd` (an open file, from its current offset), never held in
+// memory; returns its size. Throws as pack_directory does, and when the file cannot be written.
+uint64_t pack_directory_to_fd(const std::filesystem::path &dir, int fd, uint64_t max_bytes);
+
 } // namespace berth::shared

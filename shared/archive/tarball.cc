@@ -33,13 +33,21 @@ struct Entry {
     bool executable = false;
 };
 
-ArchivePtr open_archive(std::string_view data)
+// An archive in memory, or in a file (file set) when it may be too large for memory.
+struct Source {
+    std::string_view data;
+    const fs::path *file = nullptr;
+};
+
+ArchivePtr open_archive(const Source &src)
 {
     ArchivePtr a(archive_read_new(), archive_read_free);
     if (!a) throw std::runtime_error("out of memory");
     archive_read_support_filter_gzip(a.get());
     archive_read_support_format_tar(a.get());
-    if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
+    int rc = src.file ? archive_read_open_filename(a.get(), src.file->c_str(), 256 << 10)
+                      : archive_read_open_memory(a.get(), src.data.data(), src.data.size());
+    if (rc != ARCHIVE_OK)
         throw std::runtime_error(
             std::string("not a tar or gzip'd tar archive: ") +
             (archive_error_string(a.get()) ? archive_error_string(a.get()) : "unreadable"));
@@ -257,13 +265,11 @@ void write_file(archive *a, const Entry &entry, const fs::path &path)
         throw std::runtime_error(entry.path + ": " + strerror(errno));
 }
 
-} // namespace
-
-TarballCheck check_tarball(std::string_view data, const TarballLimits &limits)
+TarballCheck check_source(const Source &src, const TarballLimits &limits)
 {
     TarballCheck check;
     try {
-        ArchivePtr a = open_archive(data);
+        ArchivePtr a = open_archive(src);
         walk(a.get(), limits, check, [](const Entry &) {});
     } catch (const std::exception &e) {
         check.error = e.what();
@@ -271,14 +277,14 @@ TarballCheck check_tarball(std::string_view data, const TarballLimits &limits)
     return check;
 }
 
-void extract_tarball(std::string_view data, const fs::path &dest, const TarballLimits &limits)
+void extract_source(const Source &src, const fs::path &dest, const TarballLimits &limits)
 {
-    TarballCheck first = check_tarball(data, limits);
+    TarballCheck first = check_source(src, limits);
     if (!first.ok())
         throw std::runtime_error(first.error.empty() ? first.refused.front().path + ": " +
                                                            first.refused.front().reason
                                                      : first.error);
-    ArchivePtr a = open_archive(data);
+    ArchivePtr a = open_archive(src);
     TarballCheck again;
     walk(a.get(), limits, again, [&](const Entry &entry) {
         fs::path path = dest / entry.path;
@@ -300,6 +306,23 @@ void extract_tarball(std::string_view data, const fs::path &dest, const TarballL
         }
     });
     if (!again.ok()) throw std::runtime_error("archive changed between reads: " + again.error);
+}
+
+} // namespace
+
+TarballCheck check_tarball(std::string_view data, const TarballLimits &limits)
+{
+    return check_source({data}, limits);
+}
+
+void extract_tarball(std::string_view data, const fs::path &dest, const TarballLimits &limits)
+{
+    extract_source({data}, dest, limits);
+}
+
+void extract_tarball_file(const fs::path &file, const fs::path &dest, const TarballLimits &limits)
+{
+    extract_source({{}, &file}, dest, limits);
 }
 
 } // namespace berth::shared

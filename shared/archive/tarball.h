@@ -45,4 +45,8 @@ TarballCheck check_tarball(std::string_view data, const TarballLimits &limits = 
 void extract_tarball(std::string_view data, const std::filesystem::path &dest,
                      const TarballLimits &limits = {});
 
+// The same for an archive in a file (too large to hold in memory); read twice, check first.
+void extract_tarball_file(const std::filesystem::path &file, const std::filesystem::path &dest,
+                          const TarballLimits &limits = {});
+
 } // namespace berth::shared

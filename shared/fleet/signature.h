@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -26,7 +27,25 @@ std::string sign_archive(std::string_view key, std::string_view root, std::strin
 // (always, with an empty key). Compared in constant time.
 std::string table_signature_problem(std::string_view key, std::string_view version,
                                     std::string_view table, std::string_view given);
-std::string archive_signature_problem(std::string_view key, std::string_view root,
-                                      std::string_view archive, std::string_view given);
+
+// sign_archive, and the check an edge makes, for an archive in pieces (too large to hold in
+// memory): update() with each piece in order, then hex() or problem(), once.
+class ArchiveSigner
+{
+public:
+    ArchiveSigner(std::string_view key, std::string_view root);
+    ArchiveSigner(const ArchiveSigner &) = delete;
+    ArchiveSigner &operator=(const ArchiveSigner &) = delete;
+    ~ArchiveSigner();
+
+    void update(std::string_view piece);
+    std::string hex(); // "" without a key
+    std::string problem(std::string_view given);
+
+private:
+    struct State; // the OpenSSL MAC context; none without a key
+    std::unique_ptr<State> state_;
+    bool key_set_;
+};
 
 } // namespace berth::shared::fleet

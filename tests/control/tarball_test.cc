@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <archive_entry.h>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,6 +14,7 @@
 
 #include "shared/archive/pack_directory.h"
 #include "shared/archive/tarball.h"
+#include "shared/fleet/signature.h"
 #include "tests/control/support/tarball_writer.h"
 #include "tests/support/temp_tree.h"
 
@@ -208,4 +210,51 @@ TEST_CASE("a deployment directory packs into an archive that unpacks to the same
     CHECK_THROWS_WITH(pack_directory(t.path("site"), 1 << 20),
                       Catch::Contains("pipe: not a file, directory or symlink"));
     CHECK_THROWS_WITH(pack_directory(t.path("nowhere"), 1 << 20), Catch::Contains("nowhere"));
+}
+
+TEST_CASE("a deployment archive packed to a file and signed in pieces is the same archive",
+          "[control][fleet]")
+{
+    // Control packs into a file and sends it in chunks; an edge writes the chunks to a file,
+    // signs them piece by piece and unpacks from the file. Each must equal the whole-string way.
+    berth::test::TempTree t;
+    t.write("site/index.html", "<h1>home</h1>");
+    t.write("site/assets/app.js", std::string(300000, 'j'));
+    std::string tgz = pack_directory(t.path("site"), 1 << 20);
+    FILE *file = std::fopen(t.path("packed.tgz").c_str(), "w+");
+    REQUIRE(file);
+    CHECK(pack_directory_to_fd(t.path("site"), fileno(file), 1 << 20) == tgz.size());
+    std::fclose(file);
+    CHECK(slurp(t.path("packed.tgz")) == tgz);
+
+    const std::string key = "0123456789abcdef0123456789abcdef";
+    berth::shared::fleet::ArchiveSigner signer(key, "site/v1");
+    for (size_t at = 0; at < tgz.size(); at += 1000)
+        signer.update(std::string_view(tgz).substr(at, 1000));
+    std::string whole = berth::shared::fleet::sign_archive(key, "site/v1", tgz);
+    CHECK(signer.hex() == whole);
+    berth::shared::fleet::ArchiveSigner other_root(key, "site/v2");
+    other_root.update(tgz);
+    CHECK(other_root.problem(whole) ==
+          "its signature does not match this edge's [redis] signing_key_file");
+    berth::shared::fleet::ArchiveSigner unsigned_edge("", "site/v1");
+    unsigned_edge.update(tgz);
+    CHECK(unsigned_edge.problem("") == "");
+
+    fs::create_directories(t.path("out"));
+    extract_tarball_file(t.path("packed.tgz"), t.path("out"));
+    CHECK(slurp(t.path("out/index.html")) == "<h1>home</h1>");
+    CHECK(slurp(t.path("out/assets/app.js")) == std::string(300000, 'j'));
+    // A hostile archive in a file is refused like one in memory, before anything is written.
+    t.write("hostile.tgz", make_tarball({{AE_IFREG, "ok.txt", "ok"}, {AE_IFREG, "../x", "x"}}));
+    fs::create_directories(t.path("out2"));
+    CHECK_THROWS_WITH(extract_tarball_file(t.path("hostile.tgz"), t.path("out2")),
+                      Catch::Contains("../x"));
+    CHECK(fs::is_empty(t.path("out2")));
+    // Over the limit into a file: the same clear error.
+    FILE *small = std::fopen(t.path("small.tgz").c_str(), "w");
+    REQUIRE(small);
+    CHECK_THROWS_WITH(pack_directory_to_fd(t.path("site"), fileno(small), 200),
+                      Catch::Contains("the archive exceeds 200 bytes"));
+    std::fclose(small);
 }

@@ -3,16 +3,20 @@
 // Redis outages. Driven from outside: the test writes Redis keys as berth-control does.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <archive_entry.h>
 
 #include "shared/archive/pack_directory.h"
+#include "shared/fleet/archive_chunks.h"
 #include "shared/fleet/signature.h"
 #include "shared/route/route_table_hash.h"
 #include "shared/route/route_table_json.h"
@@ -24,8 +28,10 @@
 #include "tests/support/redis_instance.h"
 #include "tests/support/shell_command.h"
 #include "tests/support/temp_tree.h"
+#include "tests/support/test_certs.h"
 
 using namespace berth::test;
+using berth::shared::fleet::archive_chunk_field;
 using berth::shared::fleet::sign_archive;
 using berth::shared::fleet::sign_table;
 using nlohmann::json;
@@ -54,11 +60,18 @@ public:
                       signature}) != "");
         call({"PUBLISH", "berth:routes", version});
     }
-    // A deployment's archive as control leaves it.
+    // A deployment's archive as control leaves it (shared/fleet/archive_chunks.h), in chunks of
+    // `chunk` bytes (small here, so every test fetches several); size and count last.
     void put_archive(const std::string &root, const std::string &archive,
-                     const std::string &signature = "")
+                     const std::string &signature = "", size_t chunk = 4096)
     {
-        call({"HSET", "berth:files:" + root, "data", archive, "signature", signature});
+        std::string key = "berth:files:" + root;
+        call({"DEL", key});
+        size_t chunks = 0;
+        for (size_t at = 0; at < archive.size(); at += chunk, ++chunks)
+            call({"HSET", key, archive_chunk_field(chunks), archive.substr(at, chunk)});
+        call({"HSET", key, "size", std::to_string(archive.size()), "chunks", std::to_string(chunks),
+              "signature", signature});
     }
 
 private:
@@ -406,6 +419,95 @@ TEST_CASE("two edges on one host sharing a deployments_root fetch the same files
     CHECK(left == std::vector<std::string>{"v1"});
     CHECK(two.proc->stop() == 0);
     CHECK(one.proc->stop() == 0);
+}
+
+TEST_CASE("a fleet edge refuses an archive whose chunks do not add up and waits for one being "
+          "written",
+          "[e2e][fleet]")
+{
+    FleetRig rig("edge-c");
+    auto &[redis, r, edge] = rig;
+    TempTree control_host;
+    std::mt19937 random(11);
+    std::string data;
+    for (int i = 0; i < 30000; ++i)
+        data += char('a' + random() % 26);
+    control_host.write("x/v1/index.html", "chunked");
+    control_host.write("x/v1/data.txt", data);
+    std::string tgz = berth::shared::pack_directory(control_host.path("x/v1"), 1 << 20);
+    REQUIRE(tgz.size() > 3 * 4096); // several chunks
+    r.put_archive("short/v1", tgz);
+    r.call({"HSET", "berth:files:short/v1", "size", std::to_string(tgz.size() + 1)});
+    r.put_archive("count/v1", tgz);
+    r.call({"HSET", "berth:files:count/v1", "chunks", "0"});
+    r.put_archive("gap/v1", tgz); // control writing it again: a chunk is not there yet
+    r.call({"HDEL", "berth:files:gap/v1", archive_chunk_field(1)});
+    json table = {{"version", 3}, {"routes", json::array()}};
+    for (std::string name : {"short", "count", "gap"})
+        table["routes"].push_back(
+            {{"host", name + ".example.test"}, {"type", "static"}, {"root", name + "/v1"}});
+    r.publish(table);
+    CHECK(wait_until([&] { return r.hash("berth:edge:edge-c")["version"] == "3"; }));
+    auto ack = r.hash("berth:edge:edge-c");
+    INFO(ack["files_error"]);
+    CHECK(ack["missing_roots"] == R"(["short/v1","count/v1","gap/v1"])");
+    CHECK(ack["files_error"].find("short/v1: the archive is shorter than its announced size") !=
+          std::string::npos);
+    CHECK(ack["files_error"].find("count/v1: the archive's size or chunk count") !=
+          std::string::npos);
+    CHECK(ack["files_error"].find("gap/v1") == std::string::npos);
+    // Nothing half-fetched is left: no root, no stage, no partial archive file.
+    CHECK(wait_until([&] { return edge.fleet_stats()["files"]["fetching"].is_null(); }));
+    std::vector<std::string> left;
+    for (const auto &e : fs::recursive_directory_iterator(edge.tree.path("deployments")))
+        left.push_back(e.path().lexically_relative(edge.tree.path("deployments")).string());
+    std::sort(left.begin(), left.end());
+    CHECK(left == std::vector<std::string>{"site", "site/v1", "site/v1/index.html", "site/v2",
+                                           "site/v2/index.html"});
+    // Once the archive is whole, a heartbeat fetches it.
+    r.put_archive("gap/v1", tgz);
+    CHECK(wait_until([&] { return edge.body("gap.example.test") == "chunked"; }));
+    CHECK(read_file(edge.tree.path("deployments/gap/v1/data.txt")) == data);
+    CHECK(edge.proc->stop() == 0);
+}
+
+TEST_CASE("a fleet edge fetches a large archive a chunk at a time with bounded memory",
+          "[e2e][fleet]")
+{
+    FleetRig rig("edge-l");
+    auto &[redis, r, edge] = rig;
+    TempTree control_host;
+    std::mt19937_64 random(5);
+    std::string noise(48u << 20, '\0'); // does not compress: the archive is as large
+    for (size_t i = 0; i + 8 <= noise.size(); i += 8) {
+        uint64_t v = random();
+        std::memcpy(&noise[i], &v, 8);
+    }
+    control_host.write("large/v1/noise.bin", noise);
+    control_host.write("large/v1/index.html", "large");
+    std::string tgz = berth::shared::pack_directory(control_host.path("large/v1"), 1ull << 30);
+    REQUIRE(tgz.size() > noise.size());
+    r.put_archive("large/v1", tgz, "", berth::shared::fleet::kArchiveChunkBytes);
+    tgz.clear();
+    r.publish(static_table(3, "site.example.test", "site/v1"));
+    CHECK(wait_until([&] { return edge.body("site.example.test") == "one"; }));
+    long before = peak_rss_kb(edge.proc->pid());
+    r.publish(static_table(4, "large.example.test", "large/v1"));
+    CHECK(wait_until([&] {
+        auto ack = r.hash("berth:edge:edge-l");
+        return ack["version"] == "4" && ack["missing_roots"] == "[]";
+    }));
+    long after = peak_rss_kb(edge.proc->pid());
+    INFO("edge peak RSS " << before << " KiB -> " << after << " KiB for a " << (noise.size() >> 20)
+                          << " MiB archive");
+    if (kSanitized)
+        WARN("peak RSS growth not checked in a sanitizer build: " << after - before << " KiB");
+    else
+        CHECK(after - before < 24 * 1024); // a whole archive in memory would be 48 MiB and more
+    CHECK(edge.body("large.example.test") == "large");
+    CHECK(read_file(edge.tree.path("deployments/large/v1/noise.bin")) == noise);
+    CHECK(edge.fleet_stats()["files"]["fetched_bytes"].get<uint64_t>() > noise.size());
+    CHECK(edge.proc->stop() == 0);
 }
 
 TEST_CASE("a rollback to a fetched root that is being removed fetches it again", "[e2e][fleet]")

@@ -126,16 +126,6 @@ std::string read_chunked(RawClient &c)
     return body;
 }
 
-// The edge's peak resident memory so far (VmHWM), in KiB.
-long peak_rss_kb(pid_t pid)
-{
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-    return -1;
-}
-
 // Starts the site with one route, sends one request through it (so pools and buffers exist),
 // and returns the edge's peak RSS then: the baseline of a memory check.
 long start_warm(ProxySite &s, const std::string &route, const std::string &host)

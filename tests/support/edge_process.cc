@@ -209,4 +209,13 @@ std::pair<int, std::string> run_edge(std::vector<std::string> args, int timeout_
     return {rc, p.stderr_text()};
 }
 
+long peak_rss_kb(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+    return -1;
+}
+
 } // namespace berth::test

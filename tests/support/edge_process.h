@@ -54,4 +54,7 @@ std::pair<int, std::string> run_edge(std::vector<std::string> args, int timeout_
 
 std::string edge_binary();
 
+// A process's peak resident memory so far (VmHWM), in KiB; -1 when it cannot be read.
+long peak_rss_kb(pid_t pid);
+
 } // namespace berth::test
