@@ -113,13 +113,14 @@ int main(int argc, char **argv)
         }
         double start = now_us();
         if (archive) { /* in 4 MiB chunks, size and count last (shared/fleet/archive_chunks.h) */
-            size_t chunk = 4u << 20, n = 0;
+            /* hiredis formats %lu but not %zu */
+            unsigned long chunk = 4ul << 20, n = 0;
             for (size_t at = 0; at < archive_len; at += chunk, n++)
-                freeReplyObject(redisCommand(c, "HSET berth:files:%s chunk:%zu %b", root, n,
+                freeReplyObject(redisCommand(c, "HSET berth:files:%s chunk:%lu %b", root, n,
                                              archive + at,
                                              archive_len - at < chunk ? archive_len - at : chunk));
-            freeReplyObject(redisCommand(c, "HSET berth:files:%s size %zu chunks %zu signature %s",
-                                         root, archive_len, n, ""));
+            freeReplyObject(redisCommand(c, "HSET berth:files:%s size %lu chunks %lu signature %s",
+                                         root, (unsigned long)archive_len, n, ""));
         }
         freeReplyObject(
             redisCommand(c, "HSET berth:routes version %s hash bench table %s", vtext, table));
