@@ -1,6 +1,8 @@
 // Admin request validation: an object with a known "cmd" string; each command checks its fields.
 #include "shared/admin/admin_protocol.h"
 
+#include <utility>
+
 #include "shared/route/route_table_json.h"
 
 namespace berth::shared::admin
@@ -52,10 +54,23 @@ std::optional<AdminCommand> parse_admin_command(std::string_view line, std::stri
         }
     }
     if (cmd == "upstream.health") {
-        for (const char *key : {"host", "addr"}) {
+        // DESIGN.md names the fields host and addr; issue #14 calls them route and upstream:
+        // either is taken, and said back as host and addr.
+        for (auto [key, alias] : {std::pair{"host", "route"}, std::pair{"addr", "upstream"}}) {
+            auto a = doc.find(alias);
+            if (a != doc.end()) {
+                if (doc.contains(key) && doc[key] != *a) {
+                    error = std::string("upstream.health: \"") + key + "\" and \"" + alias +
+                            "\" name the same thing and differ";
+                    return std::nullopt;
+                }
+                doc[key] = *a;
+                doc.erase(alias);
+            }
             auto f = doc.find(key);
             if (f == doc.end() || !f->is_string()) {
-                error = std::string("upstream.health needs \"") + key + "\" (a string)";
+                error = std::string("upstream.health needs \"") + key + "\" (or \"" + alias +
+                        "\"), a string";
                 return std::nullopt;
             }
         }

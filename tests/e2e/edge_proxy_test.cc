@@ -301,6 +301,24 @@ TEST_CASE("upstream.health marks steer traffic and show in stats", "[e2e][proxy]
             CHECK(u["idle_connections"] == 1);
         }
     }
+    // The issue's names for the same fields, route and upstream, are taken too: b marked down,
+    // a back up, and all goes to a.
+    json marked = admin.call(R"({"cmd":"upstream.health","route":"api.test","upstream":")" +
+                             b.addr() + R"(","healthy":false})");
+    CHECK(marked["ok"] == true);
+    CHECK(marked["host"] == "api.test");
+    CHECK(marked["addr"] == b.addr());
+    REQUIRE(admin.call(R"({"cmd":"upstream.health","route":"api.test","upstream":")" + a.addr() +
+                       R"(","healthy":true})")["ok"] == true);
+    for (int i = 0; i < 5; ++i) {
+        c.send(get_req("api.test", "/id"));
+        CHECK(must(c.read_response()).header("X-Upstream") == "a");
+    }
+    json both =
+        admin.call(R"({"cmd":"upstream.health","host":"api.test","route":"x.test","addr":")" +
+                   a.addr() + R"(","healthy":true})");
+    CHECK(both["ok"] == false);
+    CHECK(both["error"] == R"(upstream.health: "host" and "route" name the same thing and differ)");
 }
 
 TEST_CASE("passive health ejects a failing upstream and tries it again later", "[e2e][proxy]")
