@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,6 +50,15 @@ std::vector<std::string> static_roots(const Json &table)
         if (seen.insert(root).second) roots.push_back(root);
     }
     return roots;
+}
+
+// Deploys (make_live), the reconciler and route rechecks publish from their own threads. One
+// at a time here: two uploads of one root would delete each other's chunks (each starts with
+// DEL), and the second caller finds the first one's archive listed instead of packing again.
+std::mutex &upload_mutex()
+{
+    static std::mutex m;
+    return m;
 }
 
 struct ScratchFd {
@@ -161,6 +171,7 @@ std::map<std::string, std::string> DeploymentFiles::refused_roots()
 
 std::string DeploymentFiles::publish(const Json &table)
 {
+    std::lock_guard lock(upload_mutex());
     std::vector<std::string> roots = static_roots(table);
     std::set<std::string> wanted(roots.begin(), roots.end());
     std::vector<std::string> listed = listed_roots();
@@ -193,6 +204,7 @@ std::string DeploymentFiles::publish(const Json &table)
 
 void DeploymentFiles::repair(const std::vector<std::string> &missing)
 {
+    std::lock_guard lock(upload_mutex());
     for (const std::string &root : missing) {
         RedisReply listed = redis_.command({"SISMEMBER", index_key(), root});
         if (listed->type != REDIS_REPLY_INTEGER || listed->integer != 1) continue;
