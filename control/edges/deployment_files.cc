@@ -116,29 +116,32 @@ std::string DeploymentFiles::upload(const std::string &root)
     redis_.command({"SADD", index_key(), root});
     redis_.command({"DEL", archive_key(root)}); // what an interrupted upload left
     shared::fleet::ArchiveSigner signer(config_.redis_signing_key, root);
-    std::string chunk;
+    auto refused = [&](const RedisReply &reply) {
+        return reply->type == REDIS_REPLY_ERROR
+                   ? "redis refused the archive (" + std::to_string(size) +
+                         " bytes): " + std::string(reply->str, reply->len)
+                   : std::string();
+    };
+    std::string why, chunk;
     uint64_t chunks = 0;
-    for (uint64_t at = 0; at < size; at += chunk.size(), ++chunks) {
+    for (uint64_t at = 0; at < size && why.empty(); at += chunk.size(), ++chunks) {
         chunk.resize(std::min<uint64_t>(shared::fleet::kArchiveChunkBytes, size - at));
-        std::string why = read_at(fd.fd, chunk, at);
-        if (why.empty()) {
-            signer.update(chunk);
-            RedisReply set = redis_.command(
-                {"HSET", archive_key(root), shared::fleet::archive_chunk_field(chunks), chunk},
-                kArchiveIoMs);
-            if (set->type == REDIS_REPLY_ERROR)
-                why = "redis refused the archive (" + std::to_string(size) +
-                      " bytes): " + std::string(set->str, set->len);
-        }
-        if (!why.empty()) {
-            redis_.command({"DEL", archive_key(root)});
-            redis_.command({"SREM", index_key(), root});
-            return why;
-        }
+        why = read_at(fd.fd, chunk, at);
+        if (!why.empty()) break;
+        signer.update(chunk);
+        why = refused(redis_.command(
+            {"HSET", archive_key(root), shared::fleet::archive_chunk_field(chunks), chunk},
+            kArchiveIoMs));
     }
-    redis_.command({"HSET", archive_key(root), "size", std::to_string(size), "chunks",
-                    std::to_string(chunks), "signature", signer.hex()});
-    return "";
+    if (why.empty())
+        why =
+            refused(redis_.command({"HSET", archive_key(root), "size", std::to_string(size),
+                                    "chunks", std::to_string(chunks), "signature", signer.hex()}));
+    if (!why.empty()) {
+        redis_.command({"DEL", archive_key(root)});
+        redis_.command({"SREM", index_key(), root});
+    }
+    return why;
 }
 
 std::string DeploymentFiles::index_key() const
@@ -210,7 +213,9 @@ void DeploymentFiles::repair(const std::vector<std::string> &missing)
         if (listed->type != REDIS_REPLY_INTEGER || listed->integer != 1) continue;
         // Gone (flushed, evicted), or an upload cut short before its size was written.
         RedisReply whole = redis_.command({"HEXISTS", archive_key(root), "chunks"});
-        if (whole->type == REDIS_REPLY_INTEGER && whole->integer == 0) upload(root);
+        if (whole->type != REDIS_REPLY_INTEGER || whole->integer != 0) continue;
+        std::string why = upload(root);
+        if (!why.empty()) redis_.command({"HSET", refused_key(), root, why}); // not every pass
     }
 }
 

@@ -1,12 +1,13 @@
 #include "edge/fleet/archive_download.h"
 
-#include <atomic>
+#include <cctype>
 #include <cerrno>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <random>
 #include <stdexcept>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -53,27 +54,58 @@ bool parse_count(const redisReply *r, uint64_t &out)
     return true;
 }
 
-// Stages of processes that are gone (a crash mid-download or mid-unpack) beside `dest`:
-// "<name>.partial-<pid>" and "<name>.partial-<pid>-<n>.tgz".
+constexpr size_t kStageIdChars = 16;
+
+// "<name>.partial-<16 hex>": a stage beside the root `name`, and nothing else.
+bool is_stage_of(const std::string &entry, const std::string &name)
+{
+    std::string prefix = name + ".partial-";
+    if (entry.size() != prefix.size() + kStageIdChars || entry.compare(0, prefix.size(), prefix))
+        return false;
+    for (size_t i = prefix.size(); i < entry.size(); ++i)
+        if (!std::isxdigit(static_cast<unsigned char>(entry[i]))) return false;
+    return true;
+}
+
+// Stages beside `dest` that nobody holds: left by a process that stopped mid-download. A live
+// download holds an flock on its stage, whichever process (or pid namespace) it runs in, so
+// edges sharing a deployments_root never take each other's stages for stale ones.
 void remove_stale_stages(const fs::path &dest)
 {
     std::error_code ec;
-    std::string prefix = dest.filename().string() + ".partial-";
+    std::string name = dest.filename().string();
     for (const auto &entry : fs::directory_iterator(dest.parent_path(), ec)) {
-        std::string name = entry.path().filename().string();
-        if (name.rfind(prefix, 0) != 0) continue;
-        long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+        if (!is_stage_of(entry.path().filename().string(), name)) continue;
+        int dir = ::open(entry.path().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir < 0) continue;
         std::error_code rm;
-        if (pid > 0 && pid != long(getpid()) && kill(pid_t(pid), 0) != 0 && errno == ESRCH)
-            fs::remove_all(entry.path(), rm);
+        if (::flock(dir, LOCK_EX | LOCK_NB) == 0) fs::remove_all(entry.path(), rm);
+        ::close(dir);
     }
+}
+
+std::string random_hex(size_t chars)
+{
+    static const char kHex[] = "0123456789abcdef";
+    std::random_device rd;
+    std::string out;
+    while (out.size() < chars) {
+        uint32_t v = rd();
+        for (int i = 0; i < 8 && out.size() < chars; ++i, v >>= 4)
+            out.push_back(kHex[v & 15]);
+    }
+    return out;
 }
 
 } // namespace
 
 struct ArchiveDownload::State {
     uv_loop_t *loop;
-    fs::path dest, file;
+    fs::path dest;
+    // "<dest>.partial-<random>": ours alone (a download abandoned a moment ago, or another
+    // edge sharing deployments_root, has its own), flock'ed while in use. It holds the archive
+    // as it arrives (archive.tgz) and the tree unpacked from it (tree/, renamed to dest).
+    fs::path stage;
     uint64_t size = 0, chunks = 0;
     std::string signature;
     shared::fleet::ArchiveSigner signer;
@@ -81,77 +113,105 @@ struct ArchiveDownload::State {
     uint64_t next = 0, received = 0;
     bool job_out = false;
     bool abandoned = false;
-    // Threadpool side (one job at a time; the loop reads `ended` only between jobs).
-    int fd = -1;
+    // Threadpool side (one job at a time; the loop reads `ended` and `installed` only between
+    // jobs).
+    int stage_fd = -1; // holds the flock
+    int fd = -1;       // archive.tgz
     bool ended = false;
+    bool installed = false;     // this download's rename put dest in place
     std::vector<fs::path> made; // parents created for this root: they go again if it fails
+    fs::path base;              // deployments_root
+    fs::path root;              // relative to it
 
-    State(uv_loop_t *l, fs::path d, std::string_view root, std::string_view key)
-        : loop(l), dest(std::move(d)), signer(key, root)
+    State(uv_loop_t *l, const fs::path &deployments_root, std::string_view rel,
+          std::string_view key)
+        : loop(l), dest(deployments_root / rel), signer(key, rel), base(deployments_root), root(rel)
     {
-        // A download of the same root abandoned a moment ago may still be ending on the
-        // threadpool: each has a file of its own.
-        static std::atomic<uint64_t> serial{0};
-        file = dest;
-        file += ".partial-" + std::to_string(getpid()) + "-" + std::to_string(++serial) + ".tgz";
+        stage = dest;
+        stage += ".partial-" + random_hex(kStageIdChars);
     }
     ~State()
     {
         if (fd >= 0) ::close(fd);
+        if (stage_fd >= 0) ::close(stage_fd);
+    }
+
+    void open_stage()
+    {
+        // Every directory on the way is a directory, not a symlink some tree put there: what
+        // is written below deployments_root stays below it.
+        fs::path p = base;
+        for (const fs::path &part : root.parent_path()) {
+            p /= part;
+            struct stat st;
+            if (::lstat(p.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+                throw std::runtime_error(p.string() + " is not a directory");
+        }
+        for (fs::path q = dest.parent_path(); !q.empty() && !is_dir(q); q = q.parent_path())
+            made.push_back(q);
+        fs::create_directories(dest.parent_path());
+        remove_stale_stages(dest);
+        if (::mkdir(stage.c_str(), 0700) != 0)
+            throw std::runtime_error(stage.string() + ": " + strerror(errno));
+        stage_fd = ::open(stage.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (stage_fd < 0 || ::flock(stage_fd, LOCK_EX | LOCK_NB) != 0)
+            throw std::runtime_error(stage.string() + ": " + strerror(errno));
+        // Another edge's stale-stage sweep may have taken it in the moment before the lock.
+        struct stat st;
+        if (::fstat(stage_fd, &st) != 0 || st.st_nlink == 0)
+            throw std::runtime_error(stage.string() + ": removed while it was being made");
+        fd = ::openat(stage_fd, "archive.tgz", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      0600);
+        if (fd < 0) throw std::runtime_error(stage.string() + "/archive.tgz: " + strerror(errno));
     }
 
     void write(const std::string &chunk)
     {
-        if (fd < 0) {
-            for (fs::path p = dest.parent_path(); !p.empty() && !is_dir(p); p = p.parent_path())
-                made.push_back(p);
-            fs::create_directories(dest.parent_path());
-            remove_stale_stages(dest);
-            fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-            if (fd < 0) throw std::runtime_error(file.string() + ": " + strerror(errno));
-        }
+        if (fd < 0) open_stage();
         for (size_t done = 0; done < chunk.size();) {
             ssize_t n = ::write(fd, chunk.data() + done, chunk.size() - done);
             if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw std::runtime_error(file.string() + ": " + strerror(errno));
+            if (n < 0) throw std::runtime_error(stage.string() + ": " + strerror(errno));
             done += size_t(n);
         }
         signer.update(chunk);
     }
 
-    // Unpacks beside the final place, then one rename. The stage is named after this process,
-    // so edges sharing a deployments_root (several on one host) never unpack into one
-    // another's; whichever renames first wins, the others find it.
+    // Unpacks in the stage, then one rename: the edge never serves half a deployment. Of edges
+    // sharing a deployments_root, whichever renames first installs it; the others find it.
     std::string unpack()
     {
         if (received != size) return "the archive is shorter than its announced size";
         std::string problem = signer.problem(signature);
         if (!problem.empty()) return problem;
         if (is_dir(dest)) return ""; // arrived meanwhile (copied by hand, shared storage)
-        fs::path stage = dest;
-        stage += ".partial-" + std::to_string(getpid());
-        std::error_code ec;
+        fs::path tree = stage / "tree";
         try {
-            fs::remove_all(stage, ec);
-            fs::create_directories(stage);
-            shared::extract_tarball_file(file, stage, fleet_limits());
-            fs::rename(stage, dest);
-            return "";
+            fs::create_directory(tree);
+            // From the file just written and signed, not from its path.
+            shared::extract_tarball_fd(fd, tree, fleet_limits());
         } catch (const std::exception &e) {
-            fs::remove_all(stage, ec);
-            if (is_dir(dest)) return "";
-            return e.what();
+            return is_dir(dest) ? "" : e.what();
         }
+        if (::rename(tree.c_str(), dest.c_str()) == 0) {
+            installed = true;
+            return "";
+        }
+        if (is_dir(dest)) return ""; // another edge renamed first
+        return dest.string() + ": " + strerror(errno);
     }
 
-    // The end, whatever it was: the file goes, and on failure the parents made for it.
+    // The end, whatever it was: the stage goes (the lock with it), and on failure the
+    // parents made for it.
     void clean_up(bool failed)
     {
         ended = true;
         if (fd >= 0) ::close(fd);
         fd = -1;
-        ::unlink(file.c_str());
         std::error_code ec;
+        if (stage_fd >= 0) fs::remove_all(stage, ec);
+        if (stage_fd >= 0) ::close(stage_fd);
+        stage_fd = -1;
         if (failed && !is_dir(dest))
             for (const fs::path &p : made)
                 fs::remove(p, ec); // only while empty
@@ -159,7 +219,7 @@ struct ArchiveDownload::State {
 };
 
 std::unique_ptr<ArchiveDownload>
-ArchiveDownload::start(uv_loop_t *loop, fs::path dest, std::string_view root,
+ArchiveDownload::start(uv_loop_t *loop, const fs::path &deployments_root, std::string_view root,
                        const redisReply *head, std::string_view signing_key, std::string &error)
 {
     error.clear();
@@ -174,7 +234,7 @@ ArchiveDownload::start(uv_loop_t *loop, fs::path dest, std::string_view root,
     // No size yet: not published (control writes it last), or not at all when its [edges]
     // distribute_files is off. The heartbeat asks again.
     if (head->element[0]->type == REDIS_REPLY_NIL) return nullptr;
-    auto state = std::make_shared<State>(loop, std::move(dest), root, signing_key);
+    auto state = std::make_shared<State>(loop, deployments_root, root, signing_key);
     if (!parse_count(head->element[0], state->size) ||
         !parse_count(head->element[1], state->chunks) || state->size == 0 || state->chunks == 0 ||
         state->chunks > state->size || state->size > kMaxArchiveBytes ||
@@ -202,6 +262,22 @@ bool ArchiveDownload::all_received() const
 uint64_t ArchiveDownload::size() const
 {
     return state_->size;
+}
+
+bool ArchiveDownload::installed() const
+{
+    return state_->installed;
+}
+
+ArchiveDownload::ChunkLength ArchiveDownload::chunk_length(const redisReply *r) const
+{
+    if (r->type != REDIS_REPLY_INTEGER || r->integer < 0) return ChunkLength::kInvalid;
+    if (r->integer == 0) return ChunkLength::kAbsent; // HSTRLEN of a missing field
+    const State &s = *state_;
+    uint64_t n = uint64_t(r->integer);
+    return n <= shared::fleet::kMaxArchiveChunkBytes && s.received + n <= s.size
+               ? ChunkLength::kFine
+               : ChunkLength::kInvalid;
 }
 
 bool ArchiveDownload::take(const redisReply *chunk, Done done)

@@ -1,10 +1,11 @@
 // One deployment archive on its way from Redis (laid out as shared/fleet/archive_chunks.h says)
-// to its root under deployments_root. Each chunk is appended to "<root>.partial-<pid>-<n>.tgz"
-// beside the root and fed to the signature check on the threadpool, so memory holds one chunk
-// however large the archive is. Once all are in, the size and signature are checked, the
-// archive is checked entry by entry (shared/archive/tarball.h), unpacked into
-// "<root>.partial-<pid>" and renamed into place: the edge never serves half a deployment. The
-// file goes in every case. Driven from one loop, one step at a time.
+// to its root under deployments_root. It gets a stage beside the root, "<root>.partial-<random>",
+// flock'ed while in use so that nobody takes it for a stale one. Each chunk is appended to
+// the stage's archive.tgz and fed to the signature check on the threadpool, so memory holds
+// one chunk however large the archive is. Once all are in, the size and signature are checked,
+// the archive is checked entry by entry (shared/archive/tarball.h), unpacked into the stage's
+// tree/ and renamed into place: the edge never serves half a deployment. The stage goes in
+// every case. Driven from one loop, one step at a time.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,9 @@ public:
     // From the reply to "HMGET <key> size chunks signature". Null when there is nothing to
     // fetch: `error` empty when Redis holds no whole archive (yet), else why what it announces
     // cannot be taken.
-    static std::unique_ptr<ArchiveDownload> start(uv_loop_t *loop, std::filesystem::path dest,
+    // `root` is relative to deployments_root (its text already checked: no "..", not absolute).
+    static std::unique_ptr<ArchiveDownload> start(uv_loop_t *loop,
+                                                  const std::filesystem::path &deployments_root,
                                                   std::string_view root, const redisReply *head,
                                                   std::string_view signing_key, std::string &error);
     ArchiveDownload(const ArchiveDownload &) = delete;
@@ -40,6 +43,14 @@ public:
     uint64_t next_chunk() const; // the index to ask for
     bool all_received() const;
     uint64_t size() const;
+    // After finish(): this download's rename put the root in place (not another edge's, nor a
+    // copy that arrived meanwhile); only such roots are this edge's to remove later.
+    bool installed() const;
+
+    enum class ChunkLength : uint8_t { kFine, kAbsent, kInvalid };
+    // The reply to "HSTRLEN <key> chunk:<next_chunk()>", asked before the chunk itself: a
+    // hostile length is refused before hiredis reads that much into memory.
+    ChunkLength chunk_length(const redisReply *reply) const;
     // The reply to "HGET <key> chunk:<next_chunk()>". False, starting nothing, when Redis no
     // longer has it (control is writing the archive again); otherwise the chunk is written on
     // the threadpool and `done` says how that went (at once for a reply that is no chunk).

@@ -227,8 +227,10 @@ void DeploymentFetcher::next()
 
 void DeploymentFetcher::ask_chunk()
 {
+    // Its length first: a hostile value is refused before it is read into memory.
     waiting_reply_ = true;
-    send_({"HGET", key_prefix_ + queue_.front(),
+    chunk_length_known_ = false;
+    send_({"HSTRLEN", key_prefix_ + queue_.front(),
            shared::fleet::archive_chunk_field(download_->next_chunk())});
 }
 
@@ -247,21 +249,48 @@ void DeploymentFetcher::answer(const redisReply *r)
     if (!busy_ || !waiting_reply_ || queue_.empty()) return; // abandoned batch
     waiting_reply_ = false;
     std::string root = queue_.front();
+    if (r->type == REDIS_REPLY_ERROR) {
+        // Redis's trouble (LOADING, BUSY, MISCONF), not the archive's: asked again next
+        // heartbeat, not refused.
+        std::string why = root + ": " + std::string(r->str, r->len);
+        if (why != last_error_) // once, not every heartbeat
+            log_message(LogLevel::kWarn, "fleet: files of %s: redis answered %.*s", root.c_str(),
+                        int(r->len), r->str);
+        last_error_ = std::move(why);
+        skip();
+        return;
+    }
     if (!download_) {
         if (!inside_deployments(root)) {
-            unpacked(root, "not a path under deployments_root");
+            unpacked(root, "not a path under deployments_root", false);
             return;
         }
         std::string error;
-        download_ = ArchiveDownload::start(loop_, fs::path(deployments_root_) / root, root, r,
-                                           signing_key_, error);
+        download_ = ArchiveDownload::start(loop_, deployments_root_, root, r, signing_key_, error);
         if (download_)
             ask_chunk();
         else if (error.empty())
             skip();
         else
-            unpacked(root, error);
+            unpacked(root, error, false);
         return;
+    }
+    if (!chunk_length_known_) {
+        switch (download_->chunk_length(r)) {
+        case ArchiveDownload::ChunkLength::kAbsent:
+            skip(); // control is writing it again
+            return;
+        case ArchiveDownload::ChunkLength::kInvalid:
+            download_.reset();
+            unpacked(root, "a chunk of the archive in redis is not valid", false);
+            return;
+        case ArchiveDownload::ChunkLength::kFine:
+            chunk_length_known_ = true;
+            waiting_reply_ = true;
+            send_({"HGET", key_prefix_ + root,
+                   shared::fleet::archive_chunk_field(download_->next_chunk())});
+            return;
+        }
     }
     if (r->type == REDIS_REPLY_STRING) fetched_bytes_ += r->len;
     unpacking_ = true;
@@ -278,7 +307,7 @@ void DeploymentFetcher::chunk_written(const std::string &root, const std::string
     unpacking_ = false;
     if (!error.empty()) {
         download_.reset();
-        unpacked(root, error);
+        unpacked(root, error, false);
         return;
     }
     if (!download_->all_received()) {
@@ -288,17 +317,22 @@ void DeploymentFetcher::chunk_written(const std::string &root, const std::string
     unpacking_ = true;
     download_->finish([this, root](const std::string &why) {
         unpacking_ = false;
+        bool installed = download_->installed();
         download_.reset();
-        unpacked(root, why);
+        unpacked(root, why, installed);
     });
 }
 
-void DeploymentFetcher::unpacked(const std::string &root, const std::string &error)
+void DeploymentFetcher::unpacked(const std::string &root, const std::string &error, bool installed)
 {
     if (error.empty()) {
         ++fetched_;
-        fetched_roots_.emplace(root, 0);
-        save_fetched();
+        // Only what this edge's own rename put in place is its to remove later: a copy that
+        // arrived meanwhile, or another edge's (sharing deployments_root), is not.
+        if (installed) {
+            fetched_roots_.emplace(root, 0);
+            save_fetched();
+        }
         log_message(LogLevel::kInfo, "fleet: files of %s unpacked from redis", root.c_str());
     } else {
         refused_[root] = error;

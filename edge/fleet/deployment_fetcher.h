@@ -76,7 +76,7 @@ private:
     void ask_chunk();
     void skip(); // the front root has no archive in Redis now
     void chunk_written(const std::string &root, const std::string &error);
-    void unpacked(const std::string &root, const std::string &error);
+    void unpacked(const std::string &root, const std::string &error, bool installed);
     void load_fetched();
     void save_fetched();
     void remove_tree(const std::string &root);
@@ -94,6 +94,7 @@ private:
     bool waiting_reply_ = false;                // a GET is out
     bool unpacking_ = false;                    // a chunk write or the unpack is on the threadpool
     std::unique_ptr<ArchiveDownload> download_; // of queue_.front(), once its size is known
+    bool chunk_length_known_ = false;           // the HSTRLEN of the next chunk is in: HGET it
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     // What stats says.
     uint64_t fetched_ = 0, fetched_bytes_ = 0;

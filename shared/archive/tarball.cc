@@ -37,6 +37,7 @@ struct Entry {
 struct Source {
     std::string_view data;
     const fs::path *file = nullptr;
+    int fd = -1; // read from its start, each time it is opened
 };
 
 ArchivePtr open_archive(const Source &src)
@@ -45,8 +46,16 @@ ArchivePtr open_archive(const Source &src)
     if (!a) throw std::runtime_error("out of memory");
     archive_read_support_filter_gzip(a.get());
     archive_read_support_format_tar(a.get());
-    int rc = src.file ? archive_read_open_filename(a.get(), src.file->c_str(), 256 << 10)
-                      : archive_read_open_memory(a.get(), src.data.data(), src.data.size());
+    int rc;
+    if (src.fd >= 0) {
+        if (::lseek(src.fd, 0, SEEK_SET) != 0)
+            throw std::runtime_error(std::string("cannot read the archive: ") + strerror(errno));
+        rc = archive_read_open_fd(a.get(), src.fd, 256 << 10);
+    } else if (src.file) {
+        rc = archive_read_open_filename(a.get(), src.file->c_str(), 256 << 10);
+    } else {
+        rc = archive_read_open_memory(a.get(), src.data.data(), src.data.size());
+    }
     if (rc != ARCHIVE_OK)
         throw std::runtime_error(
             std::string("not a tar or gzip'd tar archive: ") +
@@ -82,39 +91,62 @@ std::string join(const std::vector<std::string> &parts, size_t n)
     return out;
 }
 
-// Where a symlink at `entry` pointing at `target` lands, lexically; false when it leaves the
-// tree or is absolute.
-bool symlink_stays_inside(const std::vector<std::string> &entry, std::string_view target)
+// The archive's symlinks: path -> (the directory it sits in, its target as written).
+using Links = std::map<std::string, std::pair<std::vector<std::string>, std::string>>;
+
+// Walks `target` from the directory `at` as the kernel would, following the archive's own
+// symlinks met on the way (a link `d/up -> ..` makes `d/up/..` the tree's parent, which a
+// lexical walk would miss); `at` ends where the target lands. False when the walk leaves the
+// tree, is absolute, or loops.
+bool walk_target(const Links &links, std::vector<std::string> &at, std::string_view target,
+                 int depth = 0)
 {
-    if (target.empty() || target.front() == '/') return false;
-    std::vector<std::string> at(entry.begin(), entry.end() - 1);
+    if (target.empty() || target.front() == '/' || depth > 40) return false;
     size_t pos = 0;
     while (pos <= target.size()) {
         size_t slash = target.find('/', pos);
         if (slash == std::string_view::npos) slash = target.size();
         std::string_view part = target.substr(pos, slash - pos);
+        pos = slash + 1;
         if (part == "..") {
             if (at.empty()) return false;
             at.pop_back();
-        } else if (!part.empty() && part != ".") {
-            at.emplace_back(part);
+            continue;
         }
-        pos = slash + 1;
+        if (part.empty() || part == ".") continue;
+        at.emplace_back(part);
+        if (links.empty()) continue;
+        auto link = links.find(join(at, at.size()));
+        if (link == links.end()) continue;
+        // Through a symlink of the archive: on to where it lands, then the rest.
+        at = link->second.first;
+        if (!walk_target(links, at, link->second.second, depth + 1)) return false;
     }
     return true;
 }
-
 // Reads every header; for each entry either refuses it (into `check`) or hands it to `accept`
 // with the archive positioned at its data. Stops at the first unreadable header.
 void walk(archive *a, const TarballLimits &limits, TarballCheck &check,
           const std::function<void(const Entry &)> &accept)
 {
     std::map<std::string, Kind> seen;
+    Links links;
     bool over_size = false;
     for (;;) {
         archive_entry *e = nullptr;
         int r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_EOF) return;
+        if (r == ARCHIVE_EOF) {
+            // Each symlink again, now through the others: together they may leave the tree
+            // although each alone stays inside.
+            for (const auto &[path, link] : links) {
+                std::vector<std::string> at = link.first;
+                if (!walk_target(links, at, link.second))
+                    check.refused.push_back(
+                        {path, "symlink to " + link.second +
+                                   " leaves the tree through the archive's other symlinks"});
+            }
+            return;
+        }
         if (r < ARCHIVE_WARN) {
             const char *why = archive_error_string(a);
             check.error = std::string("unreadable archive after ") + std::to_string(check.entries) +
@@ -181,7 +213,8 @@ void walk(archive *a, const TarballLimits &limits, TarballCheck &check,
             entry.kind = Kind::kSymlink;
             const char *target = archive_entry_symlink(e);
             entry.link = target ? target : "";
-            if (!symlink_stays_inside(parts, entry.link)) {
+            std::vector<std::string> at(parts.begin(), parts.end() - (parts.empty() ? 0 : 1));
+            if (!walk_target({}, at, entry.link)) { // lexically; through other links at the end
                 refuse("symlink to " + entry.link + " leaves the tree");
                 continue;
             }
@@ -212,6 +245,9 @@ void walk(archive *a, const TarballLimits &limits, TarballCheck &check,
             refuse("appears twice in the archive");
             continue;
         }
+        if (entry.kind == Kind::kSymlink)
+            links[entry.path] = {std::vector<std::string>(parts.begin(), parts.end() - 1),
+                                 entry.link};
         check.unpacked_bytes += entry.size;
         if (check.unpacked_bytes > limits.max_unpacked_bytes) {
             if (!over_size)
@@ -323,6 +359,11 @@ void extract_tarball(std::string_view data, const fs::path &dest, const TarballL
 void extract_tarball_file(const fs::path &file, const fs::path &dest, const TarballLimits &limits)
 {
     extract_source({{}, &file}, dest, limits);
+}
+
+void extract_tarball_fd(int fd, const fs::path &dest, const TarballLimits &limits)
+{
+    extract_source({{}, nullptr, fd}, dest, limits);
 }
 
 } // namespace berth::shared

@@ -48,5 +48,8 @@ void extract_tarball(std::string_view data, const std::filesystem::path &dest,
 // The same for an archive in a file (too large to hold in memory); read twice, check first.
 void extract_tarball_file(const std::filesystem::path &file, const std::filesystem::path &dest,
                           const TarballLimits &limits = {});
+// The same from an open file (read from its start, twice; the file checked is the file read).
+void extract_tarball_fd(int fd, const std::filesystem::path &dest,
+                        const TarballLimits &limits = {});
 
 } // namespace berth::shared

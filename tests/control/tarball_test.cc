@@ -129,6 +129,48 @@ TEST_CASE("a hostile upload tarball is refused entry by entry and nothing is wri
     CHECK(fs::is_empty(dest));
 }
 
+TEST_CASE("symlinks that leave the tree only through each other are refused", "[control][upload]")
+{
+    // Each link alone stays inside, lexically: d/up -> .. lands on the tree's top, and
+    // esc -> d/up/../.. reads as the top again. On disk, d/up/.. is the tree's parent and esc
+    // lands outside it. Loops are refused too. A chain that stays inside (a pnpm-style
+    // node_modules) is kept.
+    const std::vector<berth::test::TarItem> pnpm = {
+        {AE_IFREG, "node_modules/.pnpm/foo@1/node_modules/foo/bin/x", "#!/bin/sh\n", 0755},
+        {AE_IFLNK, "node_modules/foo", ".pnpm/foo@1/node_modules/foo"},
+        {AE_IFLNK, "node_modules/.bin/x", "../foo/bin/x"},
+        {AE_IFDIR, "d", ""},
+        {AE_IFLNK, "d/up", ".."}};
+    std::vector<berth::test::TarItem> hostile = pnpm;
+    const std::vector<std::pair<std::string, std::string>> escapes = {{"esc", "d/up/../.."},
+                                                                      {"esc2", "later/.."},
+                                                                      {"later", "d/up/.."},
+                                                                      {"loop1", "loop2/x"},
+                                                                      {"loop2", "loop1/y"}};
+    for (const auto &[path, target] : escapes)
+        hostile.push_back({AE_IFLNK, path, target});
+    std::string tgz = make_tarball(hostile);
+    TarballCheck c = check_tarball(tgz);
+    CHECK(c.error.empty());
+    const std::string how = " leaves the tree through the archive's other symlinks";
+    CHECK(listing(c) == std::vector<std::string>{
+                            "esc: symlink to d/up/../.." + how,
+                            "esc2: symlink to later/.." + how,
+                            "later: symlink to d/up/.." + how,
+                            "loop1: symlink to loop2/x" + how,
+                            "loop2: symlink to loop1/y" + how,
+                        });
+    berth::test::TempTree t;
+    fs::create_directories(t.path("out"));
+    CHECK_THROWS(extract_tarball(tgz, t.path("out")));
+    CHECK(fs::is_empty(t.path("out")));
+
+    std::string fine = make_tarball(pnpm);
+    CHECK(check_tarball(fine).ok());
+    extract_tarball(fine, t.path("out"));
+    CHECK(slurp(t.path("out/node_modules/.bin/x")) == "#!/bin/sh\n");
+}
+
 TEST_CASE("upload tarball limits and unreadable archives", "[control][upload]")
 {
     TarballLimits small;

@@ -275,8 +275,8 @@ TEST_CASE("a fleet edge unpacks a deployment's files from Redis before it instal
     CHECK(js->body == std::string(200000, 'j'));
     CHECK(r.hash("berth:edge:edge-f")["missing_roots"] == "[]");
     CHECK(fs::exists(edge.tree.path("deployments/remote/v2/index.html")));
-    CHECK_FALSE(fs::exists(
-        edge.tree.path("deployments/remote/v2.partial-" + std::to_string(edge.proc->pid()))));
+    for (const auto &e : fs::directory_iterator(edge.tree.path("deployments/remote")))
+        CHECK(e.path().filename() == "v2"); // no stage left beside it
     json files = edge.fleet_stats()["files"];
     CHECK(files["fetched"] == 1);
     CHECK(files["refused"] == json::object());
@@ -417,6 +417,10 @@ TEST_CASE("two edges on one host sharing a deployments_root fetch the same files
     for (const auto &e : fs::directory_iterator(shared_root + "/big"))
         left.push_back(e.path().filename().string());
     CHECK(left == std::vector<std::string>{"v1"});
+    // One edge's rename put it there: only that one counts it as its own to remove later.
+    CHECK(one.fleet_stats()["files"]["kept"].get<int>() +
+              two.fleet_stats()["files"]["kept"].get<int>() ==
+          1);
     CHECK(two.proc->stop() == 0);
     CHECK(one.proc->stop() == 0);
 }
@@ -440,34 +444,52 @@ TEST_CASE("a fleet edge refuses an archive whose chunks do not add up and waits 
     r.call({"HSET", "berth:files:short/v1", "size", std::to_string(tgz.size() + 1)});
     r.put_archive("count/v1", tgz);
     r.call({"HSET", "berth:files:count/v1", "chunks", "0"});
+    r.put_archive("long/v1", tgz); // its last chunk is longer than the size leaves room for
+    r.call({"HSET", "berth:files:long/v1", "size", std::to_string(tgz.size() - 1)});
     r.put_archive("gap/v1", tgz); // control writing it again: a chunk is not there yet
     r.call({"HDEL", "berth:files:gap/v1", archive_chunk_field(1)});
+    r.call({"SET", "berth:files:odd/v1", "not a hash"}); // Redis answers an error: asked again
+    // A directory on the way that is a symlink (to outside deployments_root): never written
+    // through.
+    fs::create_directories(edge.tree.path("outside"));
+    fs::create_symlink(edge.tree.path("outside"), edge.tree.path("deployments/link"));
+    r.put_archive("link/v1", tgz);
     json table = {{"version", 3}, {"routes", json::array()}};
-    for (std::string name : {"short", "count", "gap"})
+    for (std::string name : {"short", "count", "long", "gap", "odd", "link"})
         table["routes"].push_back(
             {{"host", name + ".example.test"}, {"type", "static"}, {"root", name + "/v1"}});
     r.publish(table);
     CHECK(wait_until([&] { return r.hash("berth:edge:edge-c")["version"] == "3"; }));
     auto ack = r.hash("berth:edge:edge-c");
     INFO(ack["files_error"]);
-    CHECK(ack["missing_roots"] == R"(["short/v1","count/v1","gap/v1"])");
+    CHECK(ack["missing_roots"] ==
+          R"(["short/v1","count/v1","long/v1","gap/v1","odd/v1","link/v1"])");
     CHECK(ack["files_error"].find("short/v1: the archive is shorter than its announced size") !=
           std::string::npos);
     CHECK(ack["files_error"].find("count/v1: the archive's size or chunk count") !=
           std::string::npos);
+    CHECK(ack["files_error"].find("long/v1: a chunk of the archive in redis is not valid") !=
+          std::string::npos);
+    CHECK(ack["files_error"].find("link/v1: " + edge.tree.path("deployments/link") +
+                                  " is not a directory") != std::string::npos);
     CHECK(ack["files_error"].find("gap/v1") == std::string::npos);
-    // Nothing half-fetched is left: no root, no stage, no partial archive file.
-    CHECK(wait_until([&] { return edge.fleet_stats()["files"]["fetching"].is_null(); }));
-    std::vector<std::string> left;
-    for (const auto &e : fs::recursive_directory_iterator(edge.tree.path("deployments")))
-        left.push_back(e.path().lexically_relative(edge.tree.path("deployments")).string());
-    std::sort(left.begin(), left.end());
-    CHECK(left == std::vector<std::string>{"site", "site/v1", "site/v1/index.html", "site/v2",
-                                           "site/v2/index.html"});
+    CHECK(ack["files_error"].find("odd/v1") == std::string::npos);
+    CHECK(edge.proc->wait_for_stderr("files of odd/v1: redis answered WRONGTYPE"));
+    CHECK(fs::is_empty(edge.tree.path("outside")));
+    // Nothing of the refused ones is left: no root, no stage, no parent made for them.
+    for (std::string name : {"short", "count", "long"})
+        CHECK_FALSE(fs::exists(edge.tree.path("deployments/" + name)));
     // Once the archive is whole, a heartbeat fetches it.
     r.put_archive("gap/v1", tgz);
     CHECK(wait_until([&] { return edge.body("gap.example.test") == "chunked"; }));
     CHECK(read_file(edge.tree.path("deployments/gap/v1/data.txt")) == data);
+    // The stages of the tries that found a chunk missing are gone too.
+    CHECK(wait_until([&] {
+        std::vector<std::string> names;
+        for (const auto &e : fs::directory_iterator(edge.tree.path("deployments/gap")))
+            names.push_back(e.path().filename().string());
+        return names == std::vector<std::string>{"v1"};
+    }));
     CHECK(edge.proc->stop() == 0);
 }
 
