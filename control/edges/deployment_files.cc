@@ -172,37 +172,38 @@ std::map<std::string, std::string> DeploymentFiles::refused_roots()
     return refused;
 }
 
-std::string DeploymentFiles::publish(const Json &table)
+std::string DeploymentFiles::upload_missing(const Json &table)
+{
+    std::lock_guard lock(upload_mutex());
+    std::vector<std::string> listed = listed_roots();
+    std::map<std::string, std::string> refused = refused_roots();
+    std::set<std::string> have(listed.begin(), listed.end());
+    std::string problems;
+    for (const std::string &root : static_roots(table)) {
+        auto known = refused.find(root);
+        std::string why = known != refused.end() ? known->second
+                          : have.count(root)     ? std::string()
+                                                 : upload(root);
+        if (why.empty()) continue;
+        if (known == refused.end()) redis_.command({"HSET", refused_key(), root, why});
+        problems += (problems.empty() ? "" : "; ") + root + ": " + why;
+    }
+    return problems;
+}
+
+void DeploymentFiles::drop_unserved(const Json &table)
 {
     std::lock_guard lock(upload_mutex());
     std::vector<std::string> roots = static_roots(table);
     std::set<std::string> wanted(roots.begin(), roots.end());
-    std::vector<std::string> listed = listed_roots();
-    std::map<std::string, std::string> refused = refused_roots();
-    std::set<std::string> have(listed.begin(), listed.end());
-
-    for (const std::string &root : roots) {
-        if (have.count(root) || refused.count(root)) continue;
-        std::string why = upload(root);
-        if (why.empty()) continue;
-        refused[root] = why;
-        redis_.command({"HSET", refused_key(), root, why});
-    }
     // What no route serves any more goes: a rollback to it packs it again.
-    for (const std::string &root : listed)
+    for (const std::string &root : listed_roots())
         if (!wanted.count(root)) {
             redis_.command({"DEL", archive_key(root)});
             redis_.command({"SREM", index_key(), root});
         }
-    std::string problems;
-    for (const auto &[root, why] : refused) {
-        if (!wanted.count(root)) {
-            redis_.command({"HDEL", refused_key(), root});
-            continue;
-        }
-        problems += (problems.empty() ? "" : "; ") + root + ": " + why;
-    }
-    return problems;
+    for (const auto &entry : refused_roots())
+        if (!wanted.count(entry.first)) redis_.command({"HDEL", refused_key(), entry.first});
 }
 
 void DeploymentFiles::repair(const std::vector<std::string> &missing)

@@ -30,11 +30,14 @@ public:
     {
     }
 
-    // Every static root of `table` (a route table as published) gets its archive, packed now
-    // when Redis has none; archives of roots no longer in it are removed. Returns "" or what
-    // could not be distributed ("root: why; ..."). An empty table withdraws every archive.
-    // Throws RedisUnavailable.
-    std::string publish(const Json &table);
+    // Every static root of `table` (a route table about to be published) gets its archive,
+    // packed now when Redis has none. Returns "" or what could not be distributed
+    // ("root: why; ..."). Throws RedisUnavailable.
+    std::string upload_missing(const Json &table);
+    // Archives (and refusals) of roots `table` does not name are removed: call once `table` is
+    // the one published, never for an older one (a newer table may name them). An empty table
+    // withdraws everything. Throws RedisUnavailable.
+    void drop_unserved(const Json &table);
     // Roots an edge reports missing: packed again when their archive has gone from Redis
     // (flushed, evicted) although the set lists it. Throws RedisUnavailable.
     void repair(const std::vector<std::string> &missing);

@@ -183,11 +183,13 @@ std::string EdgeSync::publish(const ExpectedTable &expected, uint64_t *ahead)
     const std::string key = config_.redis_prefix + ":routes";
     try {
         // The files before the table that names them: an edge fetches them before installing.
-        // With distribution off, archives an earlier configuration left go (as if no table
-        // named them): nothing would remove them from Redis's memory otherwise.
-        files_error_ = DeploymentFiles(config_, redis())
-                           .publish(config_.distribute_files ? expected.body : Json::object());
-        if (!config_.distribute_files) files_error_.clear();
+        // Archives of roots it no longer names go once it is the table in Redis; with
+        // distribution off, all of them (an earlier configuration's would stay for good).
+        DeploymentFiles files(config_, redis());
+        files_error_ = config_.distribute_files ? files.upload_missing(expected.body) : "";
+        auto drop_unserved = [&] {
+            files.drop_unserved(config_.distribute_files ? expected.body : Json::object());
+        };
         std::string version_text = std::to_string(expected.version);
         std::string table = canonical_json(expected.body);
         std::string signature =
@@ -201,9 +203,11 @@ std::string EdgeSync::publish(const ExpectedTable &expected, uint64_t *ahead)
         };
         uint64_t version = field(0).empty() ? 0 : std::stoull(field(0));
         // A signing key added or changed re-signs the table in place.
-        if (version == expected.version && field(1) == expected.hash && field(2) == signature)
+        if (version == expected.version && field(1) == expected.hash && field(2) == signature) {
+            drop_unserved();
             return "";
-        if (version > expected.version) {
+        }
+        if (version > expected.version) { // a newer table may name what this one does not
             *ahead = version;
             return "";
         }
@@ -213,6 +217,7 @@ std::string EdgeSync::publish(const ExpectedTable &expected, uint64_t *ahead)
         if (set->type == REDIS_REPLY_ERROR)
             return "redis refused the table: " + std::string(set->str, set->len);
         redis().command({"PUBLISH", key, std::to_string(expected.version)});
+        drop_unserved();
         return "";
     } catch (const RedisUnavailable &e) {
         return e.what();
