@@ -158,9 +158,26 @@ void Worker::run()
 
 void Worker::run_once(int max_wait_ms)
 {
-    io_->run_once(max_wait_ms);
+    io_->run_once(deferred_.empty() ? max_wait_ms : 0); // deferred pumps: no waiting
+    run_deferred();
     reap();
     proxy_->reap(); // tasks and upstream connections that ended in the round
+}
+
+void Worker::defer(DeferredPump &pump) noexcept
+{
+    deferred_.push_front(pump); // once, however often asked
+}
+
+void Worker::run_deferred()
+{
+    if (deferred_.empty()) return;
+    // Each is taken off first: one that defers again waits for the next round.
+    deferred_.for_each([](DeferredPump &p) {
+        p.unlink();
+        p.conn->pump_deferred();
+    });
+    io_->sends().submit();
 }
 
 void Worker::adopt(int fd, const sockaddr_storage &peer, bool tls)

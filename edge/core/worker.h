@@ -82,6 +82,7 @@ public:
     // connection-level fuzz target uses it with a socketpair and drives the loop itself).
     void adopt(int fd, const sockaddr_storage &peer, bool tls = false) override;
     void retire(Connection &c) noexcept override;
+    void defer(DeferredPump &pump) noexcept override;
     size_t connection_count() const noexcept { return connections_.size(); }
     // Connections holding buffers from the pool (the rest are idle keep-alive ones).
     size_t busy_connection_count() noexcept;
@@ -95,6 +96,8 @@ private:
     void begin_drain();
     void maybe_finish();
     void reap(); // deletes the connections closed during the round
+    // Pumps deferred in the round (a streamed answer or pipeline at its round cap) go on.
+    void run_deferred();
 
     int id_;
     ServerShared &shared_;
@@ -109,6 +112,7 @@ private:
     ObjectPool<Connection> connection_memory_{kSpareConnections};
     BusyStatePool busy_states_;
     std::vector<Connection *> doomed_;
+    shared::IntrusiveList<DeferredPump> deferred_;
     shared::IntrusiveList<Connection> connections_;
 
     std::shared_ptr<const shared::route::RouteTable> routes_;

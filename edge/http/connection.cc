@@ -80,6 +80,7 @@ void Connection::close()
 {
     if (state_ == State::kClosing) return;
     state_ = State::kClosing;
+    pump_later_.unlink();
     if (warm_ticket_) warm_ticket_->waiting = nullptr; // a warm-up in flight finds nobody
     if (task_) end_task(false);
     if (busy_) {
@@ -197,6 +198,12 @@ void Connection::on_readable()
         if (b.len == b.cap) {
             compact();
             if (b.len == b.cap && b.cap < b.max_cap) grow_input();
+            if (b.len == b.cap && task_ && !tunnel_ && !b.parser.in_message()) {
+                // Pipelined requests fill the buffer behind a streamed answer: they wait
+                // (end_task reads on), they are not a head too large.
+                input_pending_ = true;
+                return;
+            }
             if (b.len == b.cap) {
                 // A head larger than the buffer (the buffer is sized to the head limit).
                 bool in_target = b.parser.head().header_count == 0;
@@ -245,7 +252,8 @@ void Connection::pump()
     // is answered while the output is in the send batch: the batch points into its buffer.
     if (!busy_ || busy_->out.in_flight() || pumping_) return;
     pumping_ = true;
-    for (int round = 0; round < 64 && state_ == State::kOpen; ++round) {
+    int round = 0;
+    for (; round < kPumpRounds && state_ == State::kOpen; ++round) {
         if (task_) pull_task();
         process();
         if (!flush()) break;
@@ -256,6 +264,17 @@ void Connection::pump()
         if (b.pos >= b.len && !task_can_go) break;
     }
     pumping_ = false;
+    // Stopped by the cap with more to do (a streamed answer whose sends all went out at once,
+    // a long pipeline): no event will come back for it, so the worker pumps again after the
+    // round's other connections had their turn.
+    if (round == kPumpRounds && state_ == State::kOpen) ctx_.owner->defer(pump_later_);
+}
+
+void Connection::pump_deferred()
+{
+    if (state_ != State::kOpen) return;
+    on_writable();
+    if (state_ == State::kOpen && input_pending_ && !reads_paused()) on_readable();
 }
 
 void Connection::after_io()
@@ -314,10 +333,14 @@ void Connection::process()
         feed_tunnel();
         return;
     }
-    while (state_ == State::kOpen && !close_after_flush_ && b.pos < b.len) {
+    // After a body piece the parser is fed once more, even with no bytes left: the message's
+    // end (a Content-Length body's last byte) is reported only by the next feed, and without
+    // it the task would never hear the body ended until the client's next request.
+    while (state_ == State::kOpen && !close_after_flush_ && (b.pos < b.len || body_fed_)) {
         // The next request waits until the streamed answer before it is complete.
         if (task_ && !b.parser.in_message()) break;
         if (!b.out.has_room() || b.log.full()) break; // let the socket drain first
+        body_fed_ = false;
         auto r = b.parser.feed(b.in + b.pos, b.len - b.pos);
         b.pos += uint32_t(r.consumed);
         if (r.event == ParseEvent::kNeedMore) break;
@@ -326,6 +349,7 @@ void Connection::process()
             break;
         }
         if (r.event == ParseEvent::kBody) { // only while a task reads the body
+            body_fed_ = true;
             std::string_view piece = b.parser.body();
             size_t took = task_ ? task_->on_body(piece.data(), piece.size()) : piece.size();
             if (took < piece.size()) {
@@ -386,6 +410,7 @@ void Connection::next_message()
 {
     BusyState &b = *busy_;
     responded_ = false;
+    body_fed_ = false;
     b.parser.reset_message();
     b.parser.set_body_spans(false);
     b.msg_start = b.pos;
@@ -470,7 +495,8 @@ bool Connection::respond(const shared::http::RequestHead &head)
     }
     deadline_kind_ = Deadline::kNone; // each answered request restarts the idle/header clocks
     if (ex.close) {
-        if (ex.task && ex.task_reads_body)
+        // Not before a streamed answer ends: it still reads the body, or is still written.
+        if (ex.task)
             close_after_task_ = true;
         else
             close_after_flush_ = true;
@@ -621,6 +647,9 @@ void Connection::end_task(bool completed)
         }
     }
     task->end(completed);
+    // Bytes left unread behind it (a pipeline that filled the buffer): read on once this
+    // round's events are through.
+    if (input_pending_ && state_ == State::kOpen) ctx_.owner->defer(pump_later_);
 }
 
 bool Connection::flush()
@@ -708,7 +737,10 @@ void Connection::resume_body()
 {
     if (state_ != State::kOpen || !task_ || held_len_ == 0 || pumping_) return;
     BusyState &b = *busy_;
+    uint32_t offered = held_len_;
     size_t took = task_->on_body(b.in + held_at_, held_len_);
+    // The task may have ended inside (a failed send answers at once): nothing is held now.
+    if (state_ != State::kOpen || !task_ || held_len_ != offered) return;
     BERTH_ASSERT(took <= held_len_);
     held_at_ += uint32_t(took);
     held_len_ -= uint32_t(took);

@@ -59,6 +59,8 @@ public:
     void resume_output() override;
     void resume_body() override;
     void upgrade() override;
+    // The worker's call for a connection that deferred its pump (ConnectionOwner::defer).
+    void pump_deferred();
 
 private:
     enum class State : uint8_t { kOpen, kLingering, kClosing };
@@ -143,11 +145,15 @@ private:
     ExchangeTask *task_ = nullptr;
     bool task_reads_body_ = false;
     bool task_waiting_ = false; // pull() said kWait
+    bool body_fed_ = false;     // a body piece went to the task: feed once more (process())
     uint32_t held_at_ = 0;      // offset of the held body bytes in the input buffer
     uint32_t held_len_ = 0;
 
     Deadline deadline_kind_ = Deadline::kNone;
     uint64_t deadline_ms_ = 0;
+
+    static constexpr int kPumpRounds = 64; // per turn: other connections of the loop go on
+    DeferredPump pump_later_{this};
 };
 
 } // namespace berth::edge

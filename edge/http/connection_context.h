@@ -17,6 +17,7 @@
 #include "edge/route/router.h"
 #include "edge/write/page_cache.h"
 #include "shared/base/counter.h"
+#include "shared/base/intrusive_list.h"
 
 namespace berth::edge
 {
@@ -29,11 +30,19 @@ struct ConnectionStats {
     shared::Counter cold_file_reads; // file windows read into the page cache off the loop first
 };
 
+// A connection's place in its owner's list of pumps to run again after the round's events.
+struct DeferredPump : shared::IntrusiveHook<DeferredPump> {
+    explicit DeferredPump(Connection *c) noexcept : conn(c) {}
+    Connection *conn;
+};
+
 // Who owns the connections: told when one has closed, deletes it after the loop round.
 class ConnectionOwner
 {
 public:
     virtual void retire(Connection &c) noexcept = 0;
+    // Calls c.pump_deferred() once this round's events are through (again: once).
+    virtual void defer(DeferredPump &pump) noexcept = 0;
 
 protected:
     ~ConnectionOwner() = default;

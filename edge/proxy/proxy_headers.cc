@@ -3,6 +3,7 @@
 #include "edge/proxy/proxy_headers.h"
 
 #include <charconv>
+#include <cstdint>
 
 #include "shared/http/response_writer.h"
 
@@ -118,9 +119,16 @@ void build_upstream_request(const shared::http::RequestHead &req, const ForwardI
 {
     // Request line: origin-form (an absolute-form target loses its scheme and authority).
     std::string_view target = req.target;
-    if (!target.empty() && target.front() != '/' && target != "*")
-        target = std::string_view(req.path.data(),
-                                  size_t(req.target.data() + req.target.size() - req.path.data()));
+    if (!target.empty() && target.front() != '/' && target != "*") {
+        // The path (and query) as they stand in the target; "http://host" has neither, and
+        // the parser's path is then a "/" of its own, not a view into the target.
+        const char *begin = req.target.data(), *end = begin + req.target.size();
+        auto at = reinterpret_cast<std::uintptr_t>(req.path.data());
+        bool inside = at >= reinterpret_cast<std::uintptr_t>(begin) &&
+                      at < reinterpret_cast<std::uintptr_t>(end);
+        target = inside ? std::string_view(req.path.data(), size_t(end - req.path.data()))
+                        : std::string_view("/");
+    }
     out.append(req.method_name).append(" ").append(target).append(" HTTP/1.1\r\n");
     header_line(out, "Host", f.host);
 

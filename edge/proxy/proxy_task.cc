@@ -41,6 +41,8 @@ ErrorText error_text(int status) noexcept
         return {"Service Unavailable", "No upstream server is available for this site."};
     case 504:
         return {"Gateway Timeout", "The upstream server did not answer in time."};
+    case 408:
+        return {"Request Timeout", "The request body did not arrive in time."};
     default:
         return {"Bad Gateway", "The upstream server did not answer properly."};
     }
@@ -346,9 +348,12 @@ bool ProxyTask::may_retry(UpstreamFailure why) const noexcept
 void ProxyTask::attempt_failed(UpstreamFailure why)
 {
     // A pooled connection the upstream had closed: not the upstream's fault, and the request
-    // is tried once more on a fresh connection to the same upstream.
+    // is tried once more on a fresh connection to the same upstream. Unless it may have been
+    // acted on: a whole head of a non-idempotent request reached the socket, and the upstream
+    // may have read it and died before answering (a POST must not run twice).
+    bool replayable = idempotent_ || head_sent_ < head_.size();
     bool stale = conn_ && conn_->reused && !got_bytes_ && why == UpstreamFailure::kReset &&
-                 !stale_retry_used_ && !body_any_sent_;
+                 !stale_retry_used_ && !body_any_sent_ && replayable;
     UpstreamTarget *t = target_;
     finish_attempt(false);
     fail_why_ = why;
@@ -416,10 +421,12 @@ void ProxyTask::finish_attempt(bool reusable)
 size_t ProxyTask::on_body(const char *data, size_t len)
 {
     if (ended_ || failed_ || response_done_) return len; // nobody wants it: dropped
-    if (route_)
-        set_deadline(deadline_ == Deadline::kNone ? Deadline::kIdle : deadline_,
-                     deadline_ == Deadline::kHeader ? route_->timeouts.response_header_ms
-                                                    : route_->timeouts.idle_ms);
+    if (route_) { // body bytes move: the idle clock starts again (a connect keeps its own)
+        if (deadline_ == Deadline::kNone || deadline_ == Deadline::kIdle)
+            set_deadline(Deadline::kIdle, route_->timeouts.idle_ms);
+        else if (deadline_ == Deadline::kHeader)
+            set_deadline(Deadline::kHeader, route_->timeouts.response_header_ms);
+    }
     // A send queued in the round's batch points into body_: it must neither move (no
     // reallocation: the capacity is reserved and never exceeded) nor shift (no compaction
     // until the result is in).
@@ -517,14 +524,22 @@ void ProxyTask::check_deadline(uint64_t now)
     case Deadline::kHeader:
         attempt_failed(UpstreamFailure::kHeaderTimeout);
         return;
-    case Deadline::kIdle:
-        if (head_relayed_ || tunnel_) {
+    case Deadline::kIdle: {
+        // Blamed on the upstream only when the client's side waits on it: the output asked
+        // for more, or the whole body is in, or the upstream does not take it. A client that
+        // stopped reading or sending, or a quiet tunnel, must never eject an upstream.
+        bool upstream_silent =
+            !tunnel_ && (send_blocked_ || (head_relayed_ ? pull_waiting_ : client_body_done_));
+        if (!upstream_silent)
+            give_up(head_relayed_ || tunnel_ ? 504 : 408, UpstreamFailure::kIdleTimeout);
+        else if (head_relayed_)
             give_up(504, UpstreamFailure::kIdleTimeout);
-            if (target_ && !ended_) handler_.failed(*target_, UpstreamFailure::kIdleTimeout);
-        } else {
+        else
             attempt_failed(UpstreamFailure::kIdleTimeout);
-        }
+        if (upstream_silent && head_relayed_ && target_ && !ended_)
+            handler_.failed(*target_, UpstreamFailure::kIdleTimeout);
         return;
+    }
     case Deadline::kNone:
         return;
     }
@@ -574,8 +589,11 @@ ExchangeTask::Pull ProxyTask::finish_response(OutputQueue &out)
     const auto &h = parser_.head();
     if (h.status >= 100 && h.status < 600) target_->stats->status[h.status / 100 - 1].add(1);
     handler_.succeeded(*target_);
-    bool reusable =
-        h.keep_alive && request_sent() && down_pos_ == down_len_ && !parser_.close_delimited();
+    // Nothing of it may be left unread: bytes after the answer (a buggy upstream's body to a
+    // HEAD) would become the next request's answer. `readable_` still set means the last read
+    // filled the buffer and the socket may hold more.
+    bool reusable = h.keep_alive && request_sent() && down_pos_ == down_len_ && !readable_ &&
+                    !parser_.close_delimited();
     finish_attempt(reusable);
     return answer_.close ? Pull::kDoneClose : Pull::kDone;
 }

@@ -400,6 +400,12 @@ TEST_CASE("proxy header rules: forwarding headers, hop-by-hop fields, Host", "[e
     // A route may set the Host the upstream sees.
     c.send(get_req("renamed.test", "/headers"));
     CHECK(must(c.read_response()).body.find("Host: backend.internal\r\n") != std::string::npos);
+    // An absolute-form target reaches the upstream in origin form, also one with no path.
+    c.send("GET http://api.test/headers?q=1 HTTP/1.1\r\nHost: api.test\r\n\r\n");
+    CHECK(must(c.read_response()).body.rfind("GET /headers?q=1 HTTP/1.1\r\n", 0) == 0);
+    c.send("GET http://api.test HTTP/1.1\r\nHost: api.test\r\n\r\n");
+    CHECK(must(c.read_response()).status == 200);
+    CHECK(a.requests().back()["target"] == "/");
 }
 
 TEST_CASE("a trusted proxy's X-Forwarded-For is extended and its request id kept", "[e2e][proxy]")
@@ -822,6 +828,128 @@ TEST_CASE("connect timeout: 504 alone, the next upstream when there is one", "[e
         logged |= l["status"] == 504 && l["upstream_error"] == "connect_timeout" &&
                   l["upstream"] == hole.addr();
     CHECK(logged);
+}
+
+TEST_CASE("a request body does not stretch the connect timeout", "[e2e][proxy]")
+{
+    // Body bytes restart the idle clock, not the connect one: a POST to an address that drops
+    // packets fails at connect_ms (and would go on to another upstream), not at idle_ms.
+    ProxySite s;
+    BlackholePort hole;
+    s.start(proxy_route("hole.test", R"({"addr": ")" + hole.addr() + R"("})",
+                        R"("timeouts": {"connect_ms": 200, "idle_ms": 30000})"));
+    RawClient c(s.port());
+    c.send("POST /x HTTP/1.1\r\nHost: hole.test\r\nContent-Length: 5\r\n\r\nhello");
+    std::optional<Response> r = c.read_response(false, 10000); // well before idle_ms
+    REQUIRE(r);
+    CHECK(r->status == 504);
+    s.edge->stop();
+    bool logged = false;
+    for (const json &l : access_lines(s))
+        logged |= l["status"] == 504 && l["upstream_error"] == "connect_timeout";
+    CHECK(logged);
+}
+
+TEST_CASE("a client that stops reading or sending is cut without blaming the upstream",
+          "[e2e][proxy]")
+{
+    // Otherwise any client could eject upstreams: a few stalled downloads, max_fails reached.
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a),
+                        R"("timeouts": {"idle_ms": 300}, "health": {"max_fails": 1})"));
+    RawClient reader(s.port(), 4096); // takes a little, then reads nothing
+    reader.send(get_req("api.test", "/big?bytes=50000000"));
+    RawClient sender(s.port());
+    sender.send("POST /upload HTTP/1.1\r\nHost: api.test\r\nContent-Length: 100\r\n\r\nhalf");
+    std::optional<Response> timed_out = sender.read_response(false, 10000);
+    REQUIRE(timed_out);
+    CHECK(timed_out->status == 408);
+    // The stalled download is let go upstream at the same timeout (its client connection
+    // waits for the send timeout): nothing is in flight any more.
+    AdminConn watch(s.socket);
+    auto in_flight = [&] { return watch.call(R"({"cmd":"stats"})")["upstreams"][0]["in_flight"]; };
+    for (int i = 0; i < 500 && in_flight() != 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(in_flight() == 0);
+    AdminConn admin(s.socket);
+    json up_stats = admin.call(R"({"cmd":"stats"})")["upstreams"][0];
+    CHECK(up_stats["failures"]["idle_timeout"] == 0);
+    CHECK(up_stats["health"] == "healthy");
+    CHECK(must(get(s.port(), "api.test", "/id")).status == 200);
+}
+
+TEST_CASE("a request whose body ended with its last read is complete at once", "[e2e][proxy]")
+{
+    // The parser reports a Content-Length body's end only when fed again: without that feed
+    // the exchange waited for the client's next bytes, so the POST's upstream connection was
+    // never pooled and its response header timeout never started.
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a), R"("timeouts": {"response_header_ms": 300})"));
+    RawClient c(s.port());
+    auto post = [](const std::string &path) {
+        return "POST " + path + " HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\n\r\nhello";
+    };
+    CHECK(ask(c, post("/id")).body == "a conn=1 req=1");
+    CHECK(ask(c, post("/id")).body == "a conn=1 req=2"); // the same upstream connection
+    c.send(post("/slow?ms=3000"));
+    std::optional<Response> slow = c.read_response(false, 2500); // long before idle_ms
+    REQUIRE(slow);
+    CHECK(slow->status == 504);
+}
+
+TEST_CASE("a POST whose pooled connection dies unanswered is not sent again", "[e2e][proxy]")
+{
+    // The upstream may have acted on it before dying: only requests that can be replayed are
+    // tried again on a fresh connection.
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a)));
+    RawClient c(s.port());
+    REQUIRE(ask(c, get_req("api.test", "/drop-next")).status == 200);
+    // That connection goes back to the pool; the upstream reads the POST on it and closes.
+    Response r = ask(c, "POST /charge HTTP/1.1\r\nHost: api.test\r\nContent-Length: 0\r\n\r\n");
+    CHECK(r.status == 502);
+    int seen = 0;
+    for (const json &req : a.requests())
+        seen += (req.contains("dropped") && req["dropped"] == "POST /charge HTTP/1.1") +
+                (req.value("target", "") == "/charge");
+    CHECK(seen == 1);
+}
+
+TEST_CASE("pipelined requests that fill the buffer behind a proxied one wait their turn",
+          "[e2e][proxy]")
+{
+    ProxySite s;
+    s.start(proxy_route("api.test", up(s.upstream("a"))));
+    RawClient c(s.port());
+    std::string pipeline = get_req("api.test", "/slow?ms=300");
+    constexpr int kBehind = 2000; // about 90 KB: more than the input buffer holds
+    for (int i = 0; i < kBehind; ++i)
+        pipeline += get_req("api.test", "/id?n=" + std::to_string(i));
+    c.send(pipeline);
+    CHECK(must(c.read_response()).status == 200);
+    int in_order = 0;
+    for (int i = 0; i < kBehind; ++i) {
+        std::optional<Response> r = c.read_response();
+        if (!r || r->status != 200) break;
+        in_order += r->body == "a conn=1 req=" + std::to_string(i + 2);
+    }
+    CHECK(in_order == kBehind);
+}
+
+TEST_CASE("an HTTP/1.0 client gets a large proxied answer whole", "[e2e][proxy]")
+{
+    ProxySite s;
+    UpstreamProcess &a = s.upstream("a");
+    s.start(proxy_route("api.test", up(a)));
+    RawClient c(s.port());
+    c.send("GET /big?bytes=5000000 HTTP/1.0\r\nHost: api.test\r\n\r\n");
+    Response r = must(c.read_response(false, 20000));
+    CHECK(r.status == 200);
+    CHECK(r.body.size() == 5000000);
+    CHECK(c.wait_closed());
 }
 
 TEST_CASE("an upstream that goes silent mid-answer is cut at the idle timeout", "[e2e][proxy]")

@@ -99,6 +99,17 @@ struct Harness : ConnectionOwner {
         uv_loop_close(&loop);
     }
     void retire(Connection &c) noexcept override { retired.emplace_back(&c); }
+    berth::shared::IntrusiveList<DeferredPump> deferred;
+    void defer(DeferredPump &p) noexcept override { deferred.push_front(p); }
+    // What a worker does after each round: the deferred pumps go on (until none is left).
+    void run_deferred()
+    {
+        while (!deferred.empty())
+            deferred.for_each([](DeferredPump &p) {
+                p.unlink();
+                p.conn->pump_deferred();
+            });
+    }
 
     void log_to(const std::string &path, LogFormat format)
     {
