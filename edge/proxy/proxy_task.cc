@@ -562,6 +562,8 @@ ExchangeTask::Pull ProxyTask::write_error(OutputQueue &out)
     w.header("Content-Length", uint64_t(len));
     b.append("Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: ");
     b.append(request_id_buf_, request_id_len_).append("\r\n");
+    // As for a relayed answer: before a 100-continue body came, the client may never send it.
+    if (expect_continue_ && !client_body_done_ && !continue_relayed_) answer_.close = true;
     if (answer_.close)
         b.append("Connection: close\r\n\r\n");
     else if (answer_.http10)
@@ -572,7 +574,7 @@ ExchangeTask::Pull ProxyTask::write_error(OutputQueue &out)
     head_relayed_ = true;
     if (!answer_.head_request) b.append(body, size_t(len));
     response_done_ = true;
-    return Pull::kDone;
+    return answer_.close ? Pull::kDoneClose : Pull::kDone;
 }
 
 ExchangeTask::Pull ProxyTask::after_failure(OutputQueue &out)

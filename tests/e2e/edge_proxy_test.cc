@@ -899,6 +899,22 @@ TEST_CASE("a request whose body ended with its last read is complete at once", "
     CHECK(slow->status == 504);
 }
 
+TEST_CASE("an error answered before a 100-continue body came closes the connection", "[e2e][proxy]")
+{
+    // The client may never send the body it announced: left open, its next request would be
+    // read as that body.
+    ProxySite s;
+    int dead = closed_port();
+    s.start(proxy_route("down.test", R"({"addr": "127.0.0.1:)" + std::to_string(dead) + R"("})"));
+    RawClient c(s.port());
+    c.send("POST /x HTTP/1.1\r\nHost: down.test\r\nContent-Length: 10\r\n"
+           "Expect: 100-continue\r\n\r\n");
+    Response r = must(c.read_response());
+    CHECK(r.status == 502);
+    CHECK(r.header("Connection") == "close");
+    CHECK(c.wait_closed());
+}
+
 TEST_CASE("a POST whose pooled connection dies unanswered is not sent again", "[e2e][proxy]")
 {
     // The upstream may have acted on it before dying: only requests that can be replayed are
