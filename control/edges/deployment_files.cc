@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "control/sandbox/unique_fd.h"
 #include "shared/archive/pack_directory.h"
 #include "shared/fleet/archive_chunks.h"
 #include "shared/fleet/signature.h"
@@ -61,14 +62,6 @@ std::mutex &upload_mutex()
     return m;
 }
 
-struct ScratchFd {
-    int fd;
-    ~ScratchFd()
-    {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
 // Fills `out` from `fd` at `offset`; "" or why not.
 std::string read_at(int fd, std::string &out, uint64_t offset)
 {
@@ -101,13 +94,12 @@ std::string DeploymentFiles::upload(const std::string &root)
     std::error_code ec;
     fs::create_directories(config_.builds_dir, ec);
     std::string scratch = (fs::path(config_.builds_dir) / ".fleet-archive-XXXXXX").string();
-    ScratchFd fd{::mkstemp(scratch.data())};
-    if (fd.fd < 0)
-        return "cannot make a scratch file in builds_dir: " + std::string(strerror(errno));
+    UniqueFd fd(::mkstemp(scratch.data()));
+    if (!fd) return "cannot make a scratch file in builds_dir: " + std::string(strerror(errno));
     ::unlink(scratch.c_str());
     uint64_t size = 0;
     try {
-        size = shared::pack_directory_to_fd(dir, fd.fd, config_.distribute_max_bytes);
+        size = shared::pack_directory_to_fd(dir, fd.get(), config_.distribute_max_bytes);
     } catch (const std::exception &e) {
         return e.what();
     }
@@ -126,7 +118,7 @@ std::string DeploymentFiles::upload(const std::string &root)
     uint64_t chunks = 0;
     for (uint64_t at = 0; at < size && why.empty(); at += chunk.size(), ++chunks) {
         chunk.resize(std::min<uint64_t>(shared::fleet::kArchiveChunkBytes, size - at));
-        why = read_at(fd.fd, chunk, at);
+        why = read_at(fd.get(), chunk, at);
         if (!why.empty()) break;
         signer.update(chunk);
         why = refused(redis_.command(

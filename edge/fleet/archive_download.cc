@@ -223,10 +223,6 @@ ArchiveDownload::start(uv_loop_t *loop, const fs::path &deployments_root, std::s
                        const redisReply *head, std::string_view signing_key, std::string &error)
 {
     error.clear();
-    if (head->type == REDIS_REPLY_ERROR) {
-        error = std::string(head->str, head->len);
-        return nullptr;
-    }
     if (head->type != REDIS_REPLY_ARRAY || head->elements != 3) {
         error = "not an archive hash in redis";
         return nullptr;
@@ -259,11 +255,6 @@ bool ArchiveDownload::all_received() const
     return state_->next == state_->chunks;
 }
 
-uint64_t ArchiveDownload::size() const
-{
-    return state_->size;
-}
-
 bool ArchiveDownload::installed() const
 {
     return state_->installed;
@@ -273,21 +264,21 @@ ArchiveDownload::ChunkLength ArchiveDownload::chunk_length(const redisReply *r) 
 {
     if (r->type != REDIS_REPLY_INTEGER || r->integer < 0) return ChunkLength::kInvalid;
     if (r->integer == 0) return ChunkLength::kAbsent; // HSTRLEN of a missing field
-    const State &s = *state_;
-    uint64_t n = uint64_t(r->integer);
-    return n <= shared::fleet::kMaxArchiveChunkBytes && s.received + n <= s.size
-               ? ChunkLength::kFine
-               : ChunkLength::kInvalid;
+    return chunk_fits(uint64_t(r->integer)) ? ChunkLength::kFine : ChunkLength::kInvalid;
+}
+
+bool ArchiveDownload::chunk_fits(uint64_t n) const
+{
+    return n > 0 && n <= shared::fleet::kMaxArchiveChunkBytes &&
+           state_->received + n <= state_->size;
 }
 
 bool ArchiveDownload::take(const redisReply *chunk, Done done)
 {
     if (chunk->type == REDIS_REPLY_NIL) return false;
     State &s = *state_;
-    if (chunk->type != REDIS_REPLY_STRING || chunk->len == 0 ||
-        chunk->len > shared::fleet::kMaxArchiveChunkBytes || s.received + chunk->len > s.size) {
-        done(chunk->type == REDIS_REPLY_ERROR ? std::string(chunk->str, chunk->len)
-                                              : "a chunk of the archive in redis is not valid");
+    if (chunk->type != REDIS_REPLY_STRING || !chunk_fits(chunk->len)) {
+        done("a chunk of the archive in redis is not valid");
         return true;
     }
     ++s.next;
@@ -369,7 +360,7 @@ void ArchiveDownload::clean_up_later(const std::shared_ptr<State> &state)
         state->loop, &job->req,
         [](uv_work_t *req) { static_cast<Cleanup *>(req->data)->state->clean_up(true); },
         [](uv_work_t *req, int) { delete static_cast<Cleanup *>(req->data); });
-    if (rc != 0) delete job; // the next download of this root truncates the file
+    if (rc != 0) delete job; // unlocked, the stage goes with the next download of this root
 }
 
 ArchiveDownload::~ArchiveDownload()

@@ -42,7 +42,6 @@ public:
 
     uint64_t next_chunk() const; // the index to ask for
     bool all_received() const;
-    uint64_t size() const;
     // After finish(): this download's rename put the root in place (not another edge's, nor a
     // copy that arrived meanwhile); only such roots are this edge's to remove later.
     bool installed() const;
@@ -63,6 +62,8 @@ public:
 private:
     explicit ArchiveDownload(std::shared_ptr<State> state);
     static void clean_up_later(const std::shared_ptr<State> &state);
+    // A chunk of n bytes is within the limit and the announced size.
+    bool chunk_fits(uint64_t n) const;
     void run(std::string chunk, bool finishing, Done done);
 
     std::shared_ptr<State> state_;

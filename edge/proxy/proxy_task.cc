@@ -208,6 +208,13 @@ void ProxyTask::set_deadline(Deadline d, uint32_t ms)
     deadline_ms_ = handler_.now_ms() + ms;
 }
 
+bool ProxyTask::body_may_never_come() const noexcept
+{
+    // A final answer before the body announced with 100-continue: the client may never send
+    // it (its next request would be read as that body), so the connection ends after.
+    return expect_continue_ && !client_body_done_ && !continue_relayed_;
+}
+
 bool ProxyTask::request_sent() const noexcept
 {
     return head_sent_ == head_.size() && client_body_done_ && body_sent_ == body_.size();
@@ -562,8 +569,7 @@ ExchangeTask::Pull ProxyTask::write_error(OutputQueue &out)
     w.header("Content-Length", uint64_t(len));
     b.append("Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: ");
     b.append(request_id_buf_, request_id_len_).append("\r\n");
-    // As for a relayed answer: before a 100-continue body came, the client may never send it.
-    if (expect_continue_ && !client_body_done_ && !continue_relayed_) answer_.close = true;
+    if (body_may_never_come()) answer_.close = true;
     if (answer_.close)
         b.append("Connection: close\r\n\r\n");
     else if (answer_.http10)
@@ -733,9 +739,7 @@ ExchangeTask::Pull ProxyTask::pull(OutputQueue &out)
                 }
                 continue; // the interim message ends next
             }
-            // A final answer before the client sent the body it announced with
-            // 100-continue: the client may never send it, so the connection ends after.
-            if (expect_continue_ && !client_body_done_ && !continue_relayed_) answer_.close = true;
+            if (body_may_never_come()) answer_.close = true;
             framing_ = build_client_response(h, answer_, out.buffer());
             status_ = h.status;
             head_end_ = out.queued_total();

@@ -85,6 +85,7 @@ private:
     void wake_output();
     void set_deadline(Deadline d, uint32_t ms);
     bool request_sent() const noexcept;
+    bool body_may_never_come() const noexcept;
     void release_body_hold();
 
     ProxyHandler &handler_;
